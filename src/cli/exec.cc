@@ -1,0 +1,35 @@
+// kiln exec MODEL.onnx --inputs IN.json [--output OUT.json] [--threads N]
+#include <cstdio>
+#include <iostream>
+
+#include "cli/command.h"
+#include "core/tensor_json.h"
+#include "runtime/session.h"
+
+KILN_COMMAND(exec_command, "exec", "Run an ONNX graph on tensors given as JSON") {
+  struct Opts {
+    std::string model, inputs, output;
+    int threads = 0;
+    int opt_level = 2;
+    std::vector<std::string> outputs;
+  };
+  auto o = std::make_shared<Opts>();
+  sub.add_option("model", o->model, "ONNX model file")->required();
+  sub.add_option("--inputs,-i", o->inputs, "input tensors as JSON ({name: {dtype, dims, data}})")->required();
+  sub.add_option("--output,-o", o->output, "write output tensors here (default: stdout)");
+  sub.add_option("--threads", o->threads, "threads (0 = one per core)");
+  sub.add_option("--optimization-level", o->opt_level, "0 none, 1 constant folding, 2 fusions");
+  sub.add_option("--output-names", o->outputs, "only these outputs")->delimiter(',');
+  return [o] {
+    kiln::NamedTensors feeds = kiln::read_tensors_json(o->inputs);
+    kiln::SessionOptions so;
+    so.threads = o->threads;
+    so.optimization_level = o->opt_level;
+    kiln::Session session(o->model, so);
+    kiln::NamedTensors outs = session.run(feeds, o->outputs);
+    std::string text = kiln::tensors_to_json_text(outs);
+    if (o->output.empty()) std::fwrite(text.data(), 1, text.size(), stdout);
+    else kiln::write_file_atomic(o->output, text);
+    return 0;
+  };
+}

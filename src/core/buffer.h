@@ -1,0 +1,60 @@
+// Memory that tensors point into: a 64-byte-aligned heap block, or a view into memory owned by
+// something else (an mmap of a model file, a protobuf's bytes) that the buffer keeps alive.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace kiln {
+
+enum class DeviceType { Cpu, Cuda };
+
+struct Device {
+  DeviceType type = DeviceType::Cpu;
+  int index = 0;
+  bool operator==(const Device&) const = default;
+  bool is_cpu() const { return type == DeviceType::Cpu; }
+};
+
+class Buffer {
+ public:
+  static constexpr size_t kAlignment = 64;
+
+  // A new aligned heap block (contents uninitialised).
+  static std::shared_ptr<Buffer> allocate(size_t bytes);
+  // A view of `bytes` at `data`, valid while `owner` lives; nothing is copied.
+  static std::shared_ptr<Buffer> view(void* data, size_t bytes, std::shared_ptr<const void> owner,
+                                      Device device = {});
+
+  Buffer(void* data, size_t bytes, std::shared_ptr<const void> owner, Device device)
+      : data_(data), size_(bytes), owner_(std::move(owner)), device_(device) {}
+
+  void* data() const { return data_; }
+  size_t size() const { return size_; }
+  Device device() const { return device_; }
+  // True when the bytes belong to something else (an mmap'd file): writing to them is not allowed.
+  bool is_view() const { return is_view_; }
+
+ private:
+  void* data_;
+  size_t size_;
+  std::shared_ptr<const void> owner_;
+  Device device_;
+  bool is_view_ = false;
+};
+
+// A read-only memory map of a whole file; throws IoError when it cannot be opened.
+class MappedFile {
+ public:
+  static std::shared_ptr<MappedFile> open(const std::string& path);
+  ~MappedFile();
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  MappedFile() = default;
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace kiln

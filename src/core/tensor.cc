@@ -1,0 +1,148 @@
+#include "core/tensor.h"
+
+#include <cstring>
+
+namespace kiln {
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) {
+    KILN_CHECK(d >= 0, BadInput, "negative dimension {} in shape {}", d, shape_str(s));
+    n *= d;
+  }
+  return n;
+}
+
+std::string shape_str(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
+static std::shared_ptr<Buffer> allocate_for(DType dtype, int64_t n) {
+  if (dtype == DType::String) {
+    std::shared_ptr<std::string[]> strings(new std::string[n > 0 ? n : 1]);
+    void* p = strings.get();
+    return std::make_shared<Buffer>(p, (size_t)n * sizeof(std::string), std::move(strings), Device{});
+  }
+  return Buffer::allocate((size_t)n * dtype_size(dtype));
+}
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  numel_ = shape_numel(shape_);
+  buffer_ = allocate_for(dtype_, numel_);
+}
+
+Tensor Tensor::view(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, size_t offset) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = shape_numel(t.shape_);
+  KILN_CHECK(offset + t.nbytes() <= buffer->size(), InternalError,
+             "tensor view of {} bytes at offset {} exceeds a buffer of {} bytes", t.nbytes(), offset,
+             buffer->size());
+  t.buffer_ = std::move(buffer);
+  t.offset_ = offset;
+  return t;
+}
+
+Tensor Tensor::zeros(DType dtype, Shape shape) {
+  Tensor t(dtype, std::move(shape));
+  if (dtype != DType::String && t.nbytes()) std::memset(t.raw(), 0, t.nbytes());
+  return t;
+}
+
+void Tensor::check_type(DType want) const {
+  if (want != dtype_)
+    throw InternalError(fmt::format("tensor holds {} but was read as {}", dtype_name(dtype_),
+                                    dtype_name(want)));
+}
+
+double Tensor::item_f64(int64_t i) const {
+  KILN_CHECK(i >= 0 && i < numel_, InternalError, "element {} out of range ({} elements)", i, numel_);
+  return dispatch_numeric(dtype_, [&](auto tag) -> double {
+    using T = decltype(tag);
+    return (double)static_cast<const T*>(raw())[i];
+  });
+}
+
+int64_t Tensor::item_i64(int64_t i) const {
+  KILN_CHECK(i >= 0 && i < numel_, InternalError, "element {} out of range ({} elements)", i, numel_);
+  return dispatch_numeric(dtype_, [&](auto tag) -> int64_t {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)
+      return (int64_t)(float)static_cast<const T*>(raw())[i];
+    else
+      return (int64_t)static_cast<const T*>(raw())[i];
+  });
+}
+
+std::vector<int64_t> Tensor::to_i64_vector() const {
+  std::vector<int64_t> v((size_t)numel_);
+  for (int64_t i = 0; i < numel_; ++i) v[i] = item_i64(i);
+  return v;
+}
+
+Tensor Tensor::reshape(Shape shape) const {
+  Tensor t = *this;
+  int64_t n = shape_numel(shape);
+  KILN_CHECK(n == numel_, BadInput, "cannot reshape {} elements {} to {}", numel_, shape_str(shape_),
+             shape_str(shape));
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t(dtype_, shape_);
+  if (dtype_ == DType::String) {
+    const std::string* src = data<std::string>();
+    std::string* dst = t.data<std::string>();
+    for (int64_t i = 0; i < numel_; ++i) dst[i] = src[i];
+  } else if (nbytes()) {
+    std::memcpy(t.raw(), raw(), nbytes());
+  }
+  return t;
+}
+
+template <typename To, typename From>
+static To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return (float)v != 0.0f || (!std::is_floating_point_v<From> && v != From{});
+  } else if constexpr (std::is_same_v<To, Half> || std::is_same_v<To, BFloat16>) {
+    return To((float)v);
+  } else if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>) {
+    return (To)(float)v;
+  } else {
+    return (To)v;
+  }
+}
+
+Tensor Tensor::cast(DType to) const {
+  KILN_CHECK(dtype_ != DType::String && to != DType::String, Unsupported,
+             "casting to or from strings is not supported");
+  Tensor out(to, shape_);
+  dispatch_numeric(dtype_, [&](auto from_tag) {
+    using From = decltype(from_tag);
+    const From* src = static_cast<const From*>(raw());
+    dispatch_numeric(to, [&](auto to_tag) {
+      using To = decltype(to_tag);
+      To* dst = static_cast<To*>(out.raw());
+      for (int64_t i = 0; i < numel_; ++i) {
+        if constexpr (std::is_same_v<To, bool>) {
+          if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>)
+            dst[i] = (float)src[i] != 0.0f;
+          else
+            dst[i] = src[i] != From{};
+        } else {
+          dst[i] = convert<To, From>(src[i]);
+        }
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace kiln

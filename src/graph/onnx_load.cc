@@ -1,0 +1,317 @@
+// ONNX protobuf -> IR.
+#include <google/protobuf/io/coded_stream.h>
+
+#include <filesystem>
+#include <cstring>
+
+#include "core/buffer.h"
+#include "graph/onnx_io.h"
+#include "onnx/onnx_pb.h"
+
+namespace kiln {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct LoadContext {
+  std::string base_dir;  // folder for external data ("" = refuse external data)
+  std::map<std::string, std::shared_ptr<MappedFile>> mapped;  // external files, mapped once
+};
+
+Graph graph_from_proto(const onnx::GraphProto& gp, LoadContext& ctx);
+
+std::string tensor_label(const onnx::TensorProto& tp) {
+  return tp.name().empty() ? std::string("(unnamed tensor)") : "'" + tp.name() + "'";
+}
+
+// Resolves an external-data location; refuses anything outside the model's folder.
+std::string resolve_external(const std::string& location, const LoadContext& ctx, const std::string& tensor) {
+  KILN_CHECK(!ctx.base_dir.empty(), BadModel,
+             "tensor {} keeps its data in external file '{}', but the model was loaded from memory; load it from its file",
+             tensor, location);
+  fs::path loc(location);
+  KILN_CHECK(!loc.is_absolute(), BadModel,
+             "tensor {}: external data location '{}' is absolute; only files inside the model's folder are allowed",
+             tensor, location);
+  fs::path base = fs::weakly_canonical(fs::path(ctx.base_dir));
+  fs::path full = fs::weakly_canonical(base / loc);
+  auto rel = full.lexically_relative(base);
+  KILN_CHECK(!rel.empty() && *rel.begin() != "..", BadModel,
+             "tensor {}: external data location '{}' points outside the model's folder {}; refused",
+             tensor, location, base.string());
+  return full.string();
+}
+
+Tensor tensor_from_proto(onnx::TensorProto& tp, LoadContext& ctx) {
+  int32_t dt_raw = tp.data_type();
+  KILN_CHECK(dtype_is_known(dt_raw), Unsupported, "tensor {} has element type {}, which kiln does not support",
+             tensor_label(tp), dt_raw);
+  DType dt = (DType)dt_raw;
+  Shape shape(tp.dims().begin(), tp.dims().end());
+  for (int64_t d : shape)
+    KILN_CHECK(d >= 0, BadModel, "tensor {} has a negative dimension in {}", tensor_label(tp), shape_str(shape));
+  int64_t n = shape_numel(shape);
+  size_t bytes = (size_t)n * dtype_size(dt);
+
+  if (tp.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string location;
+    int64_t offset = 0, length = -1;
+    for (const auto& kv : tp.external_data()) {
+      if (kv.key() == "location") location = kv.value();
+      else if (kv.key() == "offset") offset = std::stoll(kv.value());
+      else if (kv.key() == "length") length = std::stoll(kv.value());
+    }
+    KILN_CHECK(!location.empty(), BadModel, "tensor {}: external data without a location", tensor_label(tp));
+    KILN_CHECK(dt != DType::String, BadModel, "tensor {}: string tensors cannot be external", tensor_label(tp));
+    std::string file = resolve_external(location, ctx, tensor_label(tp));
+    auto& m = ctx.mapped[file];
+    if (!m) m = MappedFile::open(file);
+    if (length < 0) length = (int64_t)bytes;
+    KILN_CHECK(offset >= 0 && (size_t)length == bytes && (size_t)(offset + length) <= m->size(), BadModel,
+               "tensor {}: external data [{}, +{}) does not fit {} ({} bytes; {} needed for shape {})",
+               tensor_label(tp), offset, length, location, m->size(), bytes, shape_str(shape));
+    auto keep = m;
+    auto buf = Buffer::view(const_cast<char*>(m->data()) + offset, bytes, keep);
+    return Tensor::view(dt, shape, buf);
+  }
+
+  if (dt == DType::String) {
+    KILN_CHECK(tp.string_data_size() == n, BadModel, "tensor {}: {} strings for shape {}", tensor_label(tp),
+               tp.string_data_size(), shape_str(shape));
+    Tensor t(dt, shape);
+    for (int64_t i = 0; i < n; ++i) t.data<std::string>()[i] = tp.string_data((int)i);
+    return t;
+  }
+
+  if (tp.has_raw_data()) {
+    KILN_CHECK(tp.raw_data().size() == bytes, BadModel, "tensor {}: {} bytes of data for shape {} of {} ({} expected)",
+               tensor_label(tp), tp.raw_data().size(), shape_str(shape), dtype_name(dt), bytes);
+    // Take the bytes over from the protobuf (no second copy). A std::string's data is only
+    // 16-byte aligned at best; kernels that need more copy or use unaligned loads.
+    auto owner = std::make_shared<std::string>();
+    owner->swap(*tp.mutable_raw_data());
+    if (reinterpret_cast<uintptr_t>(owner->data()) % 16 != 0 && bytes) {
+      Tensor t(dt, shape);
+      std::memcpy(t.raw(), owner->data(), bytes);
+      return t;
+    }
+    auto buf = Buffer::view(owner->data(), bytes, owner);
+    return Tensor::view(dt, shape, buf);
+  }
+
+  Tensor t(dt, shape);
+  auto need = [&](int64_t have) {
+    KILN_CHECK(have == n, BadModel, "tensor {}: {} values for shape {}", tensor_label(tp), have, shape_str(shape));
+  };
+  switch (dt) {
+    case DType::F32:
+      need(tp.float_data_size());
+      if (n) std::memcpy(t.raw(), tp.float_data().data(), bytes);
+      break;
+    case DType::F64:
+      need(tp.double_data_size());
+      if (n) std::memcpy(t.raw(), tp.double_data().data(), bytes);
+      break;
+    case DType::I64:
+      need(tp.int64_data_size());
+      if (n) std::memcpy(t.raw(), tp.int64_data().data(), bytes);
+      break;
+    case DType::U64: case DType::U32:
+      need(tp.uint64_data_size());
+      for (int64_t i = 0; i < n; ++i) {
+        if (dt == DType::U64) t.data<uint64_t>()[i] = tp.uint64_data((int)i);
+        else t.data<uint32_t>()[i] = (uint32_t)tp.uint64_data((int)i);
+      }
+      break;
+    case DType::I32: case DType::I16: case DType::U16: case DType::I8: case DType::U8: case DType::Bool:
+    case DType::F16: case DType::BF16:
+      need(tp.int32_data_size());
+      dispatch_numeric(dt, [&](auto tag) {
+        using T = decltype(tag);
+        T* p = t.data<T>();
+        for (int64_t i = 0; i < n; ++i) {
+          int32_t v = tp.int32_data((int)i);
+          if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) p[i] = T::from_bits((uint16_t)v);
+          else p[i] = (T)v;
+        }
+      });
+      break;
+    default:
+      throw Unsupported(fmt::format("tensor {}: element type {} not supported", tensor_label(tp), dtype_name(dt)));
+  }
+  return t;
+}
+
+ValueInfo value_info_from_proto(const onnx::ValueInfoProto& vp) {
+  ValueInfo v;
+  v.name = vp.name();
+  v.doc = vp.doc_string();
+  if (!vp.has_type()) return v;
+  const auto& type = vp.type();
+  if (type.has_tensor_type()) {
+    const auto& tt = type.tensor_type();
+    v.dtype = dtype_is_known(tt.elem_type()) ? (DType)tt.elem_type() : DType::Undefined;
+    if (tt.has_shape()) {
+      std::vector<Dim> dims;
+      for (const auto& d : tt.shape().dim()) {
+        Dim dim;
+        if (d.has_dim_value()) dim.value = d.dim_value();
+        else if (d.has_dim_param()) dim.symbol = d.dim_param();
+        dims.push_back(dim);
+      }
+      v.shape = std::move(dims);
+    }
+  } else if (type.has_sequence_type() || type.has_optional_type() || type.has_map_type()) {
+    v.is_sequence = true;
+  }
+  return v;
+}
+
+Attribute attribute_from_proto(onnx::AttributeProto& ap, LoadContext& ctx, const std::string& node) {
+  Attribute a;
+  a.ref_attr_name = ap.ref_attr_name();
+  using AP = onnx::AttributeProto;
+  switch (ap.type()) {
+    case AP::FLOAT: a.kind = Attribute::Kind::Float; a.f = ap.f(); break;
+    case AP::INT: a.kind = Attribute::Kind::Int; a.i = ap.i(); break;
+    case AP::STRING: a.kind = Attribute::Kind::String; a.s = ap.s(); break;
+    case AP::TENSOR: a.kind = Attribute::Kind::Tensor; a.t = tensor_from_proto(*ap.mutable_t(), ctx); break;
+    case AP::GRAPH:
+      a.kind = Attribute::Kind::Graph;
+      a.g = std::make_shared<Graph>(graph_from_proto(ap.g(), ctx));
+      break;
+    case AP::FLOATS: a.kind = Attribute::Kind::Floats; a.floats.assign(ap.floats().begin(), ap.floats().end()); break;
+    case AP::INTS: a.kind = Attribute::Kind::Ints; a.ints.assign(ap.ints().begin(), ap.ints().end()); break;
+    case AP::STRINGS: a.kind = Attribute::Kind::Strings; a.strings.assign(ap.strings().begin(), ap.strings().end()); break;
+    case AP::TENSORS:
+      a.kind = Attribute::Kind::Tensors;
+      for (auto& t : *ap.mutable_tensors()) a.tensors.push_back(tensor_from_proto(t, ctx));
+      break;
+    case AP::GRAPHS:
+      a.kind = Attribute::Kind::Graphs;
+      for (const auto& g : ap.graphs()) a.graphs.push_back(std::make_shared<Graph>(graph_from_proto(g, ctx)));
+      break;
+    case AP::UNDEFINED:
+      // Older exporters leave type unset: infer it from the one field that is set.
+      if (ap.has_f()) { a.kind = Attribute::Kind::Float; a.f = ap.f(); }
+      else if (ap.has_i()) { a.kind = Attribute::Kind::Int; a.i = ap.i(); }
+      else if (ap.has_s()) { a.kind = Attribute::Kind::String; a.s = ap.s(); }
+      else if (ap.has_t()) { a.kind = Attribute::Kind::Tensor; a.t = tensor_from_proto(*ap.mutable_t(), ctx); }
+      else if (ap.has_g()) { a.kind = Attribute::Kind::Graph; a.g = std::make_shared<Graph>(graph_from_proto(ap.g(), ctx)); }
+      else if (ap.floats_size()) { a.kind = Attribute::Kind::Floats; a.floats.assign(ap.floats().begin(), ap.floats().end()); }
+      else if (ap.ints_size()) { a.kind = Attribute::Kind::Ints; a.ints.assign(ap.ints().begin(), ap.ints().end()); }
+      else if (ap.strings_size()) { a.kind = Attribute::Kind::Strings; a.strings.assign(ap.strings().begin(), ap.strings().end()); }
+      else throw BadModel(fmt::format("node '{}': attribute '{}' has no type and no value", node, ap.name()));
+      break;
+    default:
+      throw Unsupported(fmt::format("node '{}': attribute '{}' has type {} (sparse tensors and type protos are not supported)",
+                                    node, ap.name(), (int)ap.type()));
+  }
+  return a;
+}
+
+Graph graph_from_proto(const onnx::GraphProto& gp_const, LoadContext& ctx) {
+  // Tensors are moved out of the proto (no copies), so work on a mutable view of it.
+  auto& gp = const_cast<onnx::GraphProto&>(gp_const);
+  Graph g;
+  g.name = gp.name();
+  g.doc = gp.doc_string();
+  KILN_CHECK(gp.sparse_initializer_size() == 0, Unsupported,
+             "graph '{}' has sparse initializers, which kiln does not support yet", g.name);
+  for (auto& tp : *gp.mutable_initializer()) {
+    KILN_CHECK(!tp.name().empty(), BadModel, "graph '{}' has an initializer without a name", g.name);
+    g.initializers[tp.name()] = tensor_from_proto(tp, ctx);
+  }
+  for (const auto& v : gp.input()) {
+    // Old exporters (IR < 4) list initializers as inputs too; those are not real inputs.
+    if (g.initializers.count(v.name())) continue;
+    g.inputs.push_back(value_info_from_proto(v));
+  }
+  for (const auto& v : gp.output()) g.outputs.push_back(value_info_from_proto(v));
+  for (const auto& v : gp.value_info()) g.value_info.push_back(value_info_from_proto(v));
+  for (auto& np : *gp.mutable_node()) {
+    Node n;
+    n.name = np.name();
+    n.op_type = np.op_type();
+    n.domain = canonical_domain(np.domain());
+    n.doc = np.doc_string();
+    KILN_CHECK(!n.op_type.empty(), BadModel, "graph '{}': node '{}' has no op_type", g.name, n.name);
+    n.inputs.assign(np.input().begin(), np.input().end());
+    n.outputs.assign(np.output().begin(), np.output().end());
+    for (auto& ap : *np.mutable_attribute()) {
+      KILN_CHECK(!ap.name().empty(), BadModel, "node '{}' has an attribute without a name", n.name);
+      n.attributes[ap.name()] = attribute_from_proto(ap, ctx, n.name);
+    }
+    g.nodes.push_back(std::move(n));
+  }
+  return g;
+}
+
+Model model_from_proto(onnx::ModelProto& mp, LoadContext& ctx) {
+  Model m;
+  m.ir_version = mp.ir_version();
+  KILN_CHECK(m.ir_version >= 1 && m.ir_version <= 10, Unsupported,
+             "IR version {} is not supported (kiln reads ONNX IR versions 1 to 10)", m.ir_version);
+  KILN_CHECK(mp.has_graph(), BadModel, "the model has no graph");
+  for (const auto& o : mp.opset_import()) m.opsets.push_back({canonical_domain(o.domain()), o.version()});
+  if (m.opsets.empty()) m.opsets.push_back({"", 1});  // IR < 3 implied opset 1
+  int64_t onnx_opset = m.opset("");
+  KILN_CHECK(onnx_opset <= 21, Unsupported,
+             "the model imports ai.onnx opset {}; kiln supports opsets up to 21", onnx_opset);
+  m.producer_name = mp.producer_name();
+  m.producer_version = mp.producer_version();
+  m.domain = mp.domain();
+  m.model_version = mp.model_version();
+  m.doc = mp.doc_string();
+  for (const auto& kv : mp.metadata_props()) m.metadata[kv.key()] = kv.value();
+  m.graph = graph_from_proto(mp.graph(), ctx);
+  m.graph.topological_sort();
+  return m;
+}
+
+void parse_model_proto(onnx::ModelProto& mp, const void* data, size_t size, const std::string& what) {
+  KILN_CHECK(size > 0, BadModel, "{} is empty; expected an ONNX model", what);
+  KILN_CHECK(size < (size_t)INT32_MAX, BadModel,
+             "{} is over 2 GB; ONNX files that large must keep their weights as external data", what);
+  google::protobuf::io::CodedInputStream in(static_cast<const uint8_t*>(data), (int)size);
+  in.SetRecursionLimit(100);
+  if (!mp.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage())
+    throw BadModel(fmt::format("{} is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)", what));
+}
+
+}  // namespace
+
+Model load_model(const std::string& path) {
+  KILN_CHECK(fs::exists(path), IoError, "model file {} does not exist", path);
+  KILN_CHECK(!fs::is_directory(path), BadInput, "{} is a folder; give the path of a .onnx file", path);
+  auto file = MappedFile::open(path);
+  onnx::ModelProto mp;
+  parse_model_proto(mp, file->data(), file->size(), path);
+  LoadContext ctx;
+  ctx.base_dir = fs::absolute(fs::path(path)).parent_path().string();
+  Model m = model_from_proto(mp, ctx);
+  m.path = path;
+  return m;
+}
+
+Model load_model_from_bytes(const void* data, size_t size, const std::string& base_dir) {
+  onnx::ModelProto mp;
+  parse_model_proto(mp, data, size, "the model bytes");
+  LoadContext ctx;
+  ctx.base_dir = base_dir;
+  return model_from_proto(mp, ctx);
+}
+
+Tensor load_tensor_pb(const std::string& path, std::string* name) {
+  auto file = MappedFile::open(path);
+  onnx::TensorProto tp;
+  KILN_CHECK(file->size() < (size_t)INT32_MAX && tp.ParseFromArray(file->data(), (int)file->size()), BadInput,
+             "{} is not a valid ONNX TensorProto file", path);
+  if (name) *name = tp.name();
+  LoadContext ctx;
+  ctx.base_dir = fs::absolute(fs::path(path)).parent_path().string();
+  return tensor_from_proto(tp, ctx);
+}
+
+}  // namespace kiln

@@ -1,0 +1,25 @@
+// Graph rewrites run when a session is created. Each pass edits the IR in place and returns how
+// many nodes it changed, so callers and tests can see that it did something.
+#pragma once
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace kiln {
+
+// Computes a node's outputs from constant inputs; nullopt when it cannot (no kernel, error).
+using NodeEvaluator =
+    std::function<std::optional<std::vector<Tensor>>(const Node& node, const std::vector<const Tensor*>& inputs)>;
+
+// Replaces every node whose inputs are all constants (initializers or Constant outputs) by
+// initializers holding its outputs. Nodes with subgraphs and random ops are left alone, and so is
+// a node whose outputs would be much larger than its inputs (e.g. a big ConstantOfShape).
+int fold_constants(Graph& g, const NodeEvaluator& evaluate);
+
+// Removes nodes whose outputs nobody reads (graph outputs and subgraph reads count as reads), and
+// initializers nobody reads.
+int remove_dead_nodes(Graph& g);
+
+}  // namespace kiln

@@ -1,0 +1,81 @@
+// What a kernel is and what it sees. A kernel is created once per node when a session is planned
+// (KernelInfo: the node, its opset, constant inputs for pre-packing) and then computes many times
+// (KernelContext: this run's inputs, outputs to allocate, subgraphs to run).
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "graph/graph.h"
+
+namespace kiln {
+
+class ExecutionPlan;
+class Frame;
+
+struct KernelInfo {
+  const Node& node;
+  int64_t opset = 0;  // opset version of the node's domain in this model
+  // One entry per node input: the tensor when the input is a constant (initializer), else null.
+  std::vector<const Tensor*> constant_inputs;
+  // One entry per node input: the dtype when known before running (graph input/initializer), else Undefined.
+  std::vector<DType> input_types;
+  // Compiled subgraphs by attribute name (If: then_branch/else_branch, Loop/Scan: body).
+  std::map<std::string, std::shared_ptr<ExecutionPlan>> subgraphs;
+
+  const Tensor* constant(size_t i) const { return i < constant_inputs.size() ? constant_inputs[i] : nullptr; }
+  bool has_input(size_t i) const { return i < node.inputs.size() && !node.inputs[i].empty(); }
+};
+
+class KernelContext {
+ public:
+  KernelContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>& outputs,
+                std::vector<bool> wanted, Frame* frame)
+      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), wanted_(std::move(wanted)), frame_(frame) {}
+
+  const Node& node() const { return node_; }
+  size_t num_inputs() const { return inputs_.size(); }
+  size_t num_outputs() const { return outputs_.size(); }
+  bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr; }
+  // The input, or null when the optional input is absent.
+  const Tensor* input_or_null(size_t i) const { return has_input(i) ? inputs_[i] : nullptr; }
+  // The input; throws BadModel naming the node when it is absent.
+  const Tensor& input(size_t i) const;
+  // Whether anyone reads output i (optional outputs may be skipped).
+  bool output_wanted(size_t i) const { return i < wanted_.size() && wanted_[i]; }
+  // Allocates output i with the given type and shape and returns it.
+  Tensor& allocate_output(size_t i, DType dtype, Shape shape);
+  // Sets output i to an existing tensor (e.g. a reshaped view of an input).
+  void set_output(size_t i, Tensor t);
+  // Runs a compiled subgraph with the given inputs in the scope of this node; returns its outputs.
+  std::vector<Tensor> run_subgraph(const ExecutionPlan& plan, const std::vector<Tensor>& inputs) const;
+
+ private:
+  const Node& node_;
+  std::vector<const Tensor*> inputs_;
+  std::vector<Tensor>& outputs_;
+  std::vector<bool> wanted_;
+  Frame* frame_;
+};
+
+class OpKernel {
+ public:
+  virtual ~OpKernel() = default;
+  virtual void compute(KernelContext& ctx) = 0;
+};
+
+// A kernel made from a plain function (for ops without state worth preparing).
+class FunctionKernel : public OpKernel {
+ public:
+  using Fn = std::function<void(KernelContext&)>;
+  explicit FunctionKernel(Fn fn) : fn_(std::move(fn)) {}
+  void compute(KernelContext& ctx) override { fn_(ctx); }
+
+ private:
+  Fn fn_;
+};
+
+}  // namespace kiln

@@ -1,0 +1,77 @@
+// ExecutionPlan: a graph compiled for running. Nodes in topological order with their kernels,
+// values in numbered slots, and for each node the slots to release after it runs (last use).
+// If/Loop/Scan bodies are plans too; they read enclosing values through the parent Frame.
+#pragma once
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "graph/graph.h"
+#include "runtime/kernel.h"
+#include "runtime/registry.h"
+
+namespace kiln {
+
+struct OpsetMap {
+  std::map<std::string, int64_t> versions;  // canonical domain -> version
+  int64_t get(const std::string& domain) const;
+  static OpsetMap from(const Model& m);
+};
+
+// Ops of a graph (subgraphs included) that no kernel implements: "domain:Op (opset N)" each.
+std::vector<std::string> find_missing_kernels(const Graph& g, const OpsetMap& opsets, const KernelRegistry& reg,
+                                              DeviceType device = DeviceType::Cpu);
+
+class ExecutionPlan {
+ public:
+  // Compiles `graph` (which must outlive the plan). `outer` are names visible from enclosing graphs.
+  ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const KernelRegistry& reg,
+                const std::vector<std::string>& outer = {});
+  ~ExecutionPlan();
+
+  const Graph& graph() const { return graph_; }
+  size_t num_inputs() const { return input_slots_.size(); }
+  size_t num_outputs() const { return output_slots_.size(); }
+
+  // Runs with one tensor per graph input (in order). `parent` resolves outer-scope names.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs, const Frame* parent = nullptr) const;
+
+ private:
+  friend class Frame;
+  struct Step {
+    const Node* node;
+    std::unique_ptr<OpKernel> kernel;
+    std::vector<int> inputs;   // slot per node input, -1 when absent
+    std::vector<int> outputs;  // slot per node output, -1 when absent
+    std::vector<bool> wanted;  // output read by someone
+    std::vector<int> release;  // slots whose last use is this step
+  };
+
+  int slot_of(const std::string& name);
+
+  const Graph& graph_;
+  std::vector<Step> steps_;
+  std::unordered_map<std::string, int> slots_;
+  std::vector<std::string> slot_names_;
+  std::vector<std::pair<int, Tensor>> constants_;       // initializer slots
+  std::vector<std::pair<int, std::string>> outer_;      // slots filled from the parent frame
+  std::vector<int> input_slots_;
+  std::vector<int> output_slots_;
+};
+
+// The values of one run of a plan.
+class Frame {
+ public:
+  Frame(const ExecutionPlan& plan, const Frame* parent) : plan_(plan), parent_(parent), values_(plan.slot_names_.size()) {}
+  // The value of `name` here or in an enclosing frame; null when not (yet) computed.
+  const Tensor* lookup(const std::string& name) const;
+  std::vector<Tensor>& values() { return values_; }
+
+ private:
+  const ExecutionPlan& plan_;
+  const Frame* parent_;
+  std::vector<Tensor> values_;
+};
+
+}  // namespace kiln

@@ -1,0 +1,66 @@
+// The kernel registry: kernels keyed by (device, domain, op type, opset range), with an optional
+// type constraint. The session picks, for each node, the first registered kernel that matches.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/buffer.h"
+#include "runtime/kernel.h"
+
+namespace kiln {
+
+constexpr int64_t kMaxOpset = 1000;
+
+struct KernelDef {
+  DeviceType device = DeviceType::Cpu;
+  std::string domain;  // "" = ai.onnx
+  std::string op_type;
+  int64_t since = 1;
+  int64_t until = kMaxOpset;  // inclusive
+  // Input dtypes this kernel accepts for input 0 (empty = any). Checked when the type is known.
+  std::vector<DType> input0_types;
+  // Among matching kernels the highest priority wins (a specialised kernel over a generic one).
+  int priority = 0;
+};
+
+using KernelFactory = std::function<std::unique_ptr<OpKernel>(const KernelInfo&)>;
+
+class KernelRegistry {
+ public:
+  // The registry with every built-in kernel of every device compiled in.
+  static const KernelRegistry& global();
+
+  void add(KernelDef def, KernelFactory factory);
+  // Shorthand for a stateless kernel on the CPU, ai.onnx domain unless `domain` says otherwise.
+  void add_fn(const std::string& domain, const std::string& op, int64_t since, int64_t until,
+              FunctionKernel::Fn fn);
+
+  // The first matching kernel, or null.
+  const KernelFactory* find(DeviceType device, const std::string& domain, const std::string& op,
+                            int64_t opset, DType input0 = DType::Undefined) const;
+  // True when any kernel of this op exists for some opset (to tell "unknown op" from "wrong opset").
+  bool knows(const std::string& domain, const std::string& op) const;
+  std::vector<KernelDef> all() const;
+
+ private:
+  struct Entry {
+    KernelDef def;
+    KernelFactory factory;
+  };
+  std::vector<Entry> entries_;
+};
+
+// Kernel files register themselves: at static-init time each KILN_REGISTER_KERNELS block is added
+// to a list that KernelRegistry::global() runs once. (kiln's objects are linked whole, so no
+// registration is dropped by the linker.)
+using KernelRegistration = void (*)(KernelRegistry&);
+bool add_kernel_registration(KernelRegistration fn);
+
+#define KILN_REGISTER_KERNELS(fn)                                                       \
+  static void fn(::kiln::KernelRegistry& r);                                            \
+  [[maybe_unused]] static const bool fn##_registered = ::kiln::add_kernel_registration(&fn); \
+  static void fn(::kiln::KernelRegistry& r)
+
+}  // namespace kiln

@@ -1,0 +1,118 @@
+#include "runtime/session.h"
+
+#include "core/threads.h"
+#include "graph/onnx_io.h"
+#include "passes/passes.h"
+#include "runtime/plan.h"
+
+namespace kiln {
+
+Session::Session(const std::string& path, SessionOptions options)
+    : options_(options), model_(std::make_unique<Model>(load_model(path))) {
+  init();
+}
+
+Session::Session(Model model, SessionOptions options)
+    : options_(options), model_(std::make_unique<Model>(std::move(model))) {
+  init();
+}
+
+Session::~Session() = default;
+
+// Runs one node on constant inputs with the CPU kernels (for constant folding).
+static std::optional<std::vector<Tensor>> evaluate_node(const Node& n, const std::vector<const Tensor*>& ins,
+                                                        const OpsetMap& opsets) {
+  const auto& reg = KernelRegistry::global();
+  int64_t v = opsets.get(n.domain);
+  const KernelFactory* f = reg.find(DeviceType::Cpu, n.domain, n.op_type, v);
+  if (!f) return std::nullopt;
+  try {
+    KernelInfo info{n};
+    info.opset = v;
+    info.constant_inputs = ins;
+    for (const Tensor* t : ins) info.input_types.push_back(t ? t->dtype() : DType::Undefined);
+    auto kernel = (*f)(info);
+    std::vector<Tensor> outs(n.outputs.size());
+    std::vector<bool> wanted(n.outputs.size(), true);
+    KernelContext ctx(n, ins, outs, wanted, nullptr);
+    kernel->compute(ctx);
+    for (size_t i = 0; i < outs.size(); ++i)
+      if (!n.outputs[i].empty() && !outs[i].defined()) return std::nullopt;
+    return outs;
+  } catch (const Error&) {
+    return std::nullopt;  // leave it for run time, where the error reaches the user with context
+  }
+}
+
+void Session::init() {
+  configure_threads(options_.threads);
+  OpsetMap opsets = OpsetMap::from(*model_);
+  if (options_.optimization_level >= 1) {
+    fold_constants(model_->graph, [&](const Node& n, const std::vector<const Tensor*>& ins) {
+      return evaluate_node(n, ins, opsets);
+    });
+    remove_dead_nodes(model_->graph);
+  }
+  plan_ = std::make_unique<ExecutionPlan>(model_->graph, opsets, KernelRegistry::global());
+}
+
+const std::vector<ValueInfo>& Session::inputs() const { return model_->graph.inputs; }
+const std::vector<ValueInfo>& Session::outputs() const { return model_->graph.outputs; }
+
+static std::string dims_str(const ValueInfo& v) {
+  if (!v.shape) return "any shape";
+  std::string s = "[";
+  for (size_t i = 0; i < v.shape->size(); ++i) {
+    if (i) s += ", ";
+    const Dim& d = (*v.shape)[i];
+    s += d.value ? std::to_string(*d.value) : (d.symbol.empty() ? "?" : d.symbol);
+  }
+  return s + "]";
+}
+
+void Session::validate(const NamedTensors& feeds) const {
+  for (const auto& [name, _] : feeds) {
+    if (model_->graph.find_input(name)) continue;
+    std::string names;
+    for (const auto& v : model_->graph.inputs) names += (names.empty() ? "" : ", ") + v.name;
+    throw BadInput(fmt::format("unknown input '{}'; the model's inputs are: {}", name, names));
+  }
+  for (const auto& v : model_->graph.inputs) {
+    auto it = feeds.find(v.name);
+    KILN_CHECK(it != feeds.end(), BadInput, "input '{}' ({} {}) is missing", v.name, dtype_name(v.dtype), dims_str(v));
+    const Tensor& t = it->second;
+    KILN_CHECK(v.dtype == DType::Undefined || t.dtype() == v.dtype, BadInput,
+               "input '{}' must be {} but is {}", v.name, dtype_name(v.dtype), dtype_name(t.dtype()));
+    if (!v.shape) continue;
+    KILN_CHECK((size_t)t.rank() == v.shape->size(), BadInput, "input '{}' must have shape {} (rank {}) but has {}",
+               v.name, dims_str(v), v.shape->size(), shape_str(t.shape()));
+    for (size_t i = 0; i < v.shape->size(); ++i) {
+      const Dim& d = (*v.shape)[i];
+      KILN_CHECK(!d.value || *d.value == t.shape()[i], BadInput,
+                 "input '{}' must have shape {} but has {} (dimension {} differs)", v.name, dims_str(v),
+                 shape_str(t.shape()), i);
+    }
+  }
+}
+
+NamedTensors Session::run(const NamedTensors& feeds, const std::vector<std::string>& output_names) const {
+  validate(feeds);
+  std::vector<Tensor> ins;
+  for (const auto& v : model_->graph.inputs) ins.push_back(feeds.at(v.name));
+  std::vector<Tensor> outs = plan_->run(ins, nullptr);
+  NamedTensors result;
+  const auto& gouts = model_->graph.outputs;
+  if (output_names.empty()) {
+    for (size_t i = 0; i < gouts.size(); ++i) result[gouts[i].name] = outs[i];
+    return result;
+  }
+  for (const auto& want : output_names) {
+    bool found = false;
+    for (size_t i = 0; i < gouts.size(); ++i)
+      if (gouts[i].name == want) { result[want] = outs[i]; found = true; }
+    KILN_CHECK(found, BadInput, "the model has no output named '{}'", want);
+  }
+  return result;
+}
+
+}  // namespace kiln
