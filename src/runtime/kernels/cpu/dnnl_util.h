@@ -1,0 +1,72 @@
+// oneDNN glue for the CPU kernels: the process's engine, a stream per calling thread, and a matrix
+// product whose primitives are created once per shape and whose constant weights are re-laid out
+// ("pre-packed") once into the format the primitive prefers. Kernels never talk to oneDNN directly.
+#pragma once
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/tensor.h"
+
+namespace kiln::cpu {
+
+dnnl::engine& dnnl_engine();
+// oneDNN streams are not meant to be shared between threads that execute at the same time, so each
+// thread that runs a kernel gets its own, made once.
+dnnl::stream& dnnl_stream();
+
+// The shape of one product: C[b] (M x N) = op(A[b]) (M x K) * op(B[b]) (K x N) for b < batch, all
+// dense row-major; trans_a means A is stored K x M, trans_b means B is stored N x K.
+struct MatMulShape {
+  int64_t batch = 1, M = 0, K = 0, N = 0;
+  bool trans_a = false, trans_b = false;
+  auto operator<=>(const MatMulShape&) const = default;
+};
+
+// A matrix product of fixed element types by oneDNN (f32 x f32 -> f32, or u8/s8 x s8 -> s32).
+class DnnlMatMul {
+ public:
+  DnnlMatMul(dnnl::memory::data_type a, dnnl::memory::data_type b, dnnl::memory::data_type c);
+
+  // Re-lays out a constant B (K x N, or N x K when trans_b, batch 1) once for every later run; the
+  // tensor must not change afterwards. `m_hint` is the row count to choose the layout for.
+  void pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int64_t m_hint = 128);
+  bool has_packed_b() const { return packed_k_ > 0; }
+
+  // C = alpha * op(A) * op(B), plus the previous contents of C when accumulate. With packed B
+  // (shape.batch 1, same K, N and trans_b), `b` is ignored and may be null.
+  void run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha = 1.f,
+           bool accumulate = false);
+
+ private:
+  struct Key {
+    MatMulShape shape;
+    float alpha;
+    bool accumulate;
+    bool packed;
+    auto operator<=>(const Key&) const = default;
+  };
+  struct Prepared {
+    dnnl::matmul prim;
+    dnnl::memory::desc a_md, b_md, c_md;
+    std::shared_ptr<dnnl::memory> packed;  // weights in the primitive's layout, when packed
+  };
+  const Prepared& prepare(const Key& key);
+  std::shared_ptr<dnnl::memory> packed_for(const dnnl::memory::desc& md);
+
+  dnnl::memory::data_type ta_, tb_, tc_;
+  std::mutex mu_;
+  std::map<Key, std::unique_ptr<Prepared>> cache_;
+  // Constant weights: the source (kept alive) and its copies in each layout a primitive asked for.
+  Tensor packed_src_;
+  int64_t packed_k_ = 0, packed_n_ = 0;
+  bool packed_trans_ = false;
+  std::vector<std::shared_ptr<dnnl::memory>> packed_;
+};
+
+}  // namespace kiln::cpu
