@@ -1,0 +1,102 @@
+#include "runtime/kernels/cpu/movement.h"
+
+namespace kiln::cpu {
+
+void copy_elements(Tensor& dst, int64_t di, const Tensor& src, int64_t si, int64_t n) {
+  if (n <= 0) return;
+  if (dst.dtype() == DType::String) {
+    std::string* d = dst.data<std::string>() + di;
+    const std::string* s = src.data<std::string>() + si;
+    for (int64_t k = 0; k < n; ++k) d[k] = s[k];
+    return;
+  }
+  size_t es = dtype_size(dst.dtype());
+  std::memmove(static_cast<char*>(dst.raw()) + di * es, static_cast<const char*>(src.raw()) + si * es, n * es);
+}
+
+void fill_elements(Tensor& dst, int64_t di, const Tensor& src, int64_t si, int64_t n) {
+  dispatch_by_size(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T v = static_cast<const T*>(src.raw())[si];
+    T* d = static_cast<T*>(dst.raw()) + di;
+    for (int64_t k = 0; k < n; ++k) d[k] = v;
+  });
+}
+
+std::vector<int64_t> linear_table(int64_t n, int64_t stride, int64_t start, int64_t step) {
+  std::vector<int64_t> t((size_t)std::max<int64_t>(n, 0));
+  for (int64_t i = 0; i < n; ++i) t[i] = (start + i * step) * stride;
+  return t;
+}
+
+template <typename T>
+static void gather_copy_typed(const T* src, T* dst, const Shape& shape, const std::vector<std::vector<int64_t>>& tables,
+                              const T* fill) {
+  int r = (int)shape.size();
+  int64_t n = shape_numel(shape);
+  if (n == 0) return;
+  if (r == 0) {
+    *dst = src[0];
+    return;
+  }
+  const std::vector<int64_t>& last = tables[r - 1];
+  int64_t inner = shape[r - 1];
+  bool contiguous = true, any_fill = false;
+  for (int64_t i = 0; i < inner; ++i) {
+    if (last[i] < 0) any_fill = true;
+    if (last[i] != last[0] + i) contiguous = false;
+  }
+  for (int d = 0; d < r - 1 && !any_fill; ++d)
+    for (int64_t v : tables[d])
+      if (v < 0) any_fill = true;
+  std::vector<int64_t> idx(r, 0);
+  int64_t base = 0;
+  bool base_fill = false;
+  for (int d = 0; d < r - 1; ++d) {
+    if (tables[d][0] < 0) base_fill = true;
+    base += tables[d][0];
+  }
+  for (int64_t o = 0; o < n; o += inner) {
+    T* out = dst + o;
+    if (base_fill) {
+      for (int64_t k = 0; k < inner; ++k) out[k] = *fill;
+    } else if (contiguous && !any_fill) {
+      const T* s = src + base + last[0];
+      for (int64_t k = 0; k < inner; ++k) out[k] = s[k];
+    } else {
+      for (int64_t k = 0; k < inner; ++k) out[k] = last[k] < 0 ? *fill : src[base + last[k]];
+    }
+    // advance the outer index
+    for (int d = r - 2; d >= 0; --d) {
+      int64_t old = tables[d][idx[d]];
+      if (++idx[d] < shape[d]) {
+        base += tables[d][idx[d]] - old;
+        break;
+      }
+      base += tables[d][0] - old;
+      idx[d] = 0;
+    }
+    if (any_fill) {
+      base_fill = false;
+      for (int d = 0; d < r - 1; ++d)
+        if (tables[d][idx[d]] < 0) base_fill = true;
+    }
+  }
+}
+
+void gather_copy(const Tensor& src, Tensor& dst, const std::vector<std::vector<int64_t>>& tables, const Tensor* fill) {
+  dispatch_by_size(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    gather_copy_typed<T>(static_cast<const T*>(src.raw()), static_cast<T*>(dst.raw()), dst.shape(), tables,
+                         fill ? static_cast<const T*>(fill->raw()) : nullptr);
+  });
+}
+
+std::vector<int64_t> read_ints(const Tensor& t, const Node& node, const char* what) {
+  KILN_CHECK(t.dtype() == DType::I64 || t.dtype() == DType::I32, BadInput, "{}: {} must be int64 or int32, got {}",
+             node.label(), what, dtype_name(t.dtype()));
+  KILN_CHECK(t.rank() <= 1, BadInput, "{}: {} must be 1-D, got shape {}", node.label(), what, shape_str(t.shape()));
+  return t.to_i64_vector();
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,48 @@
+// Data-movement helpers for the shape/indexing kernels: element copies that work for every dtype
+// (plain bytes for numbers, bool and 16-bit floats; assignment for strings).
+#pragma once
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "runtime/kernel.h"
+
+namespace kiln::cpu {
+
+// Copies n elements from src (starting at element si) to dst (starting at element di).
+// Both tensors have the same dtype.
+void copy_elements(Tensor& dst, int64_t di, const Tensor& src, int64_t si, int64_t n);
+
+// Fills dst[di .. di+n) with element `si` of src.
+void fill_elements(Tensor& dst, int64_t di, const Tensor& src, int64_t si, int64_t n);
+
+// The general gather: for every index (i_0..i_{r-1}) of dst's shape,
+//   dst[i] = src[sum_d tables[d][i_d]]            (tables hold element offsets into src)
+// A table entry of -1 means "outside the source": that element is set to element 0 of `fill`
+// (which must then be given). Contiguous runs in the last dimension are copied as blocks.
+void gather_copy(const Tensor& src, Tensor& dst, const std::vector<std::vector<int64_t>>& tables,
+                 const Tensor* fill = nullptr);
+
+// Table of offsets for dimension d read straight through: i * stride.
+std::vector<int64_t> linear_table(int64_t n, int64_t stride, int64_t start = 0, int64_t step = 1);
+
+// Reads a 1-D (or scalar) integer tensor as int64 values; throws BadInput naming `what` for other types.
+std::vector<int64_t> read_ints(const Tensor& t, const Node& node, const char* what);
+
+// Calls f(T{}) with a C++ type of the same size as dt's elements (std::string for strings), for
+// kernels that only move elements.
+template <typename F>
+decltype(auto) dispatch_by_size(DType dt, F&& f) {
+  if (dt == DType::String) return f(std::string{});
+  switch (dtype_size(dt)) {
+    case 1: return f(uint8_t{});
+    case 2: return f(uint16_t{});
+    case 4: return f(uint32_t{});
+    case 8: return f(uint64_t{});
+    default: break;
+  }
+  throw_unsupported_dtype(dt);
+}
+
+}  // namespace kiln::cpu
