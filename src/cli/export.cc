@@ -1,0 +1,30 @@
+// kiln export SRC OUT [--task T] [--opset N] [--random-weights [--seed S]]
+#include <cstdio>
+
+#include "cli/command.h"
+#include "export/export.h"
+
+KILN_COMMAND(export_command, "export", "Export a Hugging Face checkpoint folder to an ONNX model folder") {
+  struct Opts {
+    std::string src, out;
+    kiln::ExportOptions options;
+  };
+  auto o = std::make_shared<Opts>();
+  sub.add_option("src", o->src, "checkpoint folder (config.json + model.safetensors), or config.json with --random-weights")
+      ->required();
+  sub.add_option("out", o->out, "new output folder")->required();
+  sub.add_option("--task", o->options.task, "text-classification | feature-extraction | auto");
+  sub.add_option("--opset", o->options.opset, "ONNX opset (17 or later)");
+  sub.add_flag("--random-weights", o->options.random_weights,
+               "initialise weights randomly (transformers' scheme) instead of reading a checkpoint");
+  sub.add_option("--seed", o->options.seed, "seed for --random-weights");
+  return [o] {
+    KILN_CHECK(o->options.opset >= 17 && o->options.opset <= 21, BadInput,
+               "--opset {} is not supported: kiln exports opsets 17 to 21", o->options.opset);
+    kiln::ExportResult r = kiln::export_model(o->src, o->out, o->options);
+    std::printf("exported %lld parameters to %s:", (long long)r.parameters, o->out.c_str());
+    for (const auto& f : r.files) std::printf(" %s", f.c_str());
+    std::printf("\n");
+    return 0;
+  };
+}

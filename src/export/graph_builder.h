@@ -1,0 +1,51 @@
+// A small, explicit API for writing ONNX graphs in C++ (architecture builders, quantizer tests).
+// Values are names; every op call returns the name of its (first) output.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace kiln {
+
+Attribute attr_int(int64_t v);
+Attribute attr_float(float v);
+Attribute attr_string(std::string v);
+Attribute attr_ints(std::vector<int64_t> v);
+Attribute attr_tensor(Tensor t);
+
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(std::string graph_name, int64_t opset = 17);
+
+  std::string input(const std::string& name, DType dtype, std::vector<Dim> dims);
+  // Marks `value` as a graph output named `name` (an Identity is added when the names differ).
+  void output(const std::string& value, const std::string& name, DType dtype, std::vector<Dim> dims);
+  std::string initializer(const std::string& name, Tensor t);
+  std::string const_i64(std::vector<int64_t> v, bool scalar = false);
+  std::string const_f32(float v);
+
+  std::string op(const std::string& op_type, std::vector<std::string> inputs,
+                 std::map<std::string, Attribute> attrs = {}, const std::string& domain = "");
+  std::vector<std::string> op_n(const std::string& op_type, std::vector<std::string> inputs, int n_outputs,
+                                std::map<std::string, Attribute> attrs = {}, const std::string& domain = "");
+
+  // x @ W^T + b with W in PyTorch's [out, in] layout (stored transposed as [in, out]).
+  std::string linear(const std::string& x, const Tensor& weight, const Tensor* bias, const std::string& prefix);
+  std::string layer_norm(const std::string& x, const Tensor& gamma, const Tensor& beta, float eps,
+                         const std::string& prefix);
+  // Exact GELU: 0.5 * x * (1 + erf(x / sqrt(2))).
+  std::string gelu(const std::string& x);
+
+  Model finish();
+  int64_t opset() const { return opset_; }
+
+ private:
+  std::string fresh(const std::string& hint);
+
+  Model model_;
+  int64_t opset_;
+  int counter_ = 0;
+};
+
+}  // namespace kiln
