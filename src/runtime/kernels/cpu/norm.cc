@@ -1,0 +1,356 @@
+// Normalisations: LayerNormalization (ai.onnx 17 and com.microsoft, with the optional Mean and
+// InvStdDev outputs), BatchNormalization (inference, and training_mode from opset 14),
+// InstanceNormalization, GroupNormalization, LpNormalization, MeanVarianceNormalization.
+// Everything computes in float32 (other float types are converted on the way in and out).
+#include <cmath>
+
+#include "runtime/kernels/cpu/elementwise.h"
+#include "runtime/registry.h"
+
+namespace kiln::cpu {
+namespace {
+
+Tensor as_f32(const Tensor& t) { return t.dtype() == DType::F32 ? t : t.cast(DType::F32); }
+
+void require_float(const Tensor& x, const Node& node) {
+  KILN_CHECK(dtype_is_float(x.dtype()), BadInput, "{}: input must be a float tensor, not {}", node.label(),
+             dtype_name(x.dtype()));
+}
+
+// A parameter (scale, bias) as n floats laid out like `shape`, broadcasting it when needed.
+std::vector<float> param_floats(const Tensor& t, const Shape& shape, const Node& node, const char* what) {
+  Tensor f = as_f32(t);
+  const float* p = f.data<float>();
+  int64_t n = shape_numel(shape);
+  if (f.numel() == n) return std::vector<float>(p, p + n);
+  Shape b = broadcast_shapes({f.shape(), shape}, node);
+  KILN_CHECK(b == shape, BadInput, "{}: {} of shape {} does not fit the normalised shape {}", node.label(), what,
+             shape_str(t.shape()), shape_str(shape));
+  auto offs = broadcast_offsets(f.shape(), shape);
+  std::vector<float> out(n);
+  for (int64_t i = 0; i < n; ++i) out[i] = p[offs[i]];
+  return out;
+}
+
+// Output y = x converted back to `dtype` (float32 tensors pass through).
+void set_float_output(KernelContext& ctx, size_t i, const Tensor& y, DType dtype) {
+  ctx.set_output(i, dtype == DType::F32 ? y : y.cast(dtype));
+}
+
+// ---- LayerNormalization ----------------------------------------------------------------------
+
+class LayerNormKernel : public OpKernel {
+ public:
+  explicit LayerNormKernel(const KernelInfo& info) {
+    axis_ = info.node.attr_int("axis", -1);
+    eps_ = info.node.attr_float("epsilon", 1e-5f);
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x0 = ctx.input(0);
+    require_float(x0, node);
+    const int r = x0.rank();
+    KILN_CHECK(r >= 1, BadInput, "{}: input must have rank 1 or more", node.label());
+    int axis = normalize_axis(axis_, r, node);
+    int64_t rows = 1, n = 1;
+    for (int d = 0; d < axis; ++d) rows *= x0.dim(d);
+    for (int d = axis; d < r; ++d) n *= x0.dim(d);
+    Shape norm_shape(x0.shape().begin() + axis, x0.shape().end());
+    std::vector<float> scale = param_floats(ctx.input(1), norm_shape, node, "Scale");
+    std::vector<float> bias;
+    if (const Tensor* b = ctx.input_or_null(2)) bias = param_floats(*b, norm_shape, node, "B");
+
+    Tensor x = as_f32(x0);
+    Tensor y(DType::F32, x.shape());
+    Shape stat_shape(x.shape().begin(), x.shape().begin() + axis);
+    stat_shape.resize(r, 1);
+    bool want_stats = ctx.output_wanted(1) || ctx.output_wanted(2);
+    Tensor mean_t, inv_t;
+    if (want_stats) {
+      mean_t = Tensor(DType::F32, stat_shape);
+      inv_t = Tensor(DType::F32, stat_shape);
+    }
+    float* pm = want_stats ? mean_t.data<float>() : nullptr;
+    float* pi = want_stats ? inv_t.data<float>() : nullptr;
+    const float* px = x.data<float>();
+    float* py = y.data<float>();
+    const float* ps = scale.data();
+    const float* pb = bias.empty() ? nullptr : bias.data();
+    const float eps = eps_;
+    parallel_for(rows, n * 4, [&](long b, long e) {
+      for (long row = b; row < e; ++row) {
+        const float* xr = px + row * n;
+        float* yr = py + row * n;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int64_t i = 0; i < n; ++i) s += xr[i];
+        const float mean = s / (float)n;
+        float v = 0;
+#pragma omp simd reduction(+ : v)
+        for (int64_t i = 0; i < n; ++i) v += (xr[i] - mean) * (xr[i] - mean);
+        const float inv = 1.0f / std::sqrt(v / (float)n + eps);
+        if (pb) {
+#pragma omp simd
+          for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - mean) * inv * ps[i] + pb[i];
+        } else {
+#pragma omp simd
+          for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - mean) * inv * ps[i];
+        }
+        if (pm) {
+          pm[row] = mean;
+          pi[row] = inv;
+        }
+      }
+    });
+    set_float_output(ctx, 0, y, x0.dtype());
+    if (want_stats) {
+      if (ctx.num_outputs() > 1) ctx.set_output(1, mean_t);
+      if (ctx.num_outputs() > 2) ctx.set_output(2, inv_t);
+    }
+  }
+
+ private:
+  int64_t axis_;
+  float eps_;
+};
+
+// ---- BatchNormalization ----------------------------------------------------------------------
+
+class BatchNormKernel : public OpKernel {
+ public:
+  explicit BatchNormKernel(const KernelInfo& info) {
+    eps_ = info.node.attr_float("epsilon", 1e-5f);
+    momentum_ = info.node.attr_float("momentum", 0.9f);
+    training_ = info.opset >= 14 && info.node.attr_int("training_mode", 0) != 0;
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x0 = ctx.input(0);
+    require_float(x0, node);
+    KILN_CHECK(x0.rank() >= 2, BadInput, "{}: input must be [N, C, ...], got {}", node.label(),
+               shape_str(x0.shape()));
+    const int64_t N = x0.dim(0), C = x0.dim(1);
+    int64_t S = 1;
+    for (int d = 2; d < x0.rank(); ++d) S *= x0.dim(d);
+    Shape cs{C};
+    auto scale = param_floats(ctx.input(1), cs, node, "scale");
+    auto bias = param_floats(ctx.input(2), cs, node, "B");
+    auto mean = param_floats(ctx.input(3), cs, node, "input_mean");
+    auto var = param_floats(ctx.input(4), cs, node, "input_var");
+    Tensor x = as_f32(x0);
+    const float* px = x.data<float>();
+    std::vector<float> use_mean = mean, use_var = var;
+    if (training_) {
+      for (int64_t c = 0; c < C; ++c) {
+        double s = 0, ss = 0;
+        for (int64_t nn = 0; nn < N; ++nn)
+          for (int64_t i = 0; i < S; ++i) {
+            double v = px[(nn * C + c) * S + i];
+            s += v;
+            ss += v * v;
+          }
+        double cnt = (double)(N * S);
+        double m = s / cnt;
+        use_mean[c] = (float)m;
+        use_var[c] = (float)(ss / cnt - m * m);
+      }
+    }
+    Tensor y(DType::F32, x.shape());
+    float* py = y.data<float>();
+    parallel_for(N * C, S, [&](long b, long e) {
+      for (long nc = b; nc < e; ++nc) {
+        int64_t c = nc % C;
+        float a = scale[c] / std::sqrt(use_var[c] + eps_);
+        float sh = bias[c] - use_mean[c] * a;
+        const float* xr = px + nc * S;
+        float* yr = py + nc * S;
+        for (int64_t i = 0; i < S; ++i) yr[i] = xr[i] * a + sh;
+      }
+    });
+    set_float_output(ctx, 0, y, x0.dtype());
+    if (training_) {
+      Tensor rm(DType::F32, cs), rv(DType::F32, cs);
+      for (int64_t c = 0; c < C; ++c) {
+        rm.data<float>()[c] = mean[c] * momentum_ + use_mean[c] * (1 - momentum_);
+        rv.data<float>()[c] = var[c] * momentum_ + use_var[c] * (1 - momentum_);
+      }
+      if (ctx.num_outputs() > 1) set_float_output(ctx, 1, rm, ctx.input(3).dtype());
+      if (ctx.num_outputs() > 2) set_float_output(ctx, 2, rv, ctx.input(4).dtype());
+    }
+  }
+
+ private:
+  float eps_, momentum_;
+  bool training_;
+};
+
+// ---- Instance / Group normalization: mean and variance per (n, group) ---------------------------
+
+// Normalises x [N, C, S...] over groups of C/G channels (G == C: instance norm). Scale and bias are
+// per channel (n == C) or per group (n == G).
+Tensor group_norm(const Tensor& x, int64_t G, const std::vector<float>& scale, const std::vector<float>& bias,
+                  float eps) {
+  const int64_t N = x.dim(0), C = x.dim(1);
+  int64_t S = 1;
+  for (int d = 2; d < x.rank(); ++d) S *= x.dim(d);
+  const int64_t cpg = C / G, len = cpg * S;
+  const bool per_channel = (int64_t)scale.size() == C;
+  const float* px = x.data<float>();
+  Tensor y(DType::F32, x.shape());
+  float* py = y.data<float>();
+  parallel_for(N * G, len * 4, [&](long b, long e) {
+    for (long ng = b; ng < e; ++ng) {
+      const float* xr = px + ng * len;
+      float* yr = py + ng * len;
+      double s = 0;
+      for (int64_t i = 0; i < len; ++i) s += xr[i];
+      double m = s / (double)len, v = 0;
+      for (int64_t i = 0; i < len; ++i) v += (xr[i] - m) * (xr[i] - m);
+      float inv = (float)(1.0 / std::sqrt(v / (double)len + eps));
+      int64_t g = ng % G;
+      for (int64_t c = 0; c < cpg; ++c) {
+        int64_t k = per_channel ? g * cpg + c : g;
+        float a = scale[k] * inv, sh = bias[k] - (float)m * a;
+        for (int64_t i = 0; i < S; ++i) yr[c * S + i] = xr[c * S + i] * a + sh;
+      }
+    }
+  });
+  return y;
+}
+
+class InstanceNormKernel : public OpKernel {
+ public:
+  explicit InstanceNormKernel(const KernelInfo& info) : eps_(info.node.attr_float("epsilon", 1e-5f)) {}
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x0 = ctx.input(0);
+    require_float(x0, node);
+    KILN_CHECK(x0.rank() >= 2, BadInput, "{}: input must be [N, C, ...], got {}", node.label(),
+               shape_str(x0.shape()));
+    Shape cs{x0.dim(1)};
+    auto scale = param_floats(ctx.input(1), cs, node, "scale");
+    auto bias = param_floats(ctx.input(2), cs, node, "B");
+    set_float_output(ctx, 0, group_norm(as_f32(x0), x0.dim(1), scale, bias, eps_), x0.dtype());
+  }
+
+ private:
+  float eps_;
+};
+
+class GroupNormKernel : public OpKernel {
+ public:
+  explicit GroupNormKernel(const KernelInfo& info) {
+    eps_ = info.node.attr_float("epsilon", 1e-5f);
+    groups_ = info.node.attr_int("num_groups", 0);
+    KILN_CHECK(groups_ > 0, BadModel, "{}: num_groups must be positive", info.node.label());
+  }
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x0 = ctx.input(0);
+    require_float(x0, node);
+    KILN_CHECK(x0.rank() >= 2 && x0.dim(1) % groups_ == 0, BadInput,
+               "{}: input {} must be [N, C, ...] with C divisible by num_groups {}", node.label(),
+               shape_str(x0.shape()), groups_);
+    const Tensor& s = ctx.input(1);
+    Shape ps{s.numel() == x0.dim(1) ? x0.dim(1) : groups_};
+    auto scale = param_floats(s, ps, node, "scale");
+    auto bias = param_floats(ctx.input(2), ps, node, "bias");
+    set_float_output(ctx, 0, group_norm(as_f32(x0), groups_, scale, bias, eps_), x0.dtype());
+  }
+
+ private:
+  float eps_;
+  int64_t groups_;
+};
+
+// ---- LpNormalization, MeanVarianceNormalization ---------------------------------------------
+
+class LpNormKernel : public OpKernel {
+ public:
+  explicit LpNormKernel(const KernelInfo& info) {
+    axis_ = info.node.attr_int("axis", -1);
+    p_ = info.node.attr_int("p", 2);
+    KILN_CHECK(p_ == 1 || p_ == 2, BadModel, "{}: p must be 1 or 2, not {}", info.node.label(), p_);
+  }
+  void compute(KernelContext& ctx) override {
+    const Tensor& x0 = ctx.input(0);
+    require_float(x0, ctx.node());
+    Tensor x = as_f32(x0);
+    int axis = normalize_axis(axis_, x.rank(), ctx.node());
+    int64_t outer = 1, n = x.rank() ? x.dim(axis) : 1, inner = 1;
+    for (int d = 0; d < axis; ++d) outer *= x.dim(d);
+    for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+    Tensor y(DType::F32, x.shape());
+    const float* px = x.data<float>();
+    float* py = y.data<float>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const float* xr = px + o * n * inner + i;
+        float* yr = py + o * n * inner + i;
+        double s = 0;
+        for (int64_t k = 0; k < n; ++k) s += p_ == 1 ? std::fabs(xr[k * inner]) : (double)xr[k * inner] * xr[k * inner];
+        double norm = p_ == 1 ? s : std::sqrt(s);
+        for (int64_t k = 0; k < n; ++k) yr[k * inner] = norm == 0 ? 0.0f : (float)(xr[k * inner] / norm);
+      }
+    set_float_output(ctx, 0, y, x0.dtype());
+  }
+
+ private:
+  int64_t axis_, p_;
+};
+
+class MvnKernel : public OpKernel {
+ public:
+  explicit MvnKernel(const KernelInfo& info) : axes_(info.node.attr_ints("axes", {0, 2, 3})) {}
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x0 = ctx.input(0);
+    require_float(x0, node);
+    Tensor x = as_f32(x0);
+    const int r = x.rank();
+    Shape kept = x.shape();
+    for (int64_t a : axes_) kept[normalize_axis(a, r, node)] = 1;
+    int64_t out_n = shape_numel(kept), cnt = x.numel() / std::max<int64_t>(out_n, 1);
+    auto offs = broadcast_offsets(kept, x.shape());
+    std::vector<double> s(out_n, 0), ss(out_n, 0);
+    const float* px = x.data<float>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      s[offs[i]] += px[i];
+      ss[offs[i]] += (double)px[i] * px[i];
+    }
+    std::vector<float> mean(out_n), den(out_n);
+    for (int64_t o = 0; o < out_n; ++o) {
+      double m = s[o] / cnt, var = ss[o] / cnt - m * m;
+      mean[o] = (float)m;
+      den[o] = (float)(std::sqrt(std::max(var, 0.0)) + 1e-9);
+    }
+    Tensor y(DType::F32, x.shape());
+    float* py = y.data<float>();
+    for (int64_t i = 0; i < x.numel(); ++i) py[i] = (px[i] - mean[offs[i]]) / den[offs[i]];
+    set_float_output(ctx, 0, y, x0.dtype());
+  }
+
+ private:
+  std::vector<int64_t> axes_;
+};
+
+template <typename K>
+KernelFactory factory() {
+  return [](const KernelInfo& info) { return std::make_unique<K>(info); };
+}
+
+}  // namespace
+
+KILN_REGISTER_KERNELS(register_norm_kernels) {
+  r.add({DeviceType::Cpu, "", "LayerNormalization", 17, kMaxOpset}, factory<LayerNormKernel>());
+  r.add({DeviceType::Cpu, "com.microsoft", "LayerNormalization", 1, kMaxOpset}, factory<LayerNormKernel>());
+  r.add({DeviceType::Cpu, "", "BatchNormalization", 1, kMaxOpset}, factory<BatchNormKernel>());
+  r.add({DeviceType::Cpu, "", "InstanceNormalization", 1, kMaxOpset}, factory<InstanceNormKernel>());
+  r.add({DeviceType::Cpu, "", "GroupNormalization", 18, kMaxOpset}, factory<GroupNormKernel>());
+  r.add({DeviceType::Cpu, "", "LpNormalization", 1, kMaxOpset}, factory<LpNormKernel>());
+  r.add({DeviceType::Cpu, "", "MeanVarianceNormalization", 1, kMaxOpset}, factory<MvnKernel>());
+}
+
+}  // namespace kiln::cpu
