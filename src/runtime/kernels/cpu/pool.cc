@@ -1,0 +1,152 @@
+// MaxPool (with optional argmax indices), AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool,
+// GlobalLpPool over N-d spatial inputs [N, C, D1, D2, ...].
+#include <cmath>
+#include <limits>
+
+#include "runtime/kernels/cpu/common.h"
+#include "runtime/kernels/cpu/window.h"
+#include "runtime/registry.h"
+
+namespace kiln::cpu {
+namespace {
+
+enum class PoolKind { Max, Average, Lp };
+
+// Calls f(input offset within one channel, coordinates inside) for every kernel tap of output
+// position `o` (coordinates `oc`) that falls inside the input; `outside` counts taps in the padding
+// that are still within the padded extent (for count_include_pad).
+struct Taps {
+  const Window& w;
+  std::vector<int64_t> in_strides;
+  explicit Taps(const Window& win) : w(win), in_strides(win.nd, 1) {
+    for (int i = win.nd - 2; i >= 0; --i) in_strides[i] = in_strides[i + 1] * win.in[i + 1];
+  }
+  template <typename F>
+  void visit(const std::vector<int64_t>& oc, F&& f, int64_t* padded_count) const {
+    int nd = w.nd;
+    std::vector<int64_t> k(nd, 0);
+    int64_t padded = 0;
+    while (true) {
+      int64_t off = 0;
+      bool inside = true, within_pad = true;
+      for (int i = 0; i < nd; ++i) {
+        int64_t p = oc[i] * w.stride[i] - w.pad_begin[i] + k[i] * w.dilation[i];
+        if (p < 0 || p >= w.in[i]) inside = false;
+        if (p < -w.pad_begin[i] || p >= w.in[i] + w.pad_end[i]) within_pad = false;
+        off += p * in_strides[i];
+      }
+      if (within_pad) ++padded;
+      if (inside) f(off);
+      int i = nd - 1;
+      for (; i >= 0; --i) {
+        if (++k[i] < w.kernel[i]) break;
+        k[i] = 0;
+      }
+      if (i < 0) break;
+    }
+    if (padded_count) *padded_count = padded;
+  }
+};
+
+class PoolKernel : public OpKernel {
+ public:
+  PoolKernel(const KernelInfo& info, PoolKind kind, bool global)
+      : kind_(kind), global_(global), attrs_(WindowAttrs::from(info.node)),
+        count_include_pad_(info.node.attr_int("count_include_pad", 0) != 0),
+        storage_order_(info.node.attr_int("storage_order", 0)), p_(info.node.attr_int("p", 2)) {}
+
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x = ctx.input(0);
+    KILN_CHECK(x.rank() >= 3, BadInput, "{}: input must be [N, C, spatial...], has shape {}", node.label(),
+               shape_str(x.shape()));
+    std::vector<int64_t> in(x.shape().begin() + 2, x.shape().end());
+    WindowAttrs a = attrs_;
+    if (global_) {
+      a = WindowAttrs{};
+      a.kernel = in;
+    }
+    Window w = resolve_window(a, in, node);
+    Shape out_shape{x.shape()[0], x.shape()[1]};
+    for (int64_t o : w.out) out_shape.push_back(o);
+    int64_t planes = x.shape()[0] * x.shape()[1], in_plane = shape_numel(in), out_plane = shape_numel(w.out);
+    Tensor& y = ctx.allocate_output(0, x.dtype(), out_shape);
+    bool want_idx = kind_ == PoolKind::Max && ctx.output_wanted(1);
+    int64_t* idx = want_idx ? ctx.allocate_output(1, DType::I64, out_shape).data<int64_t>() : nullptr;
+    Taps taps(w);
+    dispatch_numeric(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, bool>) {
+        throw BadInput(fmt::format("{}: pooling does not take bool", node.label()));
+      } else {
+        const T* xp = x.data<T>();
+        T* yp = y.data<T>();
+        std::vector<int64_t> oc(w.nd, 0);
+        for (int64_t o = 0; o < out_plane; ++o) {
+          for (int64_t pl = 0; pl < planes; ++pl) {
+            const T* src = xp + pl * in_plane;
+            double acc = kind_ == PoolKind::Max ? -std::numeric_limits<double>::infinity() : 0.0;
+            int64_t count = 0, best = -1, padded = 0;
+            taps.visit(
+                oc,
+                [&](int64_t off) {
+                  double v = (double)src[off];
+                  if (kind_ == PoolKind::Max) {
+                    if (best < 0 || v > acc) { acc = v; best = off; }
+                  } else if (kind_ == PoolKind::Lp) {
+                    acc += std::pow(std::fabs(v), (double)p_);
+                  } else {
+                    acc += v;
+                  }
+                  ++count;
+                },
+                &padded);
+            double r = acc;
+            if (kind_ == PoolKind::Average) r = acc / (double)(count_include_pad_ ? padded : std::max<int64_t>(count, 1));
+            if (kind_ == PoolKind::Lp) r = std::pow(acc, 1.0 / (double)p_);
+            yp[pl * out_plane + o] = T(r);
+            if (idx) {
+              int64_t flat = best;
+              if (storage_order_ == 1 && best >= 0) {  // column-major position inside the plane
+                std::vector<int64_t> c(w.nd);
+                int64_t rem = best;
+                for (int i = w.nd - 1; i >= 0; --i) { c[i] = rem % w.in[i]; rem /= w.in[i]; }
+                flat = 0;
+                for (int i = w.nd - 1; i >= 0; --i) flat = flat * w.in[i] + c[i];
+              }
+              idx[pl * out_plane + o] = pl * in_plane + flat;
+            }
+          }
+          for (int i = w.nd - 1; i >= 0; --i) {
+            if (++oc[i] < w.out[i]) break;
+            oc[i] = 0;
+          }
+        }
+      }
+    });
+  }
+
+ private:
+  PoolKind kind_;
+  bool global_;
+  WindowAttrs attrs_;
+  bool count_include_pad_;
+  int64_t storage_order_, p_;
+};
+
+KernelFactory pool(PoolKind kind, bool global) {
+  return [kind, global](const KernelInfo& info) { return std::make_unique<PoolKernel>(info, kind, global); };
+}
+
+}  // namespace
+
+KILN_REGISTER_KERNELS(register_pool_kernels) {
+  r.add({DeviceType::Cpu, "", "MaxPool", 1, kMaxOpset}, pool(PoolKind::Max, false));
+  r.add({DeviceType::Cpu, "", "AveragePool", 1, kMaxOpset}, pool(PoolKind::Average, false));
+  r.add({DeviceType::Cpu, "", "LpPool", 1, kMaxOpset}, pool(PoolKind::Lp, false));
+  r.add({DeviceType::Cpu, "", "GlobalMaxPool", 1, kMaxOpset}, pool(PoolKind::Max, true));
+  r.add({DeviceType::Cpu, "", "GlobalAveragePool", 1, kMaxOpset}, pool(PoolKind::Average, true));
+  r.add({DeviceType::Cpu, "", "GlobalLpPool", 2, kMaxOpset}, pool(PoolKind::Lp, true));
+}
+
+}  // namespace kiln::cpu
