@@ -33,14 +33,23 @@ const std::set<std::string>& math_ops() {
       "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax",
       "ArgMin", "Softmax", "LogSoftmax", "Hardmax", "LayerNormalization", "BatchNormalization",
       "InstanceNormalization", "GroupNormalization", "LpNormalization", "MeanVarianceNormalization",
+      // losses, dropout, pooling
+      "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss", "Dropout", "MaxPool", "AveragePool",
+      "GlobalMaxPool", "GlobalAveragePool", "LRN",
       // pass-through ops that expanded (function body) tests use alongside the above
       "Constant", "Identity"};
   return ops;
 }
 
-// Tests kiln knowingly does not pass, with the reason (none yet).
+// Tests kiln knowingly does not pass, with the reason.
 const std::map<std::string, std::string>& known_failures() {
-  static const std::map<std::string, std::string> m = {};
+  static const char* kRandom = "training-mode dropout draws its mask from numpy's generator; kiln's differs";
+  static const std::map<std::string, std::string> m = {
+      {"test_training_dropout", kRandom},
+      {"test_training_dropout_default", kRandom},
+      {"test_training_dropout_default_mask", kRandom},
+      {"test_training_dropout_mask", kRandom},
+  };
   return m;
 }
 

@@ -1,6 +1,6 @@
 // Normalisations: LayerNormalization (ai.onnx 17 and com.microsoft, with the optional Mean and
 // InvStdDev outputs), BatchNormalization (inference, and training_mode from opset 14),
-// InstanceNormalization, GroupNormalization, LpNormalization, MeanVarianceNormalization.
+// InstanceNormalization, GroupNormalization, LpNormalization, MeanVarianceNormalization, LRN.
 // Everything computes in float32 (other float types are converted on the way in and out).
 #include <cmath>
 
@@ -336,6 +336,47 @@ class MvnKernel : public OpKernel {
   std::vector<int64_t> axes_;
 };
 
+// ---- LRN: normalisation across neighbouring channels ----------------------------------------
+
+class LrnKernel : public OpKernel {
+ public:
+  explicit LrnKernel(const KernelInfo& info) {
+    const Node& n = info.node;
+    size_ = n.attr_int("size", 0);
+    KILN_CHECK(size_ > 0, BadModel, "{}: size must be positive", n.label());
+    alpha_ = n.attr_float("alpha", 1e-4f);
+    beta_ = n.attr_float("beta", 0.75f);
+    bias_ = n.attr_float("bias", 1.0f);
+  }
+  void compute(KernelContext& ctx) override {
+    const Tensor& x0 = ctx.input(0);
+    KILN_CHECK(x0.rank() >= 2 && dtype_is_float(x0.dtype()), BadInput, "{}: input must be a float [N, C, ...]",
+               ctx.node().label());
+    Tensor x = x0.cast(DType::F64);
+    const int64_t N = x.dim(0), C = x.dim(1), S = x.numel() / std::max<int64_t>(N * C, 1);
+    const int64_t lo = (size_ - 1) / 2, hi = size_ - 1 - lo;
+    const double* px = x.data<double>();
+    Tensor y(DType::F64, x.shape());
+    double* py = y.data<double>();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t s = 0; s < S; ++s) {
+          double sq = 0;
+          for (int64_t j = std::max<int64_t>(0, c - lo); j <= std::min(C - 1, c + hi); ++j) {
+            double v = px[(n * C + j) * S + s];
+            sq += v * v;
+          }
+          int64_t i = (n * C + c) * S + s;
+          py[i] = px[i] / std::pow(bias_ + alpha_ / size_ * sq, beta_);
+        }
+    ctx.set_output(0, y.cast(x0.dtype()));
+  }
+
+ private:
+  int64_t size_;
+  double alpha_, beta_, bias_;
+};
+
 template <typename K>
 KernelFactory factory() {
   return [](const KernelInfo& info) { return std::make_unique<K>(info); };
@@ -351,6 +392,7 @@ KILN_REGISTER_KERNELS(register_norm_kernels) {
   r.add({DeviceType::Cpu, "", "GroupNormalization", 18, kMaxOpset}, factory<GroupNormKernel>());
   r.add({DeviceType::Cpu, "", "LpNormalization", 1, kMaxOpset}, factory<LpNormKernel>());
   r.add({DeviceType::Cpu, "", "MeanVarianceNormalization", 1, kMaxOpset}, factory<MvnKernel>());
+  r.add({DeviceType::Cpu, "", "LRN", 1, kMaxOpset}, factory<LrnKernel>());
 }
 
 }  // namespace kiln::cpu
