@@ -55,12 +55,20 @@ Tensor tensor_from_json(const json& j, const std::string& name) {
         if (data[i].is_number_integer()) { p[i] = data[i].get<T>(); continue; }
       }
       double v = json_number(data[i], name);
-      if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)
+      if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
         p[i] = T((float)v);
-      else if constexpr (std::is_same_v<T, bool>)
+      } else if constexpr (std::is_same_v<T, bool>) {
         p[i] = v != 0.0;
-      else
+      } else if constexpr (std::is_integral_v<T>) {
+        // Integers must be whole and in range: a cast would be undefined otherwise.
+        KILN_CHECK(v == std::floor(v) && v >= (double)std::numeric_limits<T>::lowest() &&
+                       v <= (double)std::numeric_limits<T>::max(),
+                   BadInput, "tensor '{}': value {} at index {} is not a valid {}", name, data[i].dump(), i,
+                   dtype_name(dt));
         p[i] = (T)v;
+      } else {
+        p[i] = (T)v;
+      }
     }
   });
   return t;

@@ -1,0 +1,3 @@
+
+fuzz: deps
+	@scripts/fuzz $(FUZZ_SECONDS)
