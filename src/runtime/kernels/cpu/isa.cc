@@ -92,3 +92,19 @@ Isa active_isa() {
 }
 
 }  // namespace kiln::cpu
+
+// ---- The variant tables of the hand-written micro-kernels, chosen here and nowhere else. ----
+#include "runtime/kernels/cpu/quant_simd.h"
+
+namespace kiln::cpu {
+
+const QuantKernels& quant_kernels(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return kQuantAvx512;
+    case Isa::Avx2: return kQuantAvx2;
+    case Isa::Scalar: break;
+  }
+  return kQuantScalar;
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,189 @@
+#include "runtime/kernels/cpu/quant_gemm.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/threads.h"
+#include "runtime/kernels/cpu/isa.h"
+
+namespace kiln::cpu {
+
+using dt = dnnl::memory::data_type;
+
+Int8Path default_int8_path() {
+  static const Int8Path p =
+      active_isa() == Isa::Avx512 && cpu_features().avx512vnni ? Int8Path::DnnlInt8 : Int8Path::DnnlF32;
+  return p;
+}
+
+Int8Gemm::Int8Gemm(Int8Path path) : path_(path) {}
+Int8Gemm::~Int8Gemm() = default;
+
+namespace {
+
+// B as int8 (u8 values shifted down by 128) and its column sums.
+void to_s8(const void* b, bool b_signed, int64_t K, int64_t N, int8_t* out, int32_t* colsum) {
+  const uint8_t* src = static_cast<const uint8_t*>(b);
+  for (int64_t n = 0; n < N; ++n) colsum[n] = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    const uint8_t* row = src + k * N;
+    int8_t* o = out + k * N;
+    for (int64_t n = 0; n < N; ++n) {
+      int8_t v = b_signed ? (int8_t)row[n] : (int8_t)(row[n] ^ 0x80);
+      o[n] = v;
+      colsum[n] += v;
+    }
+  }
+}
+
+bool any_nonzero(const std::vector<int32_t>& v) {
+  for (int32_t x : v)
+    if (x) return true;
+  return false;
+}
+
+template <typename T>
+std::vector<T>& scratch() {
+  thread_local std::vector<T> buf;
+  return buf;
+}
+
+}  // namespace
+
+void Int8Gemm::set_constant_b(const Tensor& b, int64_t K, int64_t N) {
+  KILN_CHECK(b.dtype() == DType::U8 || b.dtype() == DType::I8, InternalError, "Int8Gemm: B must be 8-bit");
+  const_k_ = K;
+  const_n_ = N;
+  const_signed_ = b.dtype() == DType::I8;
+  const_s8_ = Tensor(DType::I8, {K, N});
+  const_colsum_.assign((size_t)N, 0);
+  to_s8(b.raw(), const_signed_, K, N, const_s8_.data<int8_t>(), const_colsum_.data());
+  if (path_ == Int8Path::DnnlInt8) {
+    u8_ = std::make_unique<DnnlMatMul>(dt::u8, dt::s8, dt::s32);
+    u8_->pack_b(const_s8_, K, N, false);
+  } else if (path_ == Int8Path::DnnlF32) {
+    const_f32_ = const_s8_.cast(DType::F32);
+    f32_ = std::make_unique<DnnlMatMul>(dt::f32, dt::f32, dt::f32);
+    f32_->pack_b(const_f32_, K, N, false);
+  }
+}
+
+void Int8Gemm::raw_product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const BView& b,
+                           bool constant, int32_t* acc) {
+  switch (path_) {
+    case Int8Path::DnnlInt8: {
+      auto& mm = a_signed ? s8_ : u8_;
+      if (!mm) {
+        mm = std::make_unique<DnnlMatMul>(a_signed ? dt::s8 : dt::u8, dt::s8, dt::s32);
+        if (constant) mm->pack_b(const_s8_, K, N, false);
+      }
+      mm->run(MatMulShape{1, M, K, N}, a, constant ? nullptr : b.s8, acc);
+      return;
+    }
+    case Int8Path::DnnlF32: {
+      auto& af = scratch<float>();
+      af.resize((size_t)(M * K + M * N));
+      if (a_signed)
+        for (int64_t i = 0; i < M * K; ++i) af[i] = (float)static_cast<const int8_t*>(a)[i];
+      else
+        for (int64_t i = 0; i < M * K; ++i) af[i] = (float)static_cast<const uint8_t*>(a)[i];
+      float* cf = af.data() + M * K;
+      if (!f32_) f32_ = std::make_unique<DnnlMatMul>(dt::f32, dt::f32, dt::f32);
+      if (constant) {
+        f32_->run(MatMulShape{1, M, K, N}, af.data(), nullptr, cf);
+      } else {
+        std::vector<float> bf((size_t)(K * N));
+        for (int64_t i = 0; i < K * N; ++i) bf[i] = (float)b.s8[i];
+        f32_->run(MatMulShape{1, M, K, N}, af.data(), bf.data(), cf);
+      }
+      for (int64_t i = 0; i < M * N; ++i) acc[i] = (int32_t)std::lrint(cf[i]);
+      return;
+    }
+    case Int8Path::Reference: {
+      for (int64_t m = 0; m < M; ++m) {
+        int32_t* row = acc + m * N;
+        std::fill(row, row + N, 0);
+        for (int64_t k = 0; k < K; ++k) {
+          int32_t av = a_signed ? static_cast<const int8_t*>(a)[m * K + k] : static_cast<const uint8_t*>(a)[m * K + k];
+          const int8_t* br = b.s8 + k * N;
+          for (int64_t n = 0; n < N; ++n) row[n] += av * br[n];
+        }
+      }
+      return;
+    }
+  }
+}
+
+// acc[m][n] = raw - za_m * colsum_n - zbe_n * rowsum_m + K * za_m * zbe_n, then out(m, n, acc).
+template <typename Out>
+void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
+                       const void* b, bool b_signed, const std::vector<int32_t>& zb, Out&& out) {
+  bool constant = b == nullptr;
+  KILN_CHECK(!constant || (has_constant_b() && K == const_k_ && N == const_n_), InternalError,
+             "Int8Gemm: constant B used with another shape");
+  KILN_CHECK(za.size() <= 1 || (int64_t)za.size() == M, InternalError, "Int8Gemm: a zero points");
+  KILN_CHECK(zb.size() <= 1 || (int64_t)zb.size() == N, InternalError, "Int8Gemm: b zero points");
+  BView bv{};
+  std::vector<int8_t> b_tmp;
+  std::vector<int32_t> colsum_tmp;
+  if (constant) {
+    bv = BView{const_s8_.data<int8_t>(), const_colsum_.data(), nullptr, const_signed_ ? 0 : 128};
+  } else {
+    b_tmp.resize((size_t)(K * N));
+    colsum_tmp.resize((size_t)N);
+    to_s8(b, b_signed, K, N, b_tmp.data(), colsum_tmp.data());
+    bv = BView{b_tmp.data(), colsum_tmp.data(), nullptr, b_signed ? 0 : 128};
+  }
+  // Zero points of B against its s8 form.
+  std::vector<int32_t> zbe((size_t)N);
+  for (int64_t n = 0; n < N; ++n) zbe[n] = (zb.empty() ? 0 : zb.size() == 1 ? zb[0] : zb[n]) - bv.shift;
+  bool need_rowsum = false;
+  for (int32_t z : zbe) need_rowsum |= z != 0;
+  bool have_za = any_nonzero(za);
+
+  auto& accbuf = scratch<int32_t>();
+  accbuf.resize((size_t)(M * N + M));
+  int32_t* acc = accbuf.data();
+  int32_t* rowsum = acc + M * N;
+  raw_product(M, K, N, a, a_signed, bv, constant, acc);
+  if (need_rowsum) {
+    for (int64_t m = 0; m < M; ++m) {
+      int32_t s = 0;
+      if (a_signed)
+        for (int64_t k = 0; k < K; ++k) s += static_cast<const int8_t*>(a)[m * K + k];
+      else
+        for (int64_t k = 0; k < K; ++k) s += static_cast<const uint8_t*>(a)[m * K + k];
+      rowsum[m] = s;
+    }
+  }
+  parallel_for(M, N * 2, [&](long m0, long m1) {
+    for (long m = m0; m < m1; ++m) {
+      int32_t zam = za.empty() ? 0 : za.size() == 1 ? za[0] : za[m];
+      const int32_t* r = acc + m * N;
+      for (int64_t n = 0; n < N; ++n) {
+        int32_t v = r[n];
+        if (have_za) v += zam * ((int32_t)K * zbe[n] - bv.colsum[n]);
+        if (need_rowsum) v -= zbe[n] * rowsum[m];
+        out(m, n, v);
+      }
+    }
+  });
+}
+
+void Int8Gemm::run(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
+                   const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* c) {
+  product(M, K, N, a, a_signed, za, b, b_signed, zb, [&](int64_t m, int64_t n, int32_t v) { c[m * N + n] = v; });
+}
+
+void Int8Gemm::run_float(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
+                         const void* b, bool b_signed, const std::vector<int32_t>& zb, const Dequant& dq, float* y) {
+  std::vector<float> scale((size_t)N);
+  for (int64_t n = 0; n < N; ++n) scale[n] = dq.a_scale * dq.b_scale[dq.b_scale_count == 1 ? 0 : n];
+  product(M, K, N, a, a_signed, za, b, b_signed, zb, [&](int64_t m, int64_t n, int32_t v) {
+    float f = (float)v * scale[n];
+    if (dq.bias) f += dq.bias[n];
+    y[m * N + n] = f;
+  });
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,64 @@
+// AVX-512 variants of quant_simd.h; compiled for AVX-512 only here, called only when cpuid says so.
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "runtime/kernels/cpu/quant_simd.h"
+
+namespace kiln::cpu {
+namespace {
+
+#define KILN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+KILN_AVX512 void min_max(const float* x, int64_t n, float* mn, float* mx) {
+  int64_t i = 0;
+  float lo = x[0], hi = x[0];
+  if (n >= 16) {
+    __m512 vlo = _mm512_loadu_ps(x), vhi = vlo;
+    for (i = 16; i + 16 <= n; i += 16) {
+      __m512 v = _mm512_loadu_ps(x + i);
+      vlo = _mm512_min_ps(v, vlo);
+      vhi = _mm512_max_ps(v, vhi);
+    }
+    alignas(64) float l[16], h[16];
+    _mm512_store_ps(l, vlo);
+    _mm512_store_ps(h, vhi);
+    lo = l[0];
+    hi = h[0];
+    for (int k = 1; k < 16; ++k) {
+      lo = l[k] < lo ? l[k] : lo;
+      hi = h[k] > hi ? h[k] : hi;
+    }
+  }
+  for (; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  *mn = lo;
+  *mx = hi;
+}
+
+KILN_AVX512 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, uint8_t* y) {
+  const __m512 vs = _mm512_set1_ps(scale), vz = _mm512_set1_ps((float)zero_point);
+  const __m512 hi = _mm512_set1_ps(255.f), lo = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + i), vs);
+    v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+    v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);  // min returns 255 for NaN (second operand)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtusepi32_epi8(_mm512_cvtps_epu32(v)));
+  }
+  if (i < n) {
+    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+    v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+    v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
+    _mm_mask_storeu_epi8(y + i, m, _mm512_cvtusepi32_epi8(_mm512_cvtps_epu32(v)));
+  }
+}
+
+}  // namespace
+
+const QuantKernels kQuantAvx512{min_max, quantize_u8};
+
+}  // namespace kiln::cpu

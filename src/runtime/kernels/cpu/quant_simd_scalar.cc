@@ -1,0 +1,32 @@
+#include <cmath>
+
+#include "runtime/kernels/cpu/quant_simd.h"
+
+namespace kiln::cpu {
+namespace {
+
+void min_max(const float* x, int64_t n, float* mn, float* mx) {
+  float lo = x[0], hi = x[0];
+  for (int64_t i = 1; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  *mn = lo;
+  *mx = hi;
+}
+
+void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, uint8_t* y) {
+  float zp = (float)zero_point;
+  for (int64_t i = 0; i < n; ++i) {
+    float v = std::nearbyint(x[i] / scale) + zp;  // the default rounding mode: half to even
+    v = v < 255.f ? v : 255.f;                   // NaN -> 255, as the vector min does
+    v = v > 0.f ? v : 0.f;
+    y[i] = (uint8_t)(int)v;
+  }
+}
+
+}  // namespace
+
+const QuantKernels kQuantScalar{min_max, quantize_u8};
+
+}  // namespace kiln::cpu
