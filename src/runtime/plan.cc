@@ -1,5 +1,9 @@
 #include "runtime/plan.h"
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <set>
 #include <unordered_set>
 
@@ -179,6 +183,29 @@ ExecutionPlan::ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const K
     if (last_use[s] >= 0 && !keep.count((int)s)) steps_[last_use[s]].release.push_back((int)s);
 }
 
+// KILN_PROFILE=1: time spent per op type, printed to stderr when the process exits.
+namespace {
+struct OpProfile {
+  std::mutex mu;
+  std::map<std::string, std::pair<double, long>> totals;  // op -> (ms, calls)
+  ~OpProfile() {
+    if (totals.empty()) return;
+    std::vector<std::pair<double, std::string>> rows;
+    double all = 0;
+    for (const auto& [op, v] : totals) { rows.push_back({v.first, op}); all += v.first; }
+    std::sort(rows.rbegin(), rows.rend());
+    std::fprintf(stderr, "kiln profile: %.1f ms in kernels\n", all);
+    for (const auto& [ms, op] : rows)
+      std::fprintf(stderr, "  %-28s %10.2f ms %5.1f%% %8ld calls\n", op.c_str(), ms, 100 * ms / all, totals[op].second);
+  }
+};
+OpProfile* profile() {
+  static bool on = std::getenv("KILN_PROFILE") && std::getenv("KILN_PROFILE")[0] == '1';
+  static OpProfile p;
+  return on ? &p : nullptr;
+}
+}  // namespace
+
 const Tensor* Frame::lookup(const std::string& name) const {
   auto it = plan_.slots_.find(name);
   if (it != plan_.slots_.end() && values_[it->second].defined()) return &values_[it->second];
@@ -210,8 +237,17 @@ std::vector<Tensor> ExecutionPlan::run(const std::vector<Tensor>& inputs, const 
     }
     outs.assign(st.outputs.size(), Tensor());
     KernelContext ctx(*st.node, std::move(ins), outs, st.wanted, &frame);
+    OpProfile* prof = profile();
+    auto started = prof ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     try {
       st.kernel->compute(ctx);
+      if (prof) {
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        std::lock_guard<std::mutex> lock(prof->mu);
+        auto& t = prof->totals[st.node->domain.empty() ? st.node->op_type : st.node->domain + ":" + st.node->op_type];
+        t.first += ms;
+        t.second += 1;
+      }
     } catch (const Error& e) {
       std::string msg = e.what();
       if (msg.find(st.node->op_type) == std::string::npos) msg = st.node->label() + ": " + msg;
