@@ -104,8 +104,10 @@ KILN_REGISTER_KERNELS(register_activation_kernels) {
   r.add_fn("", "Relu", 1, kMaxOpset, [](KernelContext& ctx) {
     numeric_unary(ctx, [](auto v) { return v > decltype(v)(0) ? v : decltype(v)(0); });
   });
-  r.add_fn("", "Sigmoid", 1, kMaxOpset, [](KernelContext& ctx) { float_unary(ctx, [](auto v) { return sigmoid(v); }, 8); });
-  r.add_fn("", "Tanh", 1, kMaxOpset, [](KernelContext& ctx) { float_unary(ctx, [](auto v) { return std::tanh(v); }, 8); });
+  r.add_fn("", "Sigmoid", 1, kMaxOpset,
+           [](KernelContext& ctx) { float_unary_vec(ctx, vec::sigmoid, [](auto v) { return sigmoid(v); }); });
+  r.add_fn("", "Tanh", 1, kMaxOpset,
+           [](KernelContext& ctx) { float_unary_vec(ctx, vec::tanh, [](auto v) { return std::tanh(v); }); });
   r.add_fn("", "Softplus", 1, kMaxOpset,
            [](KernelContext& ctx) { float_unary(ctx, [](auto v) { return softplus(v); }, 8); });
   r.add_fn("", "Softsign", 1, kMaxOpset,
@@ -183,17 +185,17 @@ KILN_REGISTER_KERNELS(register_activation_kernels) {
                n.label(), approx);
     if (approx == "tanh")
       return make_fn([](KernelContext& ctx) {
-        float_unary(ctx, [](auto v) {
+        float_unary_vec(ctx, vec::gelu_tanh, [](auto v) {
           using C = decltype(v);
           const C k = C(0.7978845608028654);  // sqrt(2/pi)
           return C(0.5) * v * (C(1) + std::tanh(k * (v + C(0.044715) * v * v * v)));
-        }, 8);
+        });
       });
     return make_fn([](KernelContext& ctx) {
-      float_unary(ctx, [](auto v) {
+      float_unary_vec(ctx, vec::gelu_erf, [](auto v) {
         using C = decltype(v);
         return C(0.5) * v * (C(1) + std::erf(v * C(0.7071067811865476)));
-      }, 8);
+      });
     });
   });
   r.add_fn("", "PRelu", 1, kMaxOpset, prelu);

@@ -8,6 +8,7 @@
 
 #include "core/threads.h"
 #include "runtime/kernels/cpu/common.h"
+#include "runtime/kernels/cpu/vec_math.h"
 
 namespace kiln::cpu {
 
@@ -65,12 +66,15 @@ void for_each_row(const BroadcastLayout& L, long cost_per_item, RowFn&& row) {
 template <typename C, typename TA, typename TB, typename TO, typename F>
 inline void binary_row(const TA* a, int64_t sa, const TB* b, int64_t sb, TO* o, int64_t n, const F& f) {
   if (sa && sb) {
+#pragma omp simd
     for (int64_t i = 0; i < n; ++i) o[i] = to_storage<TO>(f((C)a[i], (C)b[i]));
   } else if (sa) {
     const C bv = (C)b[0];
+#pragma omp simd
     for (int64_t i = 0; i < n; ++i) o[i] = to_storage<TO>(f((C)a[i], bv));
   } else if (sb) {
     const C av = (C)a[0];
+#pragma omp simd
     for (int64_t i = 0; i < n; ++i) o[i] = to_storage<TO>(f(av, (C)b[i]));
   } else {
     const TO v = to_storage<TO>(f((C)a[0], (C)b[0]));
@@ -98,6 +102,7 @@ void binary_map(const TA* a, const Shape& as, const TB* b, const Shape& bs, TO* 
 template <typename TX, typename TY, typename F>
 void unary_map(const TX* x, TY* y, int64_t n, const F& f, long cost = 1) {
   parallel_for(n, cost, [&](long begin, long end) {
+#pragma omp simd
     for (long i = begin; i < end; ++i) y[i] = f(x[i]);
   });
 }
@@ -129,6 +134,34 @@ void float_unary(KernelContext& ctx, const F& f, long cost = 1) {
     default:
       throw BadInput(fmt::format("{}: input must be a float tensor, not {}", ctx.node().label(),
                                  dtype_name(x.dtype())));
+  }
+}
+
+// Y = fn(X) for float inputs where fn is a vectorised float32 array function (vec_math.h):
+// float32 runs it directly in parallel chunks, float16/bfloat16 through float32, float64 uses
+// the scalar formula f.
+using VecFn = void (*)(const float*, float*, int64_t, Isa);
+template <typename F>
+void float_unary_vec(KernelContext& ctx, VecFn fn, const F& f, long cost = 8) {
+  const Tensor& x = ctx.input(0);
+  auto run = [&](const float* px, float* py) {
+    Isa isa = active_isa();
+    parallel_for(x.numel(), cost, [&](long b, long e) { fn(px + b, py + b, e - b, isa); });
+  };
+  switch (x.dtype()) {
+    case DType::F32:
+      run(x.data<float>(), ctx.allocate_output(0, DType::F32, x.shape()).data<float>());
+      return;
+    case DType::F16:
+    case DType::BF16: {
+      Tensor xf = x.cast(DType::F32);
+      Tensor yf(DType::F32, x.shape());
+      run(xf.data<float>(), yf.data<float>());
+      ctx.set_output(0, yf.cast(x.dtype()));
+      return;
+    }
+    default:
+      float_unary(ctx, f, cost);
   }
 }
 

@@ -80,10 +80,12 @@ KILN_REGISTER_KERNELS(register_elementwise_unary_kernels) {
   fl("Ceil", 1, [](auto v) { return std::ceil(v); }, 1);
   fl("Round", 11, [](auto v) { return std::nearbyint(v); }, 1);  // halves to even (default rounding mode)
   fl("Sqrt", 1, [](auto v) { return std::sqrt(v); }, 2);
-  fl("Exp", 1, [](auto v) { return std::exp(v); }, 8);
+  r.add_fn("", "Exp", 1, kMaxOpset,
+           [](KernelContext& ctx) { float_unary_vec(ctx, vec::exp, [](auto v) { return std::exp(v); }); });
   fl("Log", 1, [](auto v) { return std::log(v); }, 8);
   fl("Reciprocal", 1, [](auto v) { return decltype(v)(1) / v; }, 2);
-  fl("Erf", 9, [](auto v) { return std::erf(v); }, 8);
+  r.add_fn("", "Erf", 9, kMaxOpset,
+           [](KernelContext& ctx) { float_unary_vec(ctx, vec::erf, [](auto v) { return std::erf(v); }); });
   fl("Sin", 7, [](auto v) { return std::sin(v); }, 8);
   fl("Cos", 7, [](auto v) { return std::cos(v); }, 8);
   fl("Tan", 7, [](auto v) { return std::tan(v); }, 8);

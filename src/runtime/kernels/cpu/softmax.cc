@@ -31,6 +31,12 @@ void softmax_line(const C* x, C* y, int64_t n, int64_t stride, Kind kind) {
     for (int64_t k = 0; k < n; ++k) y[k * stride] = x[k * stride] - m - ls;
     return;
   }
+  if constexpr (std::is_same_v<C, float>) {
+    if (stride == 1) {
+      vec::softmax(x, y, n);
+      return;
+    }
+  }
   if (stride == 1) {
     C s = 0;
     for (int64_t k = 0; k < n; ++k) {

@@ -1,0 +1,148 @@
+// Floating-point exceptions are never inspected in kiln, so the selects below (clamps, branch
+// blends) may be computed on both sides; without this GCC keeps them as branches and does not
+// vectorise. Results are unchanged.
+#pragma GCC optimize("no-trapping-math")
+
+#include "runtime/kernels/cpu/vec_math.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace kiln::cpu::vec {
+namespace {
+
+// ---- scalar formulas, inlined into each ISA's loops ----------------------------------------
+
+inline float bits_to_float(int32_t i) { return __builtin_bit_cast(float, i); }
+
+// exp(x) = 2^k * exp(r), r = x - k ln2 in [-ln2/2, ln2/2], exp(r) by a degree-6 polynomial.
+inline float exp_f(float x) {
+  const float hi = 88.3762626647949f, lo = -87.3365447504f;
+  float xc = x > hi ? hi : (x < lo ? lo : x);
+  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  float k = (xc * 1.44269504088896341f + magic) - magic;
+  float r = xc - k * 0.693359375f;
+  r = r - k * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t ki = (int32_t)k;
+  float y = p * bits_to_float((ki + 127) << 23);
+  y = x > hi ? std::numeric_limits<float>::infinity() : y;
+  y = x < lo ? 0.0f : y;
+  return y;  // NaN propagates through the arithmetic
+}
+
+// tanh by a rational function of x^2 on [-7.9, 7.9] (beyond that tanh is +-1 in float).
+inline float tanh_f(float x) {
+  const float clamp = 7.90531110763549805f;
+  float xc = x > clamp ? clamp : (x < -clamp ? -clamp : x);
+  float x2 = xc * xc;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * xc;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  float y = p / q;
+  return y;  // NaN propagates through the arithmetic
+}
+
+// erf: odd Taylor series near 0, Abramowitz-Stegun 7.1.26 elsewhere (absolute error < 3e-7).
+inline float erf_f(float x) {
+  float ax = x < 0 ? -x : x;
+  float x2 = x * x;
+  // 2/sqrt(pi) * (x - x^3/3 + x^5/10 - x^7/42 + x^9/216 - x^11/1320)
+  float s = -1.0f / 1320.0f;
+  s = s * x2 + 1.0f / 216.0f;
+  s = s * x2 - 1.0f / 42.0f;
+  s = s * x2 + 1.0f / 10.0f;
+  s = s * x2 - 1.0f / 3.0f;
+  s = s * x2 + 1.0f;
+  float small = 1.1283791670955126f * x * s;
+  float t = 1.0f / (1.0f + 0.3275911f * ax);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  float big = 1.0f - p * t * exp_f(-x2);
+  big = x < 0 ? -big : big;
+  float y = ax < 0.5f ? small : big;
+  return y;  // NaN propagates through the arithmetic
+}
+
+inline float sigmoid_f(float x) { return 1.0f / (1.0f + exp_f(-x)); }
+inline float gelu_erf_f(float x) { return 0.5f * x * (1.0f + erf_f(x * 0.70710678118654752f)); }
+inline float gelu_tanh_f(float x) {
+  return 0.5f * x * (1.0f + tanh_f(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+
+// ---- one loop per function per ISA --------------------------------------------------------
+
+#define KILN_MAP_LOOP(fn)                                              \
+  for (int64_t i = 0; i < n; ++i) y[i] = fn(x[i]);
+
+#define KILN_SOFTMAX_BODY                                                       \
+  float m = -std::numeric_limits<float>::infinity();                           \
+  _Pragma("omp simd reduction(max : m)") for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m; \
+  if (m == -std::numeric_limits<float>::infinity()) m = 0;                     \
+  float s = 0;                                                                  \
+  _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < n; ++i) {      \
+    float e = exp_f(x[i] - m);                                                  \
+    y[i] = e;                                                                   \
+    s += e;                                                                     \
+  }                                                                             \
+  const float inv = 1.0f / s;                                                   \
+  _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+
+#define KILN_DEFINE_ISA(suffix, attr)                                                                   \
+  attr void exp_##suffix(const float* x, float* y, int64_t n) { _Pragma("omp simd") KILN_MAP_LOOP(exp_f) } \
+  attr void tanh_##suffix(const float* x, float* y, int64_t n) { _Pragma("omp simd") KILN_MAP_LOOP(tanh_f) } \
+  attr void erf_##suffix(const float* x, float* y, int64_t n) { _Pragma("omp simd") KILN_MAP_LOOP(erf_f) } \
+  attr void sigmoid_##suffix(const float* x, float* y, int64_t n) {                                    \
+    _Pragma("omp simd") KILN_MAP_LOOP(sigmoid_f)                                                        \
+  }                                                                                                     \
+  attr void gelu_erf_##suffix(const float* x, float* y, int64_t n) {                                   \
+    _Pragma("omp simd") KILN_MAP_LOOP(gelu_erf_f)                                                       \
+  }                                                                                                     \
+  attr void gelu_tanh_##suffix(const float* x, float* y, int64_t n) {                                  \
+    _Pragma("omp simd") KILN_MAP_LOOP(gelu_tanh_f)                                                      \
+  }                                                                                                     \
+  attr void softmax_##suffix(const float* x, float* y, int64_t n) { KILN_SOFTMAX_BODY }
+
+KILN_DEFINE_ISA(base, )
+KILN_DEFINE_ISA(avx2, __attribute__((target("avx2,fma"))))
+KILN_DEFINE_ISA(avx512, __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma,prefer-vector-width=512"))))
+
+}  // namespace
+
+#define KILN_DISPATCH(name)                                            \
+  void name(const float* x, float* y, int64_t n, Isa isa) {            \
+    switch (isa) {                                                     \
+      case Isa::Avx512: return name##_avx512(x, y, n);                 \
+      case Isa::Avx2: return name##_avx2(x, y, n);                     \
+      default: return name##_base(x, y, n);                            \
+    }                                                                  \
+  }
+
+KILN_DISPATCH(exp)
+KILN_DISPATCH(tanh)
+KILN_DISPATCH(erf)
+KILN_DISPATCH(sigmoid)
+KILN_DISPATCH(gelu_erf)
+KILN_DISPATCH(gelu_tanh)
+KILN_DISPATCH(softmax)
+
+}  // namespace kiln::cpu::vec

@@ -1,0 +1,97 @@
+// The vectorised float32 math (exp, tanh, erf, sigmoid, GELU, softmax) of every instruction set
+// this CPU supports, checked against the C library's double-precision functions on a dense grid.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "runtime/kernels/cpu/vec_math.h"
+
+namespace kiln::cpu {
+namespace {
+
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> v;
+  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    if (isa_supported(i)) v.push_back(i);
+  return v;
+}
+
+std::vector<float> grid(float lo, float hi, int n) {
+  std::vector<float> x(n);
+  for (int i = 0; i < n; ++i) x[i] = lo + (hi - lo) * (float)i / (float)(n - 1);
+  return x;
+}
+
+// Max error of fn against ref over xs: |got - want| <= abs_tol + rel_tol * |want| must hold.
+void check(const char* name, void (*fn)(const float*, float*, int64_t, Isa), const std::function<double(double)>& ref,
+           const std::vector<float>& xs, double rel_tol, double abs_tol) {
+  for (Isa isa : supported_isas()) {
+    std::vector<float> y(xs.size());
+    fn(xs.data(), y.data(), (int64_t)xs.size(), isa);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      double want = ref(xs[i]);
+      ASSERT_LE(std::fabs(y[i] - want), abs_tol + rel_tol * std::fabs(want))
+          << name << " (" << isa_name(isa) << ") at x = " << xs[i] << ": " << y[i] << " vs " << want;
+    }
+  }
+}
+
+TEST(VecMath, Exp) {
+  check("exp", vec::exp, [](double x) { return std::exp(x); }, grid(-87, 88, 200001), 3e-7, 0);
+  check("exp", vec::exp, [](double x) { return std::exp(x); }, grid(-1e-3f, 1e-3f, 2001), 2e-7, 0);
+}
+
+TEST(VecMath, ExpEdges) {
+  float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x{-inf, -1000, 1000, inf, NAN};
+  for (Isa isa : supported_isas()) {
+    std::vector<float> y(x.size());
+    vec::exp(x.data(), y.data(), (int64_t)x.size(), isa);
+    EXPECT_EQ(y[0], 0.0f);
+    EXPECT_EQ(y[1], 0.0f);
+    EXPECT_EQ(y[2], inf);
+    EXPECT_EQ(y[3], inf);
+    EXPECT_TRUE(std::isnan(y[4]));
+  }
+}
+
+TEST(VecMath, Tanh) {
+  check("tanh", vec::tanh, [](double x) { return std::tanh(x); }, grid(-12, 12, 200001), 1e-6, 3e-7);
+  check("tanh", vec::tanh, [](double x) { return std::tanh(x); }, grid(-1e-3f, 1e-3f, 2001), 1e-6, 0);
+}
+
+TEST(VecMath, Erf) {
+  check("erf", vec::erf, [](double x) { return std::erf(x); }, grid(-6, 6, 200001), 0, 4e-7);
+  check("erf", vec::erf, [](double x) { return std::erf(x); }, grid(-1e-3f, 1e-3f, 2001), 1e-6, 0);
+}
+
+TEST(VecMath, SigmoidAndGelu) {
+  check("sigmoid", vec::sigmoid, [](double x) { return 1 / (1 + std::exp(-x)); }, grid(-80, 80, 100001), 1e-6, 0);
+  check("gelu_erf", vec::gelu_erf, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); },
+        grid(-10, 10, 100001), 1e-6, 1e-6);
+  check("gelu_tanh", vec::gelu_tanh,
+        [](double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); },
+        grid(-10, 10, 100001), 1e-6, 1e-6);
+}
+
+TEST(VecMath, SoftmaxRow) {
+  std::vector<float> x = grid(-30, 50, 1001);
+  x.push_back(-std::numeric_limits<float>::infinity());  // a masked position gets exactly 0
+  double m = 50, s = 0;
+  for (size_t i = 0; i + 1 < x.size(); ++i) s += std::exp((double)x[i] - m);
+  for (Isa isa : supported_isas()) {
+    std::vector<float> y(x.size());
+    vec::softmax(x.data(), y.data(), (int64_t)x.size(), isa);
+    for (size_t i = 0; i + 1 < x.size(); ++i) {
+      double want = std::exp((double)x[i] - m) / s;
+      ASSERT_LE(std::fabs(y[i] - want), 5e-6 * want + 1e-30) << isa_name(isa) << " at " << i;
+    }
+    EXPECT_EQ(y.back(), 0.0f);
+  }
+}
+
+}  // namespace
+}  // namespace kiln::cpu
