@@ -1,0 +1,372 @@
+// ONNX Runtime's com.microsoft ops that its transformer optimizer writes: Attention (fused QKV
+// projection), SkipLayerNormalization, EmbedLayerNormalization, and the GELU family (Gelu, BiasGelu,
+// FastGelu, QuickGelu). Semantics follow ONNX Runtime's docs/ContribOperators.md; float32 only.
+#include <cmath>
+#include <memory>
+
+#include "core/threads.h"
+#include "runtime/kernels/cpu/common.h"
+#include "runtime/kernels/cpu/dnnl_util.h"
+#include "runtime/registry.h"
+
+namespace kiln::cpu {
+namespace {
+
+using dt = dnnl::memory::data_type;
+
+void require_f32(const Node& node, const Tensor& t, const char* what) {
+  KILN_CHECK(t.dtype() == DType::F32, Unsupported, "{}: {} must be float32 (got {}); kiln runs this op in float32 only",
+             node.label(), what, dtype_name(t.dtype()));
+}
+
+// A 1-D per-channel vector of length `n` (bias, gamma, beta), or null when absent.
+const float* channel_vector(const Node& node, const Tensor* t, int64_t n, const char* what) {
+  if (!t) return nullptr;
+  require_f32(node, *t, what);
+  KILN_CHECK(t->numel() == n, BadInput, "{}: {} must have {} values (the last dimension), not {}", node.label(), what,
+             n, t->numel());
+  return t->data<float>();
+}
+
+// ---- the GELU family: y = f(x + bias), bias along the last dimension ----
+
+template <typename F>
+void biased_unary(KernelContext& ctx, const Tensor* bias, F&& f) {
+  const Tensor& x = ctx.input(0);
+  require_f32(ctx.node(), x, "input");
+  int64_t last = x.rank() ? x.dim(-1) : 1;
+  const float* b = channel_vector(ctx.node(), bias, last, "bias");
+  Tensor& y = ctx.allocate_output(0, DType::F32, x.shape());
+  const float* px = x.data<float>();
+  float* py = y.data<float>();
+  int64_t n = x.numel();
+  parallel_for(n, 16, [&](long i0, long i1) {
+    for (long i = i0; i < i1; ++i) {
+      float v = px[i];
+      if (b) v += b[i % last];
+      py[i] = f(v);
+    }
+  });
+}
+
+inline float gelu_erf(float x) { return 0.5f * x * (1.f + std::erf(x * (float)M_SQRT1_2)); }
+inline float gelu_tanh(float x) {
+  const float c = 0.7978845608028654f;  // sqrt(2 / pi)
+  return 0.5f * x * (1.f + std::tanh(c * (x + 0.044715f * x * x * x)));
+}
+
+// ---- layer normalisation of rows ----
+
+// y = (v - mean) / sqrt(var + eps) * gamma + beta over one row of n values; returns mean, 1/std.
+inline void normalize_row(const float* v, int64_t n, float eps, const float* gamma, const float* beta, float* y,
+                          float* mean_out, float* inv_std_out) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += v[i];
+  float mean = (float)(s / n);
+  double q = 0;
+  for (int64_t i = 0; i < n; ++i) q += (double)(v[i] - mean) * (v[i] - mean);
+  float inv = 1.f / std::sqrt((float)(q / n) + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = (v[i] - mean) * inv * gamma[i] + (beta ? beta[i] : 0.f);
+  if (mean_out) *mean_out = mean;
+  if (inv_std_out) *inv_std_out = inv;
+}
+
+// SkipLayerNormalization: input, skip, gamma, beta?, bias? -> output, mean?, inv_std_var?, input_skip_bias_sum?
+void skip_layer_norm(KernelContext& ctx) {
+  const Node& node = ctx.node();
+  const Tensor& x = ctx.input(0);
+  const Tensor& skip = ctx.input(1);
+  require_f32(node, x, "input");
+  require_f32(node, skip, "skip");
+  KILN_CHECK(x.rank() >= 1, BadInput, "{}: input must have a hidden dimension", node.label());
+  int64_t H = x.dim(-1), rows = x.numel() / std::max<int64_t>(H, 1);
+  // skip: same shape as input, or one [S, H] block shared by every batch.
+  KILN_CHECK(skip.dim(-1) == H && x.numel() % std::max<int64_t>(skip.numel(), 1) == 0 && skip.numel() > 0, BadInput,
+             "{}: skip of shape {} does not match input {}", node.label(), shape_str(skip.shape()),
+             shape_str(x.shape()));
+  int64_t skip_rows = skip.numel() / H;
+  const float* gamma = channel_vector(node, &ctx.input(2), H, "gamma");
+  const float* beta = channel_vector(node, ctx.input_or_null(3), H, "beta");
+  const float* bias = channel_vector(node, ctx.input_or_null(4), H, "bias");
+  float eps = node.attr_float("epsilon", 1e-12f);
+  Tensor& y = ctx.allocate_output(0, DType::F32, x.shape());
+  Shape stat_shape = x.shape();
+  stat_shape.back() = 1;
+  float* mean = ctx.output_wanted(1) ? ctx.allocate_output(1, DType::F32, stat_shape).data<float>() : nullptr;
+  float* inv = ctx.output_wanted(2) ? ctx.allocate_output(2, DType::F32, stat_shape).data<float>() : nullptr;
+  float* sum_out = ctx.output_wanted(3) ? ctx.allocate_output(3, DType::F32, x.shape()).data<float>() : nullptr;
+  const float *px = x.data<float>(), *ps = skip.data<float>();
+  float* py = y.data<float>();
+  parallel_for(rows, H * 8, [&](long r0, long r1) {
+    std::vector<float> v((size_t)H);
+    for (long r = r0; r < r1; ++r) {
+      const float* xr = px + r * H;
+      const float* sr = ps + (r % skip_rows) * H;
+      for (int64_t i = 0; i < H; ++i) v[i] = xr[i] + sr[i] + (bias ? bias[i] : 0.f);
+      if (sum_out) std::copy(v.begin(), v.end(), sum_out + r * H);
+      normalize_row(v.data(), H, eps, gamma, beta, py + r * H, mean ? mean + r : nullptr, inv ? inv + r : nullptr);
+    }
+  });
+}
+
+// EmbedLayerNormalization: input_ids, segment_ids?, word_embedding, position_embedding, segment_embedding?,
+// gamma, beta, mask?, position_ids? -> output, mask_index?, embedding_sum?
+void embed_layer_norm(KernelContext& ctx) {
+  const Node& node = ctx.node();
+  const Tensor& ids = ctx.input(0);
+  const Tensor* seg = ctx.input_or_null(1);
+  const Tensor& wemb = ctx.input(2);
+  const Tensor& pemb = ctx.input(3);
+  const Tensor* semb = ctx.input_or_null(4);
+  const Tensor* mask = ctx.input_or_null(7);
+  const Tensor* pos_ids = ctx.input_or_null(8);
+  KILN_CHECK(ids.rank() == 2, BadInput, "{}: input_ids must be [batch, sequence], not {}", node.label(),
+             shape_str(ids.shape()));
+  require_f32(node, wemb, "word_embedding");
+  require_f32(node, pemb, "position_embedding");
+  int64_t B = ids.dim(0), S = ids.dim(1), H = wemb.dim(-1);
+  const float* gamma = channel_vector(node, &ctx.input(5), H, "gamma");
+  const float* beta = channel_vector(node, ctx.input_or_null(6), H, "beta");
+  float eps = node.attr_float("epsilon", 1e-12f);
+  auto lookup = [&](const Tensor& table, int64_t id, const char* what) {
+    KILN_CHECK(id >= 0 && id < table.dim(0), BadInput, "{}: {} index {} is out of range [0, {})", node.label(), what,
+               id, table.dim(0));
+    return table.data<float>() + id * H;
+  };
+  Tensor& y = ctx.allocate_output(0, DType::F32, {B, S, H});
+  float* sum_out = ctx.output_wanted(2) ? ctx.allocate_output(2, DType::F32, {B, S, H}).data<float>() : nullptr;
+  std::vector<float> v((size_t)H);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t s = 0; s < S; ++s) {
+      int64_t r = b * S + s;
+      int64_t pos = s;
+      if (pos_ids) pos = pos_ids->item_i64(pos_ids->numel() == S ? s : r);
+      const float* w = lookup(wemb, ids.item_i64(r), "input_ids");
+      const float* p = lookup(pemb, pos, "position");
+      const float* g = semb && seg ? lookup(*semb, seg->item_i64(r), "segment_ids") : nullptr;
+      for (int64_t i = 0; i < H; ++i) v[i] = w[i] + p[i] + (g ? g[i] : 0.f);
+      if (sum_out) std::copy(v.begin(), v.end(), sum_out + r * H);
+      normalize_row(v.data(), H, eps, gamma, beta, y.data<float>() + r * H, nullptr, nullptr);
+    }
+  if (ctx.output_wanted(1)) {
+    // mask_index: the number of attended tokens of each sequence (all of them without a mask).
+    int32_t* mi = ctx.allocate_output(1, DType::I32, {B}).data<int32_t>();
+    for (int64_t b = 0; b < B; ++b) {
+      int32_t n = 0;
+      for (int64_t s = 0; s < S; ++s) n += mask ? (mask->item_i64(b * S + s) != 0) : 1;
+      mi[b] = n;
+    }
+  }
+}
+
+// ---- Attention ----
+
+class AttentionKernel : public OpKernel {
+ public:
+  explicit AttentionKernel(const KernelInfo& info)
+      : qkv_(dt::f32, dt::f32, dt::f32), scores_(dt::f32, dt::f32, dt::f32), context_(dt::f32, dt::f32, dt::f32) {
+    const Node& n = info.node;
+    heads_ = n.attr_int("num_heads", 0);
+    KILN_CHECK(heads_ > 0, BadModel, "{}: num_heads must be positive", n.label());
+    unidirectional_ = n.attr_int("unidirectional", 0) != 0;
+    mask_filter_ = n.attr_float("mask_filter_value", -10000.f);
+    scale_ = n.attr_float("scale", 0.f);
+    sizes_ = n.attr_ints("qkv_hidden_sizes");
+    KILN_CHECK(n.attr_int("do_rotary", 0) == 0, Unsupported, "{}: rotary embeddings are not supported", n.label());
+    KILN_CHECK(n.attr_int("past_present_share_buffer", 0) == 0, Unsupported,
+               "{}: past_present_share_buffer is not supported", n.label());
+    const Tensor* w = info.constant(1);
+    if (w && w->dtype() == DType::F32 && w->rank() == 2) {
+      w_shape_ = w->shape();
+      qkv_.pack_b(*w, w->dim(0), w->dim(1), false);
+    }
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    require_f32(node, x, "input");
+    require_f32(node, w, "weights");
+    KILN_CHECK(x.rank() == 3 && w.rank() == 2 && w.dim(0) == x.dim(2), BadInput,
+               "{}: input {} and weights {} must be [batch, sequence, hidden] and [hidden, 3 * hidden]", node.label(),
+               shape_str(x.shape()), shape_str(w.shape()));
+    int64_t B = x.dim(0), S = x.dim(1), Hin = x.dim(2), Htot = w.dim(1);
+    int64_t Hq = Htot / 3, Hk = Hq, Hv = Htot - 2 * Hq;
+    if (sizes_.size() == 3) Hq = sizes_[0], Hk = sizes_[1], Hv = sizes_[2];
+    KILN_CHECK(Hq + Hk + Hv == Htot && Hq == Hk && Hq % heads_ == 0 && Hv % heads_ == 0, BadInput,
+               "{}: weights of width {} do not split into Q, K, V for {} heads", node.label(), Htot, heads_);
+    int64_t D = Hq / heads_, Dv = Hv / heads_, NH = heads_;
+    const float* bias = channel_vector(node, ctx.input_or_null(2), Htot, "bias");
+    const Tensor* mask = ctx.input_or_null(3);
+    const Tensor* past = ctx.input_or_null(4);
+    const Tensor* attn_bias = ctx.input_or_null(5);
+    int64_t P = 0;
+    if (past) {
+      require_f32(node, *past, "past");
+      KILN_CHECK(past->rank() == 5 && past->dim(0) == 2 && past->dim(1) == B && past->dim(2) == NH &&
+                     past->dim(4) == D && D == Dv,
+                 BadInput, "{}: past must be [2, {}, {}, past_length, {}], not {}", node.label(), B, NH, D,
+                 shape_str(past->shape()));
+      P = past->dim(3);
+    }
+    int64_t T = P + S;
+    float scale = scale_ != 0.f ? scale_ : 1.f / std::sqrt((float)D);
+
+    // 1. The projection: [B*S, Hin] x [Hin, Htot] (+ bias).
+    Tensor qkv(DType::F32, {B * S, Htot});
+    bool packed = qkv_.has_packed_b() && w.shape() == w_shape_;
+    qkv_.run(MatMulShape{1, B * S, Hin, Htot}, x.data<float>(), packed ? nullptr : w.data<float>(),
+             qkv.data<float>());
+    float* pq = qkv.data<float>();
+    if (bias)
+      parallel_for(B * S, Htot, [&](long r0, long r1) {
+        for (long r = r0; r < r1; ++r)
+          for (int64_t i = 0; i < Htot; ++i) pq[r * Htot + i] += bias[i];
+      });
+
+    // 2. Heads apart: Q [B, NH, S, D]; K, V [B, NH, T, D] after the past ones (present when wanted).
+    Tensor q(DType::F32, {B, NH, S, D});
+    KILN_CHECK(D == Dv || !ctx.output_wanted(1), Unsupported,
+               "{}: a present output needs equal Q and V head sizes", node.label());
+    Tensor k_store, v_store;
+    if (ctx.output_wanted(1)) {
+      Tensor& present = ctx.allocate_output(1, DType::F32, {2, B, NH, T, D});
+      k_store = present;
+      v_store = Tensor::view(DType::F32, {B, NH, T, D}, present.buffer(), present.offset() + B * NH * T * D * 4);
+    } else {
+      k_store = Tensor(DType::F32, {B, NH, T, D});
+      v_store = Tensor(DType::F32, {B, NH, T, Dv});
+    }
+    float *pk = k_store.data<float>(), *pv = v_store.data<float>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < NH; ++h) {
+        float* qd = q.data<float>() + (b * NH + h) * S * D;
+        float* kd_ = pk + (b * NH + h) * T * D;
+        float* vd = pv + (b * NH + h) * T * Dv;
+        if (P) {
+          const float* pk0 = past->data<float>() + (b * NH + h) * P * D;
+          const float* pv0 = past->data<float>() + (B * NH + b * NH + h) * P * D;
+          std::copy(pk0, pk0 + P * D, kd_);
+          std::copy(pv0, pv0 + P * D, vd);
+        }
+        for (int64_t s = 0; s < S; ++s) {
+          const float* row = pq + (b * S + s) * Htot;
+          std::copy(row + h * D, row + (h + 1) * D, qd + s * D);
+          std::copy(row + Hq + h * D, row + Hq + (h + 1) * D, kd_ + (P + s) * D);
+          std::copy(row + Hq + Hk + h * Dv, row + Hq + Hk + (h + 1) * Dv, vd + (P + s) * Dv);
+        }
+      }
+
+    // 3. Scores [B*NH, S, T] = Q K^T * scale, masked, softmax.
+    Tensor scores(DType::F32, {B * NH, S, T});
+    float* ps = scores.data<float>();
+    scores_.run(MatMulShape{B * NH, S, D, T, false, true}, q.data<float>(), pk, ps, scale);
+    std::vector<float> add = mask_bias(node, mask, B, S, T, P);
+    const float* ab = nullptr;
+    int64_t ab_b = 0, ab_h = 0;
+    if (attn_bias) {
+      require_f32(node, *attn_bias, "attention_bias");
+      KILN_CHECK(attn_bias->rank() == 4 && (attn_bias->dim(0) == B || attn_bias->dim(0) == 1) &&
+                     (attn_bias->dim(1) == NH || attn_bias->dim(1) == 1) && attn_bias->dim(2) == S &&
+                     attn_bias->dim(3) == T,
+                 BadInput, "{}: attention_bias must be [batch or 1, heads or 1, {}, {}], not {}", node.label(), S, T,
+                 shape_str(attn_bias->shape()));
+      ab = attn_bias->data<float>();
+      ab_b = attn_bias->dim(0) == 1 ? 0 : attn_bias->dim(1) * S * T;
+      ab_h = attn_bias->dim(1) == 1 ? 0 : S * T;
+    }
+    parallel_for(B * NH * S, T * 4, [&](long r0, long r1) {
+      for (long r = r0; r < r1; ++r) {
+        int64_t b = r / (NH * S), h = (r / S) % NH, s = r % S;
+        float* row = ps + r * T;
+        const float* m = add.empty() ? nullptr : add.data() + (b * S + s) * T;
+        const float* a = ab ? ab + b * ab_b + h * ab_h + s * T : nullptr;
+        float mx = -INFINITY;
+        for (int64_t t = 0; t < T; ++t) {
+          float v = row[t] + (m ? m[t] : 0.f) + (a ? a[t] : 0.f);
+          row[t] = v;
+          mx = std::max(mx, v);
+        }
+        float sum = 0;
+        for (int64_t t = 0; t < T; ++t) sum += (row[t] = std::exp(row[t] - mx));
+        float inv = 1.f / sum;
+        for (int64_t t = 0; t < T; ++t) row[t] *= inv;
+      }
+    });
+
+    // 4. Context [B*NH, S, Dv] = P V, then heads back together: [B, S, NH*Dv].
+    Tensor context(DType::F32, {B * NH, S, Dv});
+    context_.run(MatMulShape{B * NH, S, T, Dv}, ps, pv, context.data<float>());
+    Tensor& y = ctx.allocate_output(0, DType::F32, {B, S, Hv});
+    const float* pc = context.data<float>();
+    float* py = y.data<float>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < NH; ++h)
+        for (int64_t s = 0; s < S; ++s)
+          std::copy(pc + ((b * NH + h) * S + s) * Dv, pc + ((b * NH + h) * S + s + 1) * Dv, py + (b * S + s) * Hv + h * Dv);
+  }
+
+ private:
+  // The additive mask [B, S, T] (empty when nothing is masked): mask_filter_value where a key is
+  // masked out by mask_index or lies in the future (unidirectional).
+  std::vector<float> mask_bias(const Node& node, const Tensor* mask, int64_t B, int64_t S, int64_t T, int64_t P) const {
+    if (!mask && !unidirectional_) return {};
+    std::vector<float> add((size_t)(B * S * T), 0.f);
+    if (mask) {
+      KILN_CHECK(dtype_is_integer(mask->dtype()), BadInput, "{}: mask_index must be an integer tensor", node.label());
+      const Shape& ms = mask->shape();
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t s = 0; s < S; ++s)
+          for (int64_t t = 0; t < T; ++t) {
+            bool keep;
+            if (ms.size() == 1 && ms[0] == B) {
+              keep = t < mask->item_i64(b);  // right padding: valid length
+            } else if (ms.size() == 1 && ms[0] == 2 * B) {
+              keep = t < mask->item_i64(b) && t >= mask->item_i64(B + b);  // end, then start
+            } else if (ms.size() == 2 && ms[0] == B && ms[1] == T) {
+              keep = mask->item_i64(b * T + t) != 0;
+            } else if (ms.size() == 3 && ms[0] == B && ms[1] == S && ms[2] == T) {
+              keep = mask->item_i64((b * S + s) * T + t) != 0;
+            } else {
+              throw Unsupported(fmt::format("{}: mask_index of shape {} is not supported (use [batch], [2 * batch], "
+                                            "[batch, total_length] or [batch, length, total_length])",
+                                            node.label(), shape_str(ms)));
+            }
+            if (!keep) add[(b * S + s) * T + t] += mask_filter_;
+          }
+    }
+    if (unidirectional_)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t s = 0; s < S; ++s)
+          for (int64_t t = P + s + 1; t < T; ++t) add[(b * S + s) * T + t] += mask_filter_;
+    return add;
+  }
+
+  int64_t heads_ = 0;
+  bool unidirectional_ = false;
+  float mask_filter_ = -10000.f, scale_ = 0.f;
+  std::vector<int64_t> sizes_;
+  DnnlMatMul qkv_, scores_, context_;
+  Shape w_shape_;
+};
+
+}  // namespace
+
+KILN_REGISTER_KERNELS(register_contrib_kernels) {
+  const std::string ms = "com.microsoft";
+  r.add_fn(ms, "Gelu", 1, kMaxOpset, [](KernelContext& ctx) { biased_unary(ctx, nullptr, gelu_erf); });
+  r.add_fn(ms, "BiasGelu", 1, kMaxOpset, [](KernelContext& ctx) { biased_unary(ctx, &ctx.input(1), gelu_erf); });
+  r.add_fn(ms, "FastGelu", 1, kMaxOpset,
+           [](KernelContext& ctx) { biased_unary(ctx, ctx.input_or_null(1), gelu_tanh); });
+  r.add_fn(ms, "QuickGelu", 1, kMaxOpset, [](KernelContext& ctx) {
+    float alpha = ctx.node().attr_float("alpha", 1.702f);
+    biased_unary(ctx, nullptr, [alpha](float v) { return v / (1.f + std::exp(-alpha * v)); });
+  });
+  r.add_fn(ms, "SkipLayerNormalization", 1, kMaxOpset, skip_layer_norm);
+  r.add_fn(ms, "EmbedLayerNormalization", 1, kMaxOpset, embed_layer_norm);
+  r.add({DeviceType::Cpu, ms, "Attention", 1, kMaxOpset},
+        [](const KernelInfo& info) { return std::make_unique<AttentionKernel>(info); });
+}
+
+}  // namespace kiln::cpu
