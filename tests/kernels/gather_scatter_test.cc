@@ -1,4 +1,4 @@
-// Gather, GatherElements, GatherND, ScatterElements, ScatterND: literal cases from the spec.
+// Gather, GatherElements, GatherND, ScatterElements, ScatterND, Compress: literal cases from the spec.
 #include <gtest/gtest.h>
 
 #include "single_node.h"
@@ -58,6 +58,16 @@ TEST(ScatterElements, Reductions) {
 TEST(ScatterND, ReplacesSlices) {
   auto y = run_single_node({"ScatterND"}, {i64({4}, {1, 2, 3, 4}), i64({2, 1}, {3, 0}), i64({2}, {40, 10})})[0];
   EXPECT_EQ(y.to_vector<int64_t>(), (std::vector<int64_t>{10, 2, 3, 40}));
+}
+
+TEST(Compress, KeepsTrueSlices) {
+  SingleNode s{"Compress", "", {{"axis", attr_int(1)}}, 11};
+  auto y = run_single_node(s, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), Tensor::from_vector<bool>({2}, {false, true})})[0];
+  EXPECT_EQ(y.shape(), (Shape{2, 1}));
+  EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{2, 5}));
+  auto flat = run_single_node({"Compress", "", {}, 11},
+                              {f32({2, 2}, {1, 2, 3, 4}), Tensor::from_vector<bool>({4}, {true, false, false, true})})[0];
+  EXPECT_EQ(flat.to_vector<float>(), (std::vector<float>{1, 4}));
 }
 
 }  // namespace

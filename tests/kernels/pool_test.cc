@@ -57,5 +57,12 @@ TEST(Pools, WindowLargerThanInputIsBadInput) {
   EXPECT_THROW(run_single_node(s, {grid3()}), BadInput);
 }
 
+TEST(MaxUnpool, PutsValuesBackAtTheirIndices) {
+  SingleNode s{"MaxUnpool", "", {{"kernel_shape", attr_ints({2})}, {"strides", attr_ints({2})}}, 11};
+  auto y = run_single_node(s, {f32({1, 1, 2}, {5, 7}), Tensor::from_vector<int64_t>({1, 1, 2}, {1, 2})})[0];
+  EXPECT_EQ(y.shape(), (Shape{1, 1, 4}));
+  EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{0, 5, 7, 0}));
+}
+
 }  // namespace
 }  // namespace kiln::test

@@ -62,5 +62,12 @@ TEST(Pad, ConstantValueNegativePadsAndAxes) {
   EXPECT_EQ(z.to_vector<float>(), (std::vector<float>{5, 5, 7, 5}));
 }
 
+TEST(ReverseSequence, ReversesEachBatchPrefix) {
+  // time_axis 0, batch_axis 1: columns are sequences; lengths 3 and 1
+  SingleNode s{"ReverseSequence", "", {}, 10};
+  auto y = run_single_node(s, {i64({3, 2}, {1, 10, 2, 20, 3, 30}), i64({2}, {3, 1})})[0];
+  EXPECT_EQ(y.to_vector<int64_t>(), (std::vector<int64_t>{3, 10, 2, 20, 1, 30}));
+}
+
 }  // namespace
 }  // namespace kiln::test

@@ -127,66 +127,103 @@ class LoopKernel : public OpKernel {
   std::shared_ptr<ExecutionPlan> body_;
 };
 
-// Scan (opset 9+): states then scan inputs; body(states..., slices...) -> (states..., scan outputs...).
+// Scan: states then scan inputs; body(states..., slices...) -> (states..., scan outputs...).
+// Opset 9+ works on whole tensors with per-input axes; opset 8 has a leading batch axis on every
+// input and output (and optional sequence_lens), run here as one opset-9 scan per batch entry.
 class ScanKernel : public OpKernel {
  public:
-  explicit ScanKernel(const KernelInfo& info) : body_(subgraph(info, "body")) {
+  explicit ScanKernel(const KernelInfo& info) : body_(subgraph(info, "body")), batched_(info.opset < 9) {
     const Node& n = info.node;
     num_scan_inputs_ = n.attr_int("num_scan_inputs", -1);
     KILN_CHECK(num_scan_inputs_ >= 1, BadModel, "{}: needs the attribute num_scan_inputs", n.label());
-    in_dirs_ = n.attr_ints("scan_input_directions");
+    in_dirs_ = n.attr_ints(batched_ ? "directions" : "scan_input_directions");
     out_dirs_ = n.attr_ints("scan_output_directions");
     in_axes_ = n.attr_ints("scan_input_axes");
     out_axes_ = n.attr_ints("scan_output_axes");
   }
+
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
     size_t m = (size_t)num_scan_inputs_;
-    KILN_CHECK(ctx.num_inputs() >= m, BadModel, "{}: fewer inputs than num_scan_inputs", node.label());
-    size_t n_state = ctx.num_inputs() - m;
+    size_t first = batched_ ? 1 : 0;  // opset 8: input 0 is sequence_lens
+    KILN_CHECK(ctx.num_inputs() >= first + m, BadModel, "{}: fewer inputs than num_scan_inputs", node.label());
+    size_t n_state = ctx.num_inputs() - first - m;
     std::vector<Tensor> state;
-    for (size_t i = 0; i < n_state; ++i) state.push_back(ctx.input(i));
-    std::vector<const Tensor*> xs;
+    std::vector<Tensor> xs;
+    for (size_t i = 0; i < n_state; ++i) state.push_back(ctx.input(first + i));
+    for (size_t j = 0; j < m; ++j) xs.push_back(ctx.input(first + n_state + j));
+    if (!batched_) {
+      auto outs = run(ctx, state, xs, -1);
+      for (size_t i = 0; i < outs.size() && i < ctx.num_outputs(); ++i) ctx.set_output(i, outs[i]);
+      return;
+    }
+    KILN_CHECK(!xs.empty() && xs[0].rank() >= 2, BadInput, "{}: scan inputs must be [batch, sequence, ...]",
+               node.label());
+    int64_t batch = xs[0].shape()[0];
+    std::vector<int64_t> lens;
+    if (ctx.has_input(0)) lens = ctx.input(0).to_i64_vector();
+    std::vector<std::vector<Tensor>> per_batch;
+    for (int64_t b = 0; b < batch; ++b) {
+      std::vector<Tensor> sb, xb;
+      for (auto& t : state) sb.push_back(take(t, 0, b));
+      for (auto& t : xs) xb.push_back(take(t, 0, b));
+      per_batch.push_back(run(ctx, sb, xb, lens.empty() ? -1 : lens.at(b)));
+    }
+    for (size_t i = 0; i < per_batch[0].size() && i < ctx.num_outputs(); ++i) {
+      std::vector<Tensor> parts;
+      for (auto& pb : per_batch) parts.push_back(pb[i]);
+      ctx.set_output(i, stack(parts, 0, false, node));
+    }
+  }
+
+ private:
+  // One scan over unbatched tensors; `limit` (>= 0) caps the number of steps.
+  std::vector<Tensor> run(KernelContext& ctx, std::vector<Tensor> state, const std::vector<Tensor>& xs,
+                          int64_t limit) const {
+    const Node& node = ctx.node();
+    size_t m = xs.size(), n_state = state.size();
     std::vector<int64_t> axes;
     int64_t len = -1;
     for (size_t j = 0; j < m; ++j) {
-      const Tensor& x = ctx.input(n_state + j);
+      const Tensor& x = xs[j];
       int64_t a = j < in_axes_.size() ? in_axes_[j] : 0;
       a = normalize_axis(a, x.rank(), node);
       KILN_CHECK(len < 0 || x.shape()[a] == len, BadInput, "{}: scan inputs differ in length ({} and {})",
                  node.label(), len, x.shape()[a]);
       len = x.shape()[a];
-      xs.push_back(&x);
       axes.push_back(a);
     }
+    int64_t steps = limit >= 0 ? std::min(limit, len) : len;
     size_t n_out = body_->num_outputs();
     KILN_CHECK(n_out >= n_state, BadModel, "{}: the body has fewer outputs than states", node.label());
     size_t k = n_out - n_state;
     std::vector<std::vector<Tensor>> scans(k);
-    for (int64_t t = 0; t < len; ++t) {
+    for (int64_t t = 0; t < steps; ++t) {
       std::vector<Tensor> ins = state;
       for (size_t j = 0; j < m; ++j) {
         bool rev = j < in_dirs_.size() && in_dirs_[j] == 1;
-        ins.push_back(take(*xs[j], axes[j], rev ? len - 1 - t : t));
+        ins.push_back(take(xs[j], axes[j], rev ? steps - 1 - t : t));
       }
       std::vector<Tensor> outs = ctx.run_subgraph(*body_, ins);
       for (size_t i = 0; i < n_state; ++i) state[i] = outs[i];
       for (size_t i = 0; i < k; ++i) scans[i].push_back(outs[n_state + i]);
     }
-    for (size_t i = 0; i < n_state; ++i) ctx.set_output(i, state[i]);
-    for (size_t i = 0; i < k && n_state + i < ctx.num_outputs(); ++i) {
+    std::vector<Tensor> result = state;
+    for (size_t i = 0; i < k; ++i) {
       bool rev = i < out_dirs_.size() && out_dirs_[i] == 1;
       int64_t a = i < out_axes_.size() ? out_axes_[i] : 0;
       if (scans[i].empty()) {
-        ctx.set_output(n_state + i, Tensor(DType::F32, {0}));
+        const ValueInfo& vi = body_->graph().outputs[n_state + i];
+        result.push_back(Tensor(vi.dtype == DType::Undefined ? DType::F32 : vi.dtype, {0}));
         continue;
       }
-      ctx.set_output(n_state + i, stack(scans[i], a, rev, node));
+      result.push_back(stack(scans[i], a, rev, node));
     }
+    return result;
   }
 
- private:
   std::shared_ptr<ExecutionPlan> body_;
+  bool batched_;
   int64_t num_scan_inputs_;
   std::vector<int64_t> in_dirs_, out_dirs_, in_axes_, out_axes_;
 };
@@ -201,7 +238,7 @@ KernelFactory make() {
 KILN_REGISTER_KERNELS(register_control_flow_kernels) {
   r.add({DeviceType::Cpu, "", "If", 1, kMaxOpset}, make<IfKernel>());
   r.add({DeviceType::Cpu, "", "Loop", 1, kMaxOpset}, make<LoopKernel>());
-  r.add({DeviceType::Cpu, "", "Scan", 9, kMaxOpset}, make<ScanKernel>());
+  r.add({DeviceType::Cpu, "", "Scan", 8, kMaxOpset}, make<ScanKernel>());
 }
 
 }  // namespace kiln::cpu

@@ -1,4 +1,4 @@
-// Gather, GatherElements, GatherND, ScatterElements (and the older Scatter), ScatterND.
+// Gather, GatherElements, GatherND, ScatterElements (and the older Scatter), ScatterND, Compress.
 #include "runtime/kernels/cpu/common.h"
 #include "runtime/kernels/cpu/movement.h"
 #include "runtime/registry.h"
@@ -242,6 +242,39 @@ class ScatterNDKernel : public OpKernel {
   int red_;
 };
 
+// Compress: the slices along `axis` (or the elements of the flattened input) whose condition is true.
+class CompressKernel : public OpKernel {
+ public:
+  explicit CompressKernel(const KernelInfo& info)
+      : has_axis_(info.node.has_attr("axis")), axis_(info.node.attr_int("axis", 0)) {}
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x0 = ctx.input(0);
+    const Tensor& cond = ctx.input(1);
+    KILN_CHECK(cond.rank() == 1, BadInput, "{}: condition must be 1-D", node.label());
+    Tensor x = has_axis_ ? x0 : x0.reshape({x0.numel()});
+    int axis = normalize_axis(axis_, x.rank(), node);
+    int64_t n = x.shape()[axis], outer = 1, inner = 1;
+    for (int d = 0; d < axis; ++d) outer *= x.shape()[d];
+    for (int d = axis + 1; d < x.rank(); ++d) inner *= x.shape()[d];
+    KILN_CHECK(cond.numel() <= n, BadInput, "{}: condition has {} entries for an axis of {}", node.label(),
+               cond.numel(), n);
+    std::vector<int64_t> keep;
+    for (int64_t j = 0; j < cond.numel(); ++j)
+      if (cond.item_f64(j) != 0) keep.push_back(j);
+    Shape out = x.shape();
+    out[axis] = (int64_t)keep.size();
+    Tensor& y = ctx.allocate_output(0, x.dtype(), out);
+    int64_t k = (int64_t)keep.size();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t j = 0; j < k; ++j) copy_elements(y, (o * k + j) * inner, x, (o * n + keep[j]) * inner, inner);
+  }
+
+ private:
+  bool has_axis_;
+  int64_t axis_;
+};
+
 template <typename K>
 KernelFactory make() {
   return [](const KernelInfo& info) { return std::make_unique<K>(info); };
@@ -256,6 +289,7 @@ KILN_REGISTER_KERNELS(register_gather_scatter_kernels) {
   r.add({DeviceType::Cpu, "", "Scatter", 9, 10}, make<ScatterElementsKernel>());
   r.add({DeviceType::Cpu, "", "ScatterElements", 11, kMaxOpset}, make<ScatterElementsKernel>());
   r.add({DeviceType::Cpu, "", "ScatterND", 11, kMaxOpset}, make<ScatterNDKernel>());
+  r.add({DeviceType::Cpu, "", "Compress", 9, kMaxOpset}, make<CompressKernel>());
 }
 
 }  // namespace kiln::cpu

@@ -1,5 +1,5 @@
 // MaxPool (with optional argmax indices), AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool,
-// GlobalLpPool over N-d spatial inputs [N, C, D1, D2, ...].
+// GlobalLpPool over N-d spatial inputs [N, C, D1, D2, ...], and MaxUnpool.
 #include <cmath>
 #include <limits>
 
@@ -134,6 +134,57 @@ class PoolKernel : public OpKernel {
   int64_t storage_order_, p_;
 };
 
+// MaxUnpool: scatters X to the flat positions I recorded by MaxPool; zeros elsewhere.
+class MaxUnpoolKernel : public OpKernel {
+ public:
+  explicit MaxUnpoolKernel(const KernelInfo& info) : attrs_(WindowAttrs::from(info.node)) {}
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x = ctx.input(0);
+    const Tensor& ind = ctx.input(1);
+    KILN_CHECK(x.rank() >= 3 && ind.shape() == x.shape(), BadInput, "{}: X {} and I {} must match", node.label(),
+               shape_str(x.shape()), shape_str(ind.shape()));
+    int nd = x.rank() - 2;
+    // The default output shape; indices count positions in it (as MaxPool recorded them).
+    Shape dflt{x.shape()[0], x.shape()[1]};
+    KILN_CHECK((int)attrs_.kernel.size() == nd, BadModel, "{}: kernel_shape must have {} entries", node.label(), nd);
+    for (int i = 0; i < nd; ++i) {
+      int64_t s = attrs_.strides.empty() ? 1 : attrs_.strides[i];
+      int64_t pads = attrs_.pads.empty() ? 0 : attrs_.pads[i] + attrs_.pads[i + nd];
+      dflt.push_back((x.shape()[2 + i] - 1) * s + attrs_.kernel[i] - pads);
+    }
+    Shape out = dflt;
+    if (ctx.has_input(2)) {
+      auto v = ctx.input(2).to_i64_vector();
+      KILN_CHECK((int)v.size() == x.rank(), BadInput, "{}: output_shape must have {} entries", node.label(), x.rank());
+      for (int d = 0; d < x.rank(); ++d) {
+        KILN_CHECK(v[d] >= dflt[d], BadInput, "{}: output_shape {} is smaller than the unpooled shape {}",
+                   node.label(), shape_str(v), shape_str(dflt));
+        out[d] = v[d];
+      }
+    }
+    auto dst = contiguous_strides(dflt), ost = contiguous_strides(out);
+    int64_t dn = shape_numel(dflt);
+    Tensor& y = ctx.allocate_output(0, x.dtype(), out);
+    dispatch_numeric(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T* yp = y.data<T>();
+      const T* xp = x.data<T>();
+      for (int64_t i = 0; i < y.numel(); ++i) yp[i] = T(0);
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        int64_t at = ind.item_i64(i);
+        KILN_CHECK(at >= 0 && at < dn, BadInput, "{}: index {} is outside the output", node.label(), at);
+        int64_t o = 0;
+        for (int d = 0; d < x.rank(); ++d) o += (at / dst[d]) % dflt[d] * ost[d];
+        yp[o] = xp[i];
+      }
+    });
+  }
+
+ private:
+  WindowAttrs attrs_;
+};
+
 KernelFactory pool(PoolKind kind, bool global) {
   return [kind, global](const KernelInfo& info) { return std::make_unique<PoolKernel>(info, kind, global); };
 }
@@ -147,6 +198,8 @@ KILN_REGISTER_KERNELS(register_pool_kernels) {
   r.add({DeviceType::Cpu, "", "GlobalMaxPool", 1, kMaxOpset}, pool(PoolKind::Max, true));
   r.add({DeviceType::Cpu, "", "GlobalAveragePool", 1, kMaxOpset}, pool(PoolKind::Average, true));
   r.add({DeviceType::Cpu, "", "GlobalLpPool", 2, kMaxOpset}, pool(PoolKind::Lp, true));
+  r.add({DeviceType::Cpu, "", "MaxUnpool", 9, kMaxOpset},
+        [](const KernelInfo& info) { return std::make_unique<MaxUnpoolKernel>(info); });
 }
 
 }  // namespace kiln::cpu
