@@ -18,6 +18,8 @@ KILN_COMMAND(export_command, "export", "Export a Hugging Face checkpoint folder 
   sub.add_flag("--random-weights", o->options.random_weights,
                "initialise weights randomly (transformers' scheme) instead of reading a checkpoint");
   sub.add_option("--seed", o->options.seed, "seed for --random-weights");
+  sub.add_flag("--external-data", o->options.external_data,
+               "keep weights in <graph>.onnx.data (zero-copy loading; always done above 2 GB)");
   return [o] {
     KILN_CHECK(o->options.opset >= 17 && o->options.opset <= 21, BadInput,
                "--opset {} is not supported: kiln exports opsets 17 to 21", o->options.opset);

@@ -80,9 +80,10 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   try {
     for (auto& g : graphs) {
       SaveOptions so;
-      so.external_data = g.model.graph.parameter_bytes() > (int64_t)1800 << 20;
+      so.external_data = options.external_data || g.model.graph.parameter_bytes() > ((int64_t)1800 << 20);
       save_model(g.model, (tmp / g.file).string(), so);
       result.files.push_back(g.file);
+      if (so.external_data) result.files.push_back(g.file + ".data");
       result.parameters += g.model.graph.parameter_count();
     }
     static const char* extra[] = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",

@@ -17,6 +17,9 @@ struct ExportOptions {
   int64_t opset = 17;
   bool random_weights = false;  // initialise like transformers' _init_weights instead of loading
   uint64_t seed = 1234;
+  // Store weights in model.onnx.data beside each graph (always done above 2 GB): loads are then
+  // zero-copy memory maps.
+  bool external_data = false;
 };
 
 struct ExportedGraph {
