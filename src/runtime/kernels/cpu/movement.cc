@@ -1,5 +1,9 @@
 #include "runtime/kernels/cpu/movement.h"
 
+#include <type_traits>
+
+#include "core/threads.h"
+
 namespace kiln::cpu {
 
 void copy_elements(Tensor& dst, int64_t di, const Tensor& src, int64_t si, int64_t n) {
@@ -29,6 +33,58 @@ std::vector<int64_t> linear_table(int64_t n, int64_t stride, int64_t start, int6
   return t;
 }
 
+// Rows [row_begin, row_end) of the output (a row = the last dimension).
+template <typename T>
+static void gather_rows(const T* src, T* dst, const Shape& shape, const std::vector<std::vector<int64_t>>& tables,
+                        const T* fill, bool contiguous, bool any_fill, int64_t row_begin, int64_t row_end) {
+  int r = (int)shape.size();
+  const std::vector<int64_t>& last = tables[r - 1];
+  int64_t inner = shape[r - 1];
+  // the outer index of row_begin
+  std::vector<int64_t> idx(r, 0);
+  int64_t rem = row_begin;
+  for (int d = r - 2; d >= 0; --d) {
+    idx[d] = rem % shape[d];
+    rem /= shape[d];
+  }
+  int64_t base = 0;
+  bool base_fill = false;
+  for (int d = 0; d < r - 1; ++d) {
+    if (tables[d][idx[d]] < 0) base_fill = true;
+    base += tables[d][idx[d]];
+  }
+  for (int64_t row = row_begin; row < row_end; ++row) {
+    T* out = dst + row * inner;
+    if (base_fill) {
+      for (int64_t k = 0; k < inner; ++k) out[k] = *fill;
+    } else if (contiguous && !any_fill) {
+      const T* s = src + base + last[0];
+      if constexpr (std::is_trivially_copyable_v<T>) {
+        std::memcpy(out, s, inner * sizeof(T));
+      } else {
+        for (int64_t k = 0; k < inner; ++k) out[k] = s[k];
+      }
+    } else {
+      for (int64_t k = 0; k < inner; ++k) out[k] = last[k] < 0 ? *fill : src[base + last[k]];
+    }
+    // advance the outer index
+    for (int d = r - 2; d >= 0; --d) {
+      int64_t old = tables[d][idx[d]];
+      if (++idx[d] < shape[d]) {
+        base += tables[d][idx[d]] - old;
+        break;
+      }
+      base += tables[d][0] - old;
+      idx[d] = 0;
+    }
+    if (any_fill) {
+      base_fill = false;
+      for (int d = 0; d < r - 1; ++d)
+        if (tables[d][idx[d]] < 0) base_fill = true;
+    }
+  }
+}
+
 template <typename T>
 static void gather_copy_typed(const T* src, T* dst, const Shape& shape, const std::vector<std::vector<int64_t>>& tables,
                               const T* fill) {
@@ -49,39 +105,11 @@ static void gather_copy_typed(const T* src, T* dst, const Shape& shape, const st
   for (int d = 0; d < r - 1 && !any_fill; ++d)
     for (int64_t v : tables[d])
       if (v < 0) any_fill = true;
-  std::vector<int64_t> idx(r, 0);
-  int64_t base = 0;
-  bool base_fill = false;
-  for (int d = 0; d < r - 1; ++d) {
-    if (tables[d][0] < 0) base_fill = true;
-    base += tables[d][0];
-  }
-  for (int64_t o = 0; o < n; o += inner) {
-    T* out = dst + o;
-    if (base_fill) {
-      for (int64_t k = 0; k < inner; ++k) out[k] = *fill;
-    } else if (contiguous && !any_fill) {
-      const T* s = src + base + last[0];
-      for (int64_t k = 0; k < inner; ++k) out[k] = s[k];
-    } else {
-      for (int64_t k = 0; k < inner; ++k) out[k] = last[k] < 0 ? *fill : src[base + last[k]];
-    }
-    // advance the outer index
-    for (int d = r - 2; d >= 0; --d) {
-      int64_t old = tables[d][idx[d]];
-      if (++idx[d] < shape[d]) {
-        base += tables[d][idx[d]] - old;
-        break;
-      }
-      base += tables[d][0] - old;
-      idx[d] = 0;
-    }
-    if (any_fill) {
-      base_fill = false;
-      for (int d = 0; d < r - 1; ++d)
-        if (tables[d][idx[d]] < 0) base_fill = true;
-    }
-  }
+  int64_t rows = n / inner;
+  long cost = (long)inner * (long)sizeof(T);
+  parallel_for(rows, cost, [&](long b, long e) {
+    gather_rows<T>(src, dst, shape, tables, fill, contiguous, any_fill, b, e);
+  });
 }
 
 void gather_copy(const Tensor& src, Tensor& dst, const std::vector<std::vector<int64_t>>& tables, const Tensor* fill) {
