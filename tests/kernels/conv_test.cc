@@ -1,4 +1,4 @@
-// Conv and ConvTranspose: literal cases worked out by hand.
+// Conv, ConvInteger, QLinearConv and ConvTranspose: literal cases worked out by hand.
 #include <gtest/gtest.h>
 
 #include "single_node.h"
@@ -48,6 +48,25 @@ TEST(Conv, IntegerDataIsBadInput) {
   EXPECT_THROW(run_single_node({"Conv"}, {Tensor::from_vector<int32_t>({1, 1, 1}, {1}),
                                           Tensor::from_vector<int32_t>({1, 1, 1}, {1})}),
                BadInput);
+}
+
+TEST(ConvInteger, SubtractsZeroPoints) {
+  Tensor x = Tensor::from_vector<uint8_t>({1, 1, 2, 2}, {2, 3, 4, 5});
+  Tensor w = Tensor::from_vector<uint8_t>({1, 1, 1, 1}, {3});
+  auto y = run_single_node({"ConvInteger", "", {}, 10},
+                           {x, w, Tensor::scalar<uint8_t>(1), Tensor::scalar<uint8_t>(1)})[0];
+  EXPECT_EQ(y.dtype(), DType::I32);
+  EXPECT_EQ(y.to_vector<int32_t>(), (std::vector<int32_t>{2, 4, 6, 8}));  // (x-1) * (3-1)
+}
+
+TEST(QLinearConv, RescalesRoundingHalfToEven) {
+  // integer products (x-1)*(2-1) = 1,2,3,4 times 0.5 * 0.5 / 0.5 = 0.5 -> 0.5, 1, 1.5, 2 -> 0, 1, 2, 2 (+ zero point 3)
+  Tensor x = Tensor::from_vector<uint8_t>({1, 1, 2, 2}, {2, 3, 4, 5});
+  Tensor w = Tensor::from_vector<uint8_t>({1, 1, 1, 1}, {2});
+  auto y = run_single_node({"QLinearConv", "", {}, 10},
+                           {x, Tensor::scalar<float>(0.5f), Tensor::scalar<uint8_t>(1), w, Tensor::scalar<float>(0.5f),
+                            Tensor::scalar<uint8_t>(1), Tensor::scalar<float>(0.5f), Tensor::scalar<uint8_t>(3)})[0];
+  EXPECT_EQ(y.to_vector<uint8_t>(), (std::vector<uint8_t>{3, 4, 5, 5}));
 }
 
 }  // namespace
