@@ -1,10 +1,13 @@
 // ONNX files <-> the IR. The only place that sees protobuf.
 #pragma once
+#include <memory>
 #include <string>
 
 #include "graph/graph.h"
 
 namespace kiln {
+
+class SharedExternalData;  // graph/external_data.h
 
 struct SaveOptions {
   // Store initializers in a side file (`<model file>.data` unless external_file names another).
@@ -13,6 +16,12 @@ struct SaveOptions {
   std::string external_file;
   // Tensors smaller than this stay inside the .onnx file when external_data is on.
   size_t external_threshold = 1024;
+  // When set, external tensors go into this file shared with other models (identical bytes stored
+  // once) instead of a file of this model's own; the caller commits it before the models' renames.
+  SharedExternalData* shared_data = nullptr;
+  // With external data: keep the .onnx under its temporary name and return it through this
+  // pointer instead of renaming (folder writers rename all files at the end).
+  std::string* defer_rename = nullptr;
 };
 
 // Loads an ONNX model. Initializers with external data are memory-mapped (no copy); their

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "graph/external_data.h"
 #include "graph/onnx_io.h"
 #include "onnx/onnx_pb.h"
 
@@ -20,6 +21,7 @@ struct SaveContext {
   std::string location;        // file name written into the model
   std::ofstream* data = nullptr;
   int64_t offset = 0;
+  SharedExternalData* shared = nullptr;
 };
 
 void graph_to_proto(const Graph& g, onnx::GraphProto& gp, SaveContext& ctx);
@@ -30,6 +32,19 @@ void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto
   for (int64_t d : t.shape()) tp.add_dims(d);
   if (t.dtype() == DType::String) {
     for (int64_t i = 0; i < t.numel(); ++i) tp.add_string_data(t.data<std::string>()[i]);
+    return;
+  }
+  if (ctx.shared && t.nbytes() >= ctx.threshold) {
+    int64_t at = ctx.shared->append(t);
+    tp.set_data_location(onnx::TensorProto::EXTERNAL);
+    auto add = [&](const char* k, const std::string& v) {
+      auto* e = tp.add_external_data();
+      e->set_key(k);
+      e->set_value(v);
+    };
+    add("location", ctx.shared->location());
+    add("offset", std::to_string(at));
+    add("length", std::to_string(t.nbytes()));
     return;
   }
   if (ctx.external && ctx.data && t.nbytes() >= ctx.threshold) {
@@ -161,6 +176,10 @@ void save_model(const Model& model, const std::string& path, const SaveOptions& 
   SaveContext ctx;
   ctx.external = options.external_data || total_tensor_bytes(model.graph) >= (int64_t)INT32_MAX - (64 << 20);
   ctx.threshold = options.external_threshold;
+  if (options.shared_data) {
+    ctx.shared = options.shared_data;
+    ctx.external = false;
+  }
   std::string data_path, data_tmp;
   std::ofstream data;
   if (ctx.external) {
@@ -191,6 +210,10 @@ void save_model(const Model& model, const std::string& path, const SaveOptions& 
     std::remove(tmp.c_str());
     std::remove(data_tmp.c_str());
     throw IoError(fmt::format("cannot rename into {}", data_path));
+  }
+  if (options.defer_rename) {
+    *options.defer_rename = tmp;
+    return;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());

@@ -1,0 +1,176 @@
+#include "quantize/calibration.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "quantize/quantize_model.h"
+#include "quantize/range_collectors.h"
+#include "runtime/session.h"
+
+namespace kiln::quant {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<NamedTensors> read_json_samples(const fs::path& p) {
+  std::vector<NamedTensors> out;
+  std::string text = read_file(p.string());
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    throw BadInput(fmt::format("calibration file {} is not JSON: {}", p.string(), e.what()));
+  }
+  auto one = [&](const nlohmann::json& o) {
+    NamedTensors t;
+    KILN_CHECK(o.is_object(), BadInput, "calibration file {}: each sample must be an object {{name: tensor}}", p.string());
+    for (auto it = o.begin(); it != o.end(); ++it) t[it.key()] = tensor_from_json(it.value(), it.key());
+    out.push_back(std::move(t));
+  };
+  if (j.is_array())
+    for (const auto& o : j) one(o);
+  else
+    one(j);
+  return out;
+}
+
+std::vector<NamedTensors> read_jsonl_samples(const fs::path& p) {
+  std::vector<NamedTensors> out;
+  std::ifstream f(p);
+  KILN_CHECK(f.good(), IoError, "cannot read calibration file {}", p.string());
+  std::string line;
+  int n = 0;
+  while (std::getline(f, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const std::exception& e) {
+      throw BadInput(fmt::format("{} line {}: not JSON ({})", p.string(), n, e.what()));
+    }
+    KILN_CHECK(j.is_object(), BadInput, "{} line {}: expected an object {{name: tensor}}", p.string(), n);
+    KILN_CHECK(!j.contains("text"), Unsupported,
+               "{} line {}: text samples need the tokenizer, which kiln quantize cannot use yet; give tokenized "
+               "inputs as tensor JSON ({{\"input_ids\": {{\"dtype\": \"int64\", \"dims\": [..], \"data\": [..]}}}})",
+               p.string(), n);
+    NamedTensors t;
+    for (auto it = j.begin(); it != j.end(); ++it) t[it.key()] = tensor_from_json(it.value(), it.key());
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<NamedTensors> read_samples(const fs::path& p) {
+  if (fs::is_directory(p)) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(p))
+      if (e.is_regular_file() && (e.path().extension() == ".json" || e.path().extension() == ".jsonl"))
+        files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    std::vector<NamedTensors> out;
+    for (const auto& f : files) {
+      auto s = read_samples(f);
+      out.insert(out.end(), s.begin(), s.end());
+    }
+    return out;
+  }
+  if (p.extension() == ".jsonl") return read_jsonl_samples(p);
+  KILN_CHECK(p.extension() == ".json", Unsupported,
+             "calibration data {}: use tensor JSON (.json), JSON lines (.jsonl) or a folder of them", p.string());
+  return read_json_samples(p);
+}
+
+}  // namespace
+
+std::vector<NamedTensors> load_calibration_samples(const std::string& data, const Model& model,
+                                                   const std::string& graph_file, int max_samples) {
+  fs::path p(data);
+  KILN_CHECK(fs::exists(p), BadInput, "calibration data {} does not exist", data);
+  if (fs::is_directory(p)) {
+    std::string stem = fs::path(graph_file).stem().string();
+    if (fs::exists(p / (stem + ".jsonl"))) p = p / (stem + ".jsonl");
+    else if (fs::is_directory(p / stem)) p = p / stem;
+  }
+  std::vector<NamedTensors> samples = read_samples(p);
+  KILN_CHECK(!samples.empty(), BadInput, "calibration data {} holds no samples", p.string());
+  if (max_samples > 0 && (int)samples.size() > max_samples) samples.resize(max_samples);
+  std::vector<std::string> needed;
+  for (const auto& in : model.graph.inputs)
+    if (!model.graph.is_initializer(in.name)) needed.push_back(in.name);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    NamedTensors kept;
+    for (const auto& n : needed) {
+      auto it = samples[i].find(n);
+      KILN_CHECK(it != samples[i].end(), BadInput,
+                 "calibration sample {} of {} has no input '{}' that {} needs (a folder of several graphs takes "
+                 "per-graph samples: <graph name>.jsonl in a calibration folder)",
+                 i + 1, p.string(), n, graph_file);
+      kept[n] = it->second;
+    }
+    samples[i] = std::move(kept);
+  }
+  return samples;
+}
+
+Ranges calibrate(const Model& model, const Options& options, const std::string& graph_file,
+                 const std::function<void(const std::string&)>& progress) {
+  std::vector<std::string> wanted = values_to_calibrate(model, options);
+  Ranges ranges;
+  if (wanted.empty()) return ranges;
+  std::vector<NamedTensors> samples =
+      load_calibration_samples(options.calibration_data, model, graph_file, options.calibration_samples);
+
+  // The graph with every wanted value of the main graph made an output.
+  Model m = model;
+  std::vector<std::string> fetch;
+  std::set<std::string> produced;
+  for (const auto& n : m.graph.nodes)
+    for (const auto& o : n.outputs) produced.insert(o);
+  for (const auto& in : m.graph.inputs) produced.insert(in.name);
+  for (const auto& w : wanted) {
+    if (!produced.count(w)) continue;  // inside a subgraph
+    fetch.push_back(w);
+    if (!m.graph.find_output(w)) {
+      ValueInfo v;
+      v.name = w;
+      v.dtype = DType::F32;
+      m.graph.outputs.push_back(v);
+    }
+  }
+  SessionOptions so;
+  so.threads = options.threads;
+  so.optimization_level = 1;
+  Session session(std::move(m), so);
+
+  bool hist = options.calibration_method != CalibrationMethod::MinMax;
+  int bins = options.num_bins > 0 ? options.num_bins : 2048;
+  bool symmetric = options.activation_symmetric;
+  std::map<std::string, RangeCollector> collectors;
+  for (const auto& f : fetch) collectors.emplace(f, RangeCollector(hist, symmetric, bins));
+  for (int pass = 0; pass < (hist ? 2 : 1); ++pass) {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      if (progress && samples.size() > 1)
+        progress(fmt::format("calibration {} pass {}: sample {}/{}", graph_file, pass + 1, i + 1, samples.size()));
+      NamedTensors outs = session.run(samples[i], fetch);
+      for (auto& [name, c] : collectors) {
+        auto it = outs.find(name);
+        if (it == outs.end() || it->second.dtype() != DType::F32) continue;
+        if (pass == 0) c.observe(it->second.data<float>(), it->second.numel());
+        else c.fill(it->second.data<float>(), it->second.numel());
+      }
+    }
+  }
+  for (auto& [name, c] : collectors) {
+    switch (options.calibration_method) {
+      case CalibrationMethod::MinMax: ranges[name] = c.minmax(); break;
+      case CalibrationMethod::Percentile: ranges[name] = c.percentile(options.percentile); break;
+      case CalibrationMethod::Entropy: ranges[name] = c.entropy(128); break;
+    }
+  }
+  return ranges;
+}
+
+}  // namespace kiln::quant

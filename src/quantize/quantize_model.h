@@ -1,0 +1,18 @@
+// Quantizes one in-memory model in place (all its graphs, subgraphs included).
+#pragma once
+#include "graph/graph.h"
+#include "quantize/context.h"
+#include "quantize/options.h"
+
+namespace kiln::quant {
+
+// Rewrites every selected node (see options.h) and drops the float weights no node reads any
+// more. `ranges` (value name -> calibrated min/max) is needed for static quantization.
+// A model with nothing to quantize is left unchanged and the stats say so in `warnings`.
+GraphStats quantize_model(Model& model, const Options& options, const Ranges* ranges = nullptr);
+
+// The activations static quantization must calibrate for this model: the float inputs (and, for
+// QOperator, outputs) of the nodes quantize_model would quantize.
+std::vector<std::string> values_to_calibrate(const Model& model, const Options& options);
+
+}  // namespace kiln::quant
