@@ -149,3 +149,28 @@ TEST(Loss, SoftmaxCrossEntropyMean) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(Einsum, MatmulTraceAndImplicitOutput) {
+  Attribute eq;
+  eq.kind = Attribute::Kind::String;
+  auto run = [&](const std::string& e, std::vector<Tensor> in) {
+    eq.s = e;
+    return run_single_node({"Einsum", "", {{"equation", eq}}, 12}, in)[0];
+  };
+  Tensor a = Tensor::from_vector<float>({2, 2}, {1, 2, 3, 4}), b = Tensor::from_vector<float>({2, 2}, {5, 6, 7, 8});
+  // [[1,2],[3,4]] x [[5,6],[7,8]] = [[19,22],[43,50]]
+  EXPECT_EQ(run("ij,jk->ik", {a, b}).to_vector<float>(), (std::vector<float>{19, 22, 43, 50}));
+  // implicit output "ij,jk" is "ik" too
+  EXPECT_EQ(run("ij, jk", {a, b}).to_vector<float>(), (std::vector<float>{19, 22, 43, 50}));
+  // trace and diagonal
+  EXPECT_EQ(run("ii->", {a}).to_vector<float>(), (std::vector<float>{5}));
+  EXPECT_EQ(run("...ii->...i", {a}).to_vector<float>(), (std::vector<float>{1, 4}));
+  // transpose by implicit alphabetical order: "ji" -> output "ij" means transpose
+  EXPECT_EQ(run("ji", {a}).to_vector<float>(), (std::vector<float>{1, 3, 2, 4}));
+}
+
+}  // namespace
+}  // namespace kiln::test

@@ -77,12 +77,24 @@ Tensor cast_tensor(const Tensor& x, DType to, int64_t opset, const Node& node) {
   return x.cast(to);
 }
 
+// Cast-1 named the target type with a string ("FLOAT", "INT64", ...).
+DType onnx_type_name(const std::string& s) {
+  static const std::pair<const char*, DType> names[] = {
+      {"FLOAT", DType::F32},  {"UINT8", DType::U8},     {"INT8", DType::I8},     {"UINT16", DType::U16},
+      {"INT16", DType::I16},  {"INT32", DType::I32},    {"INT64", DType::I64},   {"STRING", DType::String},
+      {"BOOL", DType::Bool},  {"FLOAT16", DType::F16},  {"DOUBLE", DType::F64},  {"UINT32", DType::U32},
+      {"UINT64", DType::U64}, {"BFLOAT16", DType::BF16}};
+  for (const auto& [n, t] : names)
+    if (s == n) return t;
+  return dtype_from_name(s);
+}
+
 class CastKernel : public OpKernel {
  public:
   explicit CastKernel(const KernelInfo& info) : opset_(info.opset) {
     const Attribute* a = info.node.attr("to");
     KILN_CHECK(a, BadModel, "{}: the attribute 'to' is missing", info.node.label());
-    int64_t to = a->kind == Attribute::Kind::String ? (int64_t)dtype_from_name(a->s) : a->i;
+    int64_t to = a->kind == Attribute::Kind::String ? (int64_t)onnx_type_name(a->s) : a->i;
     KILN_CHECK(dtype_is_known((int32_t)to) && to != 0, Unsupported, "{}: cannot cast to ONNX type {}",
                info.node.label(), to);
     to_ = (DType)to;

@@ -78,27 +78,13 @@ class LayerNormKernel : public OpKernel {
     const float* ps = scale.data();
     const float* pb = bias.empty() ? nullptr : bias.data();
     const float eps = eps_;
+    const Isa isa = active_isa();
     parallel_for(rows, n * 4, [&](long b, long e) {
       for (long row = b; row < e; ++row) {
-        const float* xr = px + row * n;
-        float* yr = py + row * n;
-        float s = 0;
-#pragma omp simd reduction(+ : s)
-        for (int64_t i = 0; i < n; ++i) s += xr[i];
-        const float mean = s / (float)n;
-        float v = 0;
-#pragma omp simd reduction(+ : v)
-        for (int64_t i = 0; i < n; ++i) v += (xr[i] - mean) * (xr[i] - mean);
-        const float inv = 1.0f / std::sqrt(v / (float)n + eps);
-        if (pb) {
-#pragma omp simd
-          for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - mean) * inv * ps[i] + pb[i];
-        } else {
-#pragma omp simd
-          for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - mean) * inv * ps[i];
-        }
+        float m, inv;
+        vec::layer_norm(px + row * n, py + row * n, n, ps, pb, eps, &m, &inv, isa);
         if (pm) {
-          pm[row] = mean;
+          pm[row] = m;
           pi[row] = inv;
         }
       }

@@ -107,7 +107,26 @@ inline float gelu_tanh_f(float x) {
   const float inv = 1.0f / s;                                                   \
   _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] *= inv;
 
+#define KILN_LAYER_NORM_BODY                                                     \
+  float s = 0;                                                                  \
+  _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < n; ++i) s += x[i]; \
+  const float m = s / (float)n;                                                 \
+  float v = 0;                                                                  \
+  _Pragma("omp simd reduction(+ : v)") for (int64_t i = 0; i < n; ++i) v += (x[i] - m) * (x[i] - m); \
+  const float inv = 1.0f / std::sqrt(v / (float)n + eps);                       \
+  if (bias) {                                                                   \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * inv * scale[i] + bias[i]; \
+  } else {                                                                      \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * inv * scale[i]; \
+  }                                                                             \
+  *mean_out = m;                                                                \
+  *inv_out = inv;
+
 #define KILN_DEFINE_ISA(suffix, attr)                                                                   \
+  attr void layer_norm_##suffix(const float* x, float* y, int64_t n, const float* scale, const float* bias, \
+                                float eps, float* mean_out, float* inv_out) {                          \
+    KILN_LAYER_NORM_BODY                                                                                \
+  }                                                                                                     \
   attr void exp_##suffix(const float* x, float* y, int64_t n) { _Pragma("omp simd") KILN_MAP_LOOP(exp_f) } \
   attr void tanh_##suffix(const float* x, float* y, int64_t n) { _Pragma("omp simd") KILN_MAP_LOOP(tanh_f) } \
   attr void erf_##suffix(const float* x, float* y, int64_t n) { _Pragma("omp simd") KILN_MAP_LOOP(erf_f) } \
@@ -144,5 +163,14 @@ KILN_DISPATCH(sigmoid)
 KILN_DISPATCH(gelu_erf)
 KILN_DISPATCH(gelu_tanh)
 KILN_DISPATCH(softmax)
+
+void layer_norm(const float* x, float* y, int64_t n, const float* scale, const float* bias, float eps, float* mean,
+                float* inv_std, Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return layer_norm_avx512(x, y, n, scale, bias, eps, mean, inv_std);
+    case Isa::Avx2: return layer_norm_avx2(x, y, n, scale, bias, eps, mean, inv_std);
+    default: return layer_norm_base(x, y, n, scale, bias, eps, mean, inv_std);
+  }
+}
 
 }  // namespace kiln::cpu::vec

@@ -21,4 +21,9 @@ void gelu_tanh(const float* x, float* y, int64_t n, Isa isa = active_isa());
 // y = softmax(x) over n contiguous values (the max is subtracted first).
 void softmax(const float* x, float* y, int64_t n, Isa isa = active_isa());
 
+// One layer-norm row: y = (x - mean) / sqrt(var + eps) * scale (+ bias when not null); returns
+// the mean and 1/sqrt(var + eps) through the last two pointers.
+void layer_norm(const float* x, float* y, int64_t n, const float* scale, const float* bias, float eps, float* mean,
+                float* inv_std, Isa isa = active_isa());
+
 }  // namespace kiln::cpu::vec
