@@ -2,7 +2,10 @@
 // a darts-clone double-array trie over UTF-8 bytes whose leaves point into a table of replacement
 // strings. Normalization takes, at each position, the longest rule that matches; text no rule
 // matches is copied (malformed bytes become U+FFFD), as SentencePiece's normalizer does.
+#include <algorithm>
 #include <cstring>
+
+#include <utf8proc.h>
 
 #include "tokenizers/normalizers.h"
 #include "tokenizers/unicode.h"
@@ -24,6 +27,7 @@ class Precompiled : public Normalizer {
   }
 
   void normalize(NString& s) const override {
+    canonical_order(s);
     const std::string& t = s.text;
     NString out;
     out.text.reserve(t.size() + 8);
@@ -54,6 +58,47 @@ class Precompiled : public Normalizer {
   }
 
  private:
+  // Puts runs of combining marks in canonical order (by combining class, stable), as Unicode
+  // normalization does before composing, so that "o + U+0302 + U+0323" finds the same rule as
+  // "o + U+0323 + U+0302" (the reference applies NFKC here).
+  static void canonical_order(NString& s) {
+    const std::string& t = s.text;
+    bool any = false;
+    for (unsigned char c : t) if (c >= 0xCC) { any = true; break; }
+    if (!any) return;
+    struct Ch { size_t b, len; int ccc; };
+    std::vector<Ch> run;
+    auto flush = [&]() {
+      if (run.size() > 1) {
+        bool sorted = true;
+        for (size_t k = 1; k < run.size(); ++k) sorted = sorted && run[k - 1].ccc <= run[k].ccc;
+        if (!sorted) {
+          std::vector<Ch> r = run;
+          std::stable_sort(r.begin(), r.end(), [](const Ch& a, const Ch& b) { return a.ccc < b.ccc; });
+          size_t at = run.front().b, end = run.back().b + run.back().len;
+          std::string nt;
+          std::vector<Align> na;
+          for (auto& c : r) {
+            nt.append(t, c.b, c.len);
+            na.insert(na.end(), s.align.begin() + long(c.b), s.align.begin() + long(c.b + c.len));
+          }
+          s.text.replace(at, end - at, nt);
+          std::copy(na.begin(), na.end(), s.align.begin() + long(at));
+        }
+      }
+      run.clear();
+    };
+    for (size_t i = 0; i < t.size();) {
+      size_t len;
+      char32_t c = decode_utf8(t, i, len);
+      int ccc = c < 0x300 ? 0 : utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class;
+      if (ccc == 0) flush();
+      else run.push_back({i, len, ccc});
+      i += len;
+    }
+    flush();
+  }
+
   static bool has_leaf(uint32_t u) { return (u >> 8) & 1; }
   static uint32_t value_of(uint32_t u) { return u & 0x7FFFFFFFu; }
   static uint32_t label(uint32_t u) { return u & (0x80000000u | 0xFFu); }
