@@ -67,5 +67,19 @@ TEST(NonZero, CoordinatesPerAxis) {
   EXPECT_EQ(y.to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 1, 0, 0, 1}));
 }
 
+TEST(Windows, HannPeriodicAndSymmetric) {
+  auto p = run_single_node({"HannWindow", "", {}, 17}, {Tensor::scalar<int64_t>(4)})[0].to_vector<float>();
+  std::vector<float> want{0, 0.5f, 1, 0.5f};
+  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(p[i], want[i], 1e-6);
+  SingleNode sym{"HannWindow", "", {{"periodic", attr_int(0)}}, 17};
+  auto s = run_single_node(sym, {Tensor::scalar<int64_t>(3)})[0].to_vector<float>();
+  EXPECT_NEAR(s[0], 0, 1e-6);
+  EXPECT_NEAR(s[1], 1, 1e-6);
+  EXPECT_NEAR(s[2], 0, 1e-6);
+  // Blackman at the centre of a symmetric window: 0.42 + 0.5 + 0.08 = 1
+  auto b = run_single_node({"BlackmanWindow", "", {{"periodic", attr_int(0)}}, 17}, {Tensor::scalar<int64_t>(3)})[0];
+  EXPECT_NEAR(b.to_vector<float>()[1], 1, 1e-6);
+}
+
 }  // namespace
 }  // namespace kiln::test
