@@ -1,5 +1,5 @@
 // Ops that make new tensors from a few numbers: Range, ConstantOfShape, EyeLike, OneHot, Trilu,
-// CumSum, NonZero, and the Hann/Hamming/Blackman windows.
+// CumSum, NonZero.
 #include <cmath>
 
 #include "runtime/kernels/cpu/common.h"
@@ -209,33 +209,6 @@ void nonzero_compute(KernelContext& ctx) {
   if (r == 0) ctx.set_output(0, y.reshape({1, n}));
 }
 
-// HannWindow, HammingWindow, BlackmanWindow (opset 17): generalised cosine windows
-// w[n] = a0 - a1 cos(2 pi n / D) + a2 cos(4 pi n / D), D = N (periodic) or N - 1 (symmetric).
-class CosineWindowKernel : public OpKernel {
- public:
-  CosineWindowKernel(const KernelInfo& info, double a0, double a1, double a2)
-      : a0_(a0), a1_(a1), a2_(a2), periodic_(info.node.attr_int("periodic", 1) != 0),
-        dtype_((DType)info.node.attr_int("output_datatype", (int64_t)DType::F32)) {}
-  void compute(KernelContext& ctx) override {
-    int64_t n = ctx.input(0).item_i64(0);
-    KILN_CHECK(n >= 0, BadInput, "{}: size must not be negative", ctx.node().label());
-    double d = periodic_ ? (double)n : (double)(n - 1);
-    Tensor w(DType::F64, {n});
-    double* p = w.data<double>();
-    const double pi = 3.14159265358979323846;
-    for (int64_t i = 0; i < n; ++i) {
-      double t = d > 0 ? 2 * pi * (double)i / d : 0.0;
-      p[i] = a0_ - a1_ * std::cos(t) + a2_ * std::cos(2 * t);
-    }
-    ctx.set_output(0, w.cast(dtype_));
-  }
-
- private:
-  double a0_, a1_, a2_;
-  bool periodic_;
-  DType dtype_;
-};
-
 }  // namespace
 
 KILN_REGISTER_KERNELS(register_generate_kernels) {
@@ -251,13 +224,6 @@ KILN_REGISTER_KERNELS(register_generate_kernels) {
   r.add({DeviceType::Cpu, "", "EyeLike", 9, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<EyeLikeKernel>(info); });
   r.add_fn("", "NonZero", 9, kMaxOpset, nonzero_compute);
-  r.add({DeviceType::Cpu, "", "HannWindow", 17, kMaxOpset},
-        [](const KernelInfo& info) { return std::make_unique<CosineWindowKernel>(info, 0.5, 0.5, 0.0); });
-  r.add({DeviceType::Cpu, "", "HammingWindow", 17, kMaxOpset}, [](const KernelInfo& info) {
-    return std::make_unique<CosineWindowKernel>(info, 25.0 / 46.0, 21.0 / 46.0, 0.0);
-  });
-  r.add({DeviceType::Cpu, "", "BlackmanWindow", 17, kMaxOpset},
-        [](const KernelInfo& info) { return std::make_unique<CosineWindowKernel>(info, 0.42, 0.5, 0.08); });
 }
 
 }  // namespace kiln::cpu
