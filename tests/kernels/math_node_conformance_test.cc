@@ -35,7 +35,7 @@ const std::set<std::string>& math_ops() {
       "InstanceNormalization", "GroupNormalization", "LpNormalization", "MeanVarianceNormalization",
       // losses, dropout, pooling
       "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss", "Dropout", "MaxPool", "AveragePool",
-      "GlobalMaxPool", "GlobalAveragePool", "LRN", "Einsum", "Det", "HannWindow", "HammingWindow", "BlackmanWindow",
+      "GlobalMaxPool", "GlobalAveragePool", "LRN", "Einsum", "Det", "HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix", "DFT", "STFT",
       // pass-through ops that expanded (function body) tests use alongside the above
       "Constant", "Identity"};
   return ops;
