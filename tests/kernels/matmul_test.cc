@@ -138,7 +138,10 @@ TEST(MatMul, ConstantWeightsServeEveryRowCount) {
   SessionOptions opt;
   opt.optimization_level = 0;
   Session s(std::move(m), opt);
-  for (int64_t rows : {1, 5, 128, 3, 128, 77}) {
+  std::vector<int64_t> row_counts{1, 5, 128, 3, 128, 77};
+  for (int64_t r = 1; r <= 70; ++r) row_counts.push_back(r);  // more shapes than the kernel keeps primitives for
+  row_counts.push_back(5);
+  for (int64_t rows : row_counts) {
     Tensor a = random_tensor({1, rows, 64}, (uint32_t)rows);
     Tensor y = s.run({{"a", a}}).at("y");
     ASSERT_EQ(y.shape(), (Shape{1, rows, 48}));

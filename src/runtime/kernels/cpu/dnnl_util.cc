@@ -44,6 +44,7 @@ void DnnlMatMul::pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int
     packed_trans_ = trans_b;
     packed_.clear();
     cache_.clear();
+    order_.clear();
   }
   // Choose (and fill) the layout now, so the first run does no reorder.
   prepare(Key{MatMulShape{1, m_hint, K, N, false, trans_b}, 1.f, false, true});
@@ -61,10 +62,10 @@ std::shared_ptr<dnnl::memory> DnnlMatMul::packed_for(const dnnl::memory::desc& m
   return dst;
 }
 
-const DnnlMatMul::Prepared& DnnlMatMul::prepare(const Key& key) {
+std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = cache_.find(key);
-  if (it != cache_.end()) return *it->second;
+  if (it != cache_.end()) return it->second;
   const MatMulShape& s = key.shape;
   auto p = std::make_unique<Prepared>();
   p->a_md = matrix_md(s.batch, s.M, s.K, s.trans_a, ta_);
@@ -108,9 +109,14 @@ const DnnlMatMul::Prepared& DnnlMatMul::prepare(const Key& key) {
     throw InternalError(fmt::format("oneDNN could not make a matrix product for {}x{}x{} (batch {}): {}", s.M,
                                     s.K, s.N, s.batch, e.what()));
   }
-  auto& ref = *p;
-  cache_.emplace(key, std::move(p));
-  return ref;
+  std::shared_ptr<const Prepared> made = std::move(p);
+  cache_.emplace(key, made);
+  order_.push_back(key);
+  if (order_.size() > kMaxCached) {
+    cache_.erase(order_.front());
+    order_.pop_front();
+  }
+  return made;
 }
 
 void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha, bool accumulate) {
@@ -119,7 +125,8 @@ void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, voi
     KILN_CHECK(shape.batch == 1 && shape.K == packed_k_ && shape.N == packed_n_ && shape.trans_b == packed_trans_,
                InternalError, "packed matrix product used with another shape");
   }
-  const Prepared& p = prepare(Key{shape, alpha, accumulate, packed});
+  std::shared_ptr<const Prepared> held = prepare(Key{shape, alpha, accumulate, packed});
+  const Prepared& p = *held;
   auto& eng = dnnl_engine();
   dnnl::memory am(p.a_md, eng, const_cast<void*>(a));
   dnnl::memory cm(p.c_md, eng, c);

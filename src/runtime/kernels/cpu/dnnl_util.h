@@ -4,6 +4,7 @@
 #pragma once
 #include <compare>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,12 +57,16 @@ class DnnlMatMul {
     dnnl::memory::desc a_md, b_md, c_md;
     std::shared_ptr<dnnl::memory> packed;  // weights in the primitive's layout, when packed
   };
-  const Prepared& prepare(const Key& key);
+  // The primitive for a key, made on first use. At most kMaxCached are kept (oldest dropped first), so
+  // a server that sees every sequence length does not grow without bound.
+  std::shared_ptr<const Prepared> prepare(const Key& key);
+  static constexpr size_t kMaxCached = 64;
   std::shared_ptr<dnnl::memory> packed_for(const dnnl::memory::desc& md);
 
   dnnl::memory::data_type ta_, tb_, tc_;
   std::mutex mu_;
-  std::map<Key, std::unique_ptr<Prepared>> cache_;
+  std::map<Key, std::shared_ptr<const Prepared>> cache_;
+  std::deque<Key> order_;
   // Constant weights: the source (kept alive) and its copies in each layout a primitive asked for.
   Tensor packed_src_;
   int64_t packed_k_ = 0, packed_n_ = 0;

@@ -117,7 +117,7 @@ void Int8Gemm::raw_product(int64_t M, int64_t K, int64_t N, const void* a, bool 
 // acc[m][n] = raw - za_m * colsum_n - zbe_n * rowsum_m + K * za_m * zbe_n, then out(m, n, acc).
 template <typename Out>
 void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
-                       const void* b, bool b_signed, const std::vector<int32_t>& zb, Out&& out) {
+                       const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Out&& out) {
   bool constant = b == nullptr;
   KILN_CHECK(!constant || (has_constant_b() && K == const_k_ && N == const_n_), InternalError,
              "Int8Gemm: constant B used with another shape");
@@ -142,9 +142,9 @@ void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_si
   bool have_za = any_nonzero(za);
 
   auto& accbuf = scratch<int32_t>();
-  accbuf.resize((size_t)(M * N + M));
-  int32_t* acc = accbuf.data();
-  int32_t* rowsum = acc + M * N;
+  accbuf.resize((size_t)(acc ? M : M * N + M));
+  int32_t* rowsum = accbuf.data();
+  if (!acc) acc = accbuf.data() + M;
   raw_product(M, K, N, a, a_signed, bv, constant, acc);
   if (need_rowsum) {
     for (int64_t m = 0; m < M; ++m) {
@@ -172,14 +172,15 @@ void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_si
 
 void Int8Gemm::run(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                    const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* c) {
-  product(M, K, N, a, a_signed, za, b, b_signed, zb, [&](int64_t m, int64_t n, int32_t v) { c[m * N + n] = v; });
+  // The raw product lands in c and is corrected in place.
+  product(M, K, N, a, a_signed, za, b, b_signed, zb, c, [&](int64_t m, int64_t n, int32_t v) { c[m * N + n] = v; });
 }
 
 void Int8Gemm::run_float(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                          const void* b, bool b_signed, const std::vector<int32_t>& zb, const Dequant& dq, float* y) {
   std::vector<float> scale((size_t)N);
   for (int64_t n = 0; n < N; ++n) scale[n] = dq.a_scale * dq.b_scale[dq.b_scale_count == 1 ? 0 : n];
-  product(M, K, N, a, a_signed, za, b, b_signed, zb, [&](int64_t m, int64_t n, int32_t v) {
+  product(M, K, N, a, a_signed, za, b, b_signed, zb, nullptr, [&](int64_t m, int64_t n, int32_t v) {
     float f = (float)v * scale[n];
     if (dq.bias) f += dq.bias[n];
     y[m * N + n] = f;

@@ -57,9 +57,10 @@ class Int8Gemm {
   // Raw product of a (as given) and the s8 B into acc (M x N).
   void raw_product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const BView& b, bool constant,
                    int32_t* acc);
+  // Raw product into `acc` (scratch when null), zero points folded in, each result passed to out(m, n, v).
   template <typename Out>
   void product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
-               const void* b, bool b_signed, const std::vector<int32_t>& zb, Out&& out);
+               const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Out&& out);
 
   Int8Path path_;
   std::unique_ptr<DnnlMatMul> u8_, s8_, f32_;

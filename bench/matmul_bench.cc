@@ -1,0 +1,133 @@
+// How close kiln's float32 and int8 matrix products come to this CPU's peak, on DistilBERT-base's
+// shapes (128 tokens: [128, 768] x [768, 768], x [768, 3072], [128, 3072] x [3072, 768]).
+//
+// The peak is measured in the same run (a loop of independent FMAs on the widest vectors this CPU
+// has), so the ratio means something on a shared, noisy machine. Run:
+//   build/bench/matmul_bench [--threads N via KILN_BENCH_THREADS]  (default 2)
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+#include <omp.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "core/threads.h"
+#include "runtime/kernels/cpu/dnnl_util.h"
+#include "runtime/kernels/cpu/isa.h"
+#include "runtime/kernels/cpu/quant_gemm.h"
+
+using namespace kiln;
+using namespace kiln::cpu;
+
+namespace {
+
+int bench_threads() {
+  const char* e = std::getenv("KILN_BENCH_THREADS");
+  return e ? std::atoi(e) : 2;
+}
+
+// 12 independent FMA chains in registers (enough to cover FMA latency on current cores).
+#define KILN_FMA12(FMA)                                                                                   \
+  a0 = FMA(a0, m, c); a1 = FMA(a1, m, c); a2 = FMA(a2, m, c); a3 = FMA(a3, m, c); a4 = FMA(a4, m, c);   \
+  a5 = FMA(a5, m, c); a6 = FMA(a6, m, c); a7 = FMA(a7, m, c); a8 = FMA(a8, m, c); a9 = FMA(a9, m, c);   \
+  a10 = FMA(a10, m, c); a11 = FMA(a11, m, c);
+
+__attribute__((target("avx512f"))) double fma_loop_avx512(long iters) {
+  __m512 a0 = _mm512_set1_ps(1.f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
+         a10 = a0, a11 = a0;
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (long it = 0; it < iters; ++it) {
+    KILN_FMA12(_mm512_fmadd_ps)
+  }
+  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                           _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+  benchmark::DoNotOptimize(s);
+  return 12.0 * 32 * iters;
+}
+
+__attribute__((target("avx2,fma"))) double fma_loop_avx2(long iters) {
+  __m256 a0 = _mm256_set1_ps(1.f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
+         a10 = a0, a11 = a0;
+  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  for (long it = 0; it < iters; ++it) {
+    KILN_FMA12(_mm256_fmadd_ps)
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                           _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+  benchmark::DoNotOptimize(s);
+  return 12.0 * 16 * iters;
+}
+
+// FLOP/s of the FMA units on all bench threads.
+void BM_PeakFma(benchmark::State& state) {
+  configure_threads(bench_threads());
+  bool avx512 = isa_supported(Isa::Avx512);
+  double flops = 0;
+  for (auto _ : state) {
+    double f = 0;
+#pragma omp parallel reduction(+ : f)
+    f += avx512 ? fma_loop_avx512(1 << 20) : fma_loop_avx2(1 << 20);
+    flops += f;
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsRate);
+  state.SetLabel(avx512 ? "avx512 fma" : "avx2 fma");
+}
+BENCHMARK(BM_PeakFma)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+std::vector<float> random_floats(int64_t n) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v((size_t)n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+// args: M, K, N, packed (constant weights re-laid out once)
+void BM_MatMulF32(benchmark::State& state) {
+  configure_threads(bench_threads());
+  int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  bool packed = state.range(3) != 0;
+  auto a = random_floats(M * K), c = std::vector<float>((size_t)(M * N));
+  Tensor b = Tensor::from_vector<float>({K, N}, random_floats(K * N));
+  DnnlMatMul mm(dnnl::memory::data_type::f32, dnnl::memory::data_type::f32, dnnl::memory::data_type::f32);
+  if (packed) mm.pack_b(b, K, N, false, M);
+  MatMulShape s{1, M, K, N};
+  for (auto _ : state) mm.run(s, a.data(), packed ? nullptr : b.data<float>(), c.data());
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * K * N * state.iterations(), benchmark::Counter::kIsRate);
+}
+
+void Shapes(benchmark::internal::Benchmark* b) {
+  for (int packed : {1, 0}) {
+    b->Args({128, 768, 768, packed});
+    b->Args({128, 768, 3072, packed});
+    b->Args({128, 3072, 768, packed});
+  }
+}
+BENCHMARK(BM_MatMulF32)->Apply(Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// The u8 x s8 product with a constant B and the float epilogue (what DynamicQuantizeMatMul runs).
+void BM_MatMulInt8(benchmark::State& state) {
+  configure_threads(bench_threads());
+  int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  std::vector<uint8_t> a((size_t)(M * K));
+  std::mt19937 rng(2);
+  for (auto& x : a) x = (uint8_t)rng();
+  Tensor b(DType::I8, {K, N});
+  for (int64_t i = 0; i < K * N; ++i) b.data<int8_t>()[i] = (int8_t)rng();
+  Int8Gemm g;
+  g.set_constant_b(b, K, N);
+  std::vector<float> y((size_t)(M * N)), scale{0.01f};
+  std::vector<int32_t> za{128}, zb;
+  for (auto _ : state)
+    g.run_float(M, K, N, a.data(), false, za, nullptr, true, zb, Dequant{0.02f, scale.data(), 1, nullptr}, y.data());
+  state.counters["OP/s"] = benchmark::Counter(2.0 * M * K * N * state.iterations(), benchmark::Counter::kIsRate);
+  state.SetLabel(default_int8_path() == Int8Path::DnnlInt8 ? "oneDNN int8" : "oneDNN f32 fallback");
+}
+BENCHMARK(BM_MatMulInt8)->Args({128, 768, 768})->Args({128, 768, 3072})->Args({128, 3072, 768})->UseRealTime()->Unit(
+    benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
