@@ -54,5 +54,13 @@ TEST(Split, NumOutputsLeavesTheLastChunkSmaller) {
   EXPECT_EQ(y[2].to_vector<int64_t>(), (std::vector<int64_t>{5}));
 }
 
+TEST(Split, LeadingAxisPartsAreViews) {
+  Tensor x = i64({3, 2}, {0, 1, 2, 3, 4, 5});
+  SingleNode s{"Split", "", {}, 13, 2};
+  auto y = run_single_node(s, {x, i64({2}, {1, 2})});
+  EXPECT_EQ(y[1].buffer(), x.buffer());
+  EXPECT_EQ(y[1].to_vector<int64_t>(), (std::vector<int64_t>{2, 3, 4, 5}));
+}
+
 }  // namespace
 }  // namespace kiln::test

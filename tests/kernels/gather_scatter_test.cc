@@ -70,5 +70,13 @@ TEST(Compress, KeepsTrueSlices) {
   EXPECT_EQ(flat.to_vector<float>(), (std::vector<float>{1, 4}));
 }
 
+TEST(Gather, OneRowIsAView) {
+  Tensor table = f32({3, 2}, {0, 1, 10, 11, 20, 21});
+  auto y = run_single_node({"Gather"}, {table, Tensor::scalar<int64_t>(-1)})[0];
+  EXPECT_EQ(y.shape(), (Shape{2}));
+  EXPECT_EQ(y.buffer(), table.buffer());
+  EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{20, 21}));
+}
+
 }  // namespace
 }  // namespace kiln::test

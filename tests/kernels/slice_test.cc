@@ -69,5 +69,15 @@ TEST(ReverseSequence, ReversesEachBatchPrefix) {
   EXPECT_EQ(y.to_vector<int64_t>(), (std::vector<int64_t>{3, 10, 2, 20, 1, 30}));
 }
 
+TEST(Slice, ContiguousBlocksShareTheInputBuffer) {
+  Tensor x = i64({3, 2}, {0, 1, 2, 3, 4, 5});
+  auto rows = run_single_node({"Slice"}, {x, i64({1}, {1}), i64({1}, {3})})[0];  // rows 1..2
+  EXPECT_EQ(rows.buffer(), x.buffer());
+  EXPECT_EQ(rows.to_vector<int64_t>(), (std::vector<int64_t>{2, 3, 4, 5}));
+  auto col = run_single_node({"Slice"}, {x, i64({1}, {1}), i64({1}, {2}), i64({1}, {1})})[0];  // column 1: strided
+  EXPECT_NE(col.buffer(), x.buffer());
+  EXPECT_EQ(col.to_vector<int64_t>(), (std::vector<int64_t>{1, 3, 5}));
+}
+
 }  // namespace
 }  // namespace kiln::test

@@ -96,6 +96,13 @@ class SplitKernel : public OpKernel {
       if (ctx.output_wanted(i)) {
         Shape s = x.shape();
         s[axis] = sizes[i];
+        if (outer == 1) {  // each part is a contiguous block of x: a view, no copy
+          if (auto v = sub_view(x, s, off)) {
+            ctx.set_output(i, *v);
+            off += block;
+            continue;
+          }
+        }
         Tensor& y = ctx.allocate_output(i, x.dtype(), s);
         for (int64_t o = 0; o < outer; ++o) copy_elements(y, o * block, x, o * row + off, block);
       }

@@ -38,8 +38,14 @@ class GatherKernel : public OpKernel {
     int64_t outer = 1, inner = 1;
     for (int d = 0; d < axis; ++d) outer *= x.shape()[d];
     for (int d = axis + 1; d < x.rank(); ++d) inner *= x.shape()[d];
-    Tensor& y = ctx.allocate_output(0, x.dtype(), out);
     int64_t n = (int64_t)idx.size();
+    if (outer == 1 && n == 1) {  // one contiguous block of x (e.g. a row, or x[:, i] with batch 1): a view
+      if (auto v = sub_view(x, out, idx[0] * inner)) {
+        ctx.set_output(0, *v);
+        return;
+      }
+    }
+    Tensor& y = ctx.allocate_output(0, x.dtype(), out);
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t j = 0; j < n; ++j) copy_elements(y, (o * n + j) * inner, x, (o * dim + idx[j]) * inner, inner);
   }

@@ -27,6 +27,11 @@ void fill_elements(Tensor& dst, int64_t di, const Tensor& src, int64_t si, int64
   });
 }
 
+std::optional<Tensor> sub_view(const Tensor& x, Shape shape, int64_t elem_offset) {
+  if (!x.buffer() || shape_numel(shape) == 0) return std::nullopt;
+  return Tensor::view(x.dtype(), std::move(shape), x.buffer(), x.offset() + (size_t)elem_offset * dtype_size(x.dtype()));
+}
+
 std::vector<int64_t> linear_table(int64_t n, int64_t stride, int64_t start, int64_t step) {
   std::vector<int64_t> t((size_t)std::max<int64_t>(n, 0));
   for (int64_t i = 0; i < n; ++i) t[i] = (start + i * step) * stride;

@@ -2,6 +2,7 @@
 // (plain bytes for numbers, bool and 16-bit floats; assignment for strings).
 #pragma once
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ void fill_elements(Tensor& dst, int64_t di, const Tensor& src, int64_t si, int64
 // (which must then be given). Contiguous runs in the last dimension are copied as blocks.
 void gather_copy(const Tensor& src, Tensor& dst, const std::vector<std::vector<int64_t>>& tables,
                  const Tensor* fill = nullptr);
+
+// A view of x's buffer (no copy): `shape` starting at element `elem_offset`. The caller checks that
+// the elements are contiguous in x. Null when x has no buffer (empty tensors).
+std::optional<Tensor> sub_view(const Tensor& x, Shape shape, int64_t elem_offset);
 
 // Table of offsets for dimension d read straight through: i * stride.
 std::vector<int64_t> linear_table(int64_t n, int64_t stride, int64_t start = 0, int64_t step = 1);

@@ -61,6 +61,20 @@ class SliceKernel : public OpKernel {
       out[a] = n;
     }
     auto strides = contiguous_strides(x.shape());
+    // A contiguous block of x (leading axes of size 1, one axis with step 1, full axes after it)
+    // is returned as a view of x's buffer.
+    int k = 0;
+    while (k < r && out[k] == 1) ++k;
+    bool contiguous = k == r || step[k] == 1;
+    for (int d = k + 1; d < r && contiguous; ++d) contiguous = start[d] == 0 && out[d] == x.shape()[d] && step[d] == 1;
+    if (contiguous) {
+      int64_t off = 0;
+      for (int d = 0; d < r; ++d) off += start[d] * strides[d];
+      if (auto v = sub_view(x, out, off)) {
+        ctx.set_output(0, *v);
+        return;
+      }
+    }
     std::vector<std::vector<int64_t>> tables(r);
     for (int d = 0; d < r; ++d) tables[d] = linear_table(out[d], strides[d], start[d], step[d]);
     Tensor& y = ctx.allocate_output(0, x.dtype(), out);
