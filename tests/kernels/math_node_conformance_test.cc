@@ -36,6 +36,8 @@ const std::set<std::string>& math_ops() {
       // losses, dropout, pooling
       "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss", "Dropout", "MaxPool", "AveragePool",
       "GlobalMaxPool", "GlobalAveragePool", "LRN", "Einsum", "Det", "HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix", "DFT", "STFT",
+      // ai.onnx.preview.training optimizers
+      "Adagrad", "Momentum", "Adam",
       // pass-through ops that expanded (function body) tests use alongside the above
       "Constant", "Identity"};
   return ops;
@@ -49,6 +51,9 @@ const std::map<std::string, std::string>& known_failures() {
       {"test_training_dropout_default", kRandom},
       {"test_training_dropout_default_mask", kRandom},
       {"test_training_dropout_mask", kRandom},
+      // The expected values were computed with epsilon = 1e-2 but the node leaves epsilon at its
+      // default 1e-6 (defs.cc of ai.onnx.preview.training Adam), so no correct kernel matches them.
+      {"test_adam_multiple", "ONNX's reference used epsilon 1e-2 that the node does not carry"},
   };
   return m;
 }
@@ -58,7 +63,7 @@ bool uses_only_math_ops(const kiln::Graph& g) {
     for (const auto& v : *list)
       if (v.is_sequence || v.dtype == kiln::DType::Undefined) return false;  // sequences, optionals
   for (const auto& n : g.nodes) {
-    if (!n.domain.empty() && n.domain != "ai.onnx") return false;
+    if (!n.domain.empty() && n.domain != "ai.onnx" && n.domain != "ai.onnx.preview.training") return false;
     if (!math_ops().count(n.op_type)) return false;
   }
   return true;
