@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 
 #include "onnx_node_case.h"
 #include "single_node.h"
@@ -73,10 +74,18 @@ TEST(MatMul, HalfPrecision) {
   float av[] = {1.5f, -2.f}, bv[] = {2.f, 1.f, 0.5f, 4.f};
   for (int i = 0; i < 2; ++i) a.data<Half>()[i] = Half(av[i]);
   for (int i = 0; i < 4; ++i) b.data<Half>()[i] = Half(bv[i]);
-  auto y = run_single_node({"MatMul"}, {a, b})[0];
-  ASSERT_EQ(y.dtype(), DType::F16);
-  EXPECT_EQ((float)y.data<Half>()[0], 2.f);   // 3 - 1
-  EXPECT_EQ((float)y.data<Half>()[1], -6.5f);  // 1.5 - 8
+  for (bool constant : {false, true}) {
+    auto y = run_single_node({"MatMul"}, {a, b}, {false, constant})[0];
+    ASSERT_EQ(y.dtype(), DType::F16);
+    EXPECT_EQ((float)y.data<Half>()[0], 2.f);   // 3 - 1
+    EXPECT_EQ((float)y.data<Half>()[1], -6.5f);  // 1.5 - 8
+  }
+  Tensor ab(DType::BF16, {1, 2}), bb(DType::BF16, {2, 1});
+  ab.data<BFloat16>()[0] = BFloat16(3.f), ab.data<BFloat16>()[1] = BFloat16(0.5f);
+  bb.data<BFloat16>()[0] = BFloat16(-2.f), bb.data<BFloat16>()[1] = BFloat16(4.f);
+  auto yb = run_single_node({"MatMul"}, {ab, bb}, {false, true})[0];
+  ASSERT_EQ(yb.dtype(), DType::BF16);
+  EXPECT_EQ((float)yb.data<BFloat16>()[0], -4.f);  // -6 + 2
 }
 
 TEST(MatMul, MismatchedInnerDimensionIsBadInput) {
@@ -147,6 +156,39 @@ TEST(MatMul, ConstantWeightsServeEveryRowCount) {
     ASSERT_EQ(y.shape(), (Shape{1, rows, 48}));
     EXPECT_LT(max_rel(y, product(a.reshape({rows, 64}), b)), 1e-5) << rows << " rows";
   }
+}
+
+TEST(MatMul, ConcurrentRunsOfOneSession) {
+  // One session run from several threads at once, each with its own row count (shared primitive cache).
+  Tensor b = random_tensor({32, 16}, 11);
+  Model m;
+  m.set_opset("", 17);
+  Node n;
+  n.op_type = "MatMul";
+  n.inputs = {"a", "b"};
+  n.outputs = {"y"};
+  m.graph.nodes.push_back(n);
+  m.graph.initializers["b"] = b;
+  m.graph.inputs.push_back(ValueInfo{"a", DType::F32});
+  m.graph.outputs.push_back(ValueInfo{"y"});
+  SessionOptions opt;
+  opt.optimization_level = 0;
+  opt.threads = 1;
+  Session s(std::move(m), opt);
+  std::vector<double> errors(4, 1.0);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < 4; ++t)
+    pool.emplace_back([&, t] {
+      double worst = 0;
+      for (int i = 0; i < 20; ++i) {
+        int64_t rows = 1 + (t * 20 + i) % 9;
+        Tensor a = random_tensor({rows, 32}, (uint32_t)(t * 100 + i));
+        worst = std::max(worst, max_rel(s.run({{"a", a}}).at("y"), product(a, b)));
+      }
+      errors[t] = worst;
+    });
+  for (auto& th : pool) th.join();
+  for (double e : errors) EXPECT_LT(e, 1e-5);
 }
 
 TEST(MatMul, BatchedProductsMatchTheDefinition) {

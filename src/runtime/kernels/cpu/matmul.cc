@@ -56,11 +56,16 @@ class MatMulKernel : public OpKernel {
  public:
   explicit MatMulKernel(const KernelInfo& info) : dnnl_(dt::f32, dt::f32, dt::f32) {
     const Tensor* b = info.constant(1);
-    if (b && b->dtype() == DType::F32 && b->rank() >= 2 && b->numel() == b->dim(-1) * b->dim(-2) && b->numel() > 0) {
+    if (b && runs_as_f32(b->dtype()) && b->rank() >= 2 && b->numel() == b->dim(-1) * b->dim(-2) &&
+        b->numel() > 0) {
       packed_shape_ = b->shape();
-      dnnl_.pack_b(*b, b->dim(-2), b->dim(-1), false);
+      packed_type_ = b->dtype();
+      dnnl_.pack_b(b->dtype() == DType::F32 ? *b : b->cast(DType::F32), b->dim(-2), b->dim(-1), false);
     }
   }
+
+  // float32, and the 16-bit floats (computed in float32 and rounded once at the end).
+  static bool runs_as_f32(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
   void compute(KernelContext& ctx) override {
     const Tensor& a = ctx.input(0);
@@ -77,8 +82,17 @@ class MatMulKernel : public OpKernel {
       std::memset(y.raw(), 0, y.nbytes());
       return;
     }
-    if (a.dtype() == DType::F32) {
-      run_f32(d, a, b, y);
+    if (runs_as_f32(a.dtype())) {
+      bool packed = dnnl_.has_packed_b() && b.shape() == packed_shape_ && b.dtype() == packed_type_ &&
+                    shape_numel(d.b_batch) == 1;
+      if (a.dtype() == DType::F32) {
+        run_f32(d, a.data<float>(), packed ? nullptr : b.data<float>(), y.data<float>());
+      } else {
+        Tensor a32 = a.cast(DType::F32), y32(DType::F32, d.out);
+        Tensor b32 = packed ? Tensor() : b.cast(DType::F32);
+        run_f32(d, a32.data<float>(), packed ? nullptr : b32.data<float>(), y32.data<float>());
+        ctx.set_output(0, y32.cast(a.dtype()));
+      }
       return;
     }
     dispatch_numeric(a.dtype(), [&](auto tag) {
@@ -99,16 +113,13 @@ class MatMulKernel : public OpKernel {
   }
 
  private:
-  void run_f32(const MatMulDims& d, const Tensor& a, const Tensor& b, Tensor& y) {
-    const float* pa = a.data<float>();
-    const float* pb = b.data<float>();
-    float* py = y.data<float>();
+  // pb null: the packed constant B.
+  void run_f32(const MatMulDims& d, const float* pa, const float* pb, float* py) {
     int64_t nb_a = shape_numel(d.a_batch), nb_b = shape_numel(d.b_batch), nb = shape_numel(d.batch);
     if (nb_b == 1) {
       // One weight matrix: fold A's batch into its rows (the transformer case: [B, S, K] x [K, N]).
       MatMulShape s{1, nb_a * d.M, d.K, d.N};
-      bool use_packed = dnnl_.has_packed_b() && b.shape() == packed_shape_;
-      dnnl_.run(s, pa, use_packed ? nullptr : pb, py);
+      dnnl_.run(s, pa, pb, py);
     } else if (nb_a == nb && nb_b == nb) {
       dnnl_.run(MatMulShape{nb, d.M, d.K, d.N}, pa, pb, py);
     } else {
@@ -121,6 +132,7 @@ class MatMulKernel : public OpKernel {
 
   DnnlMatMul dnnl_;
   Shape packed_shape_;
+  DType packed_type_ = DType::Undefined;
 };
 
 class GemmKernel : public OpKernel {

@@ -72,10 +72,15 @@ void Int8Gemm::raw_product(int64_t M, int64_t K, int64_t N, const void* a, bool 
                            bool constant, int32_t* acc) {
   switch (path_) {
     case Int8Path::DnnlInt8: {
-      auto& mm = a_signed ? s8_ : u8_;
-      if (!mm) {
-        mm = std::make_unique<DnnlMatMul>(a_signed ? dt::s8 : dt::u8, dt::s8, dt::s32);
-        if (constant) mm->pack_b(const_s8_, K, N, false);
+      DnnlMatMul* mm;
+      {
+        std::lock_guard<std::mutex> lock(lazy_mu_);
+        auto& slot = a_signed ? s8_ : u8_;
+        if (!slot) {
+          slot = std::make_unique<DnnlMatMul>(a_signed ? dt::s8 : dt::u8, dt::s8, dt::s32);
+          if (has_constant_b()) slot->pack_b(const_s8_, const_k_, const_n_, false);
+        }
+        mm = slot.get();
       }
       mm->run(MatMulShape{1, M, K, N}, a, constant ? nullptr : b.s8, acc);
       return;
@@ -88,13 +93,18 @@ void Int8Gemm::raw_product(int64_t M, int64_t K, int64_t N, const void* a, bool 
       else
         for (int64_t i = 0; i < M * K; ++i) af[i] = (float)static_cast<const uint8_t*>(a)[i];
       float* cf = af.data() + M * K;
-      if (!f32_) f32_ = std::make_unique<DnnlMatMul>(dt::f32, dt::f32, dt::f32);
+      DnnlMatMul* mm;
+      {
+        std::lock_guard<std::mutex> lock(lazy_mu_);
+        if (!f32_) f32_ = std::make_unique<DnnlMatMul>(dt::f32, dt::f32, dt::f32);
+        mm = f32_.get();
+      }
       if (constant) {
-        f32_->run(MatMulShape{1, M, K, N}, af.data(), nullptr, cf);
+        mm->run(MatMulShape{1, M, K, N}, af.data(), nullptr, cf);
       } else {
         std::vector<float> bf((size_t)(K * N));
         for (int64_t i = 0; i < K * N; ++i) bf[i] = (float)b.s8[i];
-        f32_->run(MatMulShape{1, M, K, N}, af.data(), bf.data(), cf);
+        mm->run(MatMulShape{1, M, K, N}, af.data(), bf.data(), cf);
       }
       for (int64_t i = 0; i < M * N; ++i) acc[i] = (int32_t)std::lrint(cf[i]);
       return;

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "core/tensor.h"
@@ -63,6 +64,7 @@ class Int8Gemm {
                const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Out&& out);
 
   Int8Path path_;
+  std::mutex lazy_mu_;  // guards making u8_, s8_, f32_ on first use (sessions may run concurrently)
   std::unique_ptr<DnnlMatMul> u8_, s8_, f32_;
   // Constant B, prepared.
   int64_t const_k_ = 0, const_n_ = 0;
