@@ -38,6 +38,8 @@ const std::set<std::string>& math_ops() {
       "GlobalMaxPool", "GlobalAveragePool", "LRN", "Einsum", "Det", "HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix", "DFT", "STFT",
       // ai.onnx.preview.training optimizers
       "Adagrad", "Momentum", "Adam",
+      // recurrent layers
+      "RNN", "GRU", "LSTM",
       // pass-through ops that expanded (function body) tests use alongside the above
       "Constant", "Identity"};
   return ops;

@@ -2,6 +2,7 @@
 // with is_test) the output is the input and the mask is all true. In training mode each element is
 // kept with probability 1 - ratio and scaled by 1 / (1 - ratio), drawn from a generator seeded by
 // the `seed` attribute when given.
+#include <mutex>
 #include <random>
 
 #include "runtime/kernels/cpu/elementwise.h"
@@ -54,6 +55,7 @@ class DropoutKernel : public OpKernel {
     const float* px = xf.data<float>();
     float* py = yf.data<float>();
     bool* pm = m.data<bool>();
+    std::lock_guard<std::mutex> lock(rng_mutex_);  // sessions may run concurrently
     for (int64_t i = 0; i < x.numel(); ++i) {
       pm[i] = u(rng_) >= ratio;
       py[i] = pm[i] ? px[i] * scale : 0.0f;
@@ -66,6 +68,7 @@ class DropoutKernel : public OpKernel {
   int64_t opset_;
   float ratio_;
   std::mt19937 rng_;
+  std::mutex rng_mutex_;
 };
 
 }  // namespace
