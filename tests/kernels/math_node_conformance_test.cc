@@ -40,6 +40,8 @@ const std::set<std::string>& math_ops() {
       "Adagrad", "Momentum", "Adam",
       // recurrent layers
       "RNN", "GRU", "LSTM",
+      // text features
+      "StringNormalizer", "TfIdfVectorizer",
       // pass-through ops that expanded (function body) tests use alongside the above
       "Constant", "Identity"};
   return ops;

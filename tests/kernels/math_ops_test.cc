@@ -174,3 +174,51 @@ TEST(Einsum, MatmulTraceAndImplicitOutput) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+Attribute attr_strings(std::vector<std::string> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::Strings;
+  a.strings = std::move(v);
+  return a;
+}
+
+TEST(TextFeatures, StringNormalizerUnicodeLowerAndStopwords) {
+  Attribute lower;
+  lower.kind = Attribute::Kind::String;
+  lower.s = "LOWER";
+  Tensor x(DType::String, {3});
+  x.data<std::string>()[0] = "\xC3\x84pfel";  // "Äpfel"
+  x.data<std::string>()[1] = "THE";
+  x.data<std::string>()[2] = "Birnen";
+  SingleNode s{"StringNormalizer", "", {{"case_change_action", lower}, {"stopwords", attr_strings({"the"})}}, 10};
+  auto y = run_single_node(s, {x})[0];
+  EXPECT_EQ(y.to_vector<std::string>(), (std::vector<std::string>{"\xC3\xA4pfel", "birnen"}));  // "äpfel"
+}
+
+TEST(TextFeatures, TfIdfWeightedModes) {
+  // tokens 1 2 1 2 3; pool: unigrams {1, 2}, bigram (1, 2) -> counts 2, 2, 2
+  Tensor x = Tensor::from_vector<int64_t>({5}, {1, 2, 1, 2, 3});
+  auto run = [&](const char* mode) {
+    Attribute m;
+    m.kind = Attribute::Kind::String;
+    m.s = mode;
+    Attribute w;
+    w.kind = Attribute::Kind::Floats;
+    w.floats = {0.5f, 2, 3};
+    SingleNode s{"TfIdfVectorizer", "",
+                 {{"mode", m}, {"min_gram_length", attr_int(1)}, {"max_gram_length", attr_int(2)},
+                  {"max_skip_count", attr_int(0)}, {"ngram_counts", attr_ints({0, 2})},
+                  {"ngram_indexes", attr_ints({0, 1, 2})}, {"pool_int64s", attr_ints({1, 2, 1, 2})}, {"weights", w}},
+                 9};
+    return run_single_node(s, {x})[0].to_vector<float>();
+  };
+  EXPECT_EQ(run("TF"), (std::vector<float>{2, 2, 2}));
+  EXPECT_EQ(run("TFIDF"), (std::vector<float>{1, 4, 6}));
+  EXPECT_EQ(run("IDF"), (std::vector<float>{0.5f, 2, 3}));
+}
+
+}  // namespace
+}  // namespace kiln::test
