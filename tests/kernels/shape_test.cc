@@ -121,5 +121,30 @@ TEST(Transpose, PermutesAxes) {
   EXPECT_ANY_THROW(run_single_node(bad, {f32({2, 3}, {1, 2, 3, 4, 5, 6})}));
 }
 
+TEST(Transpose, LargeStridedCasesMatchTheDefinition) {
+  // Sizes past one 32x32 tile with ragged edges, for the tiled path: y[b][h][d][s] = x[b][s][h][d].
+  const int64_t B = 2, S = 37, H = 3, D = 45;
+  std::vector<float> v(B * S * H * D);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = (float)i;
+  SingleNode s{"Transpose", "", {{"perm", attr_ints({0, 2, 3, 1})}}};
+  auto y = run_single_node(s, {f32({B, S, H, D}, v)})[0];
+  ASSERT_EQ(y.shape(), (Shape{B, H, D, S}));
+  const float* p = y.data<float>();
+  int64_t bad = 0;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t d = 0; d < D; ++d)
+        for (int64_t t = 0; t < S; ++t)
+          if (p[((b * H + h) * D + d) * S + t] != v[((b * S + t) * H + h) * D + d]) ++bad;
+  EXPECT_EQ(bad, 0);
+  // int16 matrix transpose
+  std::vector<int16_t> m(40 * 33);
+  for (size_t i = 0; i < m.size(); ++i) m[i] = (int16_t)i;
+  auto t = run_single_node({"Transpose"}, {Tensor::from_vector<int16_t>({40, 33}, m)})[0];
+  const int16_t* q = t.data<int16_t>();
+  for (int64_t i = 0; i < 33; ++i)
+    for (int64_t j = 0; j < 40; ++j) ASSERT_EQ(q[i * 40 + j], m[j * 33 + i]);
+}
+
 }  // namespace
 }  // namespace kiln::test

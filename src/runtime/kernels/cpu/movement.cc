@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "core/threads.h"
+#include "runtime/kernels/cpu/common.h"
 
 namespace kiln::cpu {
 
@@ -123,6 +124,61 @@ void gather_copy(const Tensor& src, Tensor& dst, const std::vector<std::vector<i
     gather_copy_typed<T>(static_cast<const T*>(src.raw()), static_cast<T*>(dst.raw()), dst.shape(), tables,
                          fill ? static_cast<const T*>(fill->raw()) : nullptr);
   });
+}
+
+template <typename T>
+static void transpose_tiles(const T* src, T* dst, const Shape& out, const std::vector<int64_t>& src_stride, int q) {
+  int r = (int)out.size(), last = r - 1;
+  auto dst_stride = contiguous_strides(out);
+  std::vector<int> outer;
+  for (int d = 0; d < r; ++d)
+    if (d != q && d != last) outer.push_back(d);
+  int64_t outer_n = 1;
+  for (int d : outer) outer_n *= out[d];
+  const int64_t T_ = 32;
+  int64_t rows = out[q], cols = out[last], row_tiles = (rows + T_ - 1) / T_;
+  int64_t sl = src_stride[last], dq = dst_stride[q];
+  parallel_for(outer_n * row_tiles, T_ * cols * (long)sizeof(T), [&](long b, long e) {
+    for (long task = b; task < e; ++task) {
+      int64_t o = task / row_tiles, ib = (task % row_tiles) * T_;
+      int64_t sbase = 0, dbase = 0, rem = o;
+      for (int k = (int)outer.size() - 1; k >= 0; --k) {
+        int d = outer[k];
+        int64_t i = rem % out[d];
+        rem /= out[d];
+        sbase += i * src_stride[d];
+        dbase += i * dst_stride[d];
+      }
+      int64_t iend = std::min(rows, ib + T_);
+      for (int64_t jb = 0; jb < cols; jb += T_) {
+        int64_t jend = std::min(cols, jb + T_);
+        for (int64_t i = ib; i < iend; ++i) {
+          const T* s = src + sbase + i;  // the q axis is the contiguous input axis
+          T* d = dst + dbase + i * dq;
+          for (int64_t j = jb; j < jend; ++j) d[j] = s[j * sl];
+        }
+      }
+    }
+  });
+}
+
+bool transpose_tiled(const Tensor& x, const std::vector<int>& perm, Tensor& y) {
+  int r = x.rank();
+  if (x.dtype() == DType::String || r < 2 || y.numel() == 0) return false;
+  auto in_stride = contiguous_strides(x.shape());
+  std::vector<int64_t> src_stride(r);
+  int q = -1;
+  for (int d = 0; d < r; ++d) {
+    src_stride[d] = in_stride[perm[d]];
+    if (perm[d] == r - 1) q = d;
+  }
+  // Worth it only when the last output axis is strided and the contiguous input axis is long.
+  if (q < 0 || q == r - 1 || x.shape()[r - 1] < 4 || y.shape()[r - 1] < 4) return false;
+  dispatch_by_size(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    transpose_tiles<T>(static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), y.shape(), src_stride, q);
+  });
+  return true;
 }
 
 std::vector<int64_t> read_ints(const Tensor& t, const Node& node, const char* what) {

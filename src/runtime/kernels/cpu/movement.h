@@ -29,6 +29,11 @@ void gather_copy(const Tensor& src, Tensor& dst, const std::vector<std::vector<i
 // the elements are contiguous in x. Null when x has no buffer (empty tensors).
 std::optional<Tensor> sub_view(const Tensor& x, Shape shape, int64_t elem_offset);
 
+// Transpose of a contiguous tensor whose last input axis does not stay last (a strided innermost
+// read): copied in cache-sized 2-D tiles. Returns false (and does nothing) when the case does not
+// apply (strings, or the last input axis stays last, where gather_copy's row copies are best).
+bool transpose_tiled(const Tensor& x, const std::vector<int>& perm, Tensor& y);
+
 // Table of offsets for dimension d read straight through: i * stride.
 std::vector<int64_t> linear_table(int64_t n, int64_t stride, int64_t start = 0, int64_t step = 1);
 

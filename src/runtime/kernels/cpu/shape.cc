@@ -224,7 +224,9 @@ class TransposeKernel : public OpKernel {
       return;
     }
     Tensor& y = ctx.allocate_output(0, x.dtype(), out);
-    gather_copy(x, y, tables);
+    std::vector<int> p(r);
+    for (int d = 0; d < r; ++d) p[d] = normalize_axis(perm[d], r, ctx.node());
+    if (!transpose_tiled(x, p, y)) gather_copy(x, y, tables);
   }
 
  private:
