@@ -1,0 +1,233 @@
+// kiln run DIR --task TASK [options] [TEXT ...]: a task pipeline over a model folder. Inputs are the
+// TEXT arguments, else --input-ids lists (no tokenizer needed), else the lines of stdin.
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "pipelines/pipeline.h"
+#include "pipelines/tasks.h"
+
+namespace {
+
+std::vector<int64_t> parse_ids(const std::string& s, const char* flag) {
+  std::vector<int64_t> ids;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    if (part.find_first_not_of(" \t") == std::string::npos) continue;
+    try {
+      size_t used = 0;
+      ids.push_back(std::stoll(part, &used));
+      if (part.find_first_not_of(" \t", used) != std::string::npos) throw std::invalid_argument(part);
+    } catch (const std::exception&) {
+      throw kiln::BadInput(fmt::format("{} '{}': '{}' is not an integer id; give comma-separated ids like 1,2,3", flag, s, part));
+    }
+  }
+  KILN_CHECK(!ids.empty(), BadInput, "{} '{}' holds no ids", flag, s);
+  return ids;
+}
+
+// Lines split on "\n" only; the final "\n" ends the last line; nothing else is stripped.
+std::vector<std::string> read_lines(std::istream& in) {
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < all.size()) {
+    size_t nl = all.find('\n', start);
+    if (nl == std::string::npos) {
+      lines.push_back(all.substr(start));
+      break;
+    }
+    lines.push_back(all.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+std::string plain_text(const std::string& task, const nlohmann::json& r) {
+  if (r.contains("generated_texts")) {
+    std::string s;
+    for (auto& t : r["generated_texts"]) s += (s.empty() ? "" : "\n") + t.get<std::string>();
+    return s;
+  }
+  if (r.contains("generated_text")) return r["generated_text"].get<std::string>();
+  if (r.contains("sequences")) {
+    std::string s;
+    for (auto& seq : r["sequences"]) {
+      std::string line;
+      for (auto& id : seq) line += (line.empty() ? "" : " ") + std::to_string(id.get<int64_t>());
+      s += (s.empty() ? "" : "\n") + line;
+    }
+    return s;
+  }
+  if (r.contains("label") && !r.contains("scores"))
+    return fmt::format("{}\t{:.6f}", r["label"].get<std::string>(), r["score"].get<double>());
+  if (r.contains("answer") && r["answer"].is_string())
+    return fmt::format("{}\t{:.6f}", r["answer"].get<std::string>(), r["score"].get<double>());
+  return r.dump();
+}
+
+}  // namespace
+
+KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text2text-generation, ...) on a model folder") {
+  struct Opts {
+    std::string dir, task, context;
+    std::vector<std::string> texts, input_ids, bad_words;
+    bool json = false, truncation = false, normalize = false, no_cache = false, impossible = false;
+    kiln::PipelineOptions p;
+    std::optional<int64_t> max_new_tokens, min_new_tokens, gen_max_length, min_length, max_length, forced_bos, forced_eos;
+    std::optional<int> num_beams, top_k, no_repeat, num_return;
+    std::optional<float> temperature, top_p, rep_penalty, len_penalty;
+    std::optional<uint64_t> seed;
+    bool do_sample = false, early_stopping = false;
+    size_t batch_size = 1;
+  };
+  auto o = std::make_shared<Opts>();
+  sub.add_option("dir", o->dir, "model folder (config.json, *.onnx, tokenizer files)")->required();
+  sub.add_option("text", o->texts, "input texts (default: one per line of stdin)");
+  sub.add_option("--task", o->task, "text-classification, token-classification, question-answering, feature-extraction, "
+                                    "fill-mask, text2text-generation, summarization, translation, text-generation")
+      ->required();
+  sub.add_option("--file", o->p.file, "graph file (model_quantized.onnx) or suffix of every graph (quantized)");
+  sub.add_option("--input-ids", o->input_ids, "token ids of one input, comma-separated (repeat for more inputs)")
+      ->allow_extra_args(false);
+  sub.add_flag("--json", o->json, "one JSON object per input (with \"sequences\" for generation)");
+  sub.add_option("--threads", o->p.threads, "threads (0 = one per core)");
+  sub.add_option("--device", o->p.device, "cpu");
+  sub.add_option("--batch-size", o->batch_size, "inputs run together (padded); results equal one-by-one runs");
+  sub.add_flag("--truncation", o->truncation, "truncate inputs to --max-length tokens (default: the tokenizer's limit)");
+  sub.add_option("--max-length", o->max_length, "input length limit with --truncation (question-answering: window length)");
+  // generation, by transformers' names
+  sub.add_option("--max-new-tokens", o->max_new_tokens, "tokens to generate at most");
+  sub.add_option("--min-new-tokens", o->min_new_tokens, "tokens to generate at least (eos banned before)");
+  sub.add_option("--generate-max-length", o->gen_max_length, "generate()'s max_length (start ids included)");
+  sub.add_option("--min-length", o->min_length, "generate()'s min_length (start ids included)");
+  sub.add_option("--num-beams", o->num_beams, "beam search with this many beams");
+  sub.add_flag("--do-sample", o->do_sample, "sample instead of greedy/beam choice");
+  sub.add_option("--top-k", o->top_k, "sampling: keep the k best tokens; text-classification: labels to list; fill-mask: candidates");
+  sub.add_option("--top-p", o->top_p, "sampling: nucleus probability");
+  sub.add_option("--temperature", o->temperature, "sampling temperature");
+  sub.add_option("--repetition-penalty", o->rep_penalty, "penalty for tokens already in the sequence (1 = none)");
+  sub.add_option("--no-repeat-ngram-size", o->no_repeat, "ban repeating n-grams of this size");
+  sub.add_option("--length-penalty", o->len_penalty, "beam search: score = logprob / length^penalty");
+  sub.add_option("--num-return-sequences", o->num_return, "sequences per input");
+  sub.add_flag("--early-stopping", o->early_stopping, "beam search stops when num_beams hypotheses are done");
+  sub.add_option("--bad-words-ids", o->bad_words, "banned token sequence, comma-separated (repeatable)");
+  sub.add_option("--forced-bos-token-id", o->forced_bos, "token forced first");
+  sub.add_option("--forced-eos-token-id", o->forced_eos, "token forced last");
+  sub.add_option("--seed", o->seed, "sampling seed (repeatable results)");
+  sub.add_flag("--no-cache", o->no_cache, "re-run the whole sequence each step (no KV cache)");
+  // other tasks
+  sub.add_option("--context", o->context, "question-answering: the context (the inputs are questions)");
+  sub.add_option("--doc-stride", o->p.doc_stride, "question-answering: overlap of context windows, in tokens");
+  sub.add_option("--max-answer-length", o->p.max_answer_length, "question-answering: longest answer, in tokens");
+  sub.add_flag("--handle-impossible-answer", o->impossible, "question-answering: allow an empty answer");
+  sub.add_option("--aggregation-strategy", o->p.aggregation_strategy, "token-classification: none, simple, first, average, max");
+  sub.add_option("--pooling", o->p.pooling, "feature-extraction: none, mean, cls");
+  sub.add_flag("--normalize", o->normalize, "feature-extraction: L2-normalise");
+  sub.add_option("--function-to-apply", o->p.function_to_apply, "text-classification: softmax, sigmoid, none");
+  return [o] {
+    kiln::PipelineOptions p = o->p;
+    p.batch_size = o->batch_size;
+    p.truncation = o->truncation;
+    if (o->max_length) p.max_length = (size_t)*o->max_length;
+    p.top_k = o->top_k;
+    p.normalize = o->normalize;
+    p.handle_impossible_answer = o->impossible;
+    auto& g = p.generation;
+    g.max_new_tokens = o->max_new_tokens;
+    g.min_new_tokens = o->min_new_tokens;
+    g.max_length = o->gen_max_length;
+    g.min_length = o->min_length;
+    g.num_beams = o->num_beams;
+    if (o->do_sample) g.do_sample = true;
+    g.top_k = o->top_k;
+    g.top_p = o->top_p;
+    g.temperature = o->temperature;
+    g.repetition_penalty = o->rep_penalty;
+    g.no_repeat_ngram_size = o->no_repeat;
+    g.length_penalty = o->len_penalty;
+    g.num_return_sequences = o->num_return;
+    if (o->early_stopping) g.early_stopping = true;
+    if (o->no_cache) g.use_cache = false;
+    g.forced_bos_token_id = o->forced_bos;
+    g.forced_eos_token_id = o->forced_eos;
+    g.seed = o->seed;
+    if (!o->bad_words.empty()) {
+      g.bad_words_ids.emplace();
+      for (const auto& b : o->bad_words) g.bad_words_ids->push_back(parse_ids(b, "--bad-words-ids"));
+    }
+
+    std::vector<kiln::PipelineInput> inputs;
+    if (!o->input_ids.empty()) {
+      KILN_CHECK(o->texts.empty(), BadInput, "give either TEXT arguments or --input-ids, not both");
+      for (const auto& s : o->input_ids) inputs.push_back(kiln::PipelineInput::from_ids(parse_ids(s, "--input-ids")));
+    } else {
+      std::vector<std::string> texts = o->texts.empty() ? read_lines(std::cin) : o->texts;
+      for (auto& t : texts) {
+        kiln::PipelineInput in(t);
+        if (o->task == "question-answering") {
+          if (!o->context.empty()) {
+            in.text_pair = o->context;
+          } else {  // {"question": ..., "context": ...} per line
+            auto j = nlohmann::json::parse(t, nullptr, false);
+            KILN_CHECK(j.is_object() && j.contains("question") && j.contains("context"), BadInput,
+                       "question-answering needs --context, or inputs as JSON lines {{\"question\": ..., \"context\": ...}}");
+            in.text = j["question"].get<std::string>();
+            in.text_pair = j["context"].get<std::string>();
+          }
+        }
+        inputs.push_back(std::move(in));
+      }
+    }
+    KILN_CHECK(!inputs.empty(), BadInput, "no inputs: give TEXT arguments, --input-ids, or lines on stdin");
+
+    const bool generation = o->task.find("generation") != std::string::npos || o->task == "summarization" ||
+                            o->task.rfind("translation", 0) == 0;
+    // Plain output of generation streams: each token is printed as soon as it is chosen.
+    const bool stream = generation && !o->json && !g.num_beams.value_or(0);
+    std::vector<int64_t> streamed;
+    std::string printed;
+    kiln::pipelines::ModelDir* dir_for_decode = nullptr;
+    std::unique_ptr<kiln::pipelines::ModelDir> tok_dir;
+    if (stream) {
+      tok_dir = std::make_unique<kiln::pipelines::ModelDir>(o->dir, o->p.file, o->p.threads);
+      if (tok_dir->has_tokenizer() && o->input_ids.empty()) dir_for_decode = tok_dir.get();
+      p.on_token = [&](size_t, size_t seq, int64_t tok) {
+        if (seq != 0) return;
+        streamed.push_back(tok);
+        if (dir_for_decode) {
+          std::string now = dir_for_decode->tokenizer().decode(streamed, true);
+          if (now.rfind(printed, 0) == 0) {
+            std::fwrite(now.data() + printed.size(), 1, now.size() - printed.size(), stdout);
+            printed = now;
+          }
+        } else {
+          std::printf("%s%lld", streamed.size() > 1 ? " " : "", (long long)tok);
+        }
+        std::fflush(stdout);
+      };
+      p.batch_size = 1;
+    }
+    auto pipe = kiln::pipeline(o->task, o->dir, p);
+    if (stream) {
+      for (auto& in : inputs) {
+        streamed.clear(), printed.clear();
+        pipe->run({in});
+        std::printf("\n");
+        std::fflush(stdout);
+      }
+      return 0;
+    }
+    std::vector<nlohmann::json> results = pipe->run(inputs);
+    for (auto& r : results) {
+      std::string line = o->json ? r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : plain_text(o->task, r);
+      std::fwrite(line.data(), 1, line.size(), stdout);
+      std::fputc('\n', stdout);
+    }
+    return 0;
+  };
+}

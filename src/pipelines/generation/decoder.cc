@@ -1,0 +1,157 @@
+#include "pipelines/generation/decoder.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "pipelines/tensor_rows.h"
+
+namespace kiln::gen {
+using pipelines::i64_matrix;
+
+namespace {
+
+const char* kPastPrefixes[] = {"past_key_values.", "past_key_values_", "past."};
+const char* kPresentPrefixes[] = {"present.", "present_key_values.", "present_"};
+
+// "past_key_values.0.decoder.key" -> "0.decoder.key"; "" when name is not a past input.
+std::string past_key(const std::string& name) {
+  for (const char* p : kPastPrefixes)
+    if (name.rfind(p, 0) == 0) return name.substr(std::string(p).size());
+  return "";
+}
+std::string present_key(const std::string& name) {
+  for (const char* p : kPresentPrefixes)
+    if (name.rfind(p, 0) == 0) return name.substr(std::string(p).size());
+  return "";
+}
+bool is_cross_attention(const std::string& key) {
+  return key.find("encoder") != std::string::npos || key.find("cross") != std::string::npos;
+}
+}  // namespace
+
+void check_decoder_inputs(const Session& s, const std::string& file, bool encoder_decoder) {
+  for (const auto& v : s.inputs()) {
+    const std::string& n = v.name;
+    if (n == "input_ids" || n == "decoder_input_ids" || n == "use_cache_branch" || n == "position_ids" ||
+        !past_key(n).empty())
+      continue;
+    if (encoder_decoder && (n == "encoder_attention_mask" || n == "encoder_hidden_states" || n == "attention_mask"))
+      continue;
+    if (!encoder_decoder && n == "attention_mask") continue;
+    throw BadModel(fmt::format(
+        "{}: input '{}' is not one a {} decoder takes; expected input_ids, {}past_key_values.*, use_cache_branch{}", file,
+        n, encoder_decoder ? "encoder-decoder" : "decoder-only",
+        encoder_decoder ? "encoder_attention_mask, encoder_hidden_states, " : "attention_mask, position_ids, ",
+        encoder_decoder ? "" : " (is this an encoder-decoder model? then use --task text2text-generation)"));
+  }
+}
+
+CachedDecoder::CachedDecoder(DecoderGraphs graphs, int64_t rows, Tensor encoder_hidden, Tensor encoder_mask,
+                             bool use_cache)
+    : g_(std::move(graphs)), rows_(rows), enc_hidden_(std::move(encoder_hidden)), enc_mask_(std::move(encoder_mask)),
+      use_cache_(use_cache), ids_(rows) {
+  KILN_CHECK(g_.no_past || g_.merged || g_.with_past, BadModel, "no decoder graph to run");
+  if (!g_.with_past && !g_.merged) use_cache_ = false;
+  if (!g_.no_past && !g_.merged && g_.with_past) use_cache_ = true;  // a with-past-only graph starts from an empty past
+}
+
+NamedTensors CachedDecoder::feeds_for(const Session& s, const std::vector<std::vector<int64_t>>& new_ids,
+                                      bool use_cache_branch) {
+  NamedTensors f;
+  const int64_t n = (int64_t)new_ids[0].size();
+  const bool with_past = use_cache_branch;
+  for (const auto& v : s.inputs()) {
+    const std::string& name = v.name;
+    if (name == "input_ids" || name == "decoder_input_ids") {
+      f[name] = i64_matrix(new_ids);
+    } else if (name == "encoder_attention_mask" || (enc_mask_.defined() && name == "attention_mask")) {
+      f[name] = enc_mask_;
+    } else if (name == "encoder_hidden_states") {
+      f[name] = enc_hidden_;
+    } else if (name == "attention_mask") {  // decoder-only: over past and new tokens
+      const int64_t total = (with_past ? past_len_ : 0) + n;
+      f[name] = i64_matrix(std::vector<std::vector<int64_t>>(rows_, std::vector<int64_t>(total, 1)));
+    } else if (name == "position_ids") {
+      const int64_t first = with_past ? past_len_ : 0;
+      std::vector<int64_t> pos(n);
+      for (int64_t i = 0; i < n; ++i) pos[i] = first + i;
+      f[name] = i64_matrix(std::vector<std::vector<int64_t>>(rows_, pos));
+    } else if (name == "use_cache_branch") {
+      f[name] = Tensor::from_vector<bool>({1}, {with_past});
+    } else if (std::string key = past_key(name); !key.empty()) {
+      auto it = cache_.find(key);
+      if (with_past) {
+        KILN_CHECK(it != cache_.end(), BadModel,
+                   "decoder input '{}' has no matching 'present.{}' output in the first-step decoder graph", name, key);
+        f[name] = it->second;
+      } else {
+        // An empty past (sequence length 0) for the first step of a merged or with-past graph.
+        int64_t heads = g_.num_heads, dim = g_.head_dim;
+        if (v.shape && v.shape->size() == 4) {
+          if ((*v.shape)[1].value) heads = *(*v.shape)[1].value;
+          if ((*v.shape)[3].value) dim = *(*v.shape)[3].value;
+        }
+        KILN_CHECK(heads > 0 && dim > 0, BadModel,
+                   "cannot size the empty past for '{}': its shape is open and config.json gives no head count", name);
+        f[name] = Tensor::zeros(v.dtype == DType::Undefined ? DType::F32 : v.dtype, {rows_, heads, 0, dim});
+      }
+    } else {
+      throw BadModel(fmt::format("decoder input '{}' is not one kiln knows how to feed", name));
+    }
+  }
+  return f;
+}
+
+void CachedDecoder::keep_presents(const NamedTensors& outs, bool first) {
+  for (const auto& [name, t] : outs) {
+    std::string key = present_key(name);
+    if (key.empty()) continue;
+    // Cross-attention keys/values depend only on the encoder: later steps keep the first ones.
+    if (!first && is_cross_attention(key) && cache_.count(key)) continue;
+    cache_[key] = t;
+  }
+}
+
+std::vector<float> CachedDecoder::step(const std::vector<std::vector<int64_t>>& tokens) {
+  KILN_CHECK((int64_t)tokens.size() == rows_, InternalError, "decoder step: {} rows for {}", tokens.size(), rows_);
+  for (int64_t r = 0; r < rows_; ++r) ids_[r].insert(ids_[r].end(), tokens[r].begin(), tokens[r].end());
+  const Session* s = nullptr;
+  std::vector<std::vector<int64_t>> feed = tokens;
+  if (!use_cache_) {  // re-run the whole sequence
+    s = g_.no_past ? g_.no_past.get() : g_.merged.get();
+    feed = ids_;
+    past_len_ = 0;
+  } else if (past_len_ == 0) {
+    s = g_.no_past ? g_.no_past.get() : g_.merged ? g_.merged.get() : g_.with_past.get();
+  } else {
+    s = g_.with_past ? g_.with_past.get() : g_.merged.get();
+  }
+  const bool first = past_len_ == 0;
+  NamedTensors outs = s->run(feeds_for(*s, feed, use_cache_ && past_len_ > 0));
+  auto it = outs.find("logits");
+  const Tensor& logits = it != outs.end() ? it->second : outs.begin()->second;
+  KILN_CHECK(logits.rank() == 3 && logits.dim(0) == rows_, BadModel,
+             "decoder logits have shape {}, expected [{}, sequence, vocab]", shape_str(logits.shape()), rows_);
+  vocab_ = logits.dim(2);
+  const int64_t seq = logits.dim(1);
+  std::vector<float> all = pipelines::as_floats(logits), last((size_t)(rows_ * vocab_));
+  for (int64_t r = 0; r < rows_; ++r)
+    std::copy_n(all.begin() + (r * seq + seq - 1) * vocab_, vocab_, last.begin() + r * vocab_);
+  if (use_cache_) {
+    keep_presents(outs, first);
+    past_len_ += (int64_t)feed[0].size();
+  }
+  return last;
+}
+
+void CachedDecoder::select(const std::vector<int64_t>& rows) {
+  for (auto& [k, t] : cache_) t = pipelines::take_rows(t, rows);
+  if (enc_hidden_.defined()) enc_hidden_ = pipelines::take_rows(enc_hidden_, rows);
+  if (enc_mask_.defined()) enc_mask_ = pipelines::take_rows(enc_mask_, rows);
+  std::vector<std::vector<int64_t>> ids;
+  for (int64_t r : rows) ids.push_back(ids_[r]);
+  ids_ = std::move(ids);
+  rows_ = (int64_t)rows.size();
+}
+
+}  // namespace kiln::gen

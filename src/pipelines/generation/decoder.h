@@ -1,0 +1,55 @@
+// The KV-cache driver: runs a decoder's ONNX graphs step by step as a StepModel, in the layouts
+// Optimum and kiln write:
+//   - encoder-decoder: decoder_model (first step: input_ids, encoder_attention_mask,
+//     encoder_hidden_states -> logits, present.*) + decoder_with_past_model (later steps:
+//     past_key_values.* in, present.* out; cross-attention entries kept from the first step);
+//   - decoder_model_merged: one graph with use_cache_branch choosing the two (If);
+//   - decoder-only (GPT-2): decoder_model + decoder_with_past_model with attention_mask over past and
+//     new tokens, position_ids when the graph has them.
+// Without a with-past graph (or with use_cache off) every step re-runs the whole sequence.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor_json.h"
+#include "pipelines/generation/step_model.h"
+#include "runtime/session.h"
+
+namespace kiln::gen {
+
+struct DecoderGraphs {
+  std::shared_ptr<const Session> no_past;    // decoder_model.onnx
+  std::shared_ptr<const Session> with_past;  // decoder_with_past_model.onnx
+  std::shared_ptr<const Session> merged;     // decoder_model_merged.onnx
+  int64_t num_heads = 0, head_dim = 0;       // sizes of empty past tensors when the graph leaves them open
+};
+
+// Throws BadModel naming the graph and input when a decoder graph wants an input kiln cannot feed.
+void check_decoder_inputs(const Session& s, const std::string& file, bool encoder_decoder);
+
+class CachedDecoder : public StepModel {
+ public:
+  // rows: one per input. Encoder-decoders pass the encoder's last_hidden_state [rows, S, H] and
+  // attention mask [rows, S]; decoder-only models pass undefined tensors.
+  CachedDecoder(DecoderGraphs graphs, int64_t rows, Tensor encoder_hidden, Tensor encoder_mask, bool use_cache = true);
+
+  std::vector<float> step(const std::vector<std::vector<int64_t>>& tokens) override;
+  int64_t vocab_size() const override { return vocab_; }
+  int64_t rows() const override { return rows_; }
+  void select(const std::vector<int64_t>& rows) override;
+
+ private:
+  NamedTensors feeds_for(const Session& s, const std::vector<std::vector<int64_t>>& new_ids, bool use_cache_branch);
+  void keep_presents(const NamedTensors& outs, bool first);
+
+  DecoderGraphs g_;
+  int64_t rows_;
+  Tensor enc_hidden_, enc_mask_;
+  bool use_cache_;
+  int64_t past_len_ = 0, vocab_ = 0;
+  NamedTensors cache_;  // by the name after the past_key_values. / present. prefix ("0.decoder.key")
+  std::vector<std::vector<int64_t>> ids_;  // every token fed so far, per row
+};
+
+}  // namespace kiln::gen

@@ -1,0 +1,47 @@
+// A model folder as Optimum and kiln write it: finds its graphs (model.onnx, encoder_model.onnx,
+// decoder_model.onnx, decoder_with_past_model.onnx, decoder_model_merged.onnx, their _quantized
+// variants, also under onnx/), its config and its tokenizer.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipelines/model_config.h"
+#include "runtime/session.h"
+#include "tokenizers/tokenizer.h"
+
+namespace kiln::pipelines {
+
+class ModelDir {
+ public:
+  // file: "" (the plain graphs), a graph file name ("model_quantized.onnx"), or a suffix that every
+  // graph of the folder carries ("quantized" -> encoder_model_quantized.onnx ...).
+  ModelDir(std::string dir, std::string file = "", int threads = 0);
+
+  const std::string& dir() const { return dir_; }
+  const ModelConfig& config() const { return config_; }
+  ModelConfig& config() { return config_; }
+
+  // Path of graph `stem` ("model", "encoder_model", ...) as the file option picks it; nullopt if absent.
+  std::optional<std::string> find_graph(const std::string& stem) const;
+  // Like find_graph, but throws IoError naming the file, what the folder holds and what the task needs.
+  std::string require_graph(const std::string& stem, const std::string& task) const;
+  std::shared_ptr<const Session> open(const std::string& path) const;
+
+  // The tokenizer (loaded once); throws naming the files looked for when there is none.
+  const Tokenizer& tokenizer() const;
+  bool has_tokenizer() const;
+  // All .onnx files in the folder, for messages.
+  std::string graphs_listing() const;
+
+ private:
+  std::string tokenizer_dir() const;
+
+  std::string dir_, file_;
+  int threads_;
+  ModelConfig config_;
+  mutable std::unique_ptr<Tokenizer> tokenizer_;
+};
+
+}  // namespace kiln::pipelines

@@ -1,0 +1,49 @@
+// kiln::pipeline(): task name -> task pipeline over a model folder.
+#include "pipelines/pipeline.h"
+
+#include "core/error.h"
+#include "pipelines/tasks.h"
+
+namespace kiln {
+
+std::vector<std::string> pipeline_tasks() {
+  return {"text-classification", "sentiment-analysis", "token-classification", "ner", "question-answering",
+          "feature-extraction",  "fill-mask",          "text2text-generation", "summarization", "translation",
+          "translation_XX_to_YY", "text-generation"};
+}
+
+std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& model_dir, const PipelineOptions& options) {
+  using namespace pipelines;
+  KILN_CHECK(options.device == "cpu" || options.device.empty(), Unsupported,
+             "device '{}' is not available yet; kiln runs pipelines on cpu", options.device);
+  auto known = [&] {
+    std::string s;
+    for (const auto& t : pipeline_tasks()) s += (s.empty() ? "" : ", ") + t;
+    return s;
+  };
+  const bool translation = task == "translation" || (task.rfind("translation_", 0) == 0 && task.find("_to_") != std::string::npos);
+  const bool generation = task == "text2text-generation" || task == "summarization" || translation || task == "text-generation";
+  const bool encoder = task == "text-classification" || task == "sentiment-analysis" || task == "token-classification" ||
+                       task == "ner" || task == "question-answering" || task == "feature-extraction" || task == "fill-mask";
+  KILN_CHECK(generation || encoder, BadInput, "unknown task '{}'; kiln knows: {}", task, known());
+  auto dir = std::make_unique<ModelDir>(model_dir, options.file, options.threads);
+  if (task == "text-classification" || task == "sentiment-analysis")
+    return std::make_unique<TextClassificationPipeline>(std::move(dir), options);
+  if (task == "token-classification" || task == "ner") return std::make_unique<TokenClassificationPipeline>(std::move(dir), options);
+  if (task == "question-answering") return std::make_unique<QuestionAnsweringPipeline>(std::move(dir), options);
+  if (task == "feature-extraction") return std::make_unique<FeatureExtractionPipeline>(std::move(dir), options);
+  if (task == "fill-mask") return std::make_unique<FillMaskPipeline>(std::move(dir), options);
+  if (task == "text-generation") return std::make_unique<TextGenerationPipeline>(std::move(dir), options);
+  std::string t = task;
+  if (task == "translation") {  // the folder's one translation_xx_to_yy entry, if it has exactly one
+    auto tsp = dir->config().raw.find("task_specific_params");
+    int n = 0;
+    if (tsp != dir->config().raw.end() && tsp->is_object())
+      for (auto& [k, v] : tsp->items())
+        if (k.rfind("translation_", 0) == 0) t = k, ++n;
+    if (n != 1) t = task;
+  }
+  return std::make_unique<Text2TextPipeline>(t, std::move(dir), options);
+}
+
+}  // namespace kiln

@@ -1,0 +1,17 @@
+// Small tensor helpers the pipelines share: id matrices in, rows out, rows gathered.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace kiln::pipelines {
+
+// [rows, cols] int64 tensor from equal-length rows.
+Tensor i64_matrix(const std::vector<std::vector<int64_t>>& rows);
+// Rows idx of t along its first axis, in that order (repeats allowed), as a new tensor.
+Tensor take_rows(const Tensor& t, const std::vector<int64_t>& idx);
+// A float32 copy of any float tensor's data.
+std::vector<float> as_floats(const Tensor& t);
+
+}  // namespace kiln::pipelines
