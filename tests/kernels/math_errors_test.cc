@@ -1,0 +1,63 @@
+// Bad inputs to the math kernels end in kiln's own errors (BadInput for data, BadModel for the
+// graph), never in a crash; integer corner cases (division by zero, INT_MIN / -1, wide shifts)
+// have defined results.
+#include <gtest/gtest.h>
+
+#include <climits>
+
+#include "single_node.h"
+
+namespace kiln::test {
+namespace {
+
+Tensor f32(Shape s, std::vector<float> v) { return Tensor::from_vector<float>(std::move(s), v); }
+Tensor i32(Shape s, std::vector<int32_t> v) { return Tensor::from_vector<int32_t>(std::move(s), v); }
+Attribute attr_str(const std::string& v) { Attribute a; a.kind = Attribute::Kind::String; a.s = v; return a; }
+
+TEST(MathErrors, MismatchedTypesAndShapes) {
+  EXPECT_THROW(run_single_node({"Add"}, {f32({2}, {1, 2}), i32({2}, {1, 2})}), BadInput);
+  EXPECT_THROW(run_single_node({"Where"}, {f32({1}, {1}), f32({1}, {1}), f32({1}, {2})}), BadInput);
+  EXPECT_THROW(run_single_node({"Softmax", "", {}, 13}, {i32({2}, {1, 2})}), BadInput);
+  EXPECT_THROW(run_single_node({"Equal"}, {f32({2, 3}, {1, 2, 3, 4, 5, 6}), f32({2}, {1, 2})}), BadInput);
+}
+
+TEST(MathErrors, AxesOutOfRange) {
+  SingleNode ln{"LayerNormalization", "", {{"axis", attr_int(3)}}};
+  EXPECT_THROW(run_single_node(ln, {f32({1, 2}, {1, 2}), f32({2}, {1, 1})}), Error);
+  SingleNode rs{"ReduceSum", "", {{"axes", attr_ints({5})}}, 11};
+  EXPECT_THROW(run_single_node(rs, {f32({2}, {1, 2})}), Error);
+  SingleNode am{"ArgMax", "", {{"axis", attr_int(0)}}};
+  EXPECT_THROW(run_single_node(am, {Tensor(DType::F32, {0, 2})}), BadInput);
+}
+
+TEST(MathErrors, MalformedAttributes) {
+  EXPECT_THROW(run_single_node({"Einsum", "", {{"equation", attr_str("ij,jk->i$")}}, 12},
+                               {f32({1, 1}, {1}), f32({1, 1}, {1})}),
+               BadModel);
+  EXPECT_THROW(run_single_node({"BitShift", "", {{"direction", attr_str("UP")}}},
+                               {Tensor::from_vector<uint8_t>({1}, {1}), Tensor::from_vector<uint8_t>({1}, {1})}),
+               BadModel);
+  Tensor s(DType::String, {1});
+  s.data<std::string>()[0] = "not a number";
+  EXPECT_THROW(run_single_node({"Cast", "", {{"to", attr_int((int64_t)DType::F32)}}}, {s}), BadInput);
+}
+
+TEST(MathErrors, RecurrentWeightsOfTheWrongShape) {
+  SingleNode lstm{"LSTM", "", {{"hidden_size", attr_int(2)}}, 14};
+  EXPECT_THROW(run_single_node(lstm, {Tensor::zeros(DType::F32, {1, 1, 3}), Tensor::zeros(DType::F32, {1, 8, 2}),
+                                      Tensor::zeros(DType::F32, {1, 8, 2})}),
+               BadInput);
+}
+
+TEST(MathErrors, IntegerCornerCasesAreDefined) {
+  auto d = run_single_node({"Div"}, {i32({2}, {INT_MIN, 5}), i32({2}, {-1, 0})})[0];
+  EXPECT_EQ(d.to_vector<int32_t>()[1], 0);
+  auto m = run_single_node({"Mod"}, {i32({2}, {INT_MIN, 5}), i32({2}, {-1, 0})})[0];
+  EXPECT_EQ(m.to_vector<int32_t>(), (std::vector<int32_t>{0, 0}));
+  auto b = run_single_node({"BitShift", "", {{"direction", attr_str("LEFT")}}},
+                           {Tensor::from_vector<uint8_t>({1}, {1}), Tensor::from_vector<uint8_t>({1}, {9})})[0];
+  EXPECT_EQ(b.to_vector<uint8_t>(), (std::vector<uint8_t>{0}));
+}
+
+}  // namespace
+}  // namespace kiln::test
