@@ -1,3 +1,40 @@
+# kiln: the two set-up commands are `make demo` and `make test` (see README.md).
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 20
 
+.PHONY: all build deps demo test peers clean asan fuzz
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# ONNX Runtime and the JavaScript tokenizers library as peers (npm; tests skip when unreachable).
+peers:
+	@scripts/install-peers $(BUILD)/peers
+
+demo: deps build
+	@scripts/demo $(BUILD)
+
+test: deps build peers
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Address + undefined-behaviour sanitizers over the same tests.
+asan: deps
+	$(MAKE) build BUILD=build-asan CMAKE_FLAGS="-DKILN_SANITIZE=ON -DKILN_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS.
 fuzz: deps
 	@scripts/fuzz $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD)
