@@ -22,4 +22,10 @@ int fold_constants(Graph& g, const NodeEvaluator& evaluate);
 // initializers nobody reads.
 int remove_dead_nodes(Graph& g);
 
+// Fusions (optimisation level 2), float32 graphs only. Each returns the number of fused groups.
+// Decomposed LayerNorm (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add) -> LayerNormalization.
+int fuse_layer_norm(Graph& g);
+// Erf-based GELU -> Gelu, or BiasGelu when a constant bias Add feeds it.
+int fuse_gelu(Graph& g);
+
 }  // namespace kiln

@@ -51,6 +51,10 @@ void Session::init() {
     fold_constants(model_->graph, [&](const Node& n, const std::vector<const Tensor*>& ins) {
       return evaluate_node(n, ins, opsets);
     });
+    if (options_.optimization_level >= 2) {
+      fuse_layer_norm(model_->graph);
+      fuse_gelu(model_->graph);
+    }
     remove_dead_nodes(model_->graph);
   }
   plan_ = std::make_unique<ExecutionPlan>(model_->graph, opsets, KernelRegistry::global());

@@ -113,11 +113,14 @@ inline float gelu_tanh_f(float x) {
   const float m = s / (float)n;                                                 \
   float v = 0;                                                                  \
   _Pragma("omp simd reduction(+ : v)") for (int64_t i = 0; i < n; ++i) v += (x[i] - m) * (x[i] - m); \
-  const float inv = 1.0f / std::sqrt(v / (float)n + eps);                       \
+  /* Divide by the deviation (not multiply by its inverse), as the decomposed graph and ONNX   \
+     Runtime do: int8 models amplify the last-bit difference. */                                  \
+  const float sd = std::sqrt(v / (float)n + eps);                               \
+  const float inv = 1.0f / sd;                                                  \
   if (bias) {                                                                   \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * inv * scale[i] + bias[i]; \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) / sd * scale[i] + bias[i]; \
   } else {                                                                      \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * inv * scale[i]; \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) / sd * scale[i]; \
   }                                                                             \
   *mean_out = m;                                                                \
   *inv_out = inv;

@@ -1,0 +1,56 @@
+#include "passes/pattern.h"
+
+namespace kiln {
+
+GraphIndex::GraphIndex(const Graph& g) : g_(g) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (const auto& o : g.nodes[i].outputs)
+      if (!o.empty()) producer_[o] = (int)i;
+    for (const auto& in : g.nodes[i].inputs)
+      if (!in.empty()) consumers_[in].push_back((int)i);
+    // A subgraph reading a value counts as a consumer that no pattern can absorb.
+    for (const auto& [_, a] : g.nodes[i].attributes)
+      if (a.g || !a.graphs.empty()) {
+        std::vector<const Graph*> subs;
+        if (a.g) subs.push_back(a.g.get());
+        for (const auto& s : a.graphs) subs.push_back(s.get());
+        for (const Graph* s : subs)
+          for (const auto& n : s->nodes)
+            for (const auto& in : n.inputs) consumers_[in].push_back(-2);
+      }
+  }
+  for (const auto& o : g.outputs) graph_outputs_.insert(o.name);
+}
+
+int GraphIndex::producer(const std::string& v) const {
+  auto it = producer_.find(v);
+  return it == producer_.end() ? -1 : it->second;
+}
+
+const std::vector<int>& GraphIndex::consumers(const std::string& v) const {
+  auto it = consumers_.find(v);
+  return it == consumers_.end() ? none_ : it->second;
+}
+
+bool GraphIndex::used_only_by(const std::string& v, size_t n) const {
+  return !graph_outputs_.count(v) && consumers(v).size() == n;
+}
+
+std::optional<float> GraphIndex::scalar(const std::string& v) const {
+  auto it = g_.initializers.find(v);
+  if (it == g_.initializers.end() || it->second.numel() != 1 || !dtype_is_float(it->second.dtype()))
+    return std::nullopt;
+  return (float)it->second.item_f64(0);
+}
+
+void replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added) {
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size() - dead.size() + added.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (!dead.count((int)i)) kept.push_back(std::move(g.nodes[i]));
+  for (auto& n : added) kept.push_back(std::move(n));
+  g.nodes = std::move(kept);
+  g.topological_sort();
+}
+
+}  // namespace kiln

@@ -1,0 +1,36 @@
+// Helpers for fusion passes: who consumes a value, and reading constant scalars.
+#pragma once
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace kiln {
+
+class GraphIndex {
+ public:
+  explicit GraphIndex(const Graph& g);
+  // The node producing `value` (index into g.nodes), or -1.
+  int producer(const std::string& value) const;
+  // Nodes reading `value`.
+  const std::vector<int>& consumers(const std::string& value) const;
+  // True when only the listed number of nodes read `value` and it is not a graph output.
+  bool used_only_by(const std::string& value, size_t n) const;
+  // The constant's value when `value` is a one-element float initializer.
+  std::optional<float> scalar(const std::string& value) const;
+
+ private:
+  const Graph& g_;
+  std::unordered_map<std::string, int> producer_;
+  std::unordered_map<std::string, std::vector<int>> consumers_;
+  std::unordered_set<std::string> graph_outputs_;
+  std::vector<int> none_;
+};
+
+// Removes the nodes whose indices are in `dead` and appends `added`, then re-sorts the graph.
+void replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added);
+
+}  // namespace kiln
