@@ -253,3 +253,47 @@ TEST(Gemm, IntegerTypes) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(FusedMatMul, AlphaAndTransposes) {
+  // ONNX Runtime's com.microsoft FusedMatMul: alpha * op(A) x op(B).
+  Tensor a = random_tensor({2, 5, 7}, 21), bt = random_tensor({6, 7}, 22);  // B stored transposed: N x K
+  for (bool constant : {false, true}) {
+    SingleNode spec{"FusedMatMul", "com.microsoft", {{"alpha", attr_float(0.5f)}, {"transB", attr_int(1)}}, 1};
+    Tensor y = run_single_node(spec, {a, bt}, {false, constant})[0];
+    ASSERT_EQ(y.shape(), (Shape{2, 5, 6}));
+    auto want = product(a.reshape({10, 7}), bt, false, true);
+    for (auto& v : want) v *= 0.5;
+    EXPECT_LT(max_rel(y, want), 1e-5) << constant;
+  }
+  // transA on a batch: A stored [2, 7, 5].
+  Tensor at = random_tensor({2, 7, 5}, 23), b = random_tensor({7, 3}, 24);
+  Tensor y = run_single_node({"FusedMatMul", "com.microsoft", {{"transA", attr_int(1)}}, 1}, {at, b})[0];
+  ASSERT_EQ(y.shape(), (Shape{2, 5, 3}));
+  for (int64_t i = 0; i < 2; ++i) {
+    Tensor ai = Tensor::view(DType::F32, {7, 5}, at.buffer(), i * 35 * 4);
+    Tensor yi = Tensor::view(DType::F32, {5, 3}, y.buffer(), y.offset() + i * 15 * 4);
+    EXPECT_LT(max_rel(yi, product(ai, b, true, false)), 1e-5);
+  }
+}
+
+TEST(FusedGemm, ActivationAfterTheProduct) {
+  // [[1, -2]] x [[1, 0], [1, 1]] + [0.5, 0] = [-0.5, -2]; Relu -> 0, 0; LeakyRelu(0.1) -> -0.05, -0.2.
+  Tensor a = Tensor::from_vector<float>({1, 2}, {1, -2}), b = Tensor::from_vector<float>({2, 2}, {1, 0, 1, 1});
+  Tensor c = Tensor::from_vector<float>({2}, {0.5f, 0});
+  Attribute relu;
+  relu.kind = Attribute::Kind::String;
+  relu.s = "Relu";
+  auto y = run_single_node({"FusedGemm", "com.microsoft", {{"activation", relu}}, 1}, {a, b, c})[0];
+  EXPECT_EQ(floats(y), (std::vector<float>{0, 0}));
+  Attribute leaky = relu;
+  leaky.s = "LeakyRelu";
+  auto z = run_single_node({"FusedGemm", "com.microsoft", {{"activation", leaky}, {"activation_alpha", attr_float(0.1f)}}, 1},
+                           {a, b, c})[0];
+  EXPECT_LT(max_rel(z, {-0.05, -0.2}), 1e-6);
+}
+
+}  // namespace
+}  // namespace kiln::test

@@ -1,7 +1,10 @@
 // MatMul (numpy matmul: batched, broadcast batch dimensions, 1-D operands) and Gemm
 // (Y = alpha * op(A) * op(B) + beta * C). float32 runs through oneDNN with constant weights packed
 // once when the kernel is made; the other number types run a plain reference loop.
+#include <cmath>
+#include <cstring>
 #include <memory>
+#include <string>
 
 #include "runtime/kernels/cpu/common.h"
 #include "runtime/kernels/cpu/dnnl_util.h"
@@ -42,6 +45,28 @@ void reference_gemm(int64_t M, int64_t K, int64_t N, const T* a, bool trans_a, c
   }
 }
 
+// A copy of t with its last two dimensions swapped (com.microsoft FusedMatMul's transA / transB).
+Tensor transpose_last2(const Tensor& t) {
+  if (t.rank() < 2) return t;
+  Shape s = t.shape();
+  int64_t R = s[s.size() - 2], C = s.back(), mats = t.numel() / std::max<int64_t>(R * C, 1);
+  std::swap(s[s.size() - 2], s.back());
+  Tensor out(t.dtype(), s);
+  size_t es = dtype_size(t.dtype());
+  const char* src = static_cast<const char*>(t.raw());
+  char* dst = static_cast<char*>(out.raw());
+  for (int64_t m = 0; m < mats; ++m)
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t c = 0; c < C; ++c)
+        std::memcpy(dst + ((m * C + c) * R + r) * es, src + ((m * R + r) * C + c) * es, es);
+  return out;
+}
+
+Shape transposed_shape(Shape s) {
+  if (s.size() >= 2) std::swap(s[s.size() - 2], s.back());
+  return s;
+}
+
 bool is_matmul_type(DType t) {
   switch (t) {
     case DType::F32: case DType::F64: case DType::F16: case DType::BF16:
@@ -55,12 +80,20 @@ bool is_matmul_type(DType t) {
 class MatMulKernel : public OpKernel {
  public:
   explicit MatMulKernel(const KernelInfo& info) : dnnl_(dt::f32, dt::f32, dt::f32) {
+    const Node& n = info.node;
+    // com.microsoft FusedMatMul: alpha * op(A) x op(B). Plain MatMul has none of these attributes.
+    alpha_ = n.attr_float("alpha", 1.f);
+    trans_a_ = n.attr_int("transA", 0) != 0;
+    trans_b_ = n.attr_int("transB", 0) != 0;
+    KILN_CHECK(n.attr_int("transBatchA", 0) == 0 && n.attr_int("transBatchB", 0) == 0, Unsupported,
+               "{}: transBatchA / transBatchB are not supported", n.label());
     const Tensor* b = info.constant(1);
     if (b && runs_as_f32(b->dtype()) && b->rank() >= 2 && b->numel() == b->dim(-1) * b->dim(-2) &&
         b->numel() > 0) {
       packed_shape_ = b->shape();
       packed_type_ = b->dtype();
-      dnnl_.pack_b(b->dtype() == DType::F32 ? *b : b->cast(DType::F32), b->dim(-2), b->dim(-1), false);
+      int64_t K = trans_b_ ? b->dim(-1) : b->dim(-2), N = trans_b_ ? b->dim(-2) : b->dim(-1);
+      dnnl_.pack_b(b->dtype() == DType::F32 ? *b : b->cast(DType::F32), K, N, trans_b_);
     }
   }
 
@@ -68,9 +101,13 @@ class MatMulKernel : public OpKernel {
   static bool runs_as_f32(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
   void compute(KernelContext& ctx) override {
-    const Tensor& a = ctx.input(0);
-    const Tensor& b = ctx.input(1);
+    const Tensor& a_in = ctx.input(0);
+    const Tensor& b_in = ctx.input(1);
     const Node& node = ctx.node();
+    // The packed constant B stands for op(B) already; other transposed operands are copied once.
+    bool packed = dnnl_.has_packed_b() && b_in.shape() == packed_shape_ && b_in.dtype() == packed_type_;
+    Tensor a = trans_a_ ? transpose_last2(a_in) : a_in;
+    Tensor b = trans_b_ ? (packed ? b_in.reshape(transposed_shape(b_in.shape())) : transpose_last2(b_in)) : b_in;
     KILN_CHECK(a.dtype() == b.dtype(), BadModel, "{}: operands have different types ({} and {})", node.label(),
                dtype_name(a.dtype()), dtype_name(b.dtype()));
     KILN_CHECK(is_matmul_type(a.dtype()), Unsupported, "{}: MatMul of {} is not supported; cast to float first",
@@ -83,8 +120,7 @@ class MatMulKernel : public OpKernel {
       return;
     }
     if (runs_as_f32(a.dtype())) {
-      bool packed = dnnl_.has_packed_b() && b.shape() == packed_shape_ && b.dtype() == packed_type_ &&
-                    shape_numel(d.b_batch) == 1;
+      packed = packed && shape_numel(d.b_batch) == 1;
       if (a.dtype() == DType::F32) {
         run_f32(d, a.data<float>(), packed ? nullptr : b.data<float>(), y.data<float>());
       } else {
@@ -106,7 +142,7 @@ class MatMulKernel : public OpKernel {
         T* py = y.data<T>();
         for_each_batch(d, [&](int64_t o, int64_t ia, int64_t ib) {
           reference_gemm<T>(d.M, d.K, d.N, pa + ia * d.M * d.K, false, pb + ib * d.K * d.N, false,
-                            py + o * d.M * d.N);
+                            py + o * d.M * d.N, alpha_);
         });
       }
     });
@@ -118,18 +154,21 @@ class MatMulKernel : public OpKernel {
     int64_t nb_a = shape_numel(d.a_batch), nb_b = shape_numel(d.b_batch), nb = shape_numel(d.batch);
     if (nb_b == 1) {
       // One weight matrix: fold A's batch into its rows (the transformer case: [B, S, K] x [K, N]).
-      MatMulShape s{1, nb_a * d.M, d.K, d.N};
-      dnnl_.run(s, pa, pb, py);
+      // The packed B was laid out from its stored (possibly transposed) form.
+      MatMulShape s{1, nb_a * d.M, d.K, d.N, false, pb == nullptr && trans_b_};
+      dnnl_.run(s, pa, pb, py, alpha_);
     } else if (nb_a == nb && nb_b == nb) {
-      dnnl_.run(MatMulShape{nb, d.M, d.K, d.N}, pa, pb, py);
+      dnnl_.run(MatMulShape{nb, d.M, d.K, d.N}, pa, pb, py, alpha_);
     } else {
       MatMulShape s{1, d.M, d.K, d.N};
       for_each_batch(d, [&](int64_t o, int64_t ia, int64_t ib) {
-        dnnl_.run(s, pa + ia * d.M * d.K, pb + ib * d.K * d.N, py + o * d.M * d.N);
+        dnnl_.run(s, pa + ia * d.M * d.K, pb + ib * d.K * d.N, py + o * d.M * d.N, alpha_);
       });
     }
   }
 
+  float alpha_ = 1.f;
+  bool trans_a_ = false, trans_b_ = false;
   DnnlMatMul dnnl_;
   Shape packed_shape_;
   DType packed_type_ = DType::Undefined;
@@ -143,6 +182,14 @@ class GemmKernel : public OpKernel {
     beta_ = n.attr_float("beta", 1.f);
     trans_a_ = n.attr_int("transA", 0) != 0;
     trans_b_ = n.attr_int("transB", 0) != 0;
+    // com.microsoft FusedGemm: an activation applied to the result.
+    activation_ = n.attr_string("activation", "");
+    act_alpha_ = n.attr_float("activation_alpha", n.attr_float("leaky_relu_alpha", activation_ == "HardSigmoid" ? 0.2f : 0.01f));
+    act_beta_ = n.attr_float("activation_beta", 0.5f);
+    KILN_CHECK(activation_.empty() || activation_ == "Relu" || activation_ == "LeakyRelu" || activation_ == "Tanh" ||
+                   activation_ == "Sigmoid" || activation_ == "HardSigmoid",
+               Unsupported, "{}: activation '{}' is not supported (Relu, LeakyRelu, Tanh, Sigmoid, HardSigmoid are)",
+               n.label(), activation_);
     const Tensor* b = info.constant(1);
     if (b && b->dtype() == DType::F32 && b->rank() == 2 && b->numel() > 0) {
       int64_t K = trans_b_ ? b->dim(1) : b->dim(0), N = trans_b_ ? b->dim(0) : b->dim(1);
@@ -201,11 +248,29 @@ class GemmKernel : public OpKernel {
         }
       }
     });
+    if (!activation_.empty()) activate(node, y);
+  }
+
+  void activate(const Node& node, Tensor& y) const {
+    KILN_CHECK(y.dtype() == DType::F32, Unsupported, "{}: activations run on float32 only", node.label());
+    float* p = y.data<float>();
+    float a = act_alpha_, b = act_beta_;
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      float v = p[i];
+      if (activation_ == "Relu") v = v > 0.f ? v : 0.f;
+      else if (activation_ == "LeakyRelu") v = v >= 0.f ? v : a * v;
+      else if (activation_ == "Tanh") v = std::tanh(v);
+      else if (activation_ == "Sigmoid") v = 1.f / (1.f + std::exp(-v));
+      else v = std::max(0.f, std::min(1.f, a * v + b));  // HardSigmoid
+      p[i] = v;
+    }
   }
 
  private:
   float alpha_ = 1, beta_ = 1;
   bool trans_a_ = false, trans_b_ = false;
+  std::string activation_;
+  float act_alpha_ = 0.01f, act_beta_ = 0.5f;
   DnnlMatMul dnnl_;
   Shape packed_shape_;
 };
@@ -216,6 +281,11 @@ KILN_REGISTER_KERNELS(register_matmul_kernels) {
   r.add({DeviceType::Cpu, "", "MatMul", 1, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<MatMulKernel>(info); });
   r.add({DeviceType::Cpu, "", "Gemm", 1, kMaxOpset},
+        [](const KernelInfo& info) { return std::make_unique<GemmKernel>(info); });
+  // ONNX Runtime's fused forms (its graph optimizer writes them into saved optimized models).
+  r.add({DeviceType::Cpu, "com.microsoft", "FusedMatMul", 1, kMaxOpset},
+        [](const KernelInfo& info) { return std::make_unique<MatMulKernel>(info); });
+  r.add({DeviceType::Cpu, "com.microsoft", "FusedGemm", 1, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<GemmKernel>(info); });
 }
 
