@@ -1,4 +1,4 @@
-// NonMaxSuppression, RoiAlign and GridSample: literal cases worked out by hand.
+// NonMaxSuppression, RoiAlign, MaxRoiPool and GridSample: literal cases worked out by hand.
 #include <gtest/gtest.h>
 
 #include "single_node.h"
@@ -46,6 +46,16 @@ TEST(GridSample, CentreCornersAndPadding) {
   EXPECT_FLOAT_EQ(run_single_node({"GridSample", "", {}, 16}, {x, corner})[0].data<float>()[0], 0.25f);
   SingleNode border{"GridSample", "", {{"padding_mode", str("border")}}, 16};
   EXPECT_FLOAT_EQ(run_single_node(border, {x, corner})[0].data<float>()[0], 1.f);
+}
+
+TEST(MaxRoiPool, MaxOfEachBin) {
+  // 4x4 image 0..15; ROI x 0..3, y 0..1 (two rows), pooled 1x2: left half max = 5, right half max = 7
+  std::vector<float> v(16);
+  for (int i = 0; i < 16; ++i) v[i] = (float)i;
+  SingleNode s{"MaxRoiPool", "", {{"pooled_shape", attr_ints({1, 2})}}, 1};
+  auto y = run_single_node(s, {f32({1, 1, 4, 4}, v), f32({1, 5}, {0, 0, 0, 3, 1})})[0];
+  EXPECT_EQ(y.shape(), (Shape{1, 1, 1, 2}));
+  EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{5, 7}));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Detection-model ops: NonMaxSuppression and RoiAlign.
+// Detection-model ops: NonMaxSuppression, RoiAlign and MaxRoiPool.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -159,11 +159,68 @@ class RoiAlignKernel : public OpKernel {
   float scale_;
 };
 
+// MaxRoiPool (opset 1, Caffe's ROI pooling): rois are [batch, x1, y1, x2, y2] scaled and rounded to
+// pixels; each of the pooled_shape bins takes the max of its pixels (0 for an empty bin).
+class MaxRoiPoolKernel : public OpKernel {
+ public:
+  explicit MaxRoiPoolKernel(const KernelInfo& info)
+      : pooled_(info.node.attr_ints("pooled_shape")), scale_(info.node.attr_float("spatial_scale", 1.0f)) {
+    KILN_CHECK(pooled_.size() == 2 && pooled_[0] > 0 && pooled_[1] > 0, BadModel,
+               "{}: pooled_shape must be two positive sizes", info.node.label());
+  }
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x = ctx.input(0);
+    const Tensor& rois = ctx.input(1);
+    KILN_CHECK(x.rank() == 4 && rois.rank() == 2 && rois.shape()[1] == 5, BadInput,
+               "{}: X must be [N, C, H, W] and rois [R, 5]", node.label());
+    int64_t R = rois.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
+    int64_t PH = pooled_[0], PW = pooled_[1];
+    Tensor xd = x.cast(DType::F64);
+    const double* xp = xd.data<double>();
+    Tensor out(DType::F64, {R, C, PH, PW});
+    double* op = out.data<double>();
+    for (int64_t r = 0; r < R; ++r) {
+      int64_t b = (int64_t)rois.item_f64(r * 5);
+      KILN_CHECK(b >= 0 && b < x.shape()[0], BadInput, "{}: batch index {} is out of range", node.label(), b);
+      auto px = [&](int k) { return (int64_t)std::round(rois.item_f64(r * 5 + k) * scale_); };
+      int64_t sw = px(1), sh = px(2), ew = px(3), eh = px(4);
+      double bh = (double)std::max<int64_t>(eh - sh + 1, 1) / PH, bw = (double)std::max<int64_t>(ew - sw + 1, 1) / PW;
+      for (int64_t c = 0; c < C; ++c) {
+        const double* plane = xp + (b * C + c) * H * W;
+        for (int64_t ph = 0; ph < PH; ++ph)
+          for (int64_t pw = 0; pw < PW; ++pw) {
+            int64_t hs = std::clamp<int64_t>((int64_t)std::floor(ph * bh) + sh, 0, H);
+            int64_t he = std::clamp<int64_t>((int64_t)std::ceil((ph + 1) * bh) + sh, 0, H);
+            int64_t ws = std::clamp<int64_t>((int64_t)std::floor(pw * bw) + sw, 0, W);
+            int64_t we = std::clamp<int64_t>((int64_t)std::ceil((pw + 1) * bw) + sw, 0, W);
+            double m = 0;
+            bool any = false;
+            for (int64_t h = hs; h < he; ++h)
+              for (int64_t w = ws; w < we; ++w) {
+                double v = plane[h * W + w];
+                if (!any || v > m) m = v;
+                any = true;
+              }
+            op[((r * C + c) * PH + ph) * PW + pw] = m;
+          }
+      }
+    }
+    ctx.set_output(0, out.cast(x.dtype()));
+  }
+
+ private:
+  std::vector<int64_t> pooled_;
+  float scale_;
+};
+
 }  // namespace
 
 KILN_REGISTER_KERNELS(register_detection_kernels) {
   r.add({DeviceType::Cpu, "", "NonMaxSuppression", 10, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<NonMaxSuppressionKernel>(info); });
+  r.add({DeviceType::Cpu, "", "MaxRoiPool", 1, kMaxOpset},
+        [](const KernelInfo& info) { return std::make_unique<MaxRoiPoolKernel>(info); });
   r.add({DeviceType::Cpu, "", "RoiAlign", 10, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<RoiAlignKernel>(info); });
 }
