@@ -93,5 +93,21 @@ TEST(VecMath, SoftmaxRow) {
   }
 }
 
+TEST(VecMath, ArithAllStepsAndOps) {
+  std::vector<float> a = grid(-3, 5, 37), b = grid(0.5f, 9, 37);
+  for (Isa isa : supported_isas())
+    for (int op = 0; op < 4; ++op)
+      for (int sa = 0; sa < 2; ++sa)
+        for (int sb = 0; sb < 2; ++sb) {
+          std::vector<float> o(a.size());
+          vec::arith(op, a.data(), sa, b.data(), sb, o.data(), (int64_t)o.size(), isa);
+          for (size_t i = 0; i < o.size(); ++i) {
+            float x = a[sa ? i : 0], y = b[sb ? i : 0];
+            float want = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
+            ASSERT_EQ(o[i], want) << isa_name(isa) << " op " << op << " steps " << sa << sb << " at " << i;
+          }
+        }
+}
+
 }  // namespace
 }  // namespace kiln::cpu

@@ -24,7 +24,7 @@ void check_same_type(const Tensor& a, const Tensor& b, const Node& node) {
              dtype_name(a.dtype()), dtype_name(b.dtype()));
 }
 
-enum class Arith { Add, Sub, Mul, Div };
+enum class Arith { Add = 0, Sub = 1, Mul = 2, Div = 3 };  // values as vec::arith numbers them
 
 template <typename C>
 inline C safe_div(C x, C y) {
@@ -48,6 +48,10 @@ class ArithKernel : public OpKernel {
     Shape bs = legacy_b_shape(node, opset_, a.shape(), b.shape());
     Shape os = broadcast_shapes({a.shape(), bs}, node);
     Tensor& o = ctx.allocate_output(0, a.dtype(), os);
+    if (a.dtype() == DType::F32) {  // the hot case: per-ISA vector loops
+      compute_f32(a.data<float>(), a.shape(), b.data<float>(), bs, o.data<float>(), os);
+      return;
+    }
     dispatch_numeric(a.dtype(), [&](auto tag) {
       using T = decltype(tag);
       if constexpr (std::is_same_v<T, bool>) {
@@ -68,6 +72,19 @@ class ArithKernel : public OpKernel {
   }
 
  private:
+  void compute_f32(const float* a, const Shape& as, const float* b, const Shape& bs, float* o, const Shape& os) const {
+    const int op = (int)op_;
+    const Isa isa = active_isa();
+    if (as == os && bs == os) {
+      parallel_for(shape_numel(os), 1, [&](long s, long e) { vec::arith(op, a + s, 1, b + s, 1, o + s, e - s, isa); });
+      return;
+    }
+    BroadcastLayout L({as, bs}, os);
+    for_each_row(L, 1, [&](int64_t begin, int64_t n, const int64_t* offs) {
+      vec::arith(op, a + offs[0], L.steps[0], b + offs[1], L.steps[1], o + begin, n, isa);
+    });
+  }
+
   Arith op_;
   int64_t opset_;
 };

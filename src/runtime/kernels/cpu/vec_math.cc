@@ -125,7 +125,30 @@ inline float gelu_tanh_f(float x) {
   *mean_out = m;                                                                \
   *inv_out = inv;
 
+#define KILN_ARITH_CASES(OP)                                                         \
+  if (sa && sb) {                                                                   \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = a[i] OP b[i];        \
+  } else if (sa) {                                                                  \
+    const float bv = b[0];                                                          \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = a[i] OP bv;          \
+  } else if (sb) {                                                                  \
+    const float av = a[0];                                                          \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = av OP b[i];          \
+  } else {                                                                          \
+    const float v = a[0] OP b[0];                                                   \
+    for (int64_t i = 0; i < n; ++i) o[i] = v;                                       \
+  }
+
 #define KILN_DEFINE_ISA(suffix, attr)                                                                   \
+  attr void arith_##suffix(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* o,  \
+                           int64_t n) {                                                                 \
+    switch (op) {                                                                                       \
+      case 0: { KILN_ARITH_CASES(+) } break;                                                            \
+      case 1: { KILN_ARITH_CASES(-) } break;                                                            \
+      case 2: { KILN_ARITH_CASES(*) } break;                                                            \
+      default: { KILN_ARITH_CASES(/) } break;                                                           \
+    }                                                                                                   \
+  }                                                                                                     \
   attr void layer_norm_##suffix(const float* x, float* y, int64_t n, const float* scale, const float* bias, \
                                 float eps, float* mean_out, float* inv_out) {                          \
     KILN_LAYER_NORM_BODY                                                                                \
@@ -166,6 +189,14 @@ KILN_DISPATCH(sigmoid)
 KILN_DISPATCH(gelu_erf)
 KILN_DISPATCH(gelu_tanh)
 KILN_DISPATCH(softmax)
+
+void arith(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n, Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return arith_avx512(op, a, sa, b, sb, o, n);
+    case Isa::Avx2: return arith_avx2(op, a, sa, b, sb, o, n);
+    default: return arith_base(op, a, sa, b, sb, o, n);
+  }
+}
 
 void layer_norm(const float* x, float* y, int64_t n, const float* scale, const float* bias, float eps, float* mean,
                 float* inv_std, Isa isa) {

@@ -21,6 +21,10 @@ void gelu_tanh(const float* x, float* y, int64_t n, Isa isa = active_isa());
 // y = softmax(x) over n contiguous values (the max is subtracted first).
 void softmax(const float* x, float* y, int64_t n, Isa isa = active_isa());
 
+// o[i] = a[i * sa] (op) b[i * sb] for steps 0 or 1, op 0..3 = add, sub, mul, div.
+void arith(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n,
+           Isa isa = active_isa());
+
 // One layer-norm row: y = (x - mean) / sqrt(var + eps) * scale (+ bias when not null); returns
 // the mean and 1/sqrt(var + eps) through the last two pointers.
 void layer_norm(const float* x, float* y, int64_t n, const float* scale, const float* bias, float eps, float* mean,
