@@ -188,7 +188,7 @@ KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text
     const bool generation = o->task.find("generation") != std::string::npos || o->task == "summarization" ||
                             o->task.rfind("translation", 0) == 0;
     // Plain output of generation streams: each token is printed as soon as it is chosen.
-    const bool stream = generation && !o->json && !g.num_beams.value_or(0);
+    const bool stream = generation && !o->json && g.num_beams.value_or(1) <= 1;
     std::vector<int64_t> streamed;
     std::string printed;
     kiln::pipelines::ModelDir* dir_for_decode = nullptr;
@@ -216,7 +216,8 @@ KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text
     if (stream) {
       for (auto& in : inputs) {
         streamed.clear(), printed.clear();
-        pipe->run({in});
+        auto r = pipe->run({in});
+        if (streamed.empty()) std::fputs(plain_text(o->task, r.at(0)).c_str(), stdout);  // beams do not stream
         std::printf("\n");
         std::fflush(stdout);
       }

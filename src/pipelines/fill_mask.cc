@@ -14,14 +14,18 @@ FillMaskPipeline::FillMaskPipeline(std::unique_ptr<ModelDir> dir, PipelineOption
 
 std::vector<std::vector<std::vector<MaskFill>>> FillMaskPipeline::fill(const std::vector<PipelineInput>& inputs) {
   const Tokenizer& tok = dir_->tokenizer();
-  const auto mask_id = tok.mask_token_id();
+  // The configured mask token, else the usual names (BERT's [MASK], RoBERTa's <mask>).
+  auto mask_id = tok.mask_token_id();
+  std::string mask_str = tok.mask_token().value_or("");
+  for (const char* name : {"[MASK]", "<mask>"})
+    if (!mask_id)
+      if ((mask_id = tok.token_to_id(name))) mask_str = name;
   KILN_CHECK(mask_id.has_value(), BadModel, "{}: the tokenizer has no mask token; task fill-mask needs one", dir_->dir());
   std::vector<Encoding> enc;
   for (size_t i = 0; i < inputs.size(); ++i) {
     enc.push_back(encode(inputs[i]));
     KILN_CHECK(std::count(enc.back().ids.begin(), enc.back().ids.end(), *mask_id) > 0, BadInput,
-               "input {} has no mask token {}; put it where a word should be predicted", i + 1,
-               tok.mask_token().value_or("[MASK]"));
+               "input {} has no mask token {}; put it where a word should be predicted", i + 1, mask_str);
   }
   const int k = options_.top_k.value_or(5);
   std::vector<std::vector<std::vector<MaskFill>>> out(inputs.size());

@@ -1,0 +1,139 @@
+// Per-step decoder time of greedy generation through kiln's KV-cache driver (CachedDecoder) on an
+// encoder-decoder folder (three-graph layout): the time of step 1 (decoder_model), and of steps 16
+// and 64 (decoder_with_past_model), each the median over --repeat runs. With the cache in use the
+// step time stays flat as the output grows. bench/generation runs it beside ONNX Runtime
+// (../shared/peers/gen-bench.js) on the same graphs.
+//   generation_bench DIR [--input-len 32] [--new-tokens 64] [--threads 2] [--repeat 3] [--no-cache]
+// Prints one JSON line.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "pipelines/generation/decoder.h"
+#include "pipelines/generation/search.h"
+#include "pipelines/model_dir.h"
+#include "pipelines/tensor_rows.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Times every step() of the wrapped model.
+class TimedModel : public kiln::gen::StepModel {
+ public:
+  explicit TimedModel(kiln::gen::StepModel& m) : m_(m) {}
+  std::vector<float> step(const std::vector<std::vector<int64_t>>& t) override {
+    auto t0 = Clock::now();
+    auto r = m_.step(t);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    return r;
+  }
+  int64_t vocab_size() const override { return m_.vocab_size(); }
+  int64_t rows() const override { return m_.rows(); }
+  void select(const std::vector<int64_t>& r) override { m_.select(r); }
+  std::vector<double> ms;
+
+ private:
+  kiln::gen::StepModel& m_;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: generation_bench DIR [--input-len 32] [--new-tokens 64] [--threads 2] [--repeat 3] [--no-cache]\n");
+    return 2;
+  }
+  std::string dir = argv[1];
+  int input_len = 32, new_tokens = 64, threads = 2, repeat = 3;
+  bool cache = true;
+  for (int i = 2; i < argc; ++i) {
+    auto next = [&] { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
+    if (!std::strcmp(argv[i], "--input-len")) input_len = next();
+    else if (!std::strcmp(argv[i], "--new-tokens")) new_tokens = next();
+    else if (!std::strcmp(argv[i], "--threads")) threads = next();
+    else if (!std::strcmp(argv[i], "--repeat")) repeat = next();
+    else if (!std::strcmp(argv[i], "--no-cache")) cache = false;
+  }
+  try {
+    using namespace kiln;
+    pipelines::ModelDir md(dir, "", threads);
+    gen::DecoderGraphs g;
+    auto enc = md.open(md.require_graph("encoder_model", "generation_bench"));
+    g.no_past = md.open(md.require_graph("decoder_model", "generation_bench"));
+    g.with_past = md.open(md.require_graph("decoder_with_past_model", "generation_bench"));
+    g.num_heads = md.config().decoder_heads;
+    g.head_dim = md.config().head_dim;
+    const int64_t vocab = md.config().vocab_size > 0 ? md.config().vocab_size : 32000;
+    std::vector<int64_t> ids;
+    for (int i = 0; i < input_len; ++i) ids.push_back(i + 1 == input_len ? 1 : 5 + (i * 7919) % (vocab - 10));
+    gen::GenerationConfig c;  // plain argmax, never stops early (no eos), as gen-bench.js does
+    c.max_new_tokens = new_tokens;
+    c.decoder_start_token_id = md.config().generation.decoder_start_token_id.value_or(0);
+    c.pad_token_id = 0;
+    c.use_cache = cache;
+    std::vector<std::vector<double>> steps((size_t)new_tokens);
+    std::vector<double> encoder_ms;
+    for (int r = 0; r < repeat + 1; ++r) {  // the first run warms up
+      auto t0 = Clock::now();
+      NamedTensors outs = enc->run({{"input_ids", pipelines::i64_matrix({ids})},
+                                    {"attention_mask", pipelines::i64_matrix({std::vector<int64_t>(ids.size(), 1)})}});
+      double e = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      gen::CachedDecoder dec(g, 1, outs.at("last_hidden_state"),
+                             pipelines::i64_matrix({std::vector<int64_t>(ids.size(), 1)}), cache);
+      TimedModel tm(dec);
+      gen::generate(tm, {{*c.decoder_start_token_id}}, c);
+      if (r == 0) continue;
+      encoder_ms.push_back(e);
+      for (size_t s = 0; s < tm.ms.size() && s < steps.size(); ++s) steps[s].push_back(tm.ms[s]);
+    }
+    nlohmann::json j;
+    j["system"] = "kiln";
+    j["cache"] = cache;
+    j["input_len"] = input_len;
+    j["new_tokens"] = new_tokens;
+    j["threads"] = threads;
+    j["encoder_ms"] = median(encoder_ms);
+    for (int s : {1, 16, 64})
+      if (s <= new_tokens) j["step_" + std::to_string(s) + "_ms"] = median(steps[s - 1]);
+    for (int upto : {16, 64})
+      if (upto <= new_tokens) {
+        std::vector<double> mean;
+        for (int r = 0; r < repeat; ++r) {
+          double sum = 0;
+          for (int s = 1; s < upto; ++s) sum += steps[s][r];
+          mean.push_back(sum / (upto - 1));
+        }
+        j["mean_step_2_to_" + std::to_string(upto) + "_ms"] = median(mean);
+      }
+    // Medians over a window of steps and runs: robust to the preemption spikes of a shared machine.
+    auto window = [&](int from, int to) {
+      std::vector<double> all;
+      for (int s = from; s <= to && s <= new_tokens; ++s) all.insert(all.end(), steps[s - 1].begin(), steps[s - 1].end());
+      return all.empty() ? 0.0 : median(all);
+    };
+    j["median_step_2_to_16_ms"] = window(2, 16);
+    if (new_tokens >= 64) j["median_step_49_to_64_ms"] = window(49, 64);
+    if (std::getenv("KILN_BENCH_ALL_STEPS")) {
+      std::vector<double> med;
+      for (auto& st : steps) med.push_back(median(st));
+      j["step_ms"] = med;
+    }
+    std::printf("%s\n", j.dump().c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "generation_bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
