@@ -32,7 +32,10 @@ inline ValueInfo value(const std::string& name, DType t, std::vector<int64_t> di
   v.name = name;
   v.dtype = t;
   std::vector<Dim> d;
-  for (auto x : dims) d.push_back(x < 0 ? Dim{std::nullopt, "batch"} : Dim{x, ""});
+  // Unknown sizes get a symbol of their own (equal symbols would claim equal sizes).
+  for (size_t i = 0; i < dims.size(); ++i)
+    d.push_back(dims[i] < 0 ? Dim{std::nullopt, i == 0 ? std::string("batch") : name + "_dim" + std::to_string(i)}
+                            : Dim{dims[i], ""});
   v.shape = d;
   return v;
 }
