@@ -136,7 +136,12 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json_file(const std::string& path) {
   fs::path p(path);
   if (!fs::exists(p)) throw IoError(path + " does not exist; pass a tokenizer.json file");
   auto cfg = tok::read_tokenizer_config(p.parent_path().empty() ? "." : p.parent_path().string());
-  return tok::load_tokenizer_json(tok::read_json_file(p), std::move(cfg));
+  tok::json j = tok::read_json_file(p);
+  try {
+    return tok::load_tokenizer_json(j, std::move(cfg));
+  } catch (const tok::json::exception& e) {  // a field of an unexpected type deep inside
+    throw BadModel(path + ": a field has an unexpected type (" + e.what() + "); fix or regenerate the file");
+  }
 }
 
 }  // namespace kiln

@@ -243,16 +243,26 @@ std::optional<std::string> PipelineTokenizer::id_to_token(int64_t id) const {
   return s ? std::optional<std::string>(*s) : std::nullopt;
 }
 size_t PipelineTokenizer::vocab_size() const { return c_.model->vocab_size(); }
+// Without tokenizer_config.json, the special tokens transformers' tokenizer classes default to.
+static std::optional<std::string> conventional(const std::vector<AddedToken>& added, std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    for (auto& a : added) if (a.special && a.content == n) return a.content;
+  return std::nullopt;
+}
 std::optional<int64_t> PipelineTokenizer::pad_token_id() const {
   if (c_.config.pad_token) if (auto id = token_to_id(*c_.config.pad_token)) return id;
   if (c_.padding && c_.padding->pad_id) return c_.padding->pad_id;
+  if (auto t = conventional(c_.added, {"[PAD]", "<pad>", "<|pad|>"})) return token_to_id(*t);
   return std::nullopt;
 }
 std::optional<int64_t> PipelineTokenizer::mask_token_id() const {
-  if (c_.config.mask_token) return token_to_id(*c_.config.mask_token);
+  if (auto t = mask_token()) return token_to_id(*t);
   return std::nullopt;
 }
-std::optional<std::string> PipelineTokenizer::mask_token() const { return c_.config.mask_token; }
+std::optional<std::string> PipelineTokenizer::mask_token() const {
+  if (c_.config.mask_token) return c_.config.mask_token;
+  return conventional(c_.added, {"[MASK]", "<mask>"});
+}
 std::optional<size_t> PipelineTokenizer::model_max_length() const { return c_.config.model_max_length; }
 
 }  // namespace kiln::tok

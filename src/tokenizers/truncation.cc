@@ -111,10 +111,7 @@ void PipelineTokenizer::pad(std::vector<Encoding>& batch, const PaddingOptions& 
   std::optional<std::string> pad_tok = p.pad_token;
   if (!pad_id && pad_tok) pad_id = token_to_id(*pad_tok);
   if (!pad_id && c_.padding && c_.padding->pad_id) { pad_id = c_.padding->pad_id; pad_tok = c_.padding->pad_token; }
-  if (!pad_id) {
-    pad_id = pad_token_id();
-    if (c_.config.pad_token) pad_tok = c_.config.pad_token;
-  }
+  if (!pad_id) pad_id = pad_token_id();
   if (!pad_id) throw BadInput("padding needs a pad token and this tokenizer has none; pass pad_id/pad_token");
   if (!pad_tok) pad_tok = id_to_token(*pad_id).value_or("");
   bool left = p.direction == "left";

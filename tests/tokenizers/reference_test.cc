@@ -90,3 +90,33 @@ TEST(TokenizerLegacy, SpieceModelMatchesTokenizerJson) { check_legacy("t5-small"
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// encode_batch (parallel) gives what encode gives line by line; with padding, every row has the
+// longest row's length and its attention mask marks the real tokens.
+TEST(TokenizerBatch, BatchEqualsSequentialAndPads) {
+  std::string dir = test::tokenizer_ref_dir("roberta-base");
+  if (dir.empty()) GTEST_SKIP() << "../shared/data/tokenizers/roberta-base not present";
+  auto tok = Tokenizer::from_dir(dir);
+  std::vector<std::string> texts;
+  for (auto& r : test::read_jsonl(dir + "/expected.jsonl")) texts.push_back(r["text"].get<std::string>());
+  auto batch = tok->encode_batch(texts, true, std::nullopt, PaddingOptions{});
+  ASSERT_EQ(batch.size(), texts.size());
+  size_t longest = 0;
+  for (auto& t : texts) longest = std::max(longest, tok->encode(t).size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    Encoding e = tok->encode(texts[i]);
+    ASSERT_EQ(batch[i].size(), longest);
+    EXPECT_EQ(std::vector<int64_t>(batch[i].ids.begin(), batch[i].ids.begin() + long(e.size())), e.ids);
+    for (size_t k = e.size(); k < longest; ++k) {
+      EXPECT_EQ(batch[i].ids[k], *tok->token_to_id("<pad>"));
+      EXPECT_EQ(batch[i].attention_mask[k], 0);
+    }
+  }
+  EXPECT_EQ(tok->pad_token_id(), tok->token_to_id("<pad>"));
+}
+
+}  // namespace
+}  // namespace kiln
