@@ -67,6 +67,30 @@ TEST(BackendVariants, QuantizeU8) {
   }
 }
 
+TEST(BackendVariants, Int8Epilogue) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int32_t> big(-1000000, 1000000), small(-300, 300);
+  std::uniform_real_distribution<float> uf(-1.f, 1.f);
+  for (Isa isa : kVariants) {
+    if (!isa_supported(isa)) continue;
+    for (int64_t n : {1, 7, 16, 17, 100, 768, 3075}) {
+      std::vector<int32_t> r0((size_t)n), colterm((size_t)n), zb((size_t)n);
+      std::vector<float> scale((size_t)n), bias((size_t)n);
+      for (int64_t i = 0; i < n; ++i) r0[i] = big(rng), colterm[i] = big(rng) / 300, zb[i] = small(rng), scale[i] = uf(rng), bias[i] = uf(rng);
+      auto r1 = r0, r2 = r0;
+      quant_kernels(Isa::Scalar).correct_row(r1.data(), colterm.data(), zb.data(), 131, -977, n);
+      quant_kernels(isa).correct_row(r2.data(), colterm.data(), zb.data(), 131, -977, n);
+      EXPECT_EQ(r1, r2) << isa_name(isa) << " n=" << n;
+      for (const float* b : {(const float*)nullptr, (const float*)bias.data()}) {
+        std::vector<float> y1((size_t)n), y2((size_t)n);
+        quant_kernels(Isa::Scalar).dequant_row(r1.data(), scale.data(), b, y1.data(), n);
+        quant_kernels(isa).dequant_row(r1.data(), scale.data(), b, y2.data(), n);
+        EXPECT_EQ(y1, y2) << isa_name(isa) << " n=" << n << (b ? " with bias" : "");
+      }
+    }
+  }
+}
+
 TEST(BackendVariants, QuantizeU8ReferenceFollowsTheSpec) {
   // The reference itself: round half to even, then add the zero point, then saturate.
   float x[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 300.f, -300.f};

@@ -7,6 +7,7 @@
 #include "core/threads.h"
 #include "runtime/kernels/cpu/common.h"
 #include "runtime/kernels/cpu/dnnl_util.h"
+#include "runtime/kernels/cpu/vec_math.h"
 #include "runtime/registry.h"
 
 namespace kiln::cpu {
@@ -30,29 +31,28 @@ const float* channel_vector(const Node& node, const Tensor* t, int64_t n, const 
 
 // ---- the GELU family: y = f(x + bias), bias along the last dimension ----
 
+// f(v, y, n) transforms n values in place (the vectorised kernels of vec_math.h).
 template <typename F>
 void biased_unary(KernelContext& ctx, const Tensor* bias, F&& f) {
   const Tensor& x = ctx.input(0);
   require_f32(ctx.node(), x, "input");
-  int64_t last = x.rank() ? x.dim(-1) : 1;
+  int64_t last = x.rank() ? std::max<int64_t>(x.dim(-1), 1) : 1;
   const float* b = channel_vector(ctx.node(), bias, last, "bias");
   Tensor& y = ctx.allocate_output(0, DType::F32, x.shape());
   const float* px = x.data<float>();
   float* py = y.data<float>();
-  int64_t n = x.numel();
-  parallel_for(n, 16, [&](long i0, long i1) {
-    for (long i = i0; i < i1; ++i) {
-      float v = px[i];
-      if (b) v += b[i % last];
-      py[i] = f(v);
+  int64_t rows = x.numel() / last;
+  parallel_for(rows, last * 16, [&](long r0, long r1) {
+    const float* src = px + r0 * last;
+    float* dst = py + r0 * last;
+    int64_t n = (r1 - r0) * last;
+    if (b) {
+      for (long r = r0; r < r1; ++r)
+        for (int64_t i = 0; i < last; ++i) py[r * last + i] = px[r * last + i] + b[i];
+      src = dst;
     }
+    f(src, dst, n);
   });
-}
-
-inline float gelu_erf(float x) { return 0.5f * x * (1.f + std::erf(x * (float)M_SQRT1_2)); }
-inline float gelu_tanh(float x) {
-  const float c = 0.7978845608028654f;  // sqrt(2 / pi)
-  return 0.5f * x * (1.f + std::tanh(c * (x + 0.044715f * x * x * x)));
 }
 
 // ---- layer normalisation of rows ----
@@ -282,16 +282,11 @@ class AttentionKernel : public OpKernel {
         float* row = ps + r * T;
         const float* m = add.empty() ? nullptr : add.data() + (b * S + s) * T;
         const float* a = ab ? ab + b * ab_b + h * ab_h + s * T : nullptr;
-        float mx = -INFINITY;
-        for (int64_t t = 0; t < T; ++t) {
-          float v = row[t] + (m ? m[t] : 0.f) + (a ? a[t] : 0.f);
-          row[t] = v;
-          mx = std::max(mx, v);
-        }
-        float sum = 0;
-        for (int64_t t = 0; t < T; ++t) sum += (row[t] = std::exp(row[t] - mx));
-        float inv = 1.f / sum;
-        for (int64_t t = 0; t < T; ++t) row[t] *= inv;
+        if (m)
+          for (int64_t t = 0; t < T; ++t) row[t] += m[t];
+        if (a)
+          for (int64_t t = 0; t < T; ++t) row[t] += a[t];
+        vec::softmax(row, row, T);
       }
     });
 
@@ -355,13 +350,24 @@ class AttentionKernel : public OpKernel {
 
 KILN_REGISTER_KERNELS(register_contrib_kernels) {
   const std::string ms = "com.microsoft";
-  r.add_fn(ms, "Gelu", 1, kMaxOpset, [](KernelContext& ctx) { biased_unary(ctx, nullptr, gelu_erf); });
-  r.add_fn(ms, "BiasGelu", 1, kMaxOpset, [](KernelContext& ctx) { biased_unary(ctx, &ctx.input(1), gelu_erf); });
+  auto gelu = [](const float* x, float* y, int64_t n) { vec::gelu_erf(x, y, n); };
+  auto fast_gelu = [](const float* x, float* y, int64_t n) { vec::gelu_tanh(x, y, n); };
+  r.add_fn(ms, "Gelu", 1, kMaxOpset, [gelu](KernelContext& ctx) { biased_unary(ctx, nullptr, gelu); });
+  r.add_fn(ms, "BiasGelu", 1, kMaxOpset, [gelu](KernelContext& ctx) { biased_unary(ctx, &ctx.input(1), gelu); });
   r.add_fn(ms, "FastGelu", 1, kMaxOpset,
-           [](KernelContext& ctx) { biased_unary(ctx, ctx.input_or_null(1), gelu_tanh); });
+           [fast_gelu](KernelContext& ctx) { biased_unary(ctx, ctx.input_or_null(1), fast_gelu); });
   r.add_fn(ms, "QuickGelu", 1, kMaxOpset, [](KernelContext& ctx) {
     float alpha = ctx.node().attr_float("alpha", 1.702f);
-    biased_unary(ctx, nullptr, [alpha](float v) { return v / (1.f + std::exp(-alpha * v)); });
+    // x * sigmoid(alpha x), a block at a time so x is still there for the product.
+    biased_unary(ctx, nullptr, [alpha](const float* x, float* y, int64_t n) {
+      float t[256];
+      for (int64_t i0 = 0; i0 < n; i0 += 256) {
+        int64_t m = std::min<int64_t>(256, n - i0);
+        for (int64_t i = 0; i < m; ++i) t[i] = alpha * x[i0 + i];
+        vec::sigmoid(t, t, m);
+        for (int64_t i = 0; i < m; ++i) y[i0 + i] = x[i0 + i] * t[i];
+      }
+    });
   });
   r.add_fn(ms, "SkipLayerNormalization", 1, kMaxOpset, skip_layer_norm);
   r.add_fn(ms, "EmbedLayerNormalization", 1, kMaxOpset, embed_layer_norm);

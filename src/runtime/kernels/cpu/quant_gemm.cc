@@ -5,6 +5,7 @@
 
 #include "core/threads.h"
 #include "runtime/kernels/cpu/isa.h"
+#include "runtime/kernels/cpu/quant_simd.h"
 
 namespace kiln::cpu {
 
@@ -125,9 +126,9 @@ void Int8Gemm::raw_product(int64_t M, int64_t K, int64_t N, const void* a, bool 
 }
 
 // acc[m][n] = raw - za_m * colsum_n - zbe_n * rowsum_m + K * za_m * zbe_n, then out(m, n, acc).
-template <typename Out>
+template <typename Finish>
 void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
-                       const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Out&& out) {
+                       const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Finish&& finish) {
   bool constant = b == nullptr;
   KILN_CHECK(!constant || (has_constant_b() && K == const_k_ && N == const_n_), InternalError,
              "Int8Gemm: constant B used with another shape");
@@ -166,16 +167,16 @@ void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_si
       rowsum[m] = s;
     }
   }
+  // K * zb_n - colsum_n: what a row's zero point multiplies.
+  std::vector<int32_t> colterm((size_t)N);
+  for (int64_t n = 0; n < N; ++n) colterm[n] = (int32_t)K * zbe[n] - bv.colsum[n];
+  const QuantKernels& qk = quant_kernels();
   parallel_for(M, N * 2, [&](long m0, long m1) {
     for (long m = m0; m < m1; ++m) {
       int32_t zam = za.empty() ? 0 : za.size() == 1 ? za[0] : za[m];
-      const int32_t* r = acc + m * N;
-      for (int64_t n = 0; n < N; ++n) {
-        int32_t v = r[n];
-        if (have_za) v += zam * ((int32_t)K * zbe[n] - bv.colsum[n]);
-        if (need_rowsum) v -= zbe[n] * rowsum[m];
-        out(m, n, v);
-      }
+      int32_t* r = acc + m * N;
+      if (have_za || need_rowsum) qk.correct_row(r, colterm.data(), zbe.data(), zam, need_rowsum ? rowsum[m] : 0, N);
+      finish(m, r);
     }
   });
 }
@@ -183,18 +184,16 @@ void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_si
 void Int8Gemm::run(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                    const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* c) {
   // The raw product lands in c and is corrected in place.
-  product(M, K, N, a, a_signed, za, b, b_signed, zb, c, [&](int64_t m, int64_t n, int32_t v) { c[m * N + n] = v; });
+  product(M, K, N, a, a_signed, za, b, b_signed, zb, c, [](int64_t, int32_t*) {});
 }
 
 void Int8Gemm::run_float(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                          const void* b, bool b_signed, const std::vector<int32_t>& zb, const Dequant& dq, float* y) {
   std::vector<float> scale((size_t)N);
   for (int64_t n = 0; n < N; ++n) scale[n] = dq.a_scale * dq.b_scale[dq.b_scale_count == 1 ? 0 : n];
-  product(M, K, N, a, a_signed, za, b, b_signed, zb, nullptr, [&](int64_t m, int64_t n, int32_t v) {
-    float f = (float)v * scale[n];
-    if (dq.bias) f += dq.bias[n];
-    y[m * N + n] = f;
-  });
+  const QuantKernels& qk = quant_kernels();
+  product(M, K, N, a, a_signed, za, b, b_signed, zb, nullptr,
+          [&](int64_t m, int32_t* row) { qk.dequant_row(row, scale.data(), dq.bias, y + m * N, N); });
 }
 
 }  // namespace kiln::cpu

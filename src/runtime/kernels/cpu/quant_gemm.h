@@ -58,10 +58,11 @@ class Int8Gemm {
   // Raw product of a (as given) and the s8 B into acc (M x N).
   void raw_product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const BView& b, bool constant,
                    int32_t* acc);
-  // Raw product into `acc` (scratch when null), zero points folded in, each result passed to out(m, n, v).
-  template <typename Out>
+  // Raw product into `acc` (scratch when null) with zero points folded in; then finish(m, row) for
+  // each finished row of M.
+  template <typename Finish>
   void product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
-               const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Out&& out);
+               const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Finish&& finish);
 
   Int8Path path_;
   std::mutex lazy_mu_;  // guards making u8_, s8_, f32_ on first use (sessions may run concurrently)

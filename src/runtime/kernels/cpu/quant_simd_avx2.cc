@@ -59,8 +59,33 @@ __attribute__((target("avx2,fma"))) void quantize_u8(const float* x, int64_t n, 
   }
 }
 
+__attribute__((target("avx2,fma"))) void correct_row(int32_t* r, const int32_t* colterm, const int32_t* zb,
+                                                    int32_t za, int32_t rowsum, int64_t n) {
+  const __m256i vza = _mm256_set1_epi32(za), vrs = _mm256_set1_epi32(rowsum);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + i));
+    __m256i c = _mm256_mullo_epi32(vza, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colterm + i)));
+    __m256i z = _mm256_mullo_epi32(vrs, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(zb + i)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(r + i), _mm256_sub_epi32(_mm256_add_epi32(v, c), z));
+  }
+  for (; i < n; ++i) r[i] += za * colterm[i] - zb[i] * rowsum;
+}
+
+__attribute__((target("avx2,fma"))) void dequant_row(const int32_t* r, const float* scale, const float* bias, float* y,
+                                                    int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + i)));
+    v = _mm256_mul_ps(v, _mm256_loadu_ps(scale + i));
+    if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + i));
+    _mm256_storeu_ps(y + i, v);
+  }
+  for (; i < n; ++i) y[i] = (float)r[i] * scale[i] + (bias ? bias[i] : 0.f);
+}
+
 }  // namespace
 
-const QuantKernels kQuantAvx2{min_max, quantize_u8};
+const QuantKernels kQuantAvx2{min_max, quantize_u8, correct_row, dequant_row};
 
 }  // namespace kiln::cpu

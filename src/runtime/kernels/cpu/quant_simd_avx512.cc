@@ -57,8 +57,30 @@ KILN_AVX512 void quantize_u8(const float* x, int64_t n, float scale, int32_t zer
   }
 }
 
+KILN_AVX512 void correct_row(int32_t* r, const int32_t* colterm, const int32_t* zb, int32_t za, int32_t rowsum,
+                             int64_t n) {
+  const __m512i vza = _mm512_set1_epi32(za), vrs = _mm512_set1_epi32(rowsum);
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+    __m512i v = _mm512_maskz_loadu_epi32(m, r + i);
+    __m512i c = _mm512_mullo_epi32(vza, _mm512_maskz_loadu_epi32(m, colterm + i));
+    __m512i z = _mm512_mullo_epi32(vrs, _mm512_maskz_loadu_epi32(m, zb + i));
+    _mm512_mask_storeu_epi32(r + i, m, _mm512_sub_epi32(_mm512_add_epi32(v, c), z));
+  }
+}
+
+KILN_AVX512 void dequant_row(const int32_t* r, const float* scale, const float* bias, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+    __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, r + i));
+    v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, scale + i));
+    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + i));
+    _mm512_mask_storeu_ps(y + i, m, v);
+  }
+}
+
 }  // namespace
 
-const QuantKernels kQuantAvx512{min_max, quantize_u8};
+const QuantKernels kQuantAvx512{min_max, quantize_u8, correct_row, dequant_row};
 
 }  // namespace kiln::cpu

@@ -25,8 +25,16 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, uin
   }
 }
 
+void correct_row(int32_t* r, const int32_t* colterm, const int32_t* zb, int32_t za, int32_t rowsum, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) r[i] += za * colterm[i] - zb[i] * rowsum;
+}
+
+void dequant_row(const int32_t* r, const float* scale, const float* bias, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = (float)r[i] * scale[i] + (bias ? bias[i] : 0.f);
+}
+
 }  // namespace
 
-const QuantKernels kQuantScalar{min_max, quantize_u8};
+const QuantKernels kQuantScalar{min_max, quantize_u8, correct_row, dequant_row};
 
 }  // namespace kiln::cpu
