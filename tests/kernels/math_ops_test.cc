@@ -222,3 +222,30 @@ TEST(TextFeatures, TfIdfWeightedModes) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(Random, BoundsShapesAndCertainOutcomes) {
+  Attribute shape = attr_ints({4, 5});
+  SingleNode u{"RandomUniform", "", {{"shape", shape}, {"low", attr_float(2)}, {"high", attr_float(3)}}, 1};
+  auto y = run_single_node(u, {})[0];
+  ASSERT_EQ(y.shape(), (Shape{4, 5}));
+  ASSERT_EQ(y.dtype(), DType::F32);
+  for (float v : y.to_vector<float>()) {
+    EXPECT_GE(v, 2.0f);
+    EXPECT_LE(v, 3.0f);
+  }
+  // probabilities 0 and 1 have only one outcome
+  auto b = run_single_node({"Bernoulli", "", {}, 15},
+                           {Tensor::from_vector<float>({4}, {0, 1, 1, 0})})[0];
+  EXPECT_EQ(b.to_vector<float>(), (std::vector<float>{0, 1, 1, 0}));
+  // a class with log-probability -inf is never drawn
+  SingleNode m{"Multinomial", "", {{"sample_size", attr_int(8)}}, 7};
+  auto s = run_single_node(m, {Tensor::from_vector<float>({1, 2}, {-INFINITY, 0})})[0];
+  ASSERT_EQ(s.dtype(), DType::I32);
+  EXPECT_EQ(s.to_vector<int32_t>(), std::vector<int32_t>(8, 1));
+}
+
+}  // namespace
+}  // namespace kiln::test
