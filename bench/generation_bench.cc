@@ -3,6 +3,7 @@
 // and 64 (decoder_with_past_model), each the median over --repeat runs. With the cache in use the
 // step time stays flat as the output grows. bench/generation runs it beside ONNX Runtime
 // (../shared/peers/gen-bench.js) on the same graphs.
+//   generation_bench --make-t5-like DIR   (a t5-small-sized folder: the quantizer tests' builder)
 //   generation_bench DIR [--input-len 32] [--new-tokens 64] [--threads 2] [--repeat 3] [--no-cache]
 // Prints one JSON line.
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +20,8 @@
 #include "pipelines/generation/search.h"
 #include "pipelines/model_dir.h"
 #include "pipelines/tensor_rows.h"
+// The quantizer tests' t5-small-shaped folder builder (t5-small's weight shapes, simplified attention).
+#include "../tests/quantize/t5_like_model.h"
 
 namespace {
 
@@ -56,6 +60,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string dir = argv[1];
+  if (dir == "--make-t5-like" && argc > 2) {  // writes a t5-small-sized three-graph folder to argv[2]
+    std::filesystem::create_directories(argv[2]);
+    kiln::qtest::T5LikeBuilder(kiln::qtest::T5Dims{}).write_folder(argv[2]);
+    kiln::write_file_atomic(std::string(argv[2]) + "/config.json",
+                            R"({"model_type": "t5", "is_encoder_decoder": true, "d_model": 512, "num_heads": 1, "d_kv": 512, )"
+                            R"("vocab_size": 32128, "decoder_start_token_id": 0, "eos_token_id": 1, "pad_token_id": 0})");
+    return 0;
+  }
   int input_len = 32, new_tokens = 64, threads = 2, repeat = 3;
   bool cache = true;
   for (int i = 2; i < argc; ++i) {
