@@ -149,3 +149,16 @@ TEST(Variadic, MaxMinSumMean) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(Compare, LegacyBroadcastAxis) {
+  // opset 6: B [2] aligned at axis 0 of A [2,2]: y[i,j] = a[i,j] == b[i]
+  SingleNode s{"Equal", "", {{"broadcast", attr_int(1)}, {"axis", attr_int(0)}}, 6};
+  auto y = run_single_node(s, {Tensor::from_vector<int32_t>({2, 2}, {1, 2, 3, 3}), Tensor::from_vector<int32_t>({2}, {1, 3})})[0];
+  EXPECT_EQ(y.to_vector<bool>(), (std::vector<bool>{true, false, true, true}));
+}
+
+}  // namespace
+}  // namespace kiln::test

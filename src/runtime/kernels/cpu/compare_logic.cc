@@ -10,9 +10,18 @@ namespace {
 
 enum class Cmp { Eq, Lt, Gt, Le, Ge };
 
+// B's shape as opset < 7 broadcast saw it: with broadcast=1 and `axis`, B aligns to A at axis.
+Shape legacy_b_shape(const Node& node, const Shape& a, const Shape& b) {
+  if (!node.attr_int("broadcast", 0) || !node.has_attr("axis")) return b;
+  int axis = normalize_axis(node.attr_int("axis", 0), (int)a.size(), node);
+  Shape s = b;
+  while ((int)s.size() < (int)a.size() - axis) s.push_back(1);
+  return s;
+}
+
 class CompareKernel : public OpKernel {
  public:
-  explicit CompareKernel(Cmp op) : op_(op) {}
+  CompareKernel(const KernelInfo& info, Cmp op) : op_(op), legacy_(info.opset < 7) {}
 
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
@@ -20,14 +29,15 @@ class CompareKernel : public OpKernel {
     const Tensor& b = ctx.input(1);
     KILN_CHECK(a.dtype() == b.dtype(), BadInput, "{}: inputs have different types {} and {}", node.label(),
                dtype_name(a.dtype()), dtype_name(b.dtype()));
-    Shape os = broadcast_shapes({a.shape(), b.shape()}, node);
+    const Shape bs = legacy_ ? legacy_b_shape(node, a.shape(), b.shape()) : b.shape();
+    Shape os = broadcast_shapes({a.shape(), bs}, node);
     Tensor& o = ctx.allocate_output(0, DType::Bool, os);
     bool* po = o.data<bool>();
     if (a.dtype() == DType::String) {
       KILN_CHECK(op_ == Cmp::Eq, Unsupported, "{}: strings can only be compared with Equal", node.label());
       const std::string* pa = a.data<std::string>();
       const std::string* pb = b.data<std::string>();
-      BroadcastLayout L({a.shape(), b.shape()}, os);
+      BroadcastLayout L({a.shape(), bs}, os);
       for_each_row(L, 4, [&](int64_t begin, int64_t n, const int64_t* offs) {
         for (int64_t i = 0; i < n; ++i) po[begin + i] = pa[offs[0] + i * L.steps[0]] == pb[offs[1] + i * L.steps[1]];
       });
@@ -39,17 +49,18 @@ class CompareKernel : public OpKernel {
       const T* pa = a.data<T>();
       const T* pb = b.data<T>();
       switch (op_) {
-        case Cmp::Eq: binary_map<C>(pa, a.shape(), pb, b.shape(), po, os, [](C x, C y) { return x == y; }); break;
-        case Cmp::Lt: binary_map<C>(pa, a.shape(), pb, b.shape(), po, os, [](C x, C y) { return x < y; }); break;
-        case Cmp::Gt: binary_map<C>(pa, a.shape(), pb, b.shape(), po, os, [](C x, C y) { return x > y; }); break;
-        case Cmp::Le: binary_map<C>(pa, a.shape(), pb, b.shape(), po, os, [](C x, C y) { return x <= y; }); break;
-        case Cmp::Ge: binary_map<C>(pa, a.shape(), pb, b.shape(), po, os, [](C x, C y) { return x >= y; }); break;
+        case Cmp::Eq: binary_map<C>(pa, a.shape(), pb, bs, po, os, [](C x, C y) { return x == y; }); break;
+        case Cmp::Lt: binary_map<C>(pa, a.shape(), pb, bs, po, os, [](C x, C y) { return x < y; }); break;
+        case Cmp::Gt: binary_map<C>(pa, a.shape(), pb, bs, po, os, [](C x, C y) { return x > y; }); break;
+        case Cmp::Le: binary_map<C>(pa, a.shape(), pb, bs, po, os, [](C x, C y) { return x <= y; }); break;
+        case Cmp::Ge: binary_map<C>(pa, a.shape(), pb, bs, po, os, [](C x, C y) { return x >= y; }); break;
       }
     });
   }
 
  private:
   Cmp op_;
+  bool legacy_;
 };
 
 enum class Logic { And, Or, Xor };
@@ -61,11 +72,7 @@ void logic(KernelContext& ctx, Logic op) {
   KILN_CHECK(a.dtype() == DType::Bool && b.dtype() == DType::Bool, BadInput, "{}: inputs must be bool, not {} and {}",
              node.label(), dtype_name(a.dtype()), dtype_name(b.dtype()));
   // opset < 7 could align B at `axis` (legacy broadcast).
-  Shape bs = b.shape();
-  if (node.attr_int("broadcast", 0) && node.has_attr("axis")) {
-    int axis = normalize_axis(node.attr_int("axis", 0), a.rank(), node);
-    while ((int)bs.size() < a.rank() - axis) bs.push_back(1);
-  }
+  Shape bs = legacy_b_shape(node, a.shape(), b.shape());
   Shape os = broadcast_shapes({a.shape(), bs}, node);
   Tensor& o = ctx.allocate_output(0, DType::Bool, os);
   // bools are 0/1 bytes: compute on uint8 so the loops vectorise.
@@ -141,7 +148,7 @@ void where(KernelContext& ctx) {
 KILN_REGISTER_KERNELS(register_compare_logic_kernels) {
   auto cmp = [&](const char* op, int64_t since, Cmp c) {
     r.add({DeviceType::Cpu, "", op, since, kMaxOpset},
-          [c](const KernelInfo&) { return std::make_unique<CompareKernel>(c); });
+          [c](const KernelInfo& info) { return std::make_unique<CompareKernel>(info, c); });
   };
   cmp("Equal", 1, Cmp::Eq);
   cmp("Less", 1, Cmp::Lt);
