@@ -27,5 +27,8 @@ int remove_dead_nodes(Graph& g);
 int fuse_layer_norm(Graph& g);
 // Erf-based GELU -> Gelu, or BiasGelu when a constant bias Add feeds it.
 int fuse_gelu(Graph& g);
+// MatMulInteger -> Cast(float) -> Mul(a_scale * b_scale) (the dynamic quantizer's output) ->
+// com.microsoft MatMulIntegerToFloat.
+int fuse_matmul_integer_to_float(Graph& g);
 
 }  // namespace kiln

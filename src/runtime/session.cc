@@ -54,6 +54,7 @@ void Session::init() {
     if (options_.optimization_level >= 2) {
       fuse_layer_norm(model_->graph);
       fuse_gelu(model_->graph);
+      fuse_matmul_integer_to_float(model_->graph);
     }
     remove_dead_nodes(model_->graph);
   }

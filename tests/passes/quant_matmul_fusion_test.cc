@@ -1,0 +1,54 @@
+// MatMulInteger -> Cast -> Mul(scales) fusion on ONNX Runtime's own quantizer output (the shared
+// fixture); the fused graph's outputs are checked against ONNX Runtime's in kernels/quant_test.cc.
+#include <gtest/gtest.h>
+
+#include "graph/onnx_io.h"
+#include "passes/passes.h"
+#include "runtime/session.h"
+#include "test_util.h"
+
+using namespace kiln;
+
+namespace {
+
+int count_ops(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (const auto& node : g.nodes) n += node.op_type == op;
+  return n;
+}
+
+TEST(MatMulIntegerToFloatFusion, FusesEveryQuantizedMatMulOfOnnxRuntimesQuantizer) {
+  Model m = load_model(test::fixture("models/bert-tiny/model_quantized.onnx"));
+  int before = count_ops(m.graph, "MatMulInteger");
+  ASSERT_GT(before, 0);
+  int casts = count_ops(m.graph, "Cast");
+  EXPECT_EQ(fuse_matmul_integer_to_float(m.graph), before);
+  EXPECT_EQ(count_ops(m.graph, "MatMulInteger"), 0);
+  EXPECT_EQ(count_ops(m.graph, "MatMulIntegerToFloat"), before);
+  EXPECT_EQ(count_ops(m.graph, "Cast"), casts - before);
+  for (const auto& n : m.graph.nodes)
+    if (n.op_type == "MatMulIntegerToFloat") {
+      EXPECT_EQ(n.domain, "com.microsoft");
+      EXPECT_EQ(n.inputs.size(), 6u);  // a, b, a_scale, b_scale, a_zero_point, b_zero_point
+    }
+  // Idempotent: nothing left to fuse.
+  EXPECT_EQ(fuse_matmul_integer_to_float(m.graph), 0);
+}
+
+TEST(MatMulIntegerToFloatFusion, LeavesAnIntegerResultAlone) {
+  // MatMulInteger whose int32 result is a graph output: nothing to fuse.
+  Model m;
+  m.set_opset("", 13);
+  Node n;
+  n.op_type = "MatMulInteger";
+  n.inputs = {"a", "b"};
+  n.outputs = {"y"};
+  m.graph.nodes.push_back(n);
+  m.graph.initializers["b"] = Tensor::zeros(DType::I8, {2, 2});
+  m.graph.inputs.push_back(ValueInfo{"a", DType::U8});
+  m.graph.outputs.push_back(ValueInfo{"y", DType::I32});
+  EXPECT_EQ(fuse_matmul_integer_to_float(m.graph), 0);
+  EXPECT_EQ(m.graph.nodes.size(), 1u);
+}
+
+}  // namespace
