@@ -24,7 +24,8 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
     bool per_channel = false, reduce_range = false, embeddings = false, is_static = false, json = false;
     bool no_share = false;
     bool p_vnni = false, p_avx512 = false, p_avx2 = false, p_arm64 = false, p_trt = false;
-    double percentile = 99.999;
+    double percentile = 99.999, accuracy_target = -1;
+    std::string eval_data;
     int samples = 0, threads = 0;
   };
   auto o = std::make_shared<Opts>();
@@ -52,6 +53,9 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
   sub.add_option("--calibration-method", o->method, "minmax (default), entropy or percentile");
   sub.add_option("--percentile", o->percentile, "percentile for --calibration-method percentile (99.999)");
   sub.add_option("--calibration-samples", o->samples, "use at most N samples (0: all)");
+  sub.add_option("--accuracy-target", o->accuracy_target,
+                 "stay within POINTS (percent) of fp32 accuracy by leaving the most sensitive nodes float");
+  sub.add_option("--eval-data", o->eval_data, "labelled JSON lines for --accuracy-target ({\"label\": N, inputs...})");
   sub.add_flag("--no-share-weights", o->no_share, "folder mode: give each graph its own weights");
   sub.add_option("--threads", o->threads, "threads for calibration (0 = one per core)");
   sub.add_flag("--json", o->json, "print the summary as JSON");
@@ -102,6 +106,8 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
     opt.percentile = o->percentile;
     opt.calibration_samples = o->samples;
     opt.share_weights = !o->no_share;
+    opt.accuracy_target = o->accuracy_target;
+    opt.eval_data = o->eval_data;
     opt.threads = o->threads;
     bool tty = kiln::cli::stderr_is_tty();
     ProgressFn progress;

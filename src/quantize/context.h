@@ -22,6 +22,7 @@ struct GraphStats {
   std::map<std::string, int> left_float;   // op type -> nodes of the requested types left in float
   std::map<std::string, int> reasons;      // why nodes were left in float -> count
   int64_t weights_quantized = 0;           // float parameters replaced by 8-bit ones
+  std::vector<std::string> quantized_nodes;  // names of the nodes rewritten
   std::vector<std::string> warnings;
   int total_quantized() const;
 };

@@ -7,6 +7,7 @@
 #include "core/tensor_json.h"
 #include "graph/external_data.h"
 #include "graph/onnx_io.h"
+#include "quantize/accuracy_target.h"
 #include "quantize/calibration.h"
 #include "quantize/presets.h"
 #include "quantize/quantize.h"
@@ -120,6 +121,9 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
   KILN_CHECK(!ec && fs::is_directory(out_dir), IoError, "cannot create the folder {}: {}", out_dir.string(),
              ec.message());
 
+  KILN_CHECK(options.accuracy_target < 0 || graphs.size() == 1, Unsupported,
+             "--accuracy-target works on single-graph classifiers (model.onnx); {} holds {} graphs", in_arg,
+             graphs.size());
   Report report;
   report.input = in_arg;
   report.output = out_arg;
@@ -143,11 +147,24 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
         if (progress) progress(fmt::format("calibrating {}", src.filename().string()));
         ranges = calibrate(model, options, src.filename().string(), progress);
       }
+      Options gopt = options;
+      if (options.accuracy_target >= 0) {
+        if (progress) progress(fmt::format("measuring node sensitivity of {}", src.filename().string()));
+        AccuracyResult a = tune_for_accuracy(model, options, load_eval_data(options.eval_data, model));
+        report.accuracy_tuned = true;
+        report.accuracy_fp32 = a.fp32;
+        report.accuracy_all_quantized = a.quantized_all;
+        report.accuracy_final = a.final;
+        report.kept_float = a.kept_float;
+        for (const auto& n : a.kept_float) gopt.nodes_to_exclude.push_back(n);
+        if (a.fp32 - a.final > options.accuracy_target)
+          report.warnings.push_back(fmt::format("accuracy target not reached: {:.2f} % vs fp32 {:.2f} %", a.final, a.fp32));
+      }
       FileReport fr;
       fr.name = dst.filename().string();
       fr.role = "graph";
       fr.bytes_before = graph_input_bytes(src);
-      fr.stats = quantize_model(model, options, options.is_static ? &ranges : nullptr);
+      fr.stats = quantize_model(model, gopt, options.is_static ? &ranges : nullptr);
       for (const auto& w : fr.stats.warnings) report.warnings.push_back(fr.name + ": " + w);
       SaveOptions so;
       so.shared_data = shared.get();

@@ -37,6 +37,7 @@ bool quantize_gather(Context& ctx, const Scope& scope, const Node& n, std::vecto
   out.push_back(std::move(g));
   out.push_back(ctx.make_node("DequantizeLinear", {gq, q.scale, q.zero_point}, {y}, y + "_DequantizeLinear"));
   ctx.stats().quantized[n.op_type]++;
+  ctx.stats().quantized_nodes.push_back(n.name);
   return true;
 }
 

@@ -100,6 +100,7 @@ bool quantize_matmul(Context& ctx, const Scope& scope, const Node& n, std::vecto
     m.inputs[1] = w_dq;
     out.push_back(std::move(m));
     ctx.stats().quantized[n.op_type]++;
+  ctx.stats().quantized_nodes.push_back(n.name);
     return true;
   }
 
@@ -164,6 +165,7 @@ bool quantize_matmul(Context& ctx, const Scope& scope, const Node& n, std::vecto
   }
   if (!bias.empty()) out.push_back(ctx.make_node("Add", {product, bias}, {y}, y + "_bias_add"));
   ctx.stats().quantized[n.op_type]++;
+  ctx.stats().quantized_nodes.push_back(n.name);
   return true;
 }
 

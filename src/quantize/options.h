@@ -37,6 +37,10 @@ struct Options {
   // TensorRT-style QDQ: weights keep a QuantizeLinear too, and each consumer gets its own pair.
   bool qdq_add_pair_to_weight = false;
   bool qdq_dedicated_pair = false;
+  // Accuracy target: keep the quantized model within `accuracy_target` points (percent) of fp32
+  // on a labelled set by leaving the most sensitive nodes in float. < 0: off.
+  double accuracy_target = -1;
+  std::string eval_data;
   // Folder mode: store initializers shared between graphs once (one external-data file).
   bool share_weights = true;
   int threads = 0;

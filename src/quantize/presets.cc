@@ -62,6 +62,8 @@ void validate_options(const Options& o) {
   KILN_CHECK(!o.is_static || !o.calibration_data.empty(), BadInput,
              "static quantization needs calibration data: add --calibration-data FILE (tensor JSON or jsonl), "
              "or drop --static for dynamic quantization");
+  KILN_CHECK(o.accuracy_target < 0 || !o.eval_data.empty(), BadInput,
+             "--accuracy-target needs labelled samples: add --eval-data FILE (JSON lines with \"label\" and the inputs)");
   KILN_CHECK(o.percentile > 0 && o.percentile <= 100, BadInput, "--percentile must be in (0, 100], got {}",
              o.percentile);
 }

@@ -3,6 +3,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace kiln::quant {
 
@@ -77,6 +78,10 @@ std::string render_report(const Report& r) {
   int copied = 0;
   for (const auto& f : r.files) copied += f.role == "copied";
   if (copied) s += fmt::format("copied {} file(s) (config, tokenizer)\n", copied);
+  if (r.accuracy_tuned)
+    s += fmt::format("accuracy: fp32 {:.2f} %, all quantized {:.2f} %, final {:.2f} % with {} node(s) kept float{}{}\n",
+                     r.accuracy_fp32, r.accuracy_all_quantized, r.accuracy_final, r.kept_float.size(),
+                     r.kept_float.empty() ? "" : ": ", fmt::format("{}", fmt::join(r.kept_float, ", ")));
   s += fmt::format("time: {:.2f} s\n", r.seconds);
   return s;
 }
@@ -161,6 +166,9 @@ nlohmann::json report_to_json(const Report& r) {
   j["nodes_quantized"] = r.total_quantized();
   j["seconds"] = r.seconds;
   j["warnings"] = r.warnings;
+  if (r.accuracy_tuned)
+    j["accuracy"] = {{"fp32", r.accuracy_fp32}, {"all_quantized", r.accuracy_all_quantized},
+                     {"final", r.accuracy_final}, {"kept_float", r.kept_float}};
   return j;
 }
 

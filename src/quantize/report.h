@@ -26,6 +26,10 @@ struct Report {
   int64_t bytes_deduplicated = 0;  // identical weights stored once across graphs
   double seconds = 0;
   std::vector<std::string> warnings;
+  // --accuracy-target: fp32 / all-quantized / final accuracy (percent) and the nodes kept float.
+  bool accuracy_tuned = false;
+  double accuracy_fp32 = 0, accuracy_all_quantized = 0, accuracy_final = 0;
+  std::vector<std::string> kept_float;
 
   int64_t graph_bytes_before() const;  // graphs and their weights (copied files excluded)
   int64_t graph_bytes_after() const;
