@@ -38,6 +38,8 @@ Text2TextPipeline::Text2TextPipeline(std::string task, std::unique_ptr<ModelDir>
   gen_ = dir_->config().generation;
   options_.generation.apply_to(gen_);
   if (!gen_.decoder_start_token_id) gen_.decoder_start_token_id = gen_.bos_token_id;
+  // Marian's adjust_logits_during_generation: the pad token is never generated.
+  if (dir_->config().model_type == "marian" && gen_.pad_token_id) gen_.banned_raw_token_ids.push_back(*gen_.pad_token_id);
   KILN_CHECK(gen_.decoder_start_token_id.has_value(), BadModel,
              "{}/config.json gives no decoder_start_token_id (nor bos_token_id); add it", dir_->dir());
 }

@@ -128,3 +128,19 @@ TEST(Search, GreedyRejectsSeveralReturnSequences) {
   ToyModel m(1, kTable);
   EXPECT_THROW(generate(m, {{0}}, c), kiln::Error);
 }
+
+TEST(Search, RawBannedTokensLeaveTheSoftmaxBeforeBeamScoring) {
+  // Marian-style: token 2 is removed from the raw logits, so after 0 the best is 3 and beam scores
+  // are normalised without token 2 at every step: log(e^1 / (3 + e^1)) + log(e^9 / (3 + e^9)).
+  GenerationConfig c = base();
+  c.banned_raw_token_ids = {2};
+  ToyModel g(1, kTable);
+  EXPECT_EQ(generate(g, {{0}}, c).sequences[0][0], (std::vector<int64_t>{0, 3, 4}));
+  c.num_beams = 2;
+  c.early_stopping = true;
+  ToyModel b(1, kTable);
+  auto r = generate(b, {{0}}, c);
+  EXPECT_EQ(r.sequences[0][0], (std::vector<int64_t>{0, 3, 4}));
+  const double s = (1.0 - std::log(3.0 + std::exp(1.0))) + (9.0 - std::log(3.0 + std::exp(9.0)));
+  EXPECT_NEAR(r.scores[0][0], s / 2.0, 1e-5);
+}

@@ -32,6 +32,9 @@ struct GenerationConfig {
   std::optional<int64_t> forced_eos_token_id;
   std::optional<uint64_t> seed;  // sampling; nullopt = a random seed
   bool use_cache = true;
+  // Tokens set to -inf on the raw logits before anything else (a model's
+  // adjust_logits_during_generation: Marian never generates its pad token).
+  std::vector<int64_t> banned_raw_token_ids;
 
   bool is_eos(int64_t id) const {
     for (int64_t e : eos_token_ids)

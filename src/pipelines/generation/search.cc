@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <span>
@@ -41,6 +42,11 @@ class Sampler {
  private:
   std::mt19937_64 rng_;
 };
+
+void ban_raw(const GenerationConfig& c, std::span<float> row) {
+  for (int64_t t : c.banned_raw_token_ids)
+    if (t >= 0 && t < (int64_t)row.size()) row[t] = -std::numeric_limits<float>::infinity();
+}
 
 int64_t argmax(std::span<const float> v) {
   int64_t best = 0;
@@ -89,6 +95,7 @@ GenerateResult greedy_or_sample(StepModel& model, const std::vector<std::vector<
     KILN_CHECK((int64_t)logits.size() == R * V, InternalError, "decoder gave {} logits for {} rows", logits.size(), R);
     for (int64_t r = 0; r < R; ++r) {
       std::span<float> row(logits.data() + r * V, (size_t)V);
+      ban_raw(c, row);
       procs.apply(seqs[r], row);
       int64_t tok;
       if (c.do_sample) {
@@ -147,6 +154,7 @@ GenerateResult beam(StepModel& model, const std::vector<std::vector<int64_t>>& s
     KILN_CHECK((int64_t)scores.size() == R * V, InternalError, "decoder gave {} logits for {} rows", scores.size(), R);
     for (int64_t r = 0; r < R; ++r) {
       std::span<float> row(scores.data() + r * V, (size_t)V);
+      ban_raw(c, row);
       log_softmax_inplace(row);
       procs.apply(seqs[r], row);
       for (float& v : row) v += beam_scores[r];
