@@ -209,12 +209,42 @@ SpSpec read_spec(const std::string& proto) {
   return spec;
 }
 
+// XLM-RoBERTa / CamemBERT style (sentencepiece.bpe.model with fairseq ids): <s>=0 <pad>=1 </s>=2
+// <unk>=3, SentencePiece piece i (i >= 3) at id i + 1, <mask> last; <s> A </s> (</s> B </s>).
+std::unique_ptr<PipelineTokenizer> load_fairseq_spiece(const fs::path& file, const SpSpec& spec, TokenizerConfig cfg) {
+  UnigramConfig u;
+  for (const char* t : {"<s>", "<pad>", "</s>", "<unk>"}) u.vocab.emplace_back(t, 0.0);
+  for (size_t i = 3; i < spec.pieces.size(); ++i) u.vocab.emplace_back(spec.pieces[i].piece, double(spec.pieces[i].score));
+  u.vocab.emplace_back("<mask>", 0.0);
+  int32_t mask_id = int32_t(u.vocab.size() - 1);
+  u.unk_id = 3;
+  Components c;
+  c.model = make_unigram(std::move(u), file.filename().string());
+  c.added = {special("<s>", 0), special("<pad>", 1), special("</s>", 2), special("<unk>", 3), special("<mask>", mask_id, true)};
+  std::vector<std::unique_ptr<Normalizer>> norm;
+  if (!spec.charsmap.empty()) norm.push_back(make_precompiled_normalizer(spec.charsmap, file.filename().string() + " charsmap"));
+  c.normalizer = make_sequence_normalizer(std::move(norm));
+  std::vector<std::unique_ptr<PreTokenizer>> pre;
+  pre.push_back(make_whitespace_split_pre_tokenizer());
+  pre.push_back(make_metaspace_pre_tokenizer("\xE2\x96\x81", "always", false));
+  c.pre_tokenizer = make_sequence_pre_tokenizer(std::move(pre));
+  c.decoder = make_metaspace_decoder("\xE2\x96\x81");
+  c.post_processor = make_roberta_processing("<s>", 0, "</s>", 2, false);
+  if (!cfg.pad_token) cfg.pad_token = "<pad>";
+  if (!cfg.mask_token) cfg.mask_token = "<mask>";
+  c.config = std::move(cfg);
+  return std::make_unique<PipelineTokenizer>(std::move(c));
+}
+
 std::unique_ptr<PipelineTokenizer> load_spiece(const fs::path& file, TokenizerConfig cfg) {
   SpSpec spec = read_spec(slurp(file));
   int n = int(spec.pieces.size());
   if (n == 0) throw BadModel(file.string() + " is not a SentencePiece model (no pieces found); check the file");
   if (spec.model_type != 1)
     throw Unsupported(file.string() + " is a SentencePiece BPE/word/char model; kiln reads Unigram .model files, so use the folder's tokenizer.json");
+  std::string cls = config_class(file.parent_path());
+  if (file.filename() == "sentencepiece.bpe.model" || cls.find("XLMRoberta") != std::string::npos || cls.find("Camembert") != std::string::npos)
+    return load_fairseq_spiece(file, spec, std::move(cfg));
   auto piece = [&](int i) -> const std::string& { return spec.pieces[size_t(i)].piece; };
   UnigramConfig u;
   for (auto& p : spec.pieces) u.vocab.emplace_back(p.piece, double(p.score));

@@ -120,3 +120,37 @@ TEST(TokenizerBatch, BatchEqualsSequentialAndPads) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// sentencepiece.bpe.model (XLM-RoBERTa's layout) uses fairseq ids: every SentencePiece piece from
+// id 3 on moves up by one, with <s> A </s> around the text. Checked on t5-small's model: where T5
+// finds no unknown piece, the fairseq ids are T5's ids + 1.
+TEST(TokenizerLegacy, FairseqSentencePieceIdsAreShiftedByOne) {
+  std::string dir = test::tokenizer_ref_dir("t5-small");
+  if (dir.empty()) GTEST_SKIP() << "../shared/data/tokenizers/t5-small not present";
+  fs::path tmp = fs::temp_directory_path() / ("kiln-fairseq-" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  fs::copy_file(fs::path(dir) / "spiece.model", tmp / "sentencepiece.bpe.model", fs::copy_options::overwrite_existing);
+  auto xlmr = Tokenizer::from_dir(tmp.string());
+  fs::remove_all(tmp);
+  auto t5 = Tokenizer::from_dir(dir);
+  int checked = 0;
+  for (auto& r : test::read_jsonl(dir + "/expected.jsonl")) {
+    std::string text = r["text"].get<std::string>();
+    Encoding a = t5->encode(text, false);
+    // T5's <unk> is id 2; T5's added tokens (<extra_id_0> ...) are not in the .model
+    if (std::count(a.ids.begin(), a.ids.end(), 2) > 0 || a.ids.empty() || text.find('<') != std::string::npos) continue;
+    std::vector<int64_t> want = {0};
+    for (int64_t id : a.ids) want.push_back(id + 1);
+    want.push_back(2);
+    EXPECT_EQ(xlmr->encode(text).ids, want) << text;
+    ++checked;
+  }
+  EXPECT_GT(checked, 100);
+  EXPECT_EQ(xlmr->mask_token_id(), xlmr->token_to_id("<mask>"));
+}
+
+}  // namespace
+}  // namespace kiln
