@@ -1,18 +1,27 @@
 #include "quantize/calibration.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 
 #include "quantize/quantize_model.h"
 #include "quantize/range_collectors.h"
 #include "runtime/session.h"
+#include "tokenizers/tokenizer.h"
 
 namespace kiln::quant {
 
 namespace fs = std::filesystem;
 
 namespace {
+
+// A sample as read: tensors, or a text (and optional pair) for the folder's tokenizer.
+struct Raw {
+  NamedTensors tensors;
+  bool is_text = false;
+  std::string text, pair;
+};
 
 std::vector<NamedTensors> read_json_samples(const fs::path& p) {
   std::vector<NamedTensors> out;
@@ -36,8 +45,8 @@ std::vector<NamedTensors> read_json_samples(const fs::path& p) {
   return out;
 }
 
-std::vector<NamedTensors> read_jsonl_samples(const fs::path& p) {
-  std::vector<NamedTensors> out;
+std::vector<Raw> read_jsonl_samples(const fs::path& p) {
+  std::vector<Raw> out;
   std::ifstream f(p);
   KILN_CHECK(f.good(), IoError, "cannot read calibration file {}", p.string());
   std::string line;
@@ -52,25 +61,43 @@ std::vector<NamedTensors> read_jsonl_samples(const fs::path& p) {
       throw BadInput(fmt::format("{} line {}: not JSON ({})", p.string(), n, e.what()));
     }
     KILN_CHECK(j.is_object(), BadInput, "{} line {}: expected an object {{name: tensor}}", p.string(), n);
-    KILN_CHECK(!j.contains("text"), Unsupported,
-               "{} line {}: text samples need the tokenizer, which kiln quantize cannot use yet; give tokenized "
-               "inputs as tensor JSON ({{\"input_ids\": {{\"dtype\": \"int64\", \"dims\": [..], \"data\": [..]}}}})",
-               p.string(), n);
-    NamedTensors t;
-    for (auto it = j.begin(); it != j.end(); ++it) t[it.key()] = tensor_from_json(it.value(), it.key());
-    out.push_back(std::move(t));
+    Raw r;
+    if (j.contains("text") && j["text"].is_string()) {
+      r.is_text = true;
+      r.text = j["text"].get<std::string>();
+      if (j.contains("text_pair") && j["text_pair"].is_string()) r.pair = j["text_pair"].get<std::string>();
+    } else {
+      for (auto it = j.begin(); it != j.end(); ++it) r.tensors[it.key()] = tensor_from_json(it.value(), it.key());
+    }
+    out.push_back(std::move(r));
   }
   return out;
 }
 
-std::vector<NamedTensors> read_samples(const fs::path& p) {
+std::vector<Raw> read_text_lines(const fs::path& p) {
+  std::ifstream f(p);
+  KILN_CHECK(f.good(), IoError, "cannot read calibration file {}", p.string());
+  std::vector<Raw> out;
+  std::string line;
+  while (std::getline(f, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    Raw r;
+    r.is_text = true;
+    r.text = line;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<Raw> read_samples(const fs::path& p) {
   if (fs::is_directory(p)) {
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(p))
       if (e.is_regular_file() && (e.path().extension() == ".json" || e.path().extension() == ".jsonl"))
         files.push_back(e.path());
     std::sort(files.begin(), files.end());
-    std::vector<NamedTensors> out;
+    std::vector<Raw> out;
     for (const auto& f : files) {
       auto s = read_samples(f);
       out.insert(out.end(), s.begin(), s.end());
@@ -78,15 +105,66 @@ std::vector<NamedTensors> read_samples(const fs::path& p) {
     return out;
   }
   if (p.extension() == ".jsonl") return read_jsonl_samples(p);
+  if (p.extension() == ".txt") return read_text_lines(p);
   KILN_CHECK(p.extension() == ".json", Unsupported,
-             "calibration data {}: use tensor JSON (.json), JSON lines (.jsonl) or a folder of them", p.string());
-  return read_json_samples(p);
+             "calibration data {}: use tensor JSON (.json), JSON lines (.jsonl, tensors or {{\"text\": ...}}), "
+             "text lines (.txt) or a folder of them",
+             p.string());
+  std::vector<Raw> out;
+  for (auto& t : read_json_samples(p)) {
+    Raw r;
+    r.tensors = std::move(t);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace
 
+namespace {
+
+// The tokenizer of a model folder (or of the folder its tokenizer.txt names, as the fixtures do).
+std::unique_ptr<Tokenizer> folder_tokenizer(const std::string& model_dir) {
+  KILN_CHECK(!model_dir.empty(), BadInput, "text calibration samples need the model folder's tokenizer");
+  std::string dir = tokenizer_dir_of(model_dir);
+  try {
+    return Tokenizer::from_dir(dir);
+  } catch (const Error& e) {
+    throw BadInput(fmt::format("text calibration samples need a tokenizer in {} ({})", model_dir, e.what()));
+  }
+}
+
+NamedTensors tokenized(const Tokenizer& tok, const Raw& r, const Model& model) {
+  Encoding e = r.pair.empty() ? tok.encode(r.text) : tok.encode_pair(r.text, r.pair);
+  size_t n = std::min<size_t>(e.size(), 512);
+  auto row = [&](const std::vector<int64_t>& v, int64_t fill) {
+    std::vector<int64_t> x(n, fill);
+    for (size_t i = 0; i < n && i < v.size(); ++i) x[i] = v[i];
+    return Tensor::from_vector<int64_t>({1, (int64_t)n}, x);
+  };
+  NamedTensors t;
+  for (const auto& in : model.graph.inputs) {
+    if (in.name == "input_ids") t[in.name] = row(e.ids, 0);
+    else if (in.name == "attention_mask") t[in.name] = row(e.attention_mask, 1);
+    else if (in.name == "token_type_ids") t[in.name] = row(e.type_ids, 0);
+  }
+  return t;
+}
+
+}  // namespace
+
+std::string tokenizer_dir_of(const std::string& model_dir) {
+  fs::path dir(model_dir);
+  if (fs::exists(dir / "tokenizer.json") || !fs::exists(dir / "tokenizer.txt")) return model_dir;
+  std::string rel = read_file((dir / "tokenizer.txt").string());
+  while (!rel.empty() && std::isspace((unsigned char)rel.back())) rel.pop_back();
+  if (rel.rfind("use ", 0) == 0) rel = rel.substr(4);
+  return fs::weakly_canonical(dir / rel).string();
+}
+
 std::vector<NamedTensors> load_calibration_samples(const std::string& data, const Model& model,
-                                                   const std::string& graph_file, int max_samples) {
+                                                   const std::string& graph_file, int max_samples,
+                                                   const std::string& model_dir) {
   fs::path p(data);
   KILN_CHECK(fs::exists(p), BadInput, "calibration data {} does not exist", data);
   if (fs::is_directory(p)) {
@@ -94,9 +172,19 @@ std::vector<NamedTensors> load_calibration_samples(const std::string& data, cons
     if (fs::exists(p / (stem + ".jsonl"))) p = p / (stem + ".jsonl");
     else if (fs::is_directory(p / stem)) p = p / stem;
   }
-  std::vector<NamedTensors> samples = read_samples(p);
-  KILN_CHECK(!samples.empty(), BadInput, "calibration data {} holds no samples", p.string());
-  if (max_samples > 0 && (int)samples.size() > max_samples) samples.resize(max_samples);
+  std::vector<Raw> raw = read_samples(p);
+  KILN_CHECK(!raw.empty(), BadInput, "calibration data {} holds no samples", p.string());
+  if (max_samples > 0 && (int)raw.size() > max_samples) raw.resize(max_samples);
+  std::unique_ptr<Tokenizer> tok;
+  std::vector<NamedTensors> samples;
+  for (auto& r : raw) {
+    if (r.is_text) {
+      if (!tok) tok = folder_tokenizer(model_dir);
+      samples.push_back(tokenized(*tok, r, model));
+    } else {
+      samples.push_back(std::move(r.tensors));
+    }
+  }
   std::vector<std::string> needed;
   for (const auto& in : model.graph.inputs)
     if (!model.graph.is_initializer(in.name)) needed.push_back(in.name);
@@ -116,12 +204,12 @@ std::vector<NamedTensors> load_calibration_samples(const std::string& data, cons
 }
 
 Ranges calibrate(const Model& model, const Options& options, const std::string& graph_file,
-                 const std::function<void(const std::string&)>& progress) {
+                 const std::function<void(const std::string&)>& progress, const std::string& model_dir) {
   std::vector<std::string> wanted = values_to_calibrate(model, options);
   Ranges ranges;
   if (wanted.empty()) return ranges;
   std::vector<NamedTensors> samples =
-      load_calibration_samples(options.calibration_data, model, graph_file, options.calibration_samples);
+      load_calibration_samples(options.calibration_data, model, graph_file, options.calibration_samples, model_dir);
 
   // The graph with every wanted value of the main graph made an output.
   Model m = model;

@@ -145,7 +145,7 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
       Ranges ranges;
       if (options.is_static) {
         if (progress) progress(fmt::format("calibrating {}", src.filename().string()));
-        ranges = calibrate(model, options, src.filename().string(), progress);
+        ranges = calibrate(model, options, src.filename().string(), progress, src.parent_path().string());
       }
       Options gopt = options;
       if (options.accuracy_target >= 0) {
@@ -208,11 +208,10 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
         report.files.push_back(fr);
       }
     // The fixtures' tokenizer.txt names a tokenizer folder relative to the model folder: keep it valid.
-    if (fs::exists(in / "tokenizer.txt")) {
-      std::string rel = read_file((in / "tokenizer.txt").string());
-      while (!rel.empty() && (rel.back() == '\n' || rel.back() == '\r' || rel.back() == ' ')) rel.pop_back();
-      fs::path target = fs::weakly_canonical(in / rel);
-      write_file_atomic((out_dir / "tokenizer.txt").string(), target.lexically_relative(out_dir).string() + "\n");
+    if (fs::exists(in / "tokenizer.txt") && !fs::exists(in / "tokenizer.json")) {
+      fs::path target = tokenizer_dir_of(in.string());
+      write_file_atomic((out_dir / "tokenizer.txt").string(),
+                        "use " + target.lexically_relative(out_dir).string() + "\n");
       FileReport fr;
       fr.name = "tokenizer.txt";
       fr.role = "copied";

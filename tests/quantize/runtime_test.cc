@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "core/tensor_json.h"
 #include "graph/onnx_io.h"
@@ -126,4 +127,31 @@ TEST(StaticQuantization, CalibratedRangesAndGraphsRun) {
     }
   }
   fs::remove_all(dir);
+}
+
+TEST(StaticQuantization, TextSamplesUseTheFolderTokenizer) {
+  std::string dir = test::shared_path("models/distilbert-tiny-vocab");
+  if (dir.empty() || test::shared_path("data/tokenizers/bert-base-uncased/tokenizer.json").empty())
+    GTEST_SKIP() << "needs ../shared/models/distilbert-tiny-vocab and ../shared/data/tokenizers";
+  fs::path tmp = fs::temp_directory_path() / ("kiln-text-" + std::to_string(::getpid()) + ".txt");
+  // The first three lines of the e2e inputs; their ids are in e2e_expected.jsonl (from the JS
+  // port of Hugging Face tokenizers).
+  std::ifstream in(dir + "/ref/e2e_inputs.txt"), exp(dir + "/ref/e2e_expected.jsonl");
+  std::string text, line;
+  std::vector<std::vector<int64_t>> want;
+  for (int i = 0; i < 3; ++i) {
+    std::getline(in, line);
+    text += line + "\n";
+    std::getline(exp, line);
+    want.push_back(nlohmann::json::parse(line)["input_ids"].get<std::vector<int64_t>>());
+  }
+  write_file_atomic(tmp.string(), text);
+  Model m = load_model(dir + "/model.onnx");
+  auto samples = load_calibration_samples(tmp.string(), m, "model.onnx", 0, dir);
+  ASSERT_EQ(samples.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(samples[i].at("input_ids").to_vector<int64_t>(), want[i]) << i;
+    EXPECT_EQ(samples[i].at("attention_mask").numel(), (int64_t)want[i].size());
+  }
+  fs::remove(tmp);
 }
