@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/tensor_json.h"
 #include "graph/onnx_io.h"
 #include "quant_test_util.h"
 #include "quantize/presets.h"
@@ -149,4 +150,36 @@ TEST(QuantizeFolder, Seq2SeqDecodersShareOneWeightsFile) {
     return quantize_path(src, (d.path / "q2").string(), o2);
   }();
   EXPECT_LT(r.graph_bytes_after(), separate.graph_bytes_after());
+}
+
+TEST(QuantizeCli, JsonSummaryOfAFolder) {
+  TempDir d;
+  std::string out;
+  int rc = test::run_command(test::kiln_binary() + " quantize " + q(test::fixture("models/t5-tiny")) + " " +
+                                 q(d.path / "q") + " --avx512_vnni --per_channel --json 2>/dev/null",
+                             &out);
+  ASSERT_EQ(rc, 0) << out;
+  nlohmann::json j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["options"]["preset"], "avx512_vnni");
+  EXPECT_EQ(j["options"]["per_channel"], true);
+  int graphs = 0, weights = 0;
+  int64_t after = 0;
+  for (const auto& f : j["files"]) {
+    graphs += f["role"] == "graph";
+    weights += f["role"] == "weights";
+    if (f["role"] != "copied") after += f["bytes_after"].get<int64_t>();
+    if (f["role"] == "graph") EXPECT_GT(f["quantized"]["MatMul"].get<int>(), 0) << f["name"];
+  }
+  EXPECT_EQ(graphs, 3);
+  EXPECT_EQ(weights, 1);
+  EXPECT_EQ(after, j["total_bytes_after"].get<int64_t>());
+  EXPECT_GT(j["bytes_deduplicated"].get<int64_t>(), 0);
+  // the folder's files, as they are on disk
+  EXPECT_EQ(j["total_bytes_after"].get<int64_t>(),
+            (int64_t)(fs::file_size(d.path / "q" / "encoder_model.onnx") + fs::file_size(d.path / "q" / "decoder_model.onnx") +
+                      fs::file_size(d.path / "q" / "decoder_with_past_model.onnx") +
+                      fs::file_size(d.path / "q" / "weights.onnx_data")));
+  nlohmann::json ort = nlohmann::json::parse(read_file((d.path / "q" / "ort_config.json").string()));
+  EXPECT_EQ(ort["quantization"]["weights_dtype"], "QInt8");
+  EXPECT_EQ(ort["quantization"]["per_channel"], true);
 }
