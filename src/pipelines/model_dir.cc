@@ -73,7 +73,9 @@ std::string ModelDir::graphs_listing() const {
 
 std::string ModelDir::require_graph(const std::string& stem, const std::string& task) const {
   if (auto p = find_graph(stem)) return *p;
-  std::string want = file_.empty() ? stem + ".onnx" : fmt::format("{}.onnx for --file {}", stem, file_);
+  std::string want = file_.empty()                                   ? stem + ".onnx"
+                     : (stem == "model" && file_.ends_with(".onnx")) ? file_
+                                                                      : fmt::format("{}.onnx for --file {}", stem, file_);
   throw IoError(fmt::format("{} has no {} (it holds: {}); task {} needs it", dir_, want, graphs_listing(), task));
 }
 
