@@ -30,5 +30,7 @@ int fuse_gelu(Graph& g);
 // MatMulInteger -> Cast(float) -> Mul(a_scale * b_scale) (the dynamic quantizer's output) ->
 // com.microsoft MatMulIntegerToFloat.
 int fuse_matmul_integer_to_float(Graph& g);
+// MatMul(x, constant W) + Add(constant 1-D bias) -> kiln:MatMulBias (session-time only, never saved).
+int fuse_matmul_bias(Graph& g);
 
 }  // namespace kiln

@@ -43,8 +43,21 @@ int fuse_matmul_integer_to_float(Graph& g) {
     fused.name = mm.name.empty() ? "fused_matmul_integer_to_float_" + std::to_string(i) : mm.name + "_to_float";
     auto in = [&](size_t k) { return k < mm.inputs.size() ? mm.inputs[k] : std::string(); };
     fused.inputs = {in(0), in(1), sm.inputs[1 - b_side], sm.inputs[b_side], in(2), in(3)};
-    while (!fused.inputs.empty() && fused.inputs.back().empty()) fused.inputs.pop_back();
     fused.outputs = {mul.outputs[0]};
+    // A constant bias Add after the Mul joins the epilogue too.
+    int add_i = single(mul.outputs[0]);
+    if (add_i >= 0 && !dead.count(add_i) && g.nodes[add_i].op_type == "Add") {
+      const Node& add = g.nodes[add_i];
+      const std::string& other = add.inputs[0] == mul.outputs[0] ? add.inputs[1] : add.inputs[0];
+      auto bias = g.initializers.find(other);
+      if (bias != g.initializers.end() && bias->second.dtype() == DType::F32 && bias->second.rank() == 1 &&
+          bias->second.numel() == b->dim(-1)) {
+        fused.inputs.push_back(other);
+        fused.outputs = {add.outputs[0]};
+        dead.insert(add_i);
+      }
+    }
+    while (!fused.inputs.empty() && fused.inputs.back().empty()) fused.inputs.pop_back();
     dead.insert((int)i);
     dead.insert(cast_i);
     dead.insert(mul_i);

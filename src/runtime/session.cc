@@ -55,6 +55,7 @@ void Session::init() {
       fuse_layer_norm(model_->graph);
       fuse_gelu(model_->graph);
       fuse_matmul_integer_to_float(model_->graph);
+      fuse_matmul_bias(model_->graph);
     }
     remove_dead_nodes(model_->graph);
   }

@@ -297,3 +297,34 @@ TEST(FusedGemm, ActivationAfterTheProduct) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(MatMulBias, BiasAddedOnEveryPath) {
+  // kiln:MatMulBias = MatMul + bias along the last axis; packed constant weights (oneDNN adds the
+  // bias) and batched weights (added afterwards).
+  Tensor a = random_tensor({2, 3, 4}, 31), w = random_tensor({4, 5}, 32), bias = random_tensor({5}, 33);
+  SingleNode spec{"MatMulBias", "kiln", {}, 1};
+  for (bool constant : {false, true}) {
+    Tensor y = run_single_node(spec, {a, w, bias}, {false, constant, true})[0];
+    auto want = product(a.reshape({6, 4}), w);
+    for (int64_t r = 0; r < 6; ++r)
+      for (int64_t n = 0; n < 5; ++n) want[r * 5 + n] += bias.data<float>()[n];
+    EXPECT_LT(max_rel(y, want), 1e-5) << constant;
+  }
+  Tensor wb = random_tensor({2, 4, 5}, 34);
+  Tensor y = run_single_node(spec, {a, wb, bias})[0];
+  for (int64_t i = 0; i < 2; ++i) {
+    Tensor ai = Tensor::view(DType::F32, {3, 4}, a.buffer(), i * 12 * 4);
+    Tensor wi = Tensor::view(DType::F32, {4, 5}, wb.buffer(), i * 20 * 4);
+    Tensor yi = Tensor::view(DType::F32, {3, 5}, y.buffer(), y.offset() + i * 15 * 4);
+    auto want = product(ai, wi);
+    for (int64_t r = 0; r < 3; ++r)
+      for (int64_t n = 0; n < 5; ++n) want[r * 5 + n] += bias.data<float>()[n];
+    EXPECT_LT(max_rel(yi, want), 1e-5);
+  }
+}
+
+}  // namespace
+}  // namespace kiln::test

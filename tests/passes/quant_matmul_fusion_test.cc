@@ -29,7 +29,8 @@ TEST(MatMulIntegerToFloatFusion, FusesEveryQuantizedMatMulOfOnnxRuntimesQuantize
   for (const auto& n : m.graph.nodes)
     if (n.op_type == "MatMulIntegerToFloat") {
       EXPECT_EQ(n.domain, "com.microsoft");
-      EXPECT_EQ(n.inputs.size(), 6u);  // a, b, a_scale, b_scale, a_zero_point, b_zero_point
+      // a, b, a_scale, b_scale, a_zero_point, b_zero_point (+ bias when an Add followed)
+      EXPECT_TRUE(n.inputs.size() == 6u || n.inputs.size() == 7u);
     }
   // Idempotent: nothing left to fuse.
   EXPECT_EQ(fuse_matmul_integer_to_float(m.graph), 0);
@@ -49,6 +50,40 @@ TEST(MatMulIntegerToFloatFusion, LeavesAnIntegerResultAlone) {
   m.graph.outputs.push_back(ValueInfo{"y", DType::I32});
   EXPECT_EQ(fuse_matmul_integer_to_float(m.graph), 0);
   EXPECT_EQ(m.graph.nodes.size(), 1u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(MatMulIntegerToFloatFusion, AbsorbsTheBiasAdd) {
+  // Every quantized Linear of the fixture is followed by its bias Add.
+  Model m = load_model(test::fixture("models/bert-tiny/model_quantized.onnx"));
+  int adds = count_ops(m.graph, "Add");
+  int fused = fuse_matmul_integer_to_float(m.graph);
+  int with_bias = 0;
+  for (const auto& n : m.graph.nodes)
+    if (n.op_type == "MatMulIntegerToFloat") with_bias += n.inputs.size() == 7;
+  EXPECT_GT(with_bias, 0);
+  EXPECT_EQ(count_ops(m.graph, "Add"), adds - with_bias);
+  EXPECT_LE(with_bias, fused);
+}
+
+TEST(MatMulBiasFusion, FusesLinearLayersAndKeepsOutputs) {
+  // fp32 bert-tiny: every MatMul with a constant weight and bias becomes kiln:MatMulBias, and the
+  // session's outputs still match PyTorch's reference.
+  Model m = load_model(test::fixture("models/bert-tiny/model.onnx"));
+  Model copy = load_model(test::fixture("models/bert-tiny/model.onnx"));
+  int fused = fuse_matmul_bias(m.graph);
+  EXPECT_GT(fused, 0);
+  EXPECT_EQ(count_ops(m.graph, "MatMulBias"), fused);
+  Session s(std::move(copy));  // level 2 runs the pass itself
+  for (int c = 0; c < 2; ++c) {
+    std::string dir = test::fixture("models/bert-tiny/ref/case" + std::to_string(c));
+    NamedTensors want = read_tensors_json(dir + "_outputs.json");
+    NamedTensors got = s.run(read_tensors_json(dir + "_inputs.json"));
+    for (const auto& [name, ref] : want) EXPECT_LE(test::relative_error(got.at(name), ref), 1e-4) << name;
+  }
 }
 
 }  // namespace

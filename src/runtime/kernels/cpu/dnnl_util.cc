@@ -1,5 +1,7 @@
 #include "runtime/kernels/cpu/dnnl_util.h"
 
+#include <unordered_map>
+
 #include "core/error.h"
 
 namespace kiln::cpu {
@@ -47,7 +49,7 @@ void DnnlMatMul::pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int
     order_.clear();
   }
   // Choose (and fill) the layout now, so the first run does no reorder.
-  prepare(Key{MatMulShape{1, m_hint, K, N, false, trans_b}, 1.f, false, true});
+  prepare(Key{MatMulShape{1, m_hint, K, N, false, trans_b}, 1.f, false, true, false});
 }
 
 std::shared_ptr<dnnl::memory> DnnlMatMul::packed_for(const dnnl::memory::desc& md) {
@@ -70,6 +72,10 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
   auto p = std::make_unique<Prepared>();
   p->a_md = matrix_md(s.batch, s.M, s.K, s.trans_a, ta_);
   p->c_md = matrix_md(s.batch, s.M, s.N, false, tc_);
+  if (key.bias) p->bias_md = dnnl::memory::desc(dims{1, s.N}, dt::f32, dims{s.N, 1});
+  auto make_desc = [&](const dnnl::memory::desc& w) {
+    return key.bias ? dnnl::matmul::desc(p->a_md, w, p->bias_md, p->c_md) : dnnl::matmul::desc(p->a_md, w, p->c_md);
+  };
   dnnl::primitive_attr attr;
   if (key.alpha != 1.f) attr.set_output_scales(0, {key.alpha});
   if (key.accumulate) {
@@ -85,8 +91,7 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
       bool have = false;
       for (auto& packed : packed_) {
         try {
-          pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(p->a_md, packed->get_desc(), p->c_md), attr,
-                                            dnnl_engine());
+          pd = dnnl::matmul::primitive_desc(make_desc(packed->get_desc()), attr, dnnl_engine());
           p->packed = packed;
           have = true;
           break;
@@ -95,14 +100,14 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
       }
       if (!have) {
         auto any = dnnl::memory::desc(dims{s.K, s.N}, tb_, dnnl::memory::format_tag::any);
-        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(p->a_md, any, p->c_md), attr, dnnl_engine());
+        pd = dnnl::matmul::primitive_desc(make_desc(any), attr, dnnl_engine());
         p->packed = packed_for(pd.weights_desc());
       }
       p->b_md = p->packed->get_desc();
       p->prim = dnnl::matmul(pd);
     } else {
       p->b_md = matrix_md(s.batch, s.K, s.N, s.trans_b, tb_);
-      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->a_md, p->b_md, p->c_md), attr, dnnl_engine());
+      dnnl::matmul::primitive_desc pd(make_desc(p->b_md), attr, dnnl_engine());
       p->prim = dnnl::matmul(pd);
     }
   } catch (const dnnl::error& e) {
@@ -119,24 +124,27 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
   return made;
 }
 
-void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha, bool accumulate) {
+void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha, bool accumulate,
+                     const float* bias) {
   bool packed = has_packed_b() && b == nullptr;
   if (packed) {
     KILN_CHECK(shape.batch == 1 && shape.K == packed_k_ && shape.N == packed_n_ && shape.trans_b == packed_trans_,
                InternalError, "packed matrix product used with another shape");
   }
-  std::shared_ptr<const Prepared> held = prepare(Key{shape, alpha, accumulate, packed});
+  KILN_CHECK(!bias || shape.batch == 1, InternalError, "matrix product: a bias needs batch 1");
+  std::shared_ptr<const Prepared> held = prepare(Key{shape, alpha, accumulate, packed, bias != nullptr});
   const Prepared& p = *held;
   auto& eng = dnnl_engine();
   dnnl::memory am(p.a_md, eng, const_cast<void*>(a));
   dnnl::memory cm(p.c_md, eng, c);
   auto& strm = dnnl_stream();
-  if (packed) {
-    p.prim.execute(strm, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, *p.packed}, {DNNL_ARG_DST, cm}});
-  } else {
-    dnnl::memory bm(p.b_md, eng, const_cast<void*>(b));
-    p.prim.execute(strm, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
-  }
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, am}, {DNNL_ARG_DST, cm}};
+  if (packed)
+    args.emplace(DNNL_ARG_WEIGHTS, *p.packed);
+  else
+    args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(p.b_md, eng, const_cast<void*>(b)));
+  if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias_md, eng, const_cast<float*>(bias)));
+  p.prim.execute(strm, args);
   strm.wait();
 }
 

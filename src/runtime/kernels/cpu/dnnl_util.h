@@ -39,10 +39,10 @@ class DnnlMatMul {
   void pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int64_t m_hint = 128);
   bool has_packed_b() const { return packed_k_ > 0; }
 
-  // C = alpha * op(A) * op(B), plus the previous contents of C when accumulate. With packed B
-  // (shape.batch 1, same K, N and trans_b), `b` is ignored and may be null.
+  // C = alpha * op(A) * op(B) (+ bias[n], float32, batch 1 only), plus the previous contents of C
+  // when accumulate. With packed B (shape.batch 1, same K, N and trans_b), `b` is ignored and may be null.
   void run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha = 1.f,
-           bool accumulate = false);
+           bool accumulate = false, const float* bias = nullptr);
 
  private:
   struct Key {
@@ -50,11 +50,12 @@ class DnnlMatMul {
     float alpha;
     bool accumulate;
     bool packed;
+    bool bias;
     auto operator<=>(const Key&) const = default;
   };
   struct Prepared {
     dnnl::matmul prim;
-    dnnl::memory::desc a_md, b_md, c_md;
+    dnnl::memory::desc a_md, b_md, c_md, bias_md;
     std::shared_ptr<dnnl::memory> packed;  // weights in the primitive's layout, when packed
   };
   // The primitive for a key, made on first use. At most kMaxCached are kept (oldest dropped first), so

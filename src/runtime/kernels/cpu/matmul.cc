@@ -113,16 +113,24 @@ class MatMulKernel : public OpKernel {
     KILN_CHECK(is_matmul_type(a.dtype()), Unsupported, "{}: MatMul of {} is not supported; cast to float first",
                node.label(), dtype_name(a.dtype()));
     MatMulDims d = matmul_dims(a.shape(), b.shape(), node);
+    // kiln's MatMulBias (a session-time fusion of MatMul + Add): a float32 bias along the last axis.
+    const float* bias = nullptr;
+    if (const Tensor* bt = ctx.input_or_null(2)) {
+      KILN_CHECK(bt->dtype() == DType::F32 && a.dtype() == DType::F32 && bt->numel() == d.N, BadModel,
+                 "{}: the bias must be float32 with {} values", node.label(), d.N);
+      bias = bt->data<float>();
+    }
     Tensor& y = ctx.allocate_output(0, a.dtype(), d.out);
     if (y.numel() == 0) return;
     if (d.K == 0) {
       std::memset(y.raw(), 0, y.nbytes());
+      if (bias) add_bias(y.data<float>(), y.numel() / d.N, d.N, bias);
       return;
     }
     if (runs_as_f32(a.dtype())) {
       packed = packed && shape_numel(d.b_batch) == 1;
       if (a.dtype() == DType::F32) {
-        run_f32(d, a.data<float>(), packed ? nullptr : b.data<float>(), y.data<float>());
+        run_f32(d, a.data<float>(), packed ? nullptr : b.data<float>(), y.data<float>(), bias);
       } else {
         Tensor a32 = a.cast(DType::F32), y32(DType::F32, d.out);
         Tensor b32 = packed ? Tensor() : b.cast(DType::F32);
@@ -149,14 +157,20 @@ class MatMulKernel : public OpKernel {
   }
 
  private:
-  // pb null: the packed constant B.
-  void run_f32(const MatMulDims& d, const float* pa, const float* pb, float* py) {
+  static void add_bias(float* y, int64_t rows, int64_t N, const float* bias) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t n = 0; n < N; ++n) y[r * N + n] += bias[n];
+  }
+
+  // pb null: the packed constant B. bias (N values) is added in oneDNN's epilogue where it can be.
+  void run_f32(const MatMulDims& d, const float* pa, const float* pb, float* py, const float* bias = nullptr) {
     int64_t nb_a = shape_numel(d.a_batch), nb_b = shape_numel(d.b_batch), nb = shape_numel(d.batch);
     if (nb_b == 1) {
       // One weight matrix: fold A's batch into its rows (the transformer case: [B, S, K] x [K, N]).
       // The packed B was laid out from its stored (possibly transposed) form.
       MatMulShape s{1, nb_a * d.M, d.K, d.N, false, pb == nullptr && trans_b_};
-      dnnl_.run(s, pa, pb, py, alpha_);
+      dnnl_.run(s, pa, pb, py, alpha_, false, bias);
+      return;
     } else if (nb_a == nb && nb_b == nb) {
       dnnl_.run(MatMulShape{nb, d.M, d.K, d.N}, pa, pb, py, alpha_);
     } else {
@@ -165,6 +179,7 @@ class MatMulKernel : public OpKernel {
         dnnl_.run(s, pa + ia * d.M * d.K, pb + ib * d.K * d.N, py + o * d.M * d.N, alpha_);
       });
     }
+    if (bias) add_bias(py, nb * d.M, d.N, bias);
   }
 
   float alpha_ = 1.f;
@@ -284,6 +299,9 @@ KILN_REGISTER_KERNELS(register_matmul_kernels) {
         [](const KernelInfo& info) { return std::make_unique<GemmKernel>(info); });
   // ONNX Runtime's fused forms (its graph optimizer writes them into saved optimized models).
   r.add({DeviceType::Cpu, "com.microsoft", "FusedMatMul", 1, kMaxOpset},
+        [](const KernelInfo& info) { return std::make_unique<MatMulKernel>(info); });
+  // kiln's own MatMul + bias (written only by the session's fusion pass, never saved in a model).
+  r.add({DeviceType::Cpu, "kiln", "MatMulBias", 1, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<MatMulKernel>(info); });
   r.add({DeviceType::Cpu, "com.microsoft", "FusedGemm", 1, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<GemmKernel>(info); });
