@@ -78,10 +78,25 @@ void sections_of(std::string_view text, const AddedSplitter& sp, const std::vect
 
 Encoding PipelineTokenizer::encode_sequence(std::string_view text) const {
   Encoding out;
-  std::string valid;
-  if (!is_valid_utf8(text)) {  // malformed bytes read as U+FFFD, as the reference's decoder does
-    valid = to_valid_utf8(text);
-    text = valid;
+  if (!is_valid_utf8(text)) {
+    // Malformed bytes read as U+FFFD, as the reference's decoder does; offsets are mapped back to
+    // the bytes of the original text.
+    std::string valid;
+    std::vector<Align> back;  // per byte of valid: its character's span in text
+    for (size_t i = 0; i < text.size();) {
+      size_t len;
+      char32_t c = decode_utf8(text, i, len);
+      size_t n = valid.size();
+      append_utf8(valid, c);
+      back.insert(back.end(), valid.size() - n, Align{uint32_t(i), uint32_t(i + len)});
+      i += len;
+    }
+    out = encode_sequence(valid);
+    for (auto& [b, e] : out.offsets) {
+      if (e > b) { b = back[b].b; e = back[e - 1].e; }
+      else { b = e = b < back.size() ? back[b].b : text.size(); }
+    }
+    return out;
   }
   std::vector<Section> secs;
   sections_of(text, raw_splitter_, c_.added, secs);

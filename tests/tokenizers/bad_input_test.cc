@@ -61,6 +61,9 @@ TEST(TokenizerBadInput, InvalidUtf8ReadsAsReplacementCharacters) {
   Encoding good = tok->encode("ab\xEF\xBF\xBD d\xEF\xBF\xBD");
   EXPECT_EQ(bad.ids, good.ids);
   EXPECT_EQ(bad.ids, (std::vector<int64_t>{1, 3, 6, 2}));
+  // Offsets stay in the bytes of the text as given: "d" is byte 4 of "ab\xFF d\xE2\x82".
+  EXPECT_EQ(bad.offsets[1], (std::pair<size_t, size_t>(0, 2)));
+  EXPECT_EQ(bad.offsets[2], (std::pair<size_t, size_t>(4, 5)));
 }
 
 TEST(TokenizerBadInput, MalformedJsonIsBadModel) {
