@@ -3,10 +3,18 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "cli/command.h"
 #include "core/error.h"
+
+// libgomp reads GOMP_SPINCOUNT once, when it is loaded, before main runs. Its default (300,000
+// spins) makes a waiting thread burn its core at every barrier, which stalls whole runs when the
+// machine is shared. The executable's pre-initialisation array runs before any shared library's
+// initialisers, so a shorter spin is set there (unless the user chose one).
+static void kiln_preinit(int, char**, char**) { setenv("GOMP_SPINCOUNT", "10000", 0); }
+__attribute__((section(".preinit_array"), used)) static void (*kiln_preinit_entry)(int, char**, char**) = &kiln_preinit;
 
 namespace kiln::cli {
 

@@ -1,4 +1,5 @@
-// Sizes at real scale (hundreds of MB, so only when KILN_LARGE_TESTS names a scratch folder):
+// Sizes at real scale (hundreds of MB, written to a scratch folder in the build tree, or where
+// KILN_LARGE_TESTS points, and removed afterwards):
 // a t5-small-shaped three-graph folder quantized in one call must come to <= 17 % of the fp32
 // files (decoder weights stored once), and a DistilBERT-base export with --quantize-embeddings to
 // <= 26 %.
@@ -17,16 +18,25 @@ using namespace kiln::quant;
 namespace fs = std::filesystem;
 
 namespace {
-std::string scratch() {
-  const char* e = std::getenv("KILN_LARGE_TESTS");
-  return e ? std::string(e) : std::string();
-}
+// A fresh scratch folder for one test, removed when the test ends.
+struct Scratch {
+  fs::path dir;
+  explicit Scratch(const std::string& name) {
+    const char* e = std::getenv("KILN_LARGE_TESTS");
+    dir = fs::path(e ? e : KILN_BINARY_DIR "/large-tests") / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~Scratch() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
 }  // namespace
 
 TEST(Sized, T5SmallFolderUnder17Percent) {
-  std::string dir = scratch();
-  if (dir.empty()) GTEST_SKIP() << "set KILN_LARGE_TESTS=/scratch/folder to build a 594 MB t5-small-shaped folder";
-  fs::path in = fs::path(dir) / "t5-small-like", out = fs::path(dir) / "t5-small-like-int8";
+  Scratch scratch("t5");
+  fs::path in = scratch.dir / "t5-small-like", out = scratch.dir / "t5-small-like-int8";
   fs::create_directories(in);
   qtest::T5LikeBuilder(qtest::T5Dims{}).write_folder(in.string());
   Options o = preset_options("avx512_vnni", false);
@@ -44,10 +54,10 @@ TEST(Sized, T5SmallFolderUnder17Percent) {
 }
 
 TEST(Sized, DistilBertBaseUnder26PercentWithEmbeddings) {
-  std::string dir = scratch();
-  std::string cfg = test::shared_path("models/configs/distilbert-base.json");
-  if (dir.empty() || cfg.empty()) GTEST_SKIP() << "set KILN_LARGE_TESTS=/scratch/folder (needs ../shared/models/configs)";
-  fs::path in = fs::path(dir) / "distilbert-base", out = fs::path(dir) / "distilbert-base-int8";
+  Scratch scratch("distilbert");
+  // The real distilbert-base-uncased config (a copy of ../shared/models/configs/distilbert-base.json).
+  std::string cfg = std::string(KILN_SOURCE_DIR) + "/bench/configs/distilbert-base.json";
+  fs::path in = scratch.dir / "distilbert-base", out = scratch.dir / "distilbert-base-int8";
   fs::remove_all(in);
   std::string log;
   int rc = test::run_command(test::kiln_binary() + " export '" + cfg + "' '" + in.string() +

@@ -371,7 +371,9 @@ KernelFactory factory() {
 }  // namespace
 
 KILN_REGISTER_KERNELS(register_norm_kernels) {
-  r.add({DeviceType::Cpu, "", "LayerNormalization", 17, kMaxOpset}, factory<LayerNormKernel>());
+  // ONNX added LayerNormalization at opset 17, but ONNX Runtime's optimizer writes it into graphs
+  // of any opset (its saved optimized models), so kiln accepts it from opset 1.
+  r.add({DeviceType::Cpu, "", "LayerNormalization", 1, kMaxOpset}, factory<LayerNormKernel>());
   r.add({DeviceType::Cpu, "com.microsoft", "LayerNormalization", 1, kMaxOpset}, factory<LayerNormKernel>());
   r.add({DeviceType::Cpu, "", "BatchNormalization", 1, kMaxOpset}, factory<BatchNormKernel>());
   r.add({DeviceType::Cpu, "", "InstanceNormalization", 1, kMaxOpset}, factory<InstanceNormKernel>());
