@@ -88,8 +88,7 @@ int64_t Graph::parameter_bytes() const {
   return n;
 }
 
-// Names a subgraph reads from enclosing scopes (used to order the node that owns the subgraph).
-static void collect_outer_reads(const Graph& g, std::unordered_set<std::string>& out) {
+void collect_outer_reads(const Graph& g, std::unordered_set<std::string>& out) {
   std::unordered_set<std::string> local;
   for (const auto& v : g.inputs) local.insert(v.name);
   for (const auto& [n, _] : g.initializers) local.insert(n);

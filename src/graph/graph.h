@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -111,6 +112,10 @@ struct Model {
   int64_t opset(const std::string& domain) const;
   void set_opset(const std::string& domain, int64_t version);
 };
+
+// Names a (sub)graph reads without defining them itself, i.e. values of enclosing scopes, nested
+// subgraphs included. Adds them to `out`.
+void collect_outer_reads(const Graph& g, std::unordered_set<std::string>& out);
 
 // Canonical domain name: "" for the default ONNX domain.
 std::string canonical_domain(const std::string& d);

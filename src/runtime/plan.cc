@@ -42,26 +42,6 @@ std::vector<std::string> find_missing_kernels(const Graph& g, const OpsetMap& op
   return {out.begin(), out.end()};
 }
 
-// Names a subgraph reads that it does not define itself (nested subgraphs included).
-static void outer_reads(const Graph& g, std::unordered_set<std::string>& out) {
-  std::unordered_set<std::string> local;
-  for (const auto& v : g.inputs) local.insert(v.name);
-  for (const auto& [n, _] : g.initializers) local.insert(n);
-  for (const auto& node : g.nodes)
-    for (const auto& o : node.outputs) local.insert(o);
-  for (const auto& node : g.nodes) {
-    for (const auto& i : node.inputs)
-      if (!i.empty() && !local.count(i)) out.insert(i);
-    for (const auto& [_, a] : node.attributes) {
-      std::unordered_set<std::string> inner;
-      if (a.g) outer_reads(*a.g, inner);
-      for (const auto& sg : a.graphs) outer_reads(*sg, inner);
-      for (const auto& n : inner)
-        if (!local.count(n)) out.insert(n);
-    }
-  }
-}
-
 int ExecutionPlan::slot_of(const std::string& name) {
   auto it = slots_.find(name);
   if (it != slots_.end()) return it->second;
@@ -144,7 +124,7 @@ ExecutionPlan::ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const K
     for (const auto& [attr_name, a] : n.attributes) {
       if (!a.g) continue;
       std::unordered_set<std::string> reads;
-      outer_reads(*a.g, reads);
+      collect_outer_reads(*a.g, reads);
       for (const auto& r : reads) touch(use(r), idx);
       info.subgraphs[attr_name] = std::make_shared<ExecutionPlan>(*a.g, opsets, reg, visible);
     }
