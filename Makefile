@@ -17,7 +17,7 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# ONNX Runtime and the JavaScript tokenizers library as peers (npm; tests skip when unreachable).
+# ONNX Runtime and the JavaScript tokenizers library as peers (npm; CI fails when unreachable, a local run skips loudly).
 peers:
 	@scripts/install-peers $(BUILD)/peers
 

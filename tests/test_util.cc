@@ -2,10 +2,14 @@
 
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <stdexcept>
 
 namespace kiln::test {
 
@@ -44,6 +48,40 @@ int run_command(const std::string& cmd, std::string* out) {
   int st = pclose(p);
   if (out) *out = s;
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+bool in_ci() {
+  const char* v = std::getenv("CI");
+  if (!v || !*v) return false;
+  std::string s(v);
+  return s != "false" && s != "0";
+}
+
+std::string peers_dir() { return std::string(KILN_BINARY_DIR) + "/peers"; }
+
+std::string ort_peer() {
+  std::string js = peers_dir() + "/ort-run.js";
+  bool ok = std::filesystem::exists(js) && std::filesystem::exists(peers_dir() + "/node_modules/onnxruntime-node");
+  return ok ? js : std::string();
+}
+
+NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const std::string& scratch) {
+  std::string js = ort_peer();
+  if (js.empty()) throw std::runtime_error("ONNX Runtime peer not installed (make peers)");
+  namespace fs = std::filesystem;
+  fs::create_directories(scratch);
+  static int counter = 0;
+  std::string tag = std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  std::string in = (fs::path(scratch) / ("ort-in-" + tag + ".json")).string();
+  std::string out = (fs::path(scratch) / ("ort-out-" + tag + ".json")).string();
+  write_file_atomic(in, tensors_to_json_text(feeds));
+  std::string log;
+  int rc = run_command("node " + js + " '" + model + "' '" + in + "' '" + out + "'", &log);
+  if (rc != 0) throw std::runtime_error("ort-run.js failed (exit " + std::to_string(rc) + ") on " + model + ": " + log);
+  NamedTensors got = read_tensors_json(out);
+  fs::remove(in);
+  fs::remove(out);
+  return got;
 }
 
 }  // namespace kiln::test

@@ -17,6 +17,33 @@ std::string kiln_binary();
 double relative_error(const Tensor& got, const Tensor& ref);
 
 // Runs a shell command; returns its exit status and fills out with stdout+stderr.
+// A command killed by a signal returns -1 (never a plausible exit code).
 int run_command(const std::string& cmd, std::string* out = nullptr);
+
+// True under CI (the CI environment variable set to a non-empty value other than "false"/"0").
+bool in_ci();
+
+// build/peers, where scripts/install-peers puts ONNX Runtime and the JS tokenizers.
+std::string peers_dir();
+// build/peers/ort-run.js when ONNX Runtime's Node.js binding is installed, else "".
+std::string ort_peer();
+
+// Runs ONNX Runtime (build/peers/ort-run.js) on model with feeds; returns its outputs. Throws
+// std::runtime_error with the peer's log when it fails. scratch is a folder for the JSON files.
+NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const std::string& scratch);
+
+}  // namespace kiln::test
+
+// A test needs something outside the repository (a peer from npm, ../shared data). Missing it is a
+// failure under CI (which reaches npm and has ../shared) and a loud skip elsewhere.
+#define KILN_REQUIRE(cond, what)                                                              \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      if (::kiln::test::in_ci()) FAIL() << "CI must have: " << what;                          \
+      GTEST_SKIP() << "SKIPPED (not under CI): missing " << what;                             \
+    }                                                                                         \
+  } while (0)
+
+namespace kiln::test {
 
 }  // namespace kiln::test

@@ -65,19 +65,12 @@ TEST(Subgraphs, IfBranchesReadingOuterWeightsAreQuantized) {
   }
 
   // ONNX Runtime runs the same file (when the peer is installed: make peers) with kiln's result.
-  std::string peers = std::string(KILN_BINARY_DIR) + "/peers";
-  if (!std::filesystem::exists(peers + "/node_modules/onnxruntime-node")) GTEST_SKIP() << "ONNX Runtime peer not installed";
+  KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
   auto dir = std::filesystem::temp_directory_path() / ("kiln-if-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   save_model(q, (dir / "if.onnx").string());
   NamedTensors feeds{{"X", x}, {"use_cache", Tensor::scalar<bool>(false)}};
-  write_file_atomic((dir / "in.json").string(), tensors_to_json_text(feeds));
-  std::string log;
-  int rc = test::run_command("node " + peers + "/ort-run.js " + (dir / "if.onnx").string() + " " +
-                                 (dir / "in.json").string() + " " + (dir / "out.json").string(),
-                             &log);
-  ASSERT_EQ(rc, 0) << log;
-  Tensor ort = read_tensors_json((dir / "out.json").string()).at("Y");
+  Tensor ort = test::run_ort((dir / "if.onnx").string(), feeds, dir.string()).at("Y");
   EXPECT_LT(test::relative_error(fq.run(feeds).at("Y"), ort), 1e-5);
   std::filesystem::remove_all(dir);
 }

@@ -27,6 +27,6 @@ inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   return rows;
 }
 
-inline std::string peers_dir() { return std::string(KILN_BINARY_DIR) + "/peers"; }
+
 
 }  // namespace kiln::test
