@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "runtime/session.h"
+
 #include <sys/wait.h>
 
 #include <unistd.h>
@@ -82,6 +84,16 @@ NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const 
   fs::remove(in);
   fs::remove(out);
   return got;
+}
+
+std::map<std::string, double> kiln_vs_ort(const std::string& model, const NamedTensors& feeds,
+                                          const std::string& scratch) {
+  NamedTensors ort = run_ort(model, feeds, scratch);
+  NamedTensors got = Session(model).run(feeds);
+  std::map<std::string, double> err;
+  for (const auto& [name, ref] : ort)
+    err[name] = got.count(name) ? relative_error(got.at(name), ref) : std::numeric_limits<double>::infinity();
+  return err;
 }
 
 }  // namespace kiln::test

@@ -1,5 +1,6 @@
 // Paths and comparisons shared by tests.
 #pragma once
+#include <map>
 #include <string>
 
 #include "core/tensor_json.h"
@@ -31,6 +32,11 @@ std::string ort_peer();
 // Runs ONNX Runtime (build/peers/ort-run.js) on model with feeds; returns its outputs. Throws
 // std::runtime_error with the peer's log when it fails. scratch is a folder for the JSON files.
 NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const std::string& scratch);
+
+// Runs model in kiln (a Session, default options) and in ONNX Runtime on the same feeds; returns
+// relative_error(kiln, ort) for every output ONNX Runtime gives (+inf when kiln lacks one).
+std::map<std::string, double> kiln_vs_ort(const std::string& model, const NamedTensors& feeds,
+                                          const std::string& scratch);
 
 }  // namespace kiln::test
 

@@ -27,6 +27,7 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
     double percentile = 99.999, accuracy_target = -1;
     std::string eval_data;
     int samples = 0, threads = 0;
+    int64_t min_embedding = 0;
   };
   auto o = std::make_shared<Opts>();
   sub.add_option("IN", o->in, "a .onnx file or a model folder");
@@ -48,6 +49,8 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
   sub.add_option("--exclude-nodes,--nodes_to_exclude", o->exclude, "node names to leave in float")->delimiter(',');
   sub.add_option("--nodes,--nodes_to_quantize", o->nodes, "only these node names")->delimiter(',');
   sub.add_flag("--quantize-embeddings", o->embeddings, "store embedding tables (Gather) int8 too");
+  sub.add_option("--min-embedding-elements", o->min_embedding,
+                 "leave embedding tables with fewer values in float (default 0: all, as ONNX Runtime)");
   sub.add_flag("--static,--is_static", o->is_static, "static quantization (needs --calibration-data)");
   sub.add_option("--calibration-data", o->calibration, "tensor JSON, JSON lines, or a folder of them");
   sub.add_option("--calibration-method", o->method, "minmax (default), entropy or percentile");
@@ -92,6 +95,8 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
       }
     }
     if (o->embeddings) opt.quantize_embeddings = true;
+    KILN_CHECK(o->min_embedding >= 0, BadInput, "--min-embedding-elements must be >= 0");
+    opt.min_embedding_elements = o->min_embedding;
     opt.nodes_to_exclude = o->exclude;
     opt.nodes_to_quantize = o->nodes;
     opt.calibration_data = o->calibration;

@@ -4,12 +4,6 @@
 
 namespace kiln::quant {
 
-namespace {
-// Small tables (position buckets, relative-attention biases) are left in float: they save nothing
-// worth their rounding error.
-constexpr int64_t kMinTableElements = 4096;
-}  // namespace
-
 bool quantize_gather(Context& ctx, const Scope& scope, const Node& n, std::vector<Node>& out) {
   const Options& o = ctx.options();
   auto decline = [&](const std::string& why) {
@@ -25,7 +19,10 @@ bool quantize_gather(Context& ctx, const Scope& scope, const Node& n, std::vecto
     if (ctx.is_constant(scope, n.inputs[0])) return decline("table is not float32");
     return false;
   }
-  if (table->numel() < kMinTableElements) return decline("table under 4096 values");
+  // ONNX Runtime's quantizer takes every float table, token-type and relative-attention tables
+  // included; --min-embedding-elements leaves small ones in float (they save little).
+  if (table->numel() < o.min_embedding_elements)
+    return decline("table under " + std::to_string(o.min_embedding_elements) + " values");
   // Per tensor: the gathered rows can be dequantized with one scale whatever the indices are.
   QValue q = ctx.weight(*owner, n.inputs[0], "", *table, o.weight_type, o.weight_symmetric, -1);
   ctx.replaced(n.inputs[0]);

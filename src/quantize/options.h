@@ -28,6 +28,7 @@ struct Options {
   std::vector<std::string> nodes_to_quantize;  // empty: every node of the op types
   std::vector<std::string> nodes_to_exclude;
   bool quantize_embeddings = false;  // Gather tables stored int8 + DequantizeLinear
+  int64_t min_embedding_elements = 0;  // tables with fewer values stay float (0: all, as ORT)
   // Static quantization (calibration).
   std::string calibration_data;
   CalibrationMethod calibration_method = CalibrationMethod::MinMax;

@@ -86,6 +86,52 @@ TEST(Export, DistilBertFromSafetensorsMatchesPyTorch) {
   fs::remove_all(d);
 }
 
+// ONNX Runtime runs what kiln exports, in every layout and task it writes, with PyTorch's outputs
+// for the classifier and kiln's outputs for everything.
+TEST(Export, OnnxRuntimeRunsEveryExportedLayout) {
+  KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
+  fs::path d = temp_dir("ort");
+  fs::path src = d / "src";
+  fs::create_directories(src);
+  fs::copy_file(test::fixture("models/distilbert-tiny/config.json"), src / "config.json");
+  fs::copy_file(test::fixture("models/distilbert-tiny/model.safetensors"), src / "model.safetensors");
+  struct Layout {
+    std::string name, task;
+    int64_t opset;
+    bool external;
+  };
+  int runs = 0;
+  for (const Layout& l : {Layout{"cls13", "text-classification", 13, false},
+                          Layout{"cls17ext", "text-classification", 17, true},
+                          Layout{"feat17", "feature-extraction", 17, false}}) {
+    SCOPED_TRACE(l.name);
+    ExportOptions o;
+    o.task = l.task;
+    o.opset = l.opset;
+    o.external_data = l.external;
+    export_model(src.string(), (d / l.name).string(), o);
+    std::string model = (d / l.name / "model.onnx").string();
+    if (l.external) EXPECT_TRUE(fs::exists(d / l.name / "model.onnx.data"));
+    for (std::string c : {"case0", "case1"}) {
+      auto feeds = read_tensors_json(test::fixture("models/distilbert-tiny/ref/" + c + "_inputs.json"));
+      NamedTensors ort = test::run_ort(model, feeds, d.string());
+      NamedTensors got = Session(model).run(feeds);
+      ASSERT_FALSE(ort.empty());
+      for (const auto& [name, t] : ort) {
+        ASSERT_TRUE(got.count(name)) << name;
+        EXPECT_LE(test::relative_error(got.at(name), t), 1e-5) << name << " " << c;
+      }
+      if (l.task == "text-classification") {
+        auto ref = read_tensors_json(test::fixture("models/distilbert-tiny/ref/" + c + "_outputs.json"));
+        EXPECT_LE(test::relative_error(ort.at("logits"), ref.at("logits")), 1e-4) << c;
+      }
+      ++runs;
+    }
+  }
+  EXPECT_EQ(runs, 6);
+  fs::remove_all(d);
+}
+
 TEST(Export, RefusesNonEmptyOutputAndUnknownArchitecture) {
   fs::path d = temp_dir("refuse");
   fs::create_directories(d / "out");

@@ -213,7 +213,10 @@ TEST(QuantizedFixtures, MatchOnnxRuntime) {
       NamedTensors in = read_tensors_json(dir + "/ref/case" + std::to_string(c) + "_inputs.json");
       NamedTensors want = read_tensors_json(dir + "/ref/ort_quantized_case" + std::to_string(c) + "_outputs.json");
       NamedTensors got = s->run(in);
-      for (const auto& [name, ref] : want) EXPECT_LE(relative_error(got.at(name), ref), 1e-2) << name;
+      // Integer products are exact in both runtimes; only float rounding elsewhere remains (measured
+      // 7e-10 .. 7e-8), so 1e-5 catches a zero point or rounding step off by one.
+      ASSERT_FALSE(want.empty());
+      for (const auto& [name, ref] : want) EXPECT_LE(relative_error(got.at(name), ref), 1e-5) << name;
     }
   }
 }

@@ -205,9 +205,18 @@ TEST(Embeddings, GatherTableStoredInt8WithDequantizeAfter) {
   ASSERT_FALSE(none.warnings.empty());
   EXPECT_NE(none.warnings.back().find("nothing to quantize"), std::string::npos);
   o.quantize_embeddings = true;
+  {
+    // Every float table by default, as ONNX Runtime's quantizer does (token-type tables are tiny).
+    Model all = m;
+    GraphStats st = quantize_model(all, o);
+    EXPECT_EQ(st.quantized["Gather"], 2);
+    EXPECT_EQ(all.graph.initializers.count("tiny"), 0u);
+    EXPECT_EQ(producer(all.graph, "T")->op_type, "DequantizeLinear");
+  }
+  o.min_embedding_elements = 33;  // --min-embedding-elements: the 32-value table stays float
   GraphStats st = quantize_model(m, o);
   EXPECT_EQ(st.quantized["Gather"], 1);
-  EXPECT_EQ(st.left_float["Gather"], 1);  // the 32-value table stays float
+  EXPECT_EQ(st.left_float["Gather"], 1);
   const Node* dq = producer(m.graph, "E");
   ASSERT_EQ(dq->op_type, "DequantizeLinear");
   const Node* gather = producer(m.graph, dq->inputs[0]);

@@ -1,6 +1,8 @@
 // Every reference graph in tests/fixtures/models runs on its reference inputs and matches the
-// PyTorch outputs (fp32, tol 1e-4 of max|ref|) or ONNX Runtime's outputs (int8, tol 1e-2),
-// as ../shared/models/README.md prescribes.
+// PyTorch outputs (fp32, tol 1e-4 of max|ref|) or ONNX Runtime's outputs on ONNX Runtime's own
+// quantized files (int8, tol 1e-5: the integer products are exact in both runtimes, so only float
+// rounding in the float ops remains, measured 7e-10 .. 7e-8; ../shared/models/README.md allows 1e-2,
+// which would hide a zero point off by one).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -17,6 +19,8 @@ struct GoldenCase {
   std::string model, graph, inputs, outputs;
   double tol;
 };
+
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.model << "/" << c.graph << " on " << c.inputs; }
 
 std::vector<GoldenCase> golden_cases() {
   std::vector<GoldenCase> cases;
@@ -35,7 +39,7 @@ std::vector<GoldenCase> golden_cases() {
     for (std::string c : {"case0", "case1"}) {
       add("model.onnx", c, c + "_outputs.json", 1e-4);
       add("opset17/model.onnx", c, c + "_outputs.json", 1e-4);
-      add("model_quantized.onnx", c, "ort_quantized_" + c + "_outputs.json", 1e-2);
+      add("model_quantized.onnx", c, "ort_quantized_" + c + "_outputs.json", 1e-5);
     }
     for (std::string c : {"encoder", "decoder", "decoder_with_past"}) {
       add(c + "_model.onnx", c, c + "_outputs.json", 1e-4);
@@ -53,6 +57,7 @@ TEST_P(GoldenTest, MatchesReference) {
   NamedTensors feeds = read_tensors_json(c.inputs);
   NamedTensors refs = read_tensors_json(c.outputs);
   NamedTensors outs = session.run(feeds);
+  ASSERT_FALSE(refs.empty());
   for (const auto& [name, ref] : refs) {
     ASSERT_TRUE(outs.count(name)) << "missing output " << name;
     EXPECT_LE(test::relative_error(outs[name], ref), c.tol) << name << " shape " << shape_str(outs[name].shape());
