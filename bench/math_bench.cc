@@ -35,11 +35,13 @@ struct OneNode {
   std::unique_ptr<Session> session;
   NamedTensors feeds;
   OneNode(const std::string& op, std::vector<Tensor> inputs, std::map<std::string, Attribute> attrs = {},
-          int64_t opset = 17) {
+          int64_t opset = 17, const std::string& domain = "") {
     Model m;
     m.set_opset("", opset);
+    if (!domain.empty()) m.set_opset(domain, 1);
     Node n;
     n.op_type = op;
+    n.domain = domain;
     n.name = "node";
     n.attributes = std::move(attrs);
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -77,6 +79,10 @@ void BM_Erf(benchmark::State& st) {
 }
 void BM_Tanh(benchmark::State& st) {
   OneNode n("Tanh", {random_f32(kInter)});
+  run_node(st, n, shape_numel(kInter));
+}
+void BM_BiasGelu(benchmark::State& st) {  // the FFN activation of BERT-base, bias folded in
+  OneNode n("BiasGelu", {random_f32(kInter), random_f32({3072})}, {}, 17, "com.microsoft");
   run_node(st, n, shape_numel(kInter));
 }
 void BM_Softmax(benchmark::State& st) {  // attention scores [1, 12, 128, 128]
@@ -137,6 +143,7 @@ BENCHMARK(BM_Erf);
 BENCHMARK(BM_ref_libm_erff);
 BENCHMARK(BM_Tanh);
 BENCHMARK(BM_ref_libm_tanhf);
+BENCHMARK(BM_BiasGelu);
 BENCHMARK(BM_Softmax);
 BENCHMARK(BM_LayerNorm);
 BENCHMARK(BM_AddBias);

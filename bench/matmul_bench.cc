@@ -112,8 +112,9 @@ void Shapes(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_MatMulF32)->Apply(Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
-// The u8 x s8 product with a constant B and the float epilogue (what DynamicQuantizeMatMul runs).
-void BM_MatMulInt8(benchmark::State& state) {
+// The u8 x s8 product with a constant B and the float epilogue (what DynamicQuantizeMatMul runs),
+// through kiln's default path (its own VNNI kernel where the CPU has VNNI) and through oneDNN.
+void int8_product(benchmark::State& state, Int8Path path) {
   configure_threads(bench_threads());
   int64_t M = state.range(0), K = state.range(1), N = state.range(2);
   std::vector<uint8_t> a((size_t)(M * K));
@@ -121,17 +122,29 @@ void BM_MatMulInt8(benchmark::State& state) {
   for (auto& x : a) x = (uint8_t)rng();
   Tensor b(DType::I8, {K, N});
   for (int64_t i = 0; i < K * N; ++i) b.data<int8_t>()[i] = (int8_t)rng();
-  Int8Gemm g;
+  Int8Gemm g(path);
   g.set_constant_b(b, K, N);
   std::vector<float> y((size_t)(M * N)), scale{0.01f};
   std::vector<int32_t> za{128}, zb;
   for (auto _ : state)
     g.run_float(M, K, N, a.data(), false, za, nullptr, true, zb, Dequant{0.02f, scale.data(), 1, nullptr}, y.data());
   state.counters["OP/s"] = benchmark::Counter(2.0 * M * K * N * state.iterations(), benchmark::Counter::kIsRate);
-  state.SetLabel(default_int8_path() == Int8Path::DnnlInt8 ? "oneDNN int8" : "oneDNN f32 fallback");
+  const char* names[] = {"kiln VNNI kernel", "oneDNN int8", "oneDNN f32 fallback", "reference"};
+  state.SetLabel(names[(int)path]);
 }
-BENCHMARK(BM_MatMulInt8)->Args({128, 768, 768})->Args({128, 768, 3072})->Args({128, 3072, 768})->UseRealTime()->Unit(
-    benchmark::kMicrosecond);
+void BM_MatMulInt8(benchmark::State& state) { int8_product(state, default_int8_path()); }
+void BM_MatMulInt8OneDnn(benchmark::State& state) {
+  int8_product(state, cpu_features().avx512vnni ? Int8Path::DnnlInt8 : Int8Path::DnnlF32);
+}
+void Int8Shapes(benchmark::internal::Benchmark* b) {
+  for (int64_t m : {1, 128, 4096}) {
+    b->Args({m, 768, 768});
+    b->Args({m, 768, 3072});
+    b->Args({m, 3072, 768});
+  }
+}
+BENCHMARK(BM_MatMulInt8)->Apply(Int8Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MatMulInt8OneDnn)->Apply(Int8Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

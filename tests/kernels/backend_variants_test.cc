@@ -122,7 +122,10 @@ std::vector<T> random_bytes(int64_t n, uint32_t seed) {
 TEST(BackendVariants, Int8Gemm) {
   // K <= 512 keeps every partial sum below 2^24, where the float path is exact too.
   struct Case { int64_t M, K, N; };
-  for (Case c : {Case{1, 64, 48}, Case{7, 130, 33}, Case{128, 512, 96}}) {
+  // Shapes cover every tile height (1..12 rows and a remainder), K not a multiple of 4, and N
+  // that ends inside each half of a 32-column panel.
+  for (Case c : {Case{1, 64, 48}, Case{7, 130, 33}, Case{128, 512, 96}, Case{25, 3, 17}, Case{12, 257, 64},
+                 Case{37, 96, 5}}) {
     for (bool a_signed : {false, true}) {
       for (bool b_signed : {false, true}) {
         auto a8 = random_bytes<uint8_t>(c.M * c.K, 1);
@@ -135,9 +138,13 @@ TEST(BackendVariants, Int8Gemm) {
         std::vector<int32_t> ref((size_t)(c.M * c.N));
         Int8Gemm reference(Int8Path::Reference);
         reference.run(c.M, c.K, c.N, a8.data(), a_signed, za, b8.data(), b_signed, zb, ref.data());
-        for (Int8Path path : {Int8Path::DnnlInt8, Int8Path::DnnlF32}) {
+        for (Int8Path path : {Int8Path::Vnni, Int8Path::DnnlInt8, Int8Path::DnnlF32}) {
           if (path == Int8Path::DnnlInt8 && !(cpu_features().avx512vnni || cpu_features().avxvnni)) {
             std::printf("skipping oneDNN int8: no VNNI, pairs may saturate\n");
+            continue;
+          }
+          if (path == Int8Path::Vnni && !vnni_gemm_supported()) {
+            std::printf("skipping kiln's VNNI kernel: this CPU has no AVX512-VNNI\n");
             continue;
           }
           for (bool constant : {false, true}) {

@@ -55,6 +55,20 @@ void biased_unary(KernelContext& ctx, const Tensor* bias, F&& f) {
   });
 }
 
+// BiasGelu: gelu_erf(x + bias) with the bias over the last axis, one pass per row.
+void bias_gelu(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  require_f32(ctx.node(), x, "input");
+  int64_t last = x.rank() ? std::max<int64_t>(x.dim(-1), 1) : 1;
+  const float* b = channel_vector(ctx.node(), &ctx.input(1), last, "bias");
+  Tensor& y = ctx.allocate_output(0, DType::F32, x.shape());
+  const float* px = x.data<float>();
+  float* py = y.data<float>();
+  parallel_for(x.numel() / last, last * 16, [&](long r0, long r1) {
+    for (long r = r0; r < r1; ++r) vec::bias_gelu_erf(px + r * last, b, py + r * last, last);
+  });
+}
+
 // ---- layer normalisation of rows ----
 
 // y = (v - mean) / sqrt(var + eps) * gamma + beta over one row of n values; returns mean, 1/std.
@@ -353,7 +367,7 @@ KILN_REGISTER_KERNELS(register_contrib_kernels) {
   auto gelu = [](const float* x, float* y, int64_t n) { vec::gelu_erf(x, y, n); };
   auto fast_gelu = [](const float* x, float* y, int64_t n) { vec::gelu_tanh(x, y, n); };
   r.add_fn(ms, "Gelu", 1, kMaxOpset, [gelu](KernelContext& ctx) { biased_unary(ctx, nullptr, gelu); });
-  r.add_fn(ms, "BiasGelu", 1, kMaxOpset, [gelu](KernelContext& ctx) { biased_unary(ctx, &ctx.input(1), gelu); });
+  r.add_fn(ms, "BiasGelu", 1, kMaxOpset, [](KernelContext& ctx) { bias_gelu(ctx); });
   r.add_fn(ms, "FastGelu", 1, kMaxOpset,
            [fast_gelu](KernelContext& ctx) { biased_unary(ctx, ctx.input_or_null(1), fast_gelu); });
   r.add_fn(ms, "QuickGelu", 1, kMaxOpset, [](KernelContext& ctx) {

@@ -12,8 +12,7 @@ namespace kiln::cpu {
 using dt = dnnl::memory::data_type;
 
 Int8Path default_int8_path() {
-  static const Int8Path p =
-      active_isa() == Isa::Avx512 && cpu_features().avx512vnni ? Int8Path::DnnlInt8 : Int8Path::DnnlF32;
+  static const Int8Path p = vnni_gemm_supported() ? Int8Path::Vnni : Int8Path::DnnlF32;
   return p;
 }
 
@@ -59,7 +58,9 @@ void Int8Gemm::set_constant_b(const Tensor& b, int64_t K, int64_t N) {
   const_s8_ = Tensor(DType::I8, {K, N});
   const_colsum_.assign((size_t)N, 0);
   to_s8(b.raw(), const_signed_, K, N, const_s8_.data<int8_t>(), const_colsum_.data());
-  if (path_ == Int8Path::DnnlInt8) {
+  if (path_ == Int8Path::Vnni) {
+    const_vnni_ = vnni_pack_b(const_s8_.data<int8_t>(), K, N);
+  } else if (path_ == Int8Path::DnnlInt8) {
     u8_ = std::make_unique<DnnlMatMul>(dt::u8, dt::s8, dt::s32);
     u8_->pack_b(const_s8_, K, N, false);
   } else if (path_ == Int8Path::DnnlF32) {
@@ -72,6 +73,7 @@ void Int8Gemm::set_constant_b(const Tensor& b, int64_t K, int64_t N) {
 void Int8Gemm::raw_product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const BView& b,
                            bool constant, int32_t* acc) {
   switch (path_) {
+    case Int8Path::Vnni:  // operands the packed kernel does not take
     case Int8Path::DnnlInt8: {
       DnnlMatMul* mm;
       {
@@ -181,8 +183,39 @@ void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_si
   });
 }
 
+bool Int8Gemm::run_vnni(int64_t M, const void* a, bool a_signed, const std::vector<int32_t>& za, bool constant,
+                        const std::vector<int32_t>& zb, const float* scale, const float* bias, float* y, int32_t* c) {
+  if (path_ != Int8Path::Vnni || !constant || a_signed || !has_constant_b()) return false;
+  const int64_t K = const_k_, N = const_n_;
+  KILN_CHECK(za.size() <= 1 || (int64_t)za.size() == M, InternalError, "Int8Gemm: a zero points");
+  KILN_CHECK(zb.size() <= 1 || (int64_t)zb.size() == N, InternalError, "Int8Gemm: b zero points");
+  // Zero points of B against its s8 form (u8 B was shifted down by 128), and what a row's zero
+  // point multiplies: K * zb_n - colsum_n.
+  const int32_t shift = const_signed_ ? 0 : 128;
+  std::vector<int32_t> zbe((size_t)N), colterm((size_t)N);
+  bool any_zb = false;
+  for (int64_t n = 0; n < N; ++n) {
+    zbe[n] = (zb.empty() ? 0 : zb.size() == 1 ? zb[0] : zb[n]) - shift;
+    any_zb |= zbe[n] != 0;
+    colterm[n] = (int32_t)K * zbe[n] - const_colsum_[n];
+  }
+  VnniEpilogue e;
+  e.za = za.data();
+  e.za_count = (int64_t)za.size();
+  e.colterm = colterm.data();
+  e.zb = any_zb ? zbe.data() : nullptr;
+  e.scale = scale;
+  e.bias = bias;
+  e.out_f32 = y;
+  e.out_i32 = c;
+  vnni_gemm(M, static_cast<const uint8_t*>(a), K, const_vnni_, e);
+  return true;
+}
+
 void Int8Gemm::run(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                    const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* c) {
+  if (b == nullptr && K == const_k_ && N == const_n_ && run_vnni(M, a, a_signed, za, true, zb, nullptr, nullptr, nullptr, c))
+    return;
   // The raw product lands in c and is corrected in place.
   product(M, K, N, a, a_signed, za, b, b_signed, zb, c, [](int64_t, int32_t*) {});
 }
@@ -191,6 +224,8 @@ void Int8Gemm::run_float(int64_t M, int64_t K, int64_t N, const void* a, bool a_
                          const void* b, bool b_signed, const std::vector<int32_t>& zb, const Dequant& dq, float* y) {
   std::vector<float> scale((size_t)N);
   for (int64_t n = 0; n < N; ++n) scale[n] = dq.a_scale * dq.b_scale[dq.b_scale_count == 1 ? 0 : n];
+  if (b == nullptr && K == const_k_ && N == const_n_ && run_vnni(M, a, a_signed, za, true, zb, scale.data(), dq.bias, y, nullptr))
+    return;
   const QuantKernels& qk = quant_kernels();
   product(M, K, N, a, a_signed, za, b, b_signed, zb, nullptr,
           [&](int64_t m, int32_t* row) { qk.dequant_row(row, scale.data(), dq.bias, y + m * N, N); });

@@ -12,15 +12,18 @@
 
 #include "core/tensor.h"
 #include "runtime/kernels/cpu/dnnl_util.h"
+#include "runtime/kernels/cpu/qgemm_vnni.h"
 
 namespace kiln::cpu {
 
 enum class Int8Path {
+  Vnni,      // kiln's packed AVX512-VNNI kernel (qgemm_vnni.h) for u8 A x constant B, epilogue fused;
+             // other operand kinds take DnnlInt8
   DnnlInt8,  // oneDNN u8/s8 x s8 -> s32; exact where the CPU has VNNI (otherwise pairs may saturate)
   DnnlF32,   // oneDNN float product of the integer values, rounded back (exact while |sums| < 2^24)
   Reference  // plain integer loops
 };
-// DnnlInt8 on CPUs with AVX512-VNNI (and active_isa() AVX-512), DnnlF32 elsewhere.
+// Vnni on CPUs with AVX512-VNNI (and active_isa() AVX-512), DnnlF32 elsewhere.
 Int8Path default_int8_path();
 
 // The epilogue applied to each int32 result: out = float(acc) * a_scale * b_scale[n] (+ bias[n]).
@@ -60,6 +63,9 @@ class Int8Gemm {
                    int32_t* acc);
   // Raw product into `acc` (scratch when null) with zero points folded in; then finish(m, row) for
   // each finished row of M.
+  // The Vnni path when it applies (u8 A, constant B): the whole product in one fused pass.
+  bool run_vnni(int64_t M, const void* a, bool a_signed, const std::vector<int32_t>& za, bool constant,
+                const std::vector<int32_t>& zb, const float* scale, const float* bias, float* y, int32_t* c);
   template <typename Finish>
   void product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Finish&& finish);
@@ -73,6 +79,7 @@ class Int8Gemm {
   Tensor const_s8_;
   std::vector<int32_t> const_colsum_;
   Tensor const_f32_;
+  VnniPackedB const_vnni_;
 };
 
 }  // namespace kiln::cpu

@@ -1,4 +1,8 @@
 // AVX-512 variants of quant_simd.h; compiled for AVX-512 only here, called only when cpuid says so.
+// GCC 12's AVX-512 intrinsics pass an undefined register as the unused merge source and then warn
+// about it inside immintrin.h (GCC bug 105593, fixed in GCC 13): silence that one warning here.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cmath>
@@ -72,7 +76,7 @@ KILN_AVX512 void correct_row(int32_t* r, const int32_t* colterm, const int32_t* 
 KILN_AVX512 void dequant_row(const int32_t* r, const float* scale, const float* bias, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-    __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, r + i));
+    __m512 v = _mm512_maskz_cvtepi32_ps(m, _mm512_maskz_loadu_epi32(m, r + i));
     v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, scale + i));
     if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + i));
     _mm512_mask_storeu_ps(y + i, m, v);

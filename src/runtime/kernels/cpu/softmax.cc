@@ -21,6 +21,12 @@ void softmax_line(const C* x, C* y, int64_t n, int64_t stride, Kind kind) {
     for (int64_t k = 0; k < n; ++k) y[k * stride] = k == best ? C(1) : C(0);
     return;
   }
+  if constexpr (std::is_same_v<C, float>) {
+    if (stride == 1 && kind == Kind::Softmax) {
+      vec::softmax(x, y, n);  // finds the maximum itself, vectorised
+      return;
+    }
+  }
   C m = -std::numeric_limits<C>::infinity();
   for (int64_t k = 0; k < n; ++k) m = std::max(m, x[k * stride]);
   if (std::isinf(m) && m < 0) m = 0;  // all -inf: keep exp(-inf - 0) = 0 rather than NaN
@@ -30,12 +36,6 @@ void softmax_line(const C* x, C* y, int64_t n, int64_t stride, Kind kind) {
     C ls = (C)std::log(s);
     for (int64_t k = 0; k < n; ++k) y[k * stride] = x[k * stride] - m - ls;
     return;
-  }
-  if constexpr (std::is_same_v<C, float>) {
-    if (stride == 1) {
-      vec::softmax(x, y, n);
-      return;
-    }
   }
   if (stride == 1) {
     C s = 0;

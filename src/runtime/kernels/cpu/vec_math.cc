@@ -2,8 +2,14 @@
 // blends) may be computed on both sides; without this GCC keeps them as branches and does not
 // vectorise. Results are unchanged.
 #pragma GCC optimize("no-trapping-math")
+// GCC 12's AVX-512 intrinsics pass an undefined register as the unused merge source and then warn
+// about it inside immintrin.h (GCC bug 105593, fixed in GCC 13): silence that one warning here.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "runtime/kernels/cpu/vec_math.h"
+
+#include <immintrin.h>
 
 #include <cmath>
 #include <cstring>
@@ -94,18 +100,27 @@ inline float gelu_tanh_f(float x) {
 #define KILN_MAP_LOOP(fn)                                              \
   for (int64_t i = 0; i < n; ++i) y[i] = fn(x[i]);
 
+// The max and the sum go through max_of / sum_of, which each ISA defines: GCC's own horizontal
+// reductions store the vector and add it up lane by lane, which costs as much as the exps on a
+// 128-value attention row.
 #define KILN_SOFTMAX_BODY                                                       \
-  float m = -std::numeric_limits<float>::infinity();                           \
-  _Pragma("omp simd reduction(max : m)") for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m; \
+  float m = max_of(x, n);                                                       \
   if (m == -std::numeric_limits<float>::infinity()) m = 0;                     \
-  float s = 0;                                                                  \
-  _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < n; ++i) {      \
-    float e = exp_f(x[i] - m);                                                  \
-    y[i] = e;                                                                   \
-    s += e;                                                                     \
-  }                                                                             \
-  const float inv = 1.0f / s;                                                   \
+  _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = exp_f(x[i] - m);  \
+  const float inv = 1.0f / sum_of(y, n);                                        \
   _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+
+#define KILN_GENERIC_REDUCTIONS(attr)                                           \
+  attr float max_of(const float* x, int64_t n) {                                \
+    float m = -std::numeric_limits<float>::infinity();                         \
+    _Pragma("omp simd reduction(max : m)") for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m; \
+    return m;                                                                   \
+  }                                                                             \
+  attr float sum_of(const float* x, int64_t n) {                                \
+    float s = 0;                                                                \
+    _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < n; ++i) s += x[i]; \
+    return s;                                                                   \
+  }
 
 #define KILN_LAYER_NORM_BODY                                                     \
   float s = 0;                                                                  \
@@ -162,14 +177,63 @@ inline float gelu_tanh_f(float x) {
   attr void gelu_erf_##suffix(const float* x, float* y, int64_t n) {                                   \
     _Pragma("omp simd") KILN_MAP_LOOP(gelu_erf_f)                                                       \
   }                                                                                                     \
+  attr void bias_gelu_erf_##suffix(const float* x, const float* b, float* y, int64_t n) {               \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = gelu_erf_f(x[i] + b[i]);                \
+  }                                                                                                     \
   attr void gelu_tanh_##suffix(const float* x, float* y, int64_t n) {                                  \
     _Pragma("omp simd") KILN_MAP_LOOP(gelu_tanh_f)                                                      \
   }                                                                                                     \
   attr void softmax_##suffix(const float* x, float* y, int64_t n) { KILN_SOFTMAX_BODY }
 
-KILN_DEFINE_ISA(base, )
-KILN_DEFINE_ISA(avx2, __attribute__((target("avx2,fma"))))
-KILN_DEFINE_ISA(avx512, __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma,prefer-vector-width=512"))))
+namespace base_isa {
+KILN_GENERIC_REDUCTIONS()
+}  // namespace base_isa
+namespace avx2_isa {
+KILN_GENERIC_REDUCTIONS(__attribute__((target("avx2,fma"))))
+}  // namespace avx2_isa
+namespace avx512_isa {
+#define KILN_AVX512_ATTR __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma,prefer-vector-width=512")))
+// Horizontal reductions by lane swaps.
+#define KILN_REDUCE_512(v, op)                                          \
+  v = op(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));       \
+  v = op(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));       \
+  v = op(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));             \
+  v = op(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
+KILN_AVX512_ATTR float max_of(const float* x, int64_t n) {
+  __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+  if (i < n) m = _mm512_mask_max_ps(m, (__mmask16)((1u << (n - i)) - 1), m, _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i));
+  KILN_REDUCE_512(m, _mm512_max_ps)
+  return _mm512_cvtss_f32(m);
+}
+KILN_AVX512_ATTR float sum_of(const float* x, int64_t n) {
+  __m512 s = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(x + i));
+  if (i < n) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i));
+  KILN_REDUCE_512(s, _mm512_add_ps)
+  return _mm512_cvtss_f32(s);
+}
+}  // namespace avx512_isa
+
+#define KILN_DEFINE_ISA_IN(ns, suffix, attr) \
+  using ns::max_of;                          \
+  using ns::sum_of;                          \
+  KILN_DEFINE_ISA(suffix, attr)
+
+namespace base_def {
+KILN_DEFINE_ISA_IN(base_isa, base, )
+}  // namespace base_def
+namespace avx2_def {
+KILN_DEFINE_ISA_IN(avx2_isa, avx2, __attribute__((target("avx2,fma"))))
+}  // namespace avx2_def
+namespace avx512_def {
+KILN_DEFINE_ISA_IN(avx512_isa, avx512, KILN_AVX512_ATTR)
+}  // namespace avx512_def
+using namespace base_def;
+using namespace avx2_def;
+using namespace avx512_def;
 
 }  // namespace
 
@@ -189,6 +253,14 @@ KILN_DISPATCH(sigmoid)
 KILN_DISPATCH(gelu_erf)
 KILN_DISPATCH(gelu_tanh)
 KILN_DISPATCH(softmax)
+
+void bias_gelu_erf(const float* x, const float* b, float* y, int64_t n, Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return bias_gelu_erf_avx512(x, b, y, n);
+    case Isa::Avx2: return bias_gelu_erf_avx2(x, b, y, n);
+    default: return bias_gelu_erf_base(x, b, y, n);
+  }
+}
 
 void arith(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n, Isa isa) {
   switch (isa) {

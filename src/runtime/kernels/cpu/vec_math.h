@@ -16,6 +16,8 @@ void erf(const float* x, float* y, int64_t n, Isa isa = active_isa());
 void sigmoid(const float* x, float* y, int64_t n, Isa isa = active_isa());
 // x * 0.5 * (1 + erf(x / sqrt 2))
 void gelu_erf(const float* x, float* y, int64_t n, Isa isa = active_isa());
+// gelu_erf(x[i] + bias[i]): BiasGelu's row in one pass
+void bias_gelu_erf(const float* x, const float* bias, float* y, int64_t n, Isa isa = active_isa());
 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 void gelu_tanh(const float* x, float* y, int64_t n, Isa isa = active_isa());
 // y = softmax(x) over n contiguous values (the max is subtracted first).
