@@ -45,8 +45,20 @@ TEST(LayerNormFusion, FusesTheExportedPattern) {
   EXPECT_FLOAT_EQ(m.graph.nodes[0].attr_float("epsilon", 0), 1e-5f);
 }
 
+// How many nodes of the graph have the op type (domain ignored).
+int count_op(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (const auto& node : g.nodes) n += node.op_type == op;
+  return n;
+}
+
 TEST(LayerNormFusion, FusedModelComputesLayerNorm) {
   Session s(decomposed_layer_norm(1e-5f));
+  // The session's graph is the fused one: one LayerNormalization, none of the pattern's ops left
+  // (the unfused graph would compute the same numbers, so the values alone prove nothing).
+  const Graph& g = s.model().graph;
+  EXPECT_EQ(count_op(g, "LayerNormalization"), 1);
+  for (const char* op : {"ReduceMean", "Sub", "Pow", "Sqrt", "Div", "Mul", "Add"}) EXPECT_EQ(count_op(g, op), 0) << op;
   auto y = s.run({{"x", Tensor::from_vector<float>({2, 4}, {1, 2, 3, 4, -1, -1, 1, 1})}}).at("y");
   // Row 0: mean 2.5, var 1.25; row 1: mean 0, var 1. Computed by hand.
   const float* p = y.data<float>();
@@ -91,6 +103,10 @@ TEST(GeluFusion, FusesBothOrdersAndTheBias) {
 
 TEST(GeluFusion, FusedModelComputesGelu) {
   Session s(exported_gelu(true, false));
+  // The bias Add and the Erf pattern became one BiasGelu in the session's graph.
+  const Graph& g = s.model().graph;
+  EXPECT_EQ(count_op(g, "BiasGelu"), 1);
+  for (const char* op : {"Gelu", "Erf", "Div", "Add", "Mul"}) EXPECT_EQ(count_op(g, op), 0) << op;
   auto y = s.run({{"x", Tensor::from_vector<float>({1, 3}, {1.0f, 0.0f, -2.0f})}}).at("y");
   std::vector<double> in = {1.1, -0.2, -1.7};
   for (int i = 0; i < 3; ++i)

@@ -2,6 +2,8 @@
 // fixture); the fused graph's outputs are checked against ONNX Runtime's in kernels/quant_test.cc.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "graph/onnx_io.h"
 #include "passes/passes.h"
 #include "runtime/session.h"
@@ -77,7 +79,22 @@ TEST(MatMulBiasFusion, FusesLinearLayersAndKeepsOutputs) {
   int fused = fuse_matmul_bias(m.graph);
   EXPECT_GT(fused, 0);
   EXPECT_EQ(count_ops(m.graph, "MatMulBias"), fused);
+  const int matmuls = count_ops(copy.graph, "MatMul");
   Session s(std::move(copy));  // level 2 runs the pass itself
+  // The session's graph (constants folded first, so more weights are initializers than in the file)
+  // holds fused nodes, each replacing one MatMul, and no MatMul with a constant weight is left
+  // feeding an Add of a constant (the unfused pattern).
+  const Graph& g = s.model().graph;
+  EXPECT_GE(count_ops(g, "MatMulBias"), fused);
+  EXPECT_EQ(count_ops(g, "MatMulBias") + count_ops(g, "MatMul"), matmuls);
+  for (const auto& mm : g.nodes) {
+    if (mm.op_type != "MatMul" || !g.is_initializer(mm.inputs[1])) continue;
+    for (const auto& add : g.nodes) {
+      if (add.op_type != "Add" || std::find(add.inputs.begin(), add.inputs.end(), mm.outputs[0]) == add.inputs.end()) continue;
+      EXPECT_FALSE(g.is_initializer(add.inputs[0]) || g.is_initializer(add.inputs[1]))
+          << "unfused MatMul " << mm.name << " + bias Add " << add.name;
+    }
+  }
   for (int c = 0; c < 2; ++c) {
     std::string dir = test::fixture("models/bert-tiny/ref/case" + std::to_string(c));
     NamedTensors want = read_tensors_json(dir + "_outputs.json");

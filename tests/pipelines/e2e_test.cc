@@ -6,6 +6,7 @@
 //   from the vocabulary (vocab.txt line = id + 1) and the task's post-processing rules.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "graph/onnx_io.h"
 #include "pipelines/pipeline.h"
 #include "test_util.h"
+#include "tokenizers/tokenizer.h"
 
 namespace fs = std::filesystem;
 using kiln::test::fixture;
@@ -78,28 +80,62 @@ constexpr int64_t kNew = 2047, kCity = 2103, kYork = 2259, kParis = 3000, kCapit
 }  // namespace
 
 TEST(EndToEnd, TextClassificationMatchesTransformers) {
-  if (!have_tokenizers()) GTEST_SKIP() << "../shared/data/tokenizers not found";
+  KILN_REQUIRE(have_tokenizers(), "../shared/data/tokenizers");
   std::string dir = folder("cls", "distilbert-tiny-vocab", "bert-base-uncased");
   auto texts = lines(fixture("models/distilbert-tiny-vocab/ref/e2e_inputs.txt"));
   auto want = lines(fixture("models/distilbert-tiny-vocab/ref/e2e_expected.jsonl"));
+  ASSERT_EQ(texts.size(), 24u);  // the reference's 24 lines (see the fixtures' README)
+  ASSERT_EQ(want.size(), texts.size());
+  // Token ids: the reference's (JS tokenizers, truncated to 128 as transformers does), exactly.
+  auto tok = kiln::Tokenizer::from_dir(dir);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    json w = json::parse(want[i]);
+    kiln::Encoding e = tok->encode(texts[i]);
+    tok->truncate(e, kiln::TruncationOptions{128}, false);
+    EXPECT_EQ(e.ids, w["input_ids"].get<std::vector<int64_t>>()) << "line " << i + 1;
+  }
+  const std::vector<std::string> id2label = {"negative", "neutral", "positive"};  // the fixture's config.json
   for (size_t batch : {1, 5}) {
     kiln::PipelineOptions o;
     o.threads = 1, o.batch_size = batch, o.truncation = true, o.max_length = 128;
-    auto res = kiln::pipeline("text-classification", dir, o)->run(std::vector<kiln::PipelineInput>(texts.begin(), texts.end()));
+    const std::vector<kiln::PipelineInput> in(texts.begin(), texts.end());
+    auto res = kiln::pipeline("text-classification", dir, o)->run(in);
+    // The raw logits: every label's score with no function applied.
+    o.function_to_apply = "none", o.top_k = 0;
+    auto raw = kiln::pipeline("text-classification", dir, o)->run(in);
     ASSERT_EQ(res.size(), texts.size());
+    ASSERT_EQ(raw.size(), texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
       json w = json::parse(want[i]);
       EXPECT_EQ(res[i]["label"], w["label"]) << "line " << i + 1 << " batch " << batch;
       EXPECT_NEAR(res[i]["score"].get<double>(), w["score"].get<double>(), 1e-4) << "line " << i + 1;
+      // logits within 1e-4 of max |logit| (the fixtures' tolerance rule)
+      std::vector<double> ref = w["logits"].get<std::vector<double>>();
+      ASSERT_EQ(ref.size(), id2label.size());
+      ASSERT_EQ(raw[i]["scores"].size(), ref.size()) << raw[i].dump();
+      double scale = 1e-6;
+      for (double v : ref) scale = std::max(scale, std::abs(v));
+      for (const auto& s : raw[i]["scores"]) {
+        size_t k = std::find(id2label.begin(), id2label.end(), s["label"].get<std::string>()) - id2label.begin();
+        ASSERT_LT(k, ref.size()) << s.dump();
+        EXPECT_LE(std::abs(s["score"].get<double>() - ref[k]), 1e-4 * scale)
+            << "line " << i + 1 << " batch " << batch << " logit " << id2label[k];
+      }
     }
   }
 }
 
 TEST(EndToEnd, Text2TextMatchesTransformers) {
-  if (!have_tokenizers()) GTEST_SKIP() << "../shared/data/tokenizers not found";
+  KILN_REQUIRE(have_tokenizers(), "../shared/data/tokenizers");
   std::string dir = folder("t2t", "t5-tiny-vocab", "t5-small");
   auto texts = lines(fixture("models/t5-tiny-vocab/ref/e2e_inputs.txt"));
   auto want = lines(fixture("models/t5-tiny-vocab/ref/e2e_expected.jsonl"));
+  ASSERT_EQ(texts.size(), 24u);
+  ASSERT_EQ(want.size(), texts.size());
+  // Encoder input ids: the reference's (JS tokenizers, </s> appended), exactly.
+  auto tok = kiln::Tokenizer::from_dir(dir);
+  for (size_t i = 0; i < texts.size(); ++i)
+    EXPECT_EQ(tok->encode(texts[i]).ids, json::parse(want[i])["input_ids"].get<std::vector<int64_t>>()) << "line " << i + 1;
   for (size_t batch : {1, 4}) {
     kiln::PipelineOptions o;
     o.threads = 1, o.batch_size = batch;
@@ -115,7 +151,7 @@ TEST(EndToEnd, Text2TextMatchesTransformers) {
 }
 
 TEST(EndToEnd, TokenClassificationGroupsEntitiesWithCharacterOffsets) {
-  if (!have_tokenizers()) GTEST_SKIP() << "../shared/data/tokenizers not found";
+  KILN_REQUIRE(have_tokenizers(), "../shared/data/tokenizers");
   std::string dir = folder("ner", "", "bert-base-uncased");
   kiln::Tensor t(kiln::DType::F32, {kVocab, 3});
   float* p = t.data<float>();
@@ -150,7 +186,7 @@ TEST(EndToEnd, TokenClassificationGroupsEntitiesWithCharacterOffsets) {
 }
 
 TEST(EndToEnd, QuestionAnsweringFindsTheSpanInTheContext) {
-  if (!have_tokenizers()) GTEST_SKIP() << "../shared/data/tokenizers not found";
+  KILN_REQUIRE(have_tokenizers(), "../shared/data/tokenizers");
   std::string dir = folder("qa", "", "bert-base-uncased");
   kiln::Tensor s = kiln::Tensor::zeros(kiln::DType::F32, {kVocab}), e = kiln::Tensor::zeros(kiln::DType::F32, {kVocab});
   s.data<float>()[kParis] = 8;
@@ -173,7 +209,7 @@ TEST(EndToEnd, QuestionAnsweringFindsTheSpanInTheContext) {
 }
 
 TEST(EndToEnd, FeatureExtractionTokensMeanAndCls) {
-  if (!have_tokenizers()) GTEST_SKIP() << "../shared/data/tokenizers not found";
+  KILN_REQUIRE(have_tokenizers(), "../shared/data/tokenizers");
   std::string dir = folder("fe", "", "bert-base-uncased");
   kiln::Tensor t(kiln::DType::F32, {kVocab, 2});
   for (int64_t v = 0; v < kVocab; ++v) t.data<float>()[v * 2] = (float)v, t.data<float>()[v * 2 + 1] = 1;
@@ -195,7 +231,7 @@ TEST(EndToEnd, FeatureExtractionTokensMeanAndCls) {
 }
 
 TEST(EndToEnd, FillMaskRanksTheCandidates) {
-  if (!have_tokenizers()) GTEST_SKIP() << "../shared/data/tokenizers not found";
+  KILN_REQUIRE(have_tokenizers(), "../shared/data/tokenizers");
   std::string dir = folder("fm", "", "bert-base-uncased");
   kiln::Tensor rows = kiln::Tensor::zeros(kiln::DType::F32, {kVocab, 2});
   rows.data<float>()[kMask * 2] = 1;  // only the mask position sees row 0 of w

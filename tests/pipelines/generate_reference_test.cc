@@ -43,8 +43,14 @@ kiln::PipelineOptions options_for(const Ref& r, size_t batch, bool cache) {
   return o;
 }
 
+// Every ref/generate_{greedy,beam}.json holds three inputs (see the fixtures' README); beam files
+// also hold one sequences_score per input. Fewer means a truncated or renamed reference.
+constexpr size_t kRefCases = 3;
+
 void check(const std::string& model, const std::string& task, const std::string& mode, size_t batch, bool cache) {
   Ref r = load(model, mode);
+  ASSERT_GE(r.inputs.size(), kRefCases) << model << " " << mode;
+  if (mode == "beam") ASSERT_EQ(r.scores.size(), r.inputs.size()) << model << " beam scores";
   auto p = kiln::pipeline(task, fixture("models/" + model), options_for(r, batch, cache));
   std::vector<kiln::PipelineInput> in;
   for (auto& ids : r.inputs) in.push_back(kiln::PipelineInput::from_ids(ids));

@@ -72,7 +72,9 @@ void check(const std::string& dir, const std::string& mode) {
   auto& t = j["tensors"];
   for (int i = 0; t.contains("input_ids." + std::to_string(i)); ++i)
     in.push_back(kiln::PipelineInput::from_ids(t["input_ids." + std::to_string(i)]["data"].get<std::vector<int64_t>>()));
+  ASSERT_GE(in.size(), 3u) << "t5-tiny/ref/generate_" << mode << ".json holds three inputs";
   auto res = p->run(in);
+  ASSERT_EQ(res.size(), in.size());
   for (size_t i = 0; i < in.size(); ++i)
     EXPECT_EQ(res[i]["sequences"][0], t["output_ids." + std::to_string(i)]["data"]) << mode << " #" << i;
 }

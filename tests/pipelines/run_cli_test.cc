@@ -2,8 +2,9 @@
 // plain output streaming the new tokens.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,12 +25,24 @@ TEST(RunCli, BatchSizeGivesTheOneByOneJson) {
   const std::string base = fixture("models/bart-tiny") + " --task text2text-generation --json --max-new-tokens 12 --num-beams 4 "
                                                          "--num-return-sequences 2 --early-stopping" + kInputs;
   std::string one = kiln_run(base), batch = kiln_run(base + " --batch-size 3");
-  EXPECT_EQ(std::count(one.begin(), one.end(), '\n'), 3);
+  // One --json line per --input-ids, in both runs: an empty or cut-short batched run must fail.
+  auto split = [](const std::string& s) {
+    std::vector<std::string> v;
+    std::istringstream in(s);
+    for (std::string l; std::getline(in, l);) v.push_back(l);
+    return v;
+  };
+  const std::vector<std::string> a = split(one), b = split(batch);
+  const size_t n_inputs = 3;
+  ASSERT_EQ(a.size(), n_inputs) << one;
+  ASSERT_EQ(b.size(), n_inputs) << batch;
   // Ids equal exactly; scores may differ in the last float bits (padded encoder rows).
-  std::istringstream a(one), b(batch);
-  std::string la, lb;
-  while (std::getline(a, la) && std::getline(b, lb))
-    EXPECT_EQ(nlohmann::json::parse(la)["sequences"], nlohmann::json::parse(lb)["sequences"]);
+  for (size_t i = 0; i < n_inputs; ++i) {
+    auto ja = nlohmann::json::parse(a[i]), jb = nlohmann::json::parse(b[i]);
+    ASSERT_TRUE(ja.contains("sequences")) << a[i];
+    EXPECT_EQ(ja["sequences"].size(), 2u) << a[i];  // --num-return-sequences 2
+    EXPECT_EQ(ja["sequences"], jb["sequences"]) << "input " << i;
+  }
 }
 
 TEST(RunCli, PlainOutputStreamsTheNewTokens) {

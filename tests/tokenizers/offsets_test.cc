@@ -28,7 +28,7 @@ std::string slice(const std::string& t, std::pair<size_t, size_t> o) { return t.
 
 TEST(TokenizerOffsets, WordPieceSlicesCoverTheirTokens) {
   std::string dir = test::tokenizer_ref_dir("bert-base-uncased");
-  if (dir.empty()) GTEST_SKIP() << "../shared/data/tokenizers/bert-base-uncased not present";
+  KILN_REQUIRE(!dir.empty(), "../shared/data/tokenizers/bert-base-uncased");
   auto tok = Tokenizer::from_dir(dir);
   // Literal case: "Héllo" is bytes 0..6 (é is two bytes) and becomes "hello".
   Encoding e0 = tok->encode("Héllo!", false);
@@ -74,7 +74,7 @@ TEST(TokenizerOffsets, WordPieceSlicesCoverTheirTokens) {
 
 TEST(TokenizerOffsets, ByteLevelSlicesAreTheTokenBytes) {
   std::string dir = test::tokenizer_ref_dir("roberta-base");
-  if (dir.empty()) GTEST_SKIP() << "../shared/data/tokenizers/roberta-base not present";
+  KILN_REQUIRE(!dir.empty(), "../shared/data/tokenizers/roberta-base");
   auto tok = Tokenizer::from_dir(dir);
   for (const std::string& text : kTexts) {
     Encoding e = tok->encode(text);
@@ -100,7 +100,7 @@ TEST(TokenizerOffsets, ByteLevelSlicesAreTheTokenBytes) {
 
 TEST(TokenizerOffsets, UnigramSlicesAreThePieces) {
   std::string dir = test::tokenizer_ref_dir("t5-small");
-  if (dir.empty()) GTEST_SKIP() << "../shared/data/tokenizers/t5-small not present";
+  KILN_REQUIRE(!dir.empty(), "../shared/data/tokenizers/t5-small");
   auto tok = Tokenizer::from_dir(dir);
   const std::string meta = "\xE2\x96\x81";
   for (const std::string& text : kTexts) {
