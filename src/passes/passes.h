@@ -32,5 +32,8 @@ int fuse_gelu(Graph& g);
 int fuse_matmul_integer_to_float(Graph& g);
 // MatMul(x, constant W) + Add(constant 1-D bias) -> kiln:MatMulBias (session-time only, never saved).
 int fuse_matmul_bias(Graph& g);
+// A product read only by a (Bias)Gelu takes it into its epilogue: kiln:MatMulBias or
+// kiln:MatMulIntegerToFloat with attribute activation "Gelu" (session-time only, never saved).
+int fuse_matmul_gelu(Graph& g);
 
 }  // namespace kiln

@@ -56,6 +56,7 @@ void Session::init() {
       fuse_gelu(model_->graph);
       fuse_matmul_integer_to_float(model_->graph);
       fuse_matmul_bias(model_->graph);
+      fuse_matmul_gelu(model_->graph);
     }
     remove_dead_nodes(model_->graph);
   }

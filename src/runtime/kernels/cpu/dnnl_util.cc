@@ -78,9 +78,10 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
   };
   dnnl::primitive_attr attr;
   if (key.alpha != 1.f) attr.set_output_scales(0, {key.alpha});
-  if (key.accumulate) {
+  if (key.accumulate || key.gelu) {
     dnnl::post_ops po;
-    po.append_sum(1.f);
+    if (key.accumulate) po.append_sum(1.f);
+    if (key.gelu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
     attr.set_post_ops(po);
   }
   try {
@@ -125,14 +126,14 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
 }
 
 void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha, bool accumulate,
-                     const float* bias) {
+                     const float* bias, bool gelu) {
   bool packed = has_packed_b() && b == nullptr;
   if (packed) {
     KILN_CHECK(shape.batch == 1 && shape.K == packed_k_ && shape.N == packed_n_ && shape.trans_b == packed_trans_,
                InternalError, "packed matrix product used with another shape");
   }
   KILN_CHECK(!bias || shape.batch == 1, InternalError, "matrix product: a bias needs batch 1");
-  std::shared_ptr<const Prepared> held = prepare(Key{shape, alpha, accumulate, packed, bias != nullptr});
+  std::shared_ptr<const Prepared> held = prepare(Key{shape, alpha, accumulate, packed, bias != nullptr, gelu});
   const Prepared& p = *held;
   auto& eng = dnnl_engine();
   dnnl::memory am(p.a_md, eng, const_cast<void*>(a));

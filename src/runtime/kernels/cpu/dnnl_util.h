@@ -40,9 +40,10 @@ class DnnlMatMul {
   bool has_packed_b() const { return packed_k_ > 0; }
 
   // C = alpha * op(A) * op(B) (+ bias[n], float32, batch 1 only), plus the previous contents of C
-  // when accumulate. With packed B (shape.batch 1, same K, N and trans_b), `b` is ignored and may be null.
+  // when accumulate, then GELU (erf form) when gelu. With packed B (shape.batch 1, same K, N and
+  // trans_b), `b` is ignored and may be null.
   void run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha = 1.f,
-           bool accumulate = false, const float* bias = nullptr);
+           bool accumulate = false, const float* bias = nullptr, bool gelu = false);
 
  private:
   struct Key {
@@ -51,6 +52,7 @@ class DnnlMatMul {
     bool accumulate;
     bool packed;
     bool bias;
+    bool gelu;
     auto operator<=>(const Key&) const = default;
   };
   struct Prepared {

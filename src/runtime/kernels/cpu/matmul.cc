@@ -8,6 +8,7 @@
 
 #include "runtime/kernels/cpu/common.h"
 #include "runtime/kernels/cpu/dnnl_util.h"
+#include "runtime/kernels/cpu/vec_math.h"
 #include "runtime/kernels/cpu/matmul_shape.h"
 #include "runtime/registry.h"
 
@@ -87,6 +88,10 @@ class MatMulKernel : public OpKernel {
     trans_b_ = n.attr_int("transB", 0) != 0;
     KILN_CHECK(n.attr_int("transBatchA", 0) == 0 && n.attr_int("transBatchB", 0) == 0, Unsupported,
                "{}: transBatchA / transBatchB are not supported", n.label());
+    // kiln:MatMulBias with activation "Gelu": the session's fusion of a following BiasGelu.
+    std::string act = n.attr_string("activation", "");
+    KILN_CHECK(act.empty() || act == "Gelu", Unsupported, "{}: activation '{}' is not supported", n.label(), act);
+    gelu_ = act == "Gelu";
     const Tensor* b = info.constant(1);
     if (b && runs_as_f32(b->dtype()) && b->rank() >= 2 && b->numel() == b->dim(-1) * b->dim(-2) &&
         b->numel() > 0) {
@@ -122,9 +127,11 @@ class MatMulKernel : public OpKernel {
     }
     Tensor& y = ctx.allocate_output(0, a.dtype(), d.out);
     if (y.numel() == 0) return;
+    KILN_CHECK(!gelu_ || a.dtype() == DType::F32, BadModel, "{}: a GELU epilogue needs float32", node.label());
     if (d.K == 0) {
       std::memset(y.raw(), 0, y.nbytes());
       if (bias) add_bias(y.data<float>(), y.numel() / d.N, d.N, bias);
+      if (gelu_) vec::gelu_erf(y.data<float>(), y.data<float>(), y.numel());
       return;
     }
     if (runs_as_f32(a.dtype())) {
@@ -169,7 +176,7 @@ class MatMulKernel : public OpKernel {
       // One weight matrix: fold A's batch into its rows (the transformer case: [B, S, K] x [K, N]).
       // The packed B was laid out from its stored (possibly transposed) form.
       MatMulShape s{1, nb_a * d.M, d.K, d.N, false, pb == nullptr && trans_b_};
-      dnnl_.run(s, pa, pb, py, alpha_, false, bias);
+      dnnl_.run(s, pa, pb, py, alpha_, false, bias, gelu_);
       return;
     } else if (nb_a == nb && nb_b == nb) {
       dnnl_.run(MatMulShape{nb, d.M, d.K, d.N}, pa, pb, py, alpha_);
@@ -180,10 +187,11 @@ class MatMulKernel : public OpKernel {
       });
     }
     if (bias) add_bias(py, nb * d.M, d.N, bias);
+    if (gelu_) vec::gelu_erf(py, py, nb * d.M * d.N);
   }
 
   float alpha_ = 1.f;
-  bool trans_a_ = false, trans_b_ = false;
+  bool trans_a_ = false, trans_b_ = false, gelu_ = false;
   DnnlMatMul dnnl_;
   Shape packed_shape_;
   DType packed_type_ = DType::Undefined;
@@ -300,7 +308,7 @@ KILN_REGISTER_KERNELS(register_matmul_kernels) {
   // ONNX Runtime's fused forms (its graph optimizer writes them into saved optimized models).
   r.add({DeviceType::Cpu, "com.microsoft", "FusedMatMul", 1, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<MatMulKernel>(info); });
-  // kiln's own MatMul + bias (written only by the session's fusion pass, never saved in a model).
+  // kiln's own MatMul + bias (+ GELU) (written only by the session's fusion passes, never saved).
   r.add({DeviceType::Cpu, "kiln", "MatMulBias", 1, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<MatMulKernel>(info); });
   r.add({DeviceType::Cpu, "com.microsoft", "FusedGemm", 1, kMaxOpset},

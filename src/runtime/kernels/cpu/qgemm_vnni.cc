@@ -15,6 +15,7 @@
 
 #include "core/threads.h"
 #include "runtime/kernels/cpu/isa.h"
+#include "runtime/kernels/cpu/vec_math.h"
 
 namespace kiln::cpu {
 
@@ -82,6 +83,11 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p) {
   for (int r = 0; r < MR; ++r) {
     finish(acc0[r], j, m0 + r, col, lo);
     if (hi) finish(acc1[r], j, m0 + r, col + 16, hi);
+  }
+  if (j.e->gelu) {
+    // the tile's rows are still in L1
+    float* out = j.e->out_f32 + m0 * j.b->N + col;
+    for (int r = 0; r < MR; ++r) vec::gelu_erf(out + r * j.b->N, out + r * j.b->N, cols, Isa::Avx512);
   }
 }
 

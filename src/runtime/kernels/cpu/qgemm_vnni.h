@@ -30,7 +30,8 @@ VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N);
 
 // What each result becomes. With s = sum_k a[m][k] * b[k][n] (raw u8 x s8):
 //   v = s + za_m * colterm[n] - zb[n] * rowsum_m       (zb null: that term is 0)
-// then out_f32[m][n] = float(v) * scale[n] (+ bias[n]) when scale is set, else out_i32[m][n] = v.
+// then out_f32[m][n] = float(v) * scale[n] (+ bias[n]) (then GELU) when scale is set, else
+// out_i32[m][n] = v.
 // colterm[n] = K * zb[n] - colsum_n is what the caller has for its other paths too.
 struct VnniEpilogue {
   const int32_t* za = nullptr;  // za_count values: 0 (none), 1, or one per row
@@ -39,6 +40,7 @@ struct VnniEpilogue {
   const int32_t* zb = nullptr;       // N values or null (all zero)
   const float* scale = nullptr;      // N values, or null for int32 output
   const float* bias = nullptr;       // N values or null
+  bool gelu = false;                 // float output only: GELU (erf form) after the bias
   float* out_f32 = nullptr;
   int32_t* out_i32 = nullptr;
 };

@@ -305,7 +305,13 @@ class MatMulIntegerKernel : public QuantMatMulBase {
 // com.microsoft MatMulIntegerToFloat: A, B, a_scale, b_scale, a_zero_point?, b_zero_point?, bias?
 class MatMulIntegerToFloatKernel : public QuantMatMulBase {
  public:
-  explicit MatMulIntegerToFloatKernel(const KernelInfo& info) : QuantMatMulBase(info, 1) {}
+  explicit MatMulIntegerToFloatKernel(const KernelInfo& info) : QuantMatMulBase(info, 1) {
+    // kiln:MatMulIntegerToFloat with activation "Gelu": the session's fusion of a following BiasGelu.
+    std::string act = info.node.attr_string("activation", "");
+    KILN_CHECK(act.empty() || act == "Gelu", Unsupported, "{}: activation '{}' is not supported", info.node.label(),
+               act);
+    gelu_ = act == "Gelu";
+  }
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
     const Tensor& a = ctx.input(0);
@@ -326,13 +332,16 @@ class MatMulIntegerToFloatKernel : public QuantMatMulBase {
     }
     Tensor& y = ctx.allocate_output(0, DType::F32, d.out);
     if (y.numel() == 0) return;
-    Dequant dq{as[0], bsc.data(), (int64_t)bsc.size(), bias.empty() ? nullptr : bias.data()};
+    Dequant dq{as[0], bsc.data(), (int64_t)bsc.size(), bias.empty() ? nullptr : bias.data(), gelu_};
     float* py = y.data<float>();
     bool asg = a.dtype() == DType::I8, bsg = b.dtype() == DType::I8;
     batched(d, a, b, [&](int64_t rows, const void* pa, const void* pb, int64_t first, int64_t off) {
       gemm_.run_float(rows, d.K, d.N, pa, asg, rows_of(za, first, rows), pb, bsg, zb, dq, py + off);
     });
   }
+
+ private:
+  bool gelu_ = false;
 };
 
 // com.microsoft DynamicQuantizeMatMul: A (float), B, b_scale, b_zero_point?, bias?
@@ -431,6 +440,8 @@ KILN_REGISTER_KERNELS(register_quant_kernels) {
   r.add({DeviceType::Cpu, "", "MatMulInteger", 10, kMaxOpset}, make<MatMulIntegerKernel>());
   r.add({DeviceType::Cpu, "", "QLinearMatMul", 10, kMaxOpset}, make<QLinearMatMulKernel>());
   r.add({DeviceType::Cpu, "com.microsoft", "MatMulIntegerToFloat", 1, kMaxOpset}, make<MatMulIntegerToFloatKernel>());
+  // The same with a GELU epilogue (written only by the session's fusion pass, never saved).
+  r.add({DeviceType::Cpu, "kiln", "MatMulIntegerToFloat", 1, kMaxOpset}, make<MatMulIntegerToFloatKernel>());
   r.add({DeviceType::Cpu, "com.microsoft", "DynamicQuantizeMatMul", 1, kMaxOpset},
         make<DynamicQuantizeMatMulKernel>());
 }

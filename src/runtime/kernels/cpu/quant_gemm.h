@@ -32,6 +32,7 @@ struct Dequant {
   const float* b_scale = nullptr;  // 1 or N values
   int64_t b_scale_count = 1;
   const float* bias = nullptr;  // N values or null
+  bool gelu = false;            // then GELU (erf form), as com.microsoft BiasGelu computes it
 };
 
 class Int8Gemm {
@@ -65,7 +66,8 @@ class Int8Gemm {
   // each finished row of M.
   // The Vnni path when it applies (u8 A, constant B): the whole product in one fused pass.
   bool run_vnni(int64_t M, const void* a, bool a_signed, const std::vector<int32_t>& za, bool constant,
-                const std::vector<int32_t>& zb, const float* scale, const float* bias, float* y, int32_t* c);
+                const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu, float* y,
+                int32_t* c);
   template <typename Finish>
   void product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Finish&& finish);
