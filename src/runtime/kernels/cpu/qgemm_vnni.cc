@@ -63,11 +63,18 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p) {
   const int8_t* bp = j.b->panel(p);
   const uint8_t* a = j.a + m0 * j.lda;
   const int64_t lda = j.lda, k4 = j.b->k4;
+  const bool prefetch = m0 == 0;
   __m512i acc0[MR], acc1[MR];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
   for (int64_t k = 0; k < k4; ++k) {
     const __m512i b0 = _mm512_load_si512(bp + k * kBlock), b1 = _mm512_load_si512(bp + k * kBlock + 64);
+    if (prefetch) {
+      // The first row tile of a panel brings the panel in from memory (weights do not stay in
+      // cache between runs): ask for it well ahead.
+      _mm_prefetch(reinterpret_cast<const char*>(bp + (k + 16) * kBlock), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(bp + (k + 16) * kBlock + 64), _MM_HINT_T0);
+    }
 #pragma GCC unroll 12
     for (int r = 0; r < MR; ++r) {
       int32_t four;
