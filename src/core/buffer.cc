@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -77,6 +78,8 @@ class BlockCache {
 
 }  // namespace
 
+static std::atomic<size_t> g_fresh_large{0};
+
 std::shared_ptr<Buffer> Buffer::allocate(size_t bytes) {
   size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
@@ -85,8 +88,11 @@ std::shared_ptr<Buffer> Buffer::allocate(size_t bytes) {
   if (rounded >= BlockCache::kMinBytes) {
     rounded = (rounded + BlockCache::kGranule - 1) / BlockCache::kGranule * BlockCache::kGranule;
     p = BlockCache::instance().take(rounded);
-    if (!p) p = std::aligned_alloc(kAlignment, rounded);
-    if (!p) throw std::bad_alloc();
+    if (!p) {
+      p = std::aligned_alloc(kAlignment, rounded);
+      if (!p) throw std::bad_alloc();
+      g_fresh_large.fetch_add(1, std::memory_order_relaxed);
+    }
     owner = std::shared_ptr<void>(p, [rounded](void* q) { BlockCache::instance().give(q, rounded); });
   } else {
     p = std::aligned_alloc(kAlignment, rounded);
@@ -96,6 +102,7 @@ std::shared_ptr<Buffer> Buffer::allocate(size_t bytes) {
   return std::make_shared<Buffer>(p, bytes, std::move(owner), Device{});
 }
 
+size_t Buffer::fresh_large_blocks() { return g_fresh_large.load(std::memory_order_relaxed); }
 size_t Buffer::cached_bytes() { return BlockCache::instance().cached(); }
 void Buffer::release_cached() { BlockCache::instance().trim(); }
 

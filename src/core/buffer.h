@@ -26,6 +26,8 @@ class Buffer {
   static std::shared_ptr<Buffer> allocate(size_t bytes);
   // Bytes held by that cache, and a way to give them back to the system.
   static size_t cached_bytes();
+  // How many blocks of 64 KiB and more were taken from the system (not from the cache) so far.
+  static size_t fresh_large_blocks();
   static void release_cached();
   // A view of `bytes` at `data`, valid while `owner` lives; nothing is copied.
   static std::shared_ptr<Buffer> view(void* data, size_t bytes, std::shared_ptr<const void> owner,

@@ -162,6 +162,11 @@ TEST(BackendVariants, Int8Gemm) {
             g.run_float(c.M, c.K, c.N, a8.data(), a_signed, za, constant ? nullptr : b8.data(), b_signed, zb,
                         Dequant{0.5f, bscale.data(), c.N, bias.data()}, y.data());
             EXPECT_LT(nmse(y, want), 1e-12);
+            // With the GELU epilogue (erf form, by its formula in double).
+            for (auto& v : want) v = (float)(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))));
+            g.run_float(c.M, c.K, c.N, a8.data(), a_signed, za, constant ? nullptr : b8.data(), b_signed, zb,
+                        Dequant{0.5f, bscale.data(), c.N, bias.data(), true}, y.data());
+            EXPECT_LT(nmse(y, want), 1e-12) << "gelu, path " << (int)path;
           }
         }
       }
