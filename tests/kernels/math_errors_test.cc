@@ -3,10 +3,15 @@
 // have defined results.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <climits>
+#include <filesystem>
 #include <limits>
 
+#include "graph/onnx_io.h"
 #include "single_node.h"
+#include "test_util.h"
 
 namespace kiln::test {
 namespace {
@@ -70,6 +75,44 @@ void expect_most_negative_over_minus_one() {
     // -7 mod 2: the divisor's sign (1) with fmod=0, the dividend's (-1) with fmod=1.
     EXPECT_EQ(m.template to_vector<T>(), (std::vector<T>{0, 0, T(fmod ? -1 : 1)})) << "fmod=" << fmod;
   }
+}
+
+// Where ONNX Runtime defines integer Div and Mod (no zero divisor, no overflow) kiln gives its
+// results: Div truncates toward zero, Mod takes the divisor's sign (fmod=0) or the dividend's (fmod=1).
+TEST(MathErrors, IntegerDivAndModMatchOnnxRuntimeWhereItDefinesThem) {
+  const int32_t lo = std::numeric_limits<int32_t>::min(), hi = std::numeric_limits<int32_t>::max();
+  std::vector<int32_t> a{7, -7, 7, -7, lo + 1, hi, lo, 0, 5, lo};
+  std::vector<int32_t> b{2, 2, -2, -2, -1, -1, 3, -5, 7, lo};
+  Model m;
+  m.ir_version = 8;
+  m.set_opset("", 17);
+  const int64_t n = (int64_t)a.size();
+  for (const char* name : {"a", "b"}) m.graph.inputs.push_back({name, DType::I32, std::vector<Dim>{Dim{n, ""}}});
+  for (const char* name : {"q", "r0", "r1"}) m.graph.outputs.push_back({name, DType::I32, std::vector<Dim>{Dim{n, ""}}});
+  Node div;
+  div.op_type = "Div";
+  div.inputs = {"a", "b"};
+  div.outputs = {"q"};
+  Node mod0 = div, mod1 = div;
+  mod0.op_type = mod1.op_type = "Mod";
+  mod0.outputs = {"r0"};
+  mod1.outputs = {"r1"};
+  mod0.attributes["fmod"] = attr_int(0);
+  mod1.attributes["fmod"] = attr_int(1);
+  m.graph.nodes = {div, mod0, mod1};
+  NamedTensors feeds{{"a", i32({n}, a)}, {"b", i32({n}, b)}};
+  SessionOptions so;
+  so.optimization_level = 0;
+  NamedTensors got = Session(Model(m), so).run(feeds);
+
+  KILN_REQUIRE(!ort_peer().empty(), "ONNX Runtime peer (make peers)");
+  auto dir = std::filesystem::temp_directory_path() / ("kiln-intdiv-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  save_model(m, (dir / "intdiv.onnx").string());
+  NamedTensors ort = run_ort((dir / "intdiv.onnx").string(), feeds, dir.string());
+  for (const char* name : {"q", "r0", "r1"})
+    EXPECT_EQ(got.at(name).to_vector<int32_t>(), ort.at(name).to_vector<int32_t>()) << name;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(MathErrors, IntegerCornerCasesAreDefined) {
