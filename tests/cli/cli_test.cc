@@ -99,7 +99,15 @@ struct KilnRun {
 // NAME=VALUE words for the environment. `exec` keeps kiln the shell's own process, so a crash
 // reaches run_command as a signal (-1), not as the shell's 128+N.
 KilnRun kiln_run(const std::string& args, const std::string& input = "", const std::string& env = "") {
-  static const fs::path io = temp_dir("io");
+  struct Scratch {
+    fs::path dir = temp_dir("io");
+    ~Scratch() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  };
+  static const Scratch scratch;
+  const fs::path& io = scratch.dir;
   std::ofstream(io / "stdin", std::ios::binary | std::ios::trunc) << input;
   fs::remove(io / "stdout");
   fs::remove(io / "stderr");
