@@ -310,6 +310,9 @@ TEST(CliErrors, InputOutputFailuresExitFive) {
   std::ofstream(d / "config.json") << read_file(test::fixture("models/distilbert-tiny/config.json"));
   expect_error(kiln_run("export " + (d / "config.json").string() + " " + blocked + " --random-weights"), 5, {blocked},
                "export where no folder can be made");
+  // A message that would span lines (here a file name with a line break in it) is folded onto one.
+  expect_error(kiln_run("inspect '" + (d / "two\nlines.onnx").string() + "'"), 5, {"two; lines.onnx"},
+               "a missing file whose name has a line break");
   expect_error(kiln_run("quantize " + missing + ".onnx " + (d / "q.onnx").string()), 5, {missing + ".onnx"},
                "quantize a missing file");
   expect_error(kiln_run("quantize " + model + " " + blocked + ".onnx"), 5, {(d / "file").string()},
