@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "core/error.h"
 #include "eval/conformance.h"
 
 KILN_COMMAND(conformance_command, "conformance", "Run ONNX backend test folders (model.onnx + test_data_set_*)") {
@@ -24,6 +25,13 @@ KILN_COMMAND(conformance_command, "conformance", "Run ONNX backend test folders 
   sub.add_flag("--in-process", o->in_process, "run tests in this process (faster; a crash ends the run)");
   return [o] {
     auto tests = kiln::find_conformance_tests(o->dirs);
+    if (tests.empty()) {
+      std::string dirs;
+      for (const auto& d : o->dirs) dirs += (dirs.empty() ? "" : ", ") + d;
+      throw kiln::BadInput(fmt::format("no ONNX backend test (a folder with model.onnx) in {}; give test folders or "
+                                       "folders of them, e.g. /usr/share/libonnx-testdata/data/node",
+                                       dirs));
+    }
     kiln::ConformanceOptions opts;
     opts.timeout_s = o->timeout;
     int passed = 0, failed = 0, skipped = 0;

@@ -129,7 +129,14 @@ NamedTensors parse_tensors_json(const std::string& text) {
   return out;
 }
 
-NamedTensors read_tensors_json(const std::string& path) { return parse_tensors_json(read_file(path)); }
+NamedTensors read_tensors_json(const std::string& path) {
+  std::string text = read_file(path);
+  try {
+    return parse_tensors_json(text);
+  } catch (const BadInput& e) {
+    throw BadInput(fmt::format("{}: {}", path, e.what()));  // say which file is wrong
+  }
+}
 
 std::string tensors_to_json_text(const NamedTensors& tensors) {
   json j = json::object();

@@ -74,8 +74,11 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   // Write everything into a temporary folder beside OUT, then rename it into place.
   fs::path out(out_dir);
   fs::path tmp = out.string() + ".tmp." + std::to_string(::getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+  std::error_code made;
+  fs::remove_all(tmp, made);
+  if (!made) fs::create_directories(tmp, made);
+  KILN_CHECK(!made, IoError, "cannot create the output folder {}: {}; choose a folder where you can write", out_dir,
+             made.message());
   ExportResult result;
   try {
     for (auto& g : graphs) {

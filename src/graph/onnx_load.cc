@@ -1,8 +1,9 @@
 // ONNX protobuf -> IR.
 #include <google/protobuf/io/coded_stream.h>
 
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
+#include <limits>
 
 #include "core/buffer.h"
 #include "graph/onnx_io.h"
@@ -30,17 +31,46 @@ std::string resolve_external(const std::string& location, const LoadContext& ctx
   KILN_CHECK(!ctx.base_dir.empty(), BadModel,
              "tensor {} keeps its data in external file '{}', but the model was loaded from memory; load it from its file",
              tensor, location);
+  KILN_CHECK(location.find('\0') == std::string::npos, BadModel,
+             "tensor {}: external data location contains a NUL byte; the model file is corrupt", tensor);
   fs::path loc(location);
-  KILN_CHECK(!loc.is_absolute(), BadModel,
+  KILN_CHECK(!loc.is_absolute() && !loc.has_root_name(), BadModel,
              "tensor {}: external data location '{}' is absolute; only files inside the model's folder are allowed",
              tensor, location);
-  fs::path base = fs::weakly_canonical(fs::path(ctx.base_dir));
-  fs::path full = fs::weakly_canonical(base / loc);
+  // Symbolic links are followed before the check, so a link that leads out of the folder is
+  // refused like a '..' that does.
+  std::error_code ec;
+  fs::path base = fs::weakly_canonical(fs::path(ctx.base_dir), ec);
+  fs::path full;
+  if (!ec) full = fs::weakly_canonical(base / loc, ec);
+  KILN_CHECK(!ec, IoError, "tensor {}: cannot resolve external data location '{}' in {}: {}", tensor, location,
+             ctx.base_dir, ec.message());
   auto rel = full.lexically_relative(base);
-  KILN_CHECK(!rel.empty() && *rel.begin() != "..", BadModel,
-             "tensor {}: external data location '{}' points outside the model's folder {}; refused",
+  KILN_CHECK(!rel.empty() && *rel.begin() != ".." && rel != ".", BadModel,
+             "tensor {}: external data location '{}' points outside the model's folder {} (or at the folder "
+             "itself); refused: keep the data file in the model's folder, not behind '..' or a symbolic link",
              tensor, location, base.string());
   return full.string();
+}
+
+// An external-data offset or length: plain decimal digits (no sign, spaces or suffix) that fit
+// int64. std::stoll would read "36x448" as 36 and let a corrupt model load from the wrong bytes.
+int64_t parse_external_number(const std::string& text, const char* key, const std::string& tensor) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  bool ok = !text.empty();
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9' || v > (kMax - (c - '0')) / 10) {
+      ok = false;
+      break;
+    }
+    v = v * 10 + (c - '0');
+  }
+  KILN_CHECK(ok, BadModel,
+             "tensor {}: external data {} '{}' is not a byte count (decimal digits only); the model file is corrupt, "
+             "re-export or re-save it",
+             tensor, key, text);
+  return v;
 }
 
 Tensor tensor_from_proto(onnx::TensorProto& tp, LoadContext& ctx) {
@@ -59,8 +89,8 @@ Tensor tensor_from_proto(onnx::TensorProto& tp, LoadContext& ctx) {
     int64_t offset = 0, length = -1;
     for (const auto& kv : tp.external_data()) {
       if (kv.key() == "location") location = kv.value();
-      else if (kv.key() == "offset") offset = std::stoll(kv.value());
-      else if (kv.key() == "length") length = std::stoll(kv.value());
+      else if (kv.key() == "offset") offset = parse_external_number(kv.value(), "offset", tensor_label(tp));
+      else if (kv.key() == "length") length = parse_external_number(kv.value(), "length", tensor_label(tp));
     }
     KILN_CHECK(!location.empty(), BadModel, "tensor {}: external data without a location", tensor_label(tp));
     KILN_CHECK(dt != DType::String, BadModel, "tensor {}: string tensors cannot be external", tensor_label(tp));
@@ -68,8 +98,12 @@ Tensor tensor_from_proto(onnx::TensorProto& tp, LoadContext& ctx) {
     auto& m = ctx.mapped[file];
     if (!m) m = MappedFile::open(file);
     if (length < 0) length = (int64_t)bytes;
-    KILN_CHECK(offset >= 0 && (size_t)length == bytes && (size_t)(offset + length) <= m->size(), BadModel,
-               "tensor {}: external data [{}, +{}) does not fit {} ({} bytes; {} needed for shape {})",
+    // Both are non-negative; compared without forming offset + length, which could overflow.
+    const uint64_t size = m->size();
+    KILN_CHECK((uint64_t)length == bytes && (uint64_t)offset <= size && (uint64_t)length <= size - (uint64_t)offset,
+               BadModel,
+               "tensor {}: external data [{}, +{}) does not fit {} ({} bytes; {} needed for shape {}); the model and "
+               "its data file do not belong together, re-export or re-save it",
                tensor_label(tp), offset, length, location, m->size(), bytes, shape_str(shape));
     auto keep = m;
     auto buf = Buffer::view(const_cast<char*>(m->data()) + offset, bytes, keep);

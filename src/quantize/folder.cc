@@ -85,7 +85,7 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
   validate_options(options);
   KILN_CHECK(!in_arg.empty() && !out_arg.empty(), BadInput, "give an input (.onnx file or model folder) and an output");
   fs::path in = fs::weakly_canonical(fs::absolute(in_arg));
-  KILN_CHECK(fs::exists(in), BadInput, "{} does not exist; give a .onnx file or a model folder", in_arg);
+  KILN_CHECK(fs::exists(in), IoError, "{} does not exist; give a .onnx file or a model folder", in_arg);
   bool folder = fs::is_directory(in);
   fs::path out = fs::weakly_canonical(fs::absolute(out_arg));
 

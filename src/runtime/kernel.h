@@ -20,11 +20,11 @@ struct KernelInfo {
   const Node& node;
   int64_t opset = 0;  // opset version of the node's domain in this model
   // One entry per node input: the tensor when the input is a constant (initializer), else null.
-  std::vector<const Tensor*> constant_inputs;
+  std::vector<const Tensor*> constant_inputs = {};
   // One entry per node input: the dtype when known before running (graph input/initializer), else Undefined.
-  std::vector<DType> input_types;
+  std::vector<DType> input_types = {};
   // Compiled subgraphs by attribute name (If: then_branch/else_branch, Loop/Scan: body).
-  std::map<std::string, std::shared_ptr<ExecutionPlan>> subgraphs;
+  std::map<std::string, std::shared_ptr<ExecutionPlan>> subgraphs = {};
 
   const Tensor* constant(size_t i) const { return i < constant_inputs.size() ? constant_inputs[i] : nullptr; }
   bool has_input(size_t i) const { return i < node.inputs.size() && !node.inputs[i].empty(); }

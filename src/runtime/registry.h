@@ -20,7 +20,7 @@ struct KernelDef {
   int64_t since = 1;
   int64_t until = kMaxOpset;  // inclusive
   // Input dtypes this kernel accepts for input 0 (empty = any). Checked when the type is known.
-  std::vector<DType> input0_types;
+  std::vector<DType> input0_types = {};
   // Among matching kernels the highest priority wins (a specialised kernel over a generic one).
   int priority = 0;
 };

@@ -1,4 +1,5 @@
-// ONNX load/save: round trip, external data (and its refusal outside the model folder), bad bytes.
+// ONNX load/save: round trip, external data (and its refusal outside the model folder or beyond its
+// file, or with malformed offsets), bad bytes.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -6,6 +7,7 @@
 #include <random>
 
 #include "graph/onnx_io.h"
+#include "onnx/onnx_pb.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -122,6 +124,141 @@ TEST(OnnxIo, RefusesExternalDataOutsideModelFolder) {
   // An absolute path is refused too.
   patch_file(d / "inner" / "m.onnx", "../secret", "/tmp/abcd");
   EXPECT_THROW(load_model((d / "inner" / "m.onnx").string()), BadModel);
+  fs::remove_all(d);
+}
+
+// Sets external_data[key] = value on initializer `name` of a saved model (added when absent), the
+// way a corrupt or hostile file would carry it.
+void set_external_entry(const fs::path& model, const std::string& name, const std::string& key,
+                        const std::string& value) {
+  onnx::ModelProto mp;
+  ASSERT_TRUE(mp.ParseFromString(read_file(model.string())));
+  bool found = false;
+  for (auto& t : *mp.mutable_graph()->mutable_initializer()) {
+    if (t.name() != name) continue;
+    ASSERT_EQ(t.data_location(), onnx::TensorProto::EXTERNAL) << name;
+    found = true;
+    bool set = false;
+    for (auto& kv : *t.mutable_external_data())
+      if (kv.key() == key) kv.set_value(value), set = true;
+    if (!set) {
+      auto* kv = t.add_external_data();
+      kv->set_key(key);
+      kv->set_value(value);
+    }
+  }
+  ASSERT_TRUE(found) << name;
+  std::ofstream(model, std::ios::binary | std::ios::trunc) << mp.SerializeAsString();
+}
+
+// A model whose 2048-float initializer 'w' lives at byte 4096 of d/w.bin, after 4096 bytes of 0xAB
+// written here: the offset matters, so a misread offset shows in the loaded values.
+fs::path model_with_weights_at_4096(const fs::path& d) {
+  Model m = small_model(2048);
+  SaveOptions o;
+  o.external_data = true;
+  o.external_file = "w.bin";
+  save_model(m, (d / "m.onnx").string(), o);
+  std::string weights = read_file((d / "w.bin").string());
+  EXPECT_EQ(weights.size(), 2048u * 4);  // one tensor, written from offset 0
+  std::ofstream(d / "w.bin", std::ios::binary | std::ios::trunc) << std::string(4096, '\xAB') << weights;
+  set_external_entry(d / "m.onnx", "w", "offset", "4096");
+  set_external_entry(d / "m.onnx", "w", "length", "8192");
+  return d / "m.onnx";
+}
+
+// small_model(2048)'s weights: w[i] = i - 1024.
+void expect_small_model_weights(const Model& back) {
+  const Tensor& w = back.graph.initializers.at("w");
+  ASSERT_EQ(w.shape(), (Shape{2048}));
+  EXPECT_EQ(w.data<float>()[0], -1024.0f);
+  EXPECT_EQ(w.data<float>()[2047], 1023.0f);
+}
+
+void expect_bad_model(const fs::path& model, const std::string& says, const std::string& what) {
+  try {
+    load_model(model.string());
+    ADD_FAILURE() << what << ": loaded";
+  } catch (const BadModel& e) {
+    EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << what << ": " << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << what << ": wrong exception: " << e.what();
+  }
+}
+
+TEST(OnnxIo, ExternalOffsetAndLengthAreParsedStrictly) {
+  fs::path d = temp_dir("ext-numbers");
+  fs::path model = model_with_weights_at_4096(d);
+  expect_small_model_weights(load_model(model.string()));  // the well-formed file loads
+  // Each of these starts with a number a lenient parser (std::stoll) would accept; "4096x" would
+  // even load the right bytes.
+  for (std::string bad : {"36x448", "4096x", "4096 ", " 4096", "+4096", "-0", "0x1000", "4.096e3", "", "4096\n",
+                          "9223372036854775808", "99999999999999999999999"}) {
+    set_external_entry(model, "w", "offset", bad);
+    expect_bad_model(model, "offset '" + bad + "' is not a byte count", "offset '" + bad + "'");
+  }
+  set_external_entry(model, "w", "offset", "4096");
+  for (std::string bad : {"8192abc", "-8192", "8192.0"}) {
+    set_external_entry(model, "w", "length", bad);
+    expect_bad_model(model, "length '" + bad + "' is not a byte count", "length '" + bad + "'");
+  }
+  set_external_entry(model, "w", "length", "8192");
+  expect_small_model_weights(load_model(model.string()));  // and loads again once repaired
+  fs::remove_all(d);
+}
+
+TEST(OnnxIo, ExternalDataBeyondItsFileIsBadModel) {
+  fs::path d = temp_dir("ext-range");
+  fs::path model = model_with_weights_at_4096(d);  // w.bin: 4096 + 8192 bytes
+  // [offset, offset + 8192) must lie inside the 12288-byte file.
+  for (std::string off : {"4097", "8192", "12288", "12289", "9223372036854775807"}) {
+    set_external_entry(model, "w", "offset", off);
+    expect_bad_model(model, "does not fit w.bin (12288 bytes", "offset " + off);
+  }
+  set_external_entry(model, "w", "offset", "0");  // fits: the 0xAB padding, then half the weights
+  {
+    Model back = load_model(model.string());
+    const Tensor& w = back.graph.initializers.at("w");
+    EXPECT_EQ(std::string(static_cast<const char*>(w.raw()), 4), std::string(4, '\xAB'));
+    EXPECT_EQ(w.data<float>()[1024], -1024.0f);  // byte 4096 of the file: the weights' first value
+  }
+  // A length that disagrees with the tensor's shape is refused even where it fits the file.
+  set_external_entry(model, "w", "length", "4096");
+  expect_bad_model(model, "8192 needed for shape", "length 4096");
+  fs::remove_all(d);
+}
+
+TEST(OnnxIo, ExternalLocationMustStayInTheModelFolder) {
+  fs::path d = temp_dir("ext-location");
+  fs::create_directories(d / "model" / "sub");
+  fs::create_directories(d / "elsewhere");
+  fs::path model = model_with_weights_at_4096(d / "model");
+  fs::copy_file(d / "model" / "w.bin", d / "elsewhere" / "w.bin");
+  fs::copy_file(d / "model" / "w.bin", d / "w.bin");
+  // Symbolic links: one to a file outside, one to a folder outside, one that stays inside.
+  fs::create_symlink(d / "elsewhere" / "w.bin", d / "model" / "out-link.bin");
+  fs::create_symlink(d / "elsewhere", d / "model" / "out-dir");
+  fs::create_symlink("w.bin", d / "model" / "in-link.bin");
+  for (std::string loc : {"../w.bin", "sub/../../w.bin", "../elsewhere/w.bin", "out-link.bin", "out-dir/w.bin",
+                          "sub/../out-dir/w.bin", ".", "sub/.."}) {
+    set_external_entry(model, "w", "location", loc);
+    expect_bad_model(model, "outside the model's folder", "location '" + loc + "'");
+  }
+  for (std::string loc : {(d / "model" / "w.bin").string(), (d / "elsewhere" / "w.bin").string()}) {
+    set_external_entry(model, "w", "location", loc);
+    expect_bad_model(model, "is absolute", "location '" + loc + "'");
+  }
+  // Inside the folder: a plain name, a '..' that comes back in, a link to a file beside the model.
+  for (std::string loc : {"w.bin", "sub/../w.bin", "./w.bin", "in-link.bin"}) {
+    set_external_entry(model, "w", "location", loc);
+    SCOPED_TRACE("location '" + loc + "'");
+    expect_small_model_weights(load_model(model.string()));
+  }
+  // A missing file, or a folder, cannot be read: an I/O error, not a malformed model.
+  for (std::string loc : {"missing.bin", "sub"}) {
+    set_external_entry(model, "w", "location", loc);
+    EXPECT_THROW(load_model(model.string()), IoError) << loc;
+  }
   fs::remove_all(d);
 }
 

@@ -30,8 +30,12 @@ template <typename C>
 inline C safe_div(C x, C y) {
   if constexpr (std::is_integral_v<C>) {
     if (y == 0) return C(0);  // integer division by zero: defined as 0 rather than a crash
-    if constexpr (std::is_signed_v<C>)
-      if (y == C(-1)) return (C)(C(0) - x);
+    if constexpr (std::is_signed_v<C>) {
+      // x / -1 is -x, which for the most negative x does not fit C: the CPU traps (SIGFPE) and C++
+      // calls it undefined. kiln wraps it as two's complement does, so INT_MIN / -1 == INT_MIN (as
+      // Java and Go define it). Negating in the unsigned type keeps the arithmetic defined.
+      if (y == C(-1)) return (C)(std::make_unsigned_t<C>(0) - (std::make_unsigned_t<C>)x);
+    }
   }
   return x / y;
 }

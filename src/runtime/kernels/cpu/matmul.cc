@@ -259,7 +259,7 @@ class GemmKernel : public OpKernel {
             py[o] = beta_ == 1.f ? pc[i] : T((double)beta_ * (double)pc[i]);
           });
         } else if (K == 0) {
-          std::memset(py, 0, y.nbytes());
+          std::memset(static_cast<void*>(py), 0, y.nbytes());  // all-zero bits are 0 for every T here
         }
         if (K == 0) return;
         if constexpr (std::is_same_v<T, float>) {
