@@ -1,6 +1,6 @@
 // kiln bench MODEL.onnx --inputs IN.json [--warmup N] [--repeat N] [--threads N] [--json]
 // Times session creation and run(); prints the median. Compare against a peer in the same run
-// (bench/compare-ort) because a shared machine drifts.
+// (bench/compare) because a shared machine drifts.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
