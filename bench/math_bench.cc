@@ -85,6 +85,10 @@ void BM_BiasGelu(benchmark::State& st) {  // the FFN activation of BERT-base, bi
   OneNode n("BiasGelu", {random_f32(kInter), random_f32({3072})}, {}, 17, "com.microsoft");
   run_node(st, n, shape_numel(kInter));
 }
+void BM_DynamicQuantizeLinear(benchmark::State& st) {  // the FFN output's activations, [1, 128, 3072]
+  OneNode n("DynamicQuantizeLinear", {random_f32(kInter)}, {}, 13);
+  run_node(st, n, shape_numel(kInter));
+}
 void BM_Softmax(benchmark::State& st) {  // attention scores [1, 12, 128, 128]
   OneNode n("Softmax", {random_f32({1, 12, 128, 128})}, {}, 13);
   run_node(st, n, 12 * 128 * 128);
@@ -144,6 +148,7 @@ BENCHMARK(BM_ref_libm_erff);
 BENCHMARK(BM_Tanh);
 BENCHMARK(BM_ref_libm_tanhf);
 BENCHMARK(BM_BiasGelu);
+BENCHMARK(BM_DynamicQuantizeLinear);
 BENCHMARK(BM_Softmax);
 BENCHMARK(BM_LayerNorm);
 BENCHMARK(BM_AddBias);
