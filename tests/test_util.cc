@@ -2,6 +2,7 @@
 
 #include "runtime/session.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <unistd.h>
@@ -50,6 +51,19 @@ int run_command(const std::string& cmd, std::string* out) {
   int st = pclose(p);
   if (out) *out = s;
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+ScratchDir::ScratchDir(const std::string& prefix) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  path = std::filesystem::temp_directory_path() /
+         (prefix + "-" + std::to_string(::getpid()) + "-" + (info ? info->name() : "no-test"));
+  std::filesystem::remove_all(path);
+  std::filesystem::create_directories(path);
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
 }
 
 bool in_ci() {

@@ -1,5 +1,6 @@
 // Paths and comparisons shared by tests.
 #pragma once
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -20,6 +21,16 @@ double relative_error(const Tensor& got, const Tensor& ref);
 // Runs a shell command; returns its exit status and fills out with stdout+stderr.
 // A command killed by a signal returns -1 (never a plausible exit code).
 int run_command(const std::string& cmd, std::string* out = nullptr);
+
+// A fresh folder in the system's temp folder named after the process and the running test, removed
+// with its contents when the object goes.
+struct ScratchDir {
+  std::filesystem::path path;
+  explicit ScratchDir(const std::string& prefix = "kiln");
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+};
 
 // True under CI (the CI environment variable set to a non-empty value other than "false"/"0").
 bool in_ci();

@@ -86,10 +86,7 @@ int fuse_gelu(Graph& g) {
     for (int k : nodes) dead.insert(k);
     added.push_back(std::move(gelu));
   }
-  if (added.empty()) return 0;
-  int n = (int)added.size();
-  replace_nodes(g, dead, std::move(added));
-  return n;
+  return replace_nodes(g, dead, std::move(added));
 }
 
 }  // namespace kiln

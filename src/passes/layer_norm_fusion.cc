@@ -93,10 +93,7 @@ int fuse_layer_norm(Graph& g) {
     for (int k : {(int)i, mc[0], pow_i, div_i, var_i, add_eps_i, sqrt_i, mul_i, add_i}) dead.insert(k);
     added.push_back(std::move(ln));
   }
-  if (added.empty()) return 0;
-  int n = (int)added.size();
-  replace_nodes(g, dead, std::move(added));
-  return n;
+  return replace_nodes(g, dead, std::move(added));
 }
 
 }  // namespace kiln

@@ -35,10 +35,7 @@ int fuse_matmul_bias(Graph& g) {
     dead.insert(add_i);
     added.push_back(std::move(fused));
   }
-  if (added.empty()) return 0;
-  int n = (int)added.size();
-  replace_nodes(g, dead, std::move(added));
-  return n;
+  return replace_nodes(g, dead, std::move(added));
 }
 
 }  // namespace kiln

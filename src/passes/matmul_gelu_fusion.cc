@@ -82,10 +82,7 @@ int fuse_matmul_gelu(Graph& g) {
     dead.insert(p);
     added.push_back(std::move(fused));
   }
-  if (added.empty()) return 0;
-  int n = (int)added.size();
-  replace_nodes(g, dead, std::move(added));
-  return n;
+  return replace_nodes(g, dead, std::move(added));
 }
 
 }  // namespace kiln

@@ -43,7 +43,9 @@ std::optional<float> GraphIndex::scalar(const std::string& v) const {
   return (float)it->second.item_f64(0);
 }
 
-void replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added) {
+int replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added) {
+  if (added.empty() && dead.empty()) return 0;
+  int n = (int)added.size();
   std::vector<Node> kept;
   kept.reserve(g.nodes.size() - dead.size() + added.size());
   for (size_t i = 0; i < g.nodes.size(); ++i)
@@ -51,6 +53,7 @@ void replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<No
   for (auto& n : added) kept.push_back(std::move(n));
   g.nodes = std::move(kept);
   g.topological_sort();
+  return n;
 }
 
 }  // namespace kiln

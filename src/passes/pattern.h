@@ -30,7 +30,8 @@ class GraphIndex {
   std::vector<int> none_;
 };
 
-// Removes the nodes whose indices are in `dead` and appends `added`, then re-sorts the graph.
-void replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added);
+// Removes the nodes whose indices are in `dead` and appends `added`, then re-sorts the graph;
+// returns how many nodes were added (a fusion pass's count of fused groups). Nothing to do: 0.
+int replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added);
 
 }  // namespace kiln

@@ -63,10 +63,7 @@ int fuse_matmul_integer_to_float(Graph& g) {
     dead.insert(mul_i);
     added.push_back(std::move(fused));
   }
-  if (added.empty()) return 0;
-  int n = (int)added.size();
-  replace_nodes(g, dead, std::move(added));
-  return n;
+  return replace_nodes(g, dead, std::move(added));
 }
 
 }  // namespace kiln

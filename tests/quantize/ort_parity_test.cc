@@ -27,18 +27,8 @@ namespace {
 
 constexpr double kParity = 1e-5;
 
-struct Scratch {
-  fs::path path;
-  Scratch() {
-    path = fs::temp_directory_path() / ("kiln-parity-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct Scratch : test::ScratchDir {
+  Scratch() : test::ScratchDir("kiln-parity") {}
 };
 
 NamedTensors case_inputs(const std::string& model, int c) {
