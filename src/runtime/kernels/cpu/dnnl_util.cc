@@ -49,7 +49,7 @@ void DnnlMatMul::pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int
     order_.clear();
   }
   // Choose (and fill) the layout now, so the first run does no reorder.
-  prepare(Key{MatMulShape{1, m_hint, K, N, false, trans_b}, 1.f, false, true, false});
+  prepare(Key{MatMulShape{1, m_hint, K, N, false, trans_b}, 1.f, false, true, false, false});
 }
 
 std::shared_ptr<dnnl::memory> DnnlMatMul::packed_for(const dnnl::memory::desc& md) {
