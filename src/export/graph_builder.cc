@@ -45,7 +45,7 @@ GraphBuilder::GraphBuilder(std::string graph_name, int64_t opset) : opset_(opset
 std::string GraphBuilder::fresh(const std::string& hint) { return fmt::format("{}_{}", hint, counter_++); }
 
 std::string GraphBuilder::input(const std::string& name, DType dtype, std::vector<Dim> dims) {
-  model_.graph.inputs.push_back({name, dtype, std::move(dims)});
+  model_.graph.inputs.push_back({name, dtype, std::move(dims), "", false});
   return name;
 }
 
@@ -58,7 +58,7 @@ void GraphBuilder::output(const std::string& value, const std::string& name, DTy
     n.outputs = {name};
     model_.graph.nodes.push_back(std::move(n));
   }
-  model_.graph.outputs.push_back({name, dtype, std::move(dims)});
+  model_.graph.outputs.push_back({name, dtype, std::move(dims), "", false});
 }
 
 std::string GraphBuilder::initializer(const std::string& name, Tensor t) {
