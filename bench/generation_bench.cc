@@ -56,7 +56,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: generation_bench DIR [--input-len 32] [--new-tokens 64] [--threads 2] [--repeat 3] [--no-cache]\n");
+    std::fprintf(stderr, "usage: generation_bench DIR [--batch 1] [--input-len 32] [--new-tokens 64] [--threads 2] [--repeat 3] [--no-cache]\n");
     return 2;
   }
   std::string dir = argv[1];
@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
                             R"("vocab_size": 32128, "decoder_start_token_id": 0, "eos_token_id": 1, "pad_token_id": 0})");
     return 0;
   }
-  int input_len = 32, new_tokens = 64, threads = 2, repeat = 3;
+  int input_len = 32, new_tokens = 64, threads = 2, repeat = 3, batch = 1;
   bool cache = true;
   for (int i = 2; i < argc; ++i) {
     auto next = [&] { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--threads")) threads = next();
     else if (!std::strcmp(argv[i], "--repeat")) repeat = next();
     else if (!std::strcmp(argv[i], "--no-cache")) cache = false;
+    else if (!std::strcmp(argv[i], "--batch")) batch = next();
   }
   try {
     using namespace kiln;
@@ -88,26 +89,31 @@ int main(int argc, char** argv) {
     g.num_heads = md.config().decoder_heads;
     g.head_dim = md.config().head_dim;
     const int64_t vocab = md.config().vocab_size > 0 ? md.config().vocab_size : 32000;
-    std::vector<int64_t> ids;
-    for (int i = 0; i < input_len; ++i) ids.push_back(i + 1 == input_len ? 1 : 5 + (i * 7919) % (vocab - 10));
+    // One row per sequence, each its own ids (as gen-bench.js --inputs varied), eos last.
+    std::vector<std::vector<int64_t>> rows((size_t)std::max(batch, 1));
+    for (size_t b = 0; b < rows.size(); ++b)
+      for (int i = 0; i < input_len; ++i)
+        rows[b].push_back(i + 1 == input_len ? 1 : 5 + ((int64_t)i * 7919 + (int64_t)b * 104729) % (vocab - 10));
+    const std::vector<std::vector<int64_t>> mask(rows.size(), std::vector<int64_t>((size_t)input_len, 1));
     gen::GenerationConfig c;  // plain argmax, never stops early (no eos), as gen-bench.js does
     c.max_new_tokens = new_tokens;
     c.decoder_start_token_id = md.config().generation.decoder_start_token_id.value_or(0);
     c.pad_token_id = 0;
     c.use_cache = cache;
     std::vector<std::vector<double>> steps((size_t)new_tokens);
-    std::vector<double> encoder_ms;
+    std::vector<double> encoder_ms, total_ms;
     for (int r = 0; r < repeat + 1; ++r) {  // the first run warms up
       auto t0 = Clock::now();
-      NamedTensors outs = enc->run({{"input_ids", pipelines::i64_matrix({ids})},
-                                    {"attention_mask", pipelines::i64_matrix({std::vector<int64_t>(ids.size(), 1)})}});
+      NamedTensors outs = enc->run({{"input_ids", pipelines::i64_matrix(rows)},
+                                    {"attention_mask", pipelines::i64_matrix(mask)}});
       double e = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-      gen::CachedDecoder dec(g, 1, outs.at("last_hidden_state"),
-                             pipelines::i64_matrix({std::vector<int64_t>(ids.size(), 1)}), cache);
+      gen::CachedDecoder dec(g, (int64_t)rows.size(), outs.at("last_hidden_state"), pipelines::i64_matrix(mask), cache);
       TimedModel tm(dec);
-      gen::generate(tm, {{*c.decoder_start_token_id}}, c);
+      gen::generate(tm, std::vector<std::vector<int64_t>>(rows.size(), {*c.decoder_start_token_id}), c);
+      double total = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       if (r == 0) continue;
       encoder_ms.push_back(e);
+      total_ms.push_back(total);
       for (size_t s = 0; s < tm.ms.size() && s < steps.size(); ++s) steps[s].push_back(tm.ms[s]);
     }
     nlohmann::json j;
@@ -116,7 +122,11 @@ int main(int argc, char** argv) {
     j["input_len"] = input_len;
     j["new_tokens"] = new_tokens;
     j["threads"] = threads;
+    j["batch"] = (int)rows.size();
     j["encoder_ms"] = median(encoder_ms);
+    // Encoder + every step + the generation loop's own work, as gen-bench.js's total_ms.
+    j["total_ms"] = median(total_ms);
+    j["tokens_per_s"] = (double)rows.size() * new_tokens / (median(total_ms) / 1000.0);
     for (int s : {1, 16, 64})
       if (s <= new_tokens) j["step_" + std::to_string(s) + "_ms"] = median(steps[s - 1]);
     for (int upto : {16, 64})
