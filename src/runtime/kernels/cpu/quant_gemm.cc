@@ -184,11 +184,11 @@ void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_si
   });
 }
 
-bool Int8Gemm::run_vnni(int64_t M, const void* a, bool a_signed, const std::vector<int32_t>& za, bool constant,
-                        const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu, float* y,
-                        int32_t* c) {
-  if (path_ != Int8Path::Vnni || !constant || a_signed || !has_constant_b()) return false;
-  const int64_t K = const_k_, N = const_n_;
+bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
+                        const void* b, const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu,
+                        float* y, int32_t* c) {
+  if (path_ != Int8Path::Vnni || b != nullptr || a_signed || !has_constant_b() || K != const_k_ || N != const_n_)
+    return false;
   KILN_CHECK(za.size() <= 1 || (int64_t)za.size() == M, InternalError, "Int8Gemm: a zero points");
   KILN_CHECK(zb.size() <= 1 || (int64_t)zb.size() == N, InternalError, "Int8Gemm: b zero points");
   // Zero points of B against its s8 form (u8 B was shifted down by 128), and what a row's zero
@@ -217,8 +217,7 @@ bool Int8Gemm::run_vnni(int64_t M, const void* a, bool a_signed, const std::vect
 
 void Int8Gemm::run(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                    const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* c) {
-  if (b == nullptr && K == const_k_ && N == const_n_ && run_vnni(M, a, a_signed, za, true, zb, nullptr, nullptr, false, nullptr, c))
-    return;
+  if (run_vnni(M, K, N, a, a_signed, za, b, zb, nullptr, nullptr, false, nullptr, c)) return;
   // The raw product lands in c and is corrected in place.
   product(M, K, N, a, a_signed, za, b, b_signed, zb, c, [](int64_t, int32_t*) {});
 }
@@ -227,8 +226,7 @@ void Int8Gemm::run_float(int64_t M, int64_t K, int64_t N, const void* a, bool a_
                          const void* b, bool b_signed, const std::vector<int32_t>& zb, const Dequant& dq, float* y) {
   std::vector<float> scale((size_t)N);
   for (int64_t n = 0; n < N; ++n) scale[n] = dq.a_scale * dq.b_scale[dq.b_scale_count == 1 ? 0 : n];
-  if (b == nullptr && K == const_k_ && N == const_n_ && run_vnni(M, a, a_signed, za, true, zb, scale.data(), dq.bias, dq.gelu, y, nullptr))
-    return;
+  if (run_vnni(M, K, N, a, a_signed, za, b, zb, scale.data(), dq.bias, dq.gelu, y, nullptr)) return;
   const QuantKernels& qk = quant_kernels();
   product(M, K, N, a, a_signed, za, b, b_signed, zb, nullptr,
           [&](int64_t m, int32_t* row) {

@@ -64,10 +64,11 @@ class Int8Gemm {
                    int32_t* acc);
   // Raw product into `acc` (scratch when null) with zero points folded in; then finish(m, row) for
   // each finished row of M.
-  // The Vnni path when it applies (u8 A, constant B): the whole product in one fused pass.
-  bool run_vnni(int64_t M, const void* a, bool a_signed, const std::vector<int32_t>& za, bool constant,
-                const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu, float* y,
-                int32_t* c);
+  // The Vnni path when it applies (u8 A, the constant B): the whole product in one fused pass,
+  // into y (float, with scale/bias/gelu) or c (int32). False when it does not apply.
+  bool run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
+                const void* b, const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu,
+                float* y, int32_t* c);
   template <typename Finish>
   void product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Finish&& finish);
