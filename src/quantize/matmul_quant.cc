@@ -91,6 +91,7 @@ bool quantize_matmul(Context& ctx, const Scope& scope, const Node& n, std::vecto
       QValue wp = w;
       wp.q = wq;
       w_dq = ctx.dequantized(wp, b_name, out, true);
+      ctx.replaced(w.q);  // the int8 copy ctx.weight made is not read in this form: never written
     } else {
       w_dq = ctx.dequantized(w, b_name, out, o.qdq_dedicated_pair);
       ctx.replaced(b_name);
