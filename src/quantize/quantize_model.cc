@@ -1,6 +1,7 @@
 #include "quantize/quantize_model.h"
 
 #include <algorithm>
+#include <set>
 
 #include "quantize/rewrites.h"
 
@@ -43,10 +44,44 @@ void process(Context& ctx, const Scope& scope) {
   g.nodes = std::move(out);
 }
 
+// Exporters such as paddle2onnx hold weights in Constant nodes instead of initializers. A Constant
+// (a `value` tensor) read as a product's weight or a Gather's table becomes the initializer of the
+// same name, so the quantizer sees it like any other weight. Returns how many were promoted.
+int promote_constant_weights(Graph& g) {
+  std::set<std::string> weights;
+  for (const Node& n : g.nodes) {
+    if (!canonical_domain(n.domain).empty()) continue;
+    if ((n.op_type == "MatMul" || n.op_type == "Gemm") && n.inputs.size() > 1) weights.insert(n.inputs[1]);
+    if (n.op_type == "Gather" && !n.inputs.empty()) weights.insert(n.inputs[0]);
+  }
+  int promoted = 0;
+  std::vector<Node> kept;
+  for (Node& n : g.nodes) {
+    for (auto& [k, a] : n.attributes) {
+      if (a.g) promoted += promote_constant_weights(*a.g);
+      for (auto& sg : a.graphs) promoted += promote_constant_weights(*sg);
+    }
+    auto value = n.attributes.find("value");
+    bool promote = n.op_type == "Constant" && canonical_domain(n.domain).empty() && n.outputs.size() == 1 &&
+                   n.attributes.size() == 1 && value != n.attributes.end() &&
+                   value->second.kind == Attribute::Kind::Tensor && weights.count(n.outputs[0]) &&
+                   !g.initializers.count(n.outputs[0]) && !g.find_input(n.outputs[0]);
+    if (!promote) {
+      kept.push_back(std::move(n));
+      continue;
+    }
+    g.initializers[n.outputs[0]] = std::move(value->second.t);
+    ++promoted;
+  }
+  g.nodes = std::move(kept);
+  return promoted;
+}
+
 }  // namespace
 
 GraphStats quantize_model(Model& model, const Options& options, const Ranges* ranges) {
   GraphStats stats;
+  promote_constant_weights(model.graph);
   int64_t opset = model.opset("");
   int64_t need = options.is_static ? (options.format == Format::QDQ ? 10 : 10) : 11;
   if (opset < need) {

@@ -17,6 +17,7 @@
 #include "quant_test_util.h"
 #include "quantize/presets.h"
 #include "quantize/quantize.h"
+#include "quantize/quantize_model.h"
 #include "runtime/session.h"
 #include "test_util.h"
 
@@ -224,4 +225,35 @@ TEST(OrtRunsKilnQuantized, GenerationFoldersEveryGraph) {
     }
   }
   EXPECT_EQ(graphs, 3 + 3 + 2);
+}
+
+// Weights held in Constant nodes (as paddle2onnx writes them) are quantized like initializers, and
+// the file still runs in ONNX Runtime with kiln's outputs, close to the float model.
+TEST(OrtRunsKilnQuantized, WeightsInConstantNodes) {
+  KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
+  Model m = qtest::mlp_model();
+  std::vector<Node> constants;
+  for (const char* w : {"W0", "W1"}) {
+    Node c = qtest::node("Constant", {}, {w}, std::string(w) + "_constant");
+    Attribute a;
+    a.kind = Attribute::Kind::Tensor;
+    a.t = m.graph.initializers.at(w);
+    c.attributes["value"] = a;
+    constants.push_back(std::move(c));
+    m.graph.initializers.erase(w);
+  }
+  m.graph.nodes.insert(m.graph.nodes.begin(), constants.begin(), constants.end());
+  Model q = m;
+  GraphStats st = quantize_model(q, preset_options("avx512_vnni", false));
+  EXPECT_EQ(st.total_quantized(), 2);
+  EXPECT_EQ(qtest::count_ops(q.graph, "MatMulInteger"), 2);
+  EXPECT_EQ(qtest::count_ops(q.graph, "Constant"), 0);  // promoted, then replaced by int8 weights
+
+  Scratch d;
+  std::string path = (d.path / "q.onnx").string();
+  save_model(q, path);
+  Tensor x = qtest::random_matrix(3, 8, 31);
+  for (const auto& [name, err] : test::kiln_vs_ort(path, {{"X", x}}, d.path.string())) EXPECT_LE(err, kParity) << name;
+  NamedTensors f32 = Session(m).run({{"X", x}}), i8 = Session(path).run({{"X", x}});
+  EXPECT_LT(test::relative_error(i8.at("Y"), f32.at("Y")), 0.05);
 }
