@@ -58,7 +58,8 @@ int fuse_matmul_gelu(Graph& g) {
     fused.attributes["activation"] = gelu_attribute();
     bool plain_matmul = mm.op_type == "MatMul" && canonical_domain(mm.domain).empty() && mm.inputs.size() == 2;
     bool matmul_bias = mm.op_type == "MatMulBias" && mm.domain == "kiln";
-    bool int_to_float = is_ms(mm, "MatMulIntegerToFloat") || (mm.op_type == "MatMulIntegerToFloat" && mm.domain == "kiln");
+    bool int_to_float =
+        mm.op_type == "MatMulIntegerToFloat" && (canonical_domain(mm.domain) == "com.microsoft" || mm.domain == "kiln");
     if (plain_matmul || matmul_bias) {
       auto w = g.initializers.find(mm.inputs[1]);
       if (w->second.dtype() != DType::F32) continue;

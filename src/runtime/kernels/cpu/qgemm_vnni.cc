@@ -43,9 +43,14 @@ KILN_VNNI inline __mmask16 lanes(int64_t n) {
 KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __mmask16 mask) {
   const VnniEpilogue& e = *j.e;
   int32_t za = e.za_count == 0 ? 0 : e.za_count == 1 ? e.za[0] : e.za[m];
-  if (za) v = _mm512_add_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(za), _mm512_maskz_loadu_epi32(mask, e.colterm + col)));
-  if (e.zb)
-    v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(j.rowsum[m]), _mm512_maskz_loadu_epi32(mask, e.zb + col)));
+  if (za) {
+    const __m512i colterm = _mm512_maskz_loadu_epi32(mask, e.colterm + col);
+    v = _mm512_add_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(za), colterm));
+  }
+  if (e.zb) {
+    const __m512i zb = _mm512_maskz_loadu_epi32(mask, e.zb + col);
+    v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(j.rowsum[m]), zb));
+  }
   int64_t N = j.b->N;
   if (e.scale) {
     __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(mask, v), _mm512_maskz_loadu_ps(mask, e.scale + col));

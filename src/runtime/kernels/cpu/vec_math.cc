@@ -203,7 +203,10 @@ KILN_AVX512_ATTR float max_of(const float* x, int64_t n) {
   __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
-  if (i < n) m = _mm512_mask_max_ps(m, (__mmask16)((1u << (n - i)) - 1), m, _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i));
+  if (i < n) {
+    const __mmask16 tail = (__mmask16)((1u << (n - i)) - 1);
+    m = _mm512_mask_max_ps(m, tail, m, _mm512_maskz_loadu_ps(tail, x + i));
+  }
   KILN_REDUCE_512(m, _mm512_max_ps)
   return _mm512_cvtss_f32(m);
 }
@@ -211,7 +214,7 @@ KILN_AVX512_ATTR float sum_of(const float* x, int64_t n) {
   __m512 s = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(x + i));
-  if (i < n) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i));
+  if (i < n) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i));  // zeros past n
   KILN_REDUCE_512(s, _mm512_add_ps)
   return _mm512_cvtss_f32(s);
 }
