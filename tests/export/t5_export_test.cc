@@ -171,6 +171,28 @@ TEST(T5Export, OnnxRuntimeRunsEveryGraphWithPyTorchsOutputs) {
   }
 }
 
+// Opset 18 moved ReduceMean's axes (T5's RMS norm) from an attribute to an input.
+TEST(T5Export, LaterOpsetsMatchPyTorch) {
+  test::ScratchDir d("t5-opsets");
+  std::vector<std::pair<std::string, std::string>> models;  // (path, graph)
+  for (int64_t opset : {18, 21}) {
+    ExportOptions o;
+    o.opset = opset;
+    fs::path out = export_t5(d.path, "t5-tiny", "opset" + std::to_string(opset), o);
+    for (const char* g : kGraphs) {
+      std::string model = (out / (std::string(g) + "_model.onnx")).string();
+      EXPECT_EQ(load_model(model).opset(""), opset);
+      expect_close(Session(model).run(ref_tensors("t5-tiny", std::string(g) + "_inputs.json")),
+                   ref_tensors("t5-tiny", std::string(g) + "_outputs.json"), 1e-4, model);
+      models.push_back({model, g});
+    }
+  }
+  KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
+  for (const auto& [model, g] : models)
+    expect_close(test::run_ort(model, ref_tensors("t5-tiny", g + "_inputs.json"), d.path.string()),
+                 ref_tensors("t5-tiny", g + "_outputs.json"), 1e-4, "ORT " + model);
+}
+
 // Generation as the acceptance checks run it: `kiln run DIR --input-ids ... --json`.
 std::vector<int64_t> kiln_generate(const fs::path& dir, const std::vector<int64_t>& ids, const std::string& flags) {
   std::string list;
