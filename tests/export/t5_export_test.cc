@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "export/export.h"
+#include "export/safetensors.h"
 #include "graph/onnx_io.h"
 #include "runtime/session.h"
 #include "test_util.h"
@@ -269,6 +270,38 @@ TEST(T5Export, RealVocabularyModelGeneratesTransformersIds) {
     EXPECT_EQ(kiln_generate(merged, ids, "--max-new-tokens 16"), want) << "merged, line " << row["line"];
   }
   EXPECT_EQ(n, 8);
+}
+
+// A checkpoint that keeps the tied embedding under the encoder's and decoder's names (as a
+// pytorch_model.bin state dict may) instead of shared.weight exports the same graphs.
+TEST(T5Export, TiedEmbeddingUnderItsAliasNames) {
+  test::ScratchDir d("t5-alias");
+  SafetensorsFile f = read_safetensors(test::fixture("models/t5-tiny/model.safetensors"));
+  ASSERT_TRUE(f.tensors.count("shared.weight"));
+  Tensor shared = f.tensors.at("shared.weight");
+  f.tensors.erase("shared.weight");
+  f.tensors["encoder.embed_tokens.weight"] = shared;
+  f.tensors["decoder.embed_tokens.weight"] = shared;
+  // Written back in safetensors' layout: u64 header length, JSON header, raw float32 data.
+  nlohmann::json header;
+  std::string data;
+  for (const auto& [name, t] : f.tensors) {
+    ASSERT_EQ(t.dtype(), DType::F32) << name;
+    header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {data.size(), data.size() + t.nbytes()}}};
+    data.append(static_cast<const char*>(t.raw()), t.nbytes());
+  }
+  std::string h = header.dump();
+  uint64_t n = h.size();
+  fs::create_directories(d.path / "src");
+  fs::copy_file(test::fixture("models/t5-tiny/config.json"), d.path / "src" / "config.json");
+  write_file_atomic((d.path / "src" / "model.safetensors").string(),
+                    std::string(reinterpret_cast<const char*>(&n), 8) + h + data);
+  export_model((d.path / "src").string(), (d.path / "out").string(), {});
+  for (const char* g : kGraphs) {
+    NamedTensors got = Session((d.path / "out" / (std::string(g) + "_model.onnx")).string())
+                           .run(ref_tensors("t5-tiny", std::string(g) + "_inputs.json"));
+    expect_close(got, ref_tensors("t5-tiny", std::string(g) + "_outputs.json"), 1e-4, g);
+  }
 }
 
 // mT5 / T5 v1.1: gated-GELU (tanh approximation) feed-forward and a separate lm_head. No PyTorch
