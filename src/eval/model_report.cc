@@ -38,11 +38,18 @@ std::string svg_bars(const std::string& title, const std::vector<std::pair<std::
   for (size_t i = 0; i < bars.size(); ++i) {
     const int y = top + row_h * (int)i;
     const double w = top_value > 0 ? bar_w * bars[i].second / top_value : 0;
+    // Long folder paths keep their end (the part that differs) and fit left of the bars.
+    std::string label = bars[i].first;
+    if (label.size() > 36) {
+      size_t from = label.size() - 33;
+      while (from < label.size() && ((unsigned char)label[from] & 0xC0) == 0x80) ++from;  // a whole UTF-8 character
+      label = "..." + label.substr(from);
+    }
     s += fmt::format(
         "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>"
         "<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"#4a7bd0\"/>"
         "<text x=\"{:.1f}\" y=\"{}\">{}</text>\n",
-        label_w - 8, y + 16, escape(bars[i].first), label_w, y + 3, w, row_h - 6, label_w + w + 6, y + 16,
+        label_w - 8, y + 16, escape(label), label_w, y + 3, w, row_h - 6, label_w + w + 6, y + 16,
         escape(fmt::format(fmt::runtime(unit_format), bars[i].second)));
   }
   return s + "</svg>\n";
