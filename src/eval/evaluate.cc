@@ -31,7 +31,7 @@ std::vector<size_t> gold_labels(const std::vector<Example>& ex, const std::vecto
   std::vector<size_t> gold;
   for (const auto& e : ex) {
     size_t k = std::find(labels.begin(), labels.end(), e.expected) - labels.begin();
-    if (k == labels.size() && e.expected_is_integer) {
+    if (k == labels.size() && e.expected_is_integer && e.expected.size() < 18) {  // fits long long
       long long id = std::stoll(e.expected);
       if (id >= 0 && (size_t)id < labels.size()) k = (size_t)id;
     }
