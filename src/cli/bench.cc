@@ -112,6 +112,8 @@ KILN_COMMAND(bench_command, "bench", "Time an ONNX graph on given inputs, or a m
   sub.add_option("--max-new-tokens", o->max_new_tokens, "folder, generation: new tokens per sequence, eos ignored (default 16)");
   o->f.add_columns(sub, false);
   return [o] {
+    KILN_CHECK(std::filesystem::exists(o->model), IoError, "{} does not exist; give a .onnx file or a model folder",
+               o->model);
     if (std::filesystem::is_directory(o->model)) return bench_folder(*o);
     return bench_graph(*o);
   };
