@@ -244,3 +244,26 @@ TEST(EvalCli, ReportRowsCarryFolderSizesMetricAndRatios) {
   EXPECT_NE(out.find("| folder | size | size ratio | accuracy |"), std::string::npos) << out;
   EXPECT_NE(out.find("| " + a.string() + " | "), std::string::npos) << out;
 }
+
+TEST(EvalCli, TokenizerNamedByTokenizerTxtIsUsedAndCounted) {
+  KILN_REQUIRE(have_tokenizer(), "../shared/data/tokenizers/bert-base-uncased");
+  kiln::test::ScratchDir d;
+  fs::path m = d.path / "m", tok = d.path / "tok";
+  fs::create_directories(m);
+  fs::create_directories(tok);
+  for (const char* f : {"model.onnx", "config.json"})
+    fs::copy_file(kiln::test::fixture("models/distilbert-tiny-vocab/") + f, m / f);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "vocab.txt"})
+    fs::copy_file(kiln::test::shared_path("data/tokenizers/bert-base-uncased/") + f, tok / f);
+  std::ofstream(m / "tokenizer.txt") << "use ../tok\n";  // as the fixtures write it
+  Gold g = gold_data();
+  std::string data = write_jsonl(d.path / "gold.jsonl", g);
+  int code = 0;
+  std::string out = run("report " + m.string() + " --data " + data + " --samples 2 --json", &code);
+  ASSERT_EQ(code, 0) << out;
+  json row = last_json(out)["rows"][0];
+  EXPECT_NEAR(row["accuracy"].get<double>(), (double)g.right / g.rows.size(), 1e-12);
+  EXPECT_EQ(row["size_bytes"].get<int64_t>(), bytes(m / "model.onnx") + bytes(m / "config.json") +
+                                                  bytes(tok / "tokenizer.json") + bytes(tok / "tokenizer_config.json") +
+                                                  bytes(tok / "vocab.txt"));
+}
