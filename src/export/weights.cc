@@ -13,6 +13,12 @@ Tensor CheckpointWeights::get(const std::string& name, const Shape& shape) {
   return it->second.dtype() == DType::F32 ? it->second : it->second.cast(DType::F32);
 }
 
+Tensor get_first_of(WeightSource& source, const std::vector<std::string>& names, const Shape& shape) {
+  for (const std::string& n : names)
+    if (source.has(n)) return source.get(n, shape);
+  return source.get(names.at(0), shape);
+}
+
 static bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -15,13 +16,21 @@ class WeightSource {
   virtual ~WeightSource() = default;
   // The parameter `name` with the given shape; throws BadModel when missing or of another shape.
   virtual Tensor get(const std::string& name, const Shape& shape) = 0;
+  // Whether the source stores a tensor under `name` (a checkpoint); a generator stores none.
+  virtual bool has(const std::string& name) const { return false; }
 };
+
+// The first of `names` the source stores (a parameter and then its tied aliases, e.g.
+// model.shared.weight, model.encoder.embed_tokens.weight); when it stores none of them, get(names[0])
+// (a generated tensor, or the error naming the canonical parameter).
+Tensor get_first_of(WeightSource& source, const std::vector<std::string>& names, const Shape& shape);
 
 class CheckpointWeights : public WeightSource {
  public:
   explicit CheckpointWeights(std::map<std::string, Tensor> tensors, std::string source)
       : tensors_(std::move(tensors)), source_(std::move(source)) {}
   Tensor get(const std::string& name, const Shape& shape) override;
+  bool has(const std::string& name) const override { return tensors_.count(name) > 0; }
 
  private:
   std::map<std::string, Tensor> tensors_;

@@ -1,0 +1,43 @@
+// Graph pieces shared by the generative architectures (the BART family, GPT-2): activations by
+// transformers' names, attention heads, additive masks and the key/value cache interface.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "export/graph_builder.h"
+
+namespace kiln {
+
+// A dynamic dimension named `name`, or a fixed one.
+Dim dyn(const std::string& name);
+Dim fixed(int64_t n);
+
+// transformers' ACT2FN[name] applied to x: gelu (erf), gelu_new / gelu_pytorch_tanh (tanh
+// approximation), gelu_fast, quick_gelu, relu, silu / swish, tanh, linear. Unsupported otherwise;
+// `where` says which config field named it.
+std::string activation(GraphBuilder& b, const std::string& x, const std::string& name);
+// Throws Unsupported unless activation() knows `name`.
+void check_activation(const std::string& name, const std::string& where);
+
+// Size of axis `axis` of x, as an int64 scalar.
+std::string dim_of(GraphBuilder& b, const std::string& x, int64_t axis);
+
+// [batch, seq, heads * head_dim] -> [batch, heads, seq, head_dim], and back.
+std::string split_heads(GraphBuilder& b, const std::string& x, int64_t heads, int64_t head_dim);
+std::string merge_heads(GraphBuilder& b, const std::string& x, int64_t heads, int64_t head_dim);
+
+// q @ k^T for [batch, heads, seq, head_dim] tensors.
+std::string scores(GraphBuilder& b, const std::string& q, const std::string& k);
+// softmax(scores, last axis) @ v, heads merged back to [batch, seq, heads * head_dim].
+std::string attend(GraphBuilder& b, const std::string& scores, const std::string& v, int64_t heads, int64_t head_dim);
+
+// An int64 [batch, seq] attention mask as the additive [batch, 1, 1, seq] float term
+// transformers' encoder-decoders use: 0 where the mask is 1, the float32 minimum elsewhere.
+std::string padding_mask(GraphBuilder& b, const std::string& mask);
+// [new, past + new] bool: true where key j lies after query i (j > past + i), i.e. masked.
+std::string causal_future(GraphBuilder& b, const std::string& past_len, const std::string& new_len);
+
+// Positions past + arange(new) as int64 [new].
+std::string positions(GraphBuilder& b, const std::string& past_len, const std::string& new_len);
+
+}  // namespace kiln
