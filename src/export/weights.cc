@@ -24,6 +24,12 @@ static bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 Tensor RandomWeights::get(const std::string& name, const Shape& shape) {
+  auto made = made_.find(name);
+  if (made != made_.end()) {
+    KILN_CHECK(made->second.shape() == shape, BadModel, "random parameter '{}' asked for as {} and as {}", name,
+               shape_str(made->second.shape()), shape_str(shape));
+    return made->second;
+  }
   Tensor t(DType::F32, shape);
   float* p = t.data<float>();
   std::string lower = name;
@@ -38,6 +44,7 @@ Tensor RandomWeights::get(const std::string& name, const Shape& shape) {
     std::normal_distribution<float> dist(0.0f, stddev_);
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng_);
   }
+  made_.emplace(name, t);
   return t;
 }
 

@@ -40,12 +40,15 @@ class CheckpointWeights : public WeightSource {
 class RandomWeights : public WeightSource {
  public:
   RandomWeights(float stddev, uint64_t seed) : stddev_(stddev), rng_(seed) {}
-  // LayerNorm weights are 1, biases 0, everything else N(0, stddev).
+  // LayerNorm weights are 1, biases 0, everything else N(0, stddev). The same name gives the same
+  // tensor every time, so graphs that share a parameter (an encoder-decoder's embeddings, a tied
+  // lm_head, a decoder with and without cache) get one value.
   Tensor get(const std::string& name, const Shape& shape) override;
 
  private:
   float stddev_;
   std::mt19937_64 rng_;
+  std::map<std::string, Tensor> made_;
 };
 
 }  // namespace kiln
