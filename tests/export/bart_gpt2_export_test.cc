@@ -1,0 +1,311 @@
+// Export of the generative architectures. BART and GPT-2 from the reference checkpoints
+// (model.safetensors): the interface of the reference graphs, PyTorch's tensors for every graph
+// (1e-4), ONNX Runtime on every exported graph, transformers' generate() ids through `kiln run` on
+// the exported folders, libonnx's checker. mBART and Marian have no PyTorch reference here: they are
+// exported with random weights and checked for their interface, shapes, the structure that sets
+// them apart, ONNX Runtime parity, and the cache graph agreeing with the no-cache graph.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "export/export.h"
+#include "graph/onnx_io.h"
+#include "runtime/session.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace kiln;
+
+namespace {
+
+std::vector<std::string> names(const std::vector<ValueInfo>& v) {
+  std::vector<std::string> out;
+  for (const auto& i : v) out.push_back(i.name);
+  return out;
+}
+
+// Copies config.json and model.safetensors of a fixture into dir/src and exports it to dir/out.
+fs::path export_fixture(const std::string& model, const fs::path& dir, const std::string& task) {
+  fs::path src = dir / "src", out = dir / "out";
+  fs::create_directories(src);
+  for (const char* f : {"config.json", "model.safetensors"})
+    fs::copy_file(test::fixture("models/" + model + "/" + f), src / f);
+  ExportOptions o;
+  o.task = task;
+  export_model(src.string(), out.string(), o);
+  return out;
+}
+
+// The graphs of each architecture and the reference case that drives each.
+const std::vector<std::string> kSeq2Seq = {"encoder", "decoder", "decoder_with_past"};
+const std::vector<std::string> kDecoderOnly = {"decoder", "decoder_with_past"};
+
+NamedTensors ref(const std::string& model, const std::string& file) {
+  return read_tensors_json(test::fixture("models/" + model + "/ref/" + file));
+}
+
+// Inputs, outputs and their order as in the graphs torch.onnx.export wrote; every output within
+// 1e-4 of PyTorch's; libonnx's checker accepts the file.
+void check_against_pytorch(const std::string& model, const fs::path& out, const std::vector<std::string>& graphs) {
+  for (const std::string& g : graphs) {
+    SCOPED_TRACE(model + " " + g);
+    const std::string file = (out / (g + "_model.onnx")).string();
+    Model got = load_model(file);
+    Model want = load_model(test::fixture("models/" + model + "/" + g + "_model.onnx"));
+    EXPECT_EQ(names(got.graph.inputs), names(want.graph.inputs));
+    EXPECT_EQ(names(got.graph.outputs), names(want.graph.outputs));
+    EXPECT_NO_THROW(test::onnx_check(file));
+    NamedTensors outputs = Session(file).run(ref(model, g + "_inputs.json"));
+    NamedTensors expected = ref(model, g + "_outputs.json");
+    EXPECT_EQ(outputs.size(), expected.size());
+    for (const auto& [name, t] : expected) {
+      ASSERT_TRUE(outputs.count(name)) << name;
+      EXPECT_LE(test::relative_error(outputs.at(name), t), 1e-4) << name;
+    }
+  }
+}
+
+// ONNX Runtime runs every exported graph on the reference inputs: its outputs equal kiln's and
+// PyTorch's (1e-4).
+void check_ort(const std::string& model, const fs::path& out, const std::vector<std::string>& graphs,
+               const fs::path& scratch) {
+  for (const std::string& g : graphs) {
+    SCOPED_TRACE(model + " " + g);
+    const std::string file = (out / (g + "_model.onnx")).string();
+    NamedTensors feeds = ref(model, g + "_inputs.json");
+    NamedTensors ort = test::run_ort(file, feeds, scratch.string());
+    NamedTensors expected = ref(model, g + "_outputs.json");
+    ASSERT_EQ(ort.size(), expected.size());
+    for (const auto& [name, t] : expected) {
+      ASSERT_TRUE(ort.count(name)) << name;
+      EXPECT_LE(test::relative_error(ort.at(name), t), 1e-4) << name;
+    }
+    for (const auto& [name, err] : test::kiln_vs_ort(file, feeds, scratch.string())) EXPECT_LE(err, 1e-4) << name;
+  }
+}
+
+// The acceptance check's command (shared/checks/check.js checkGeneration) on the exported folder:
+// sequences[0] equal to generate()'s ids, beam scores within 1e-4.
+void check_generation(const std::string& model, const fs::path& out, const std::string& task) {
+  int cases = 0;
+  for (std::string mode : {"greedy", "beam"}) {
+    auto j = nlohmann::json::parse(read_file(test::fixture("models/" + model + "/ref/generate_" + mode + ".json")));
+    const auto& kw = j["generate_kwargs"];
+    std::string flags = " --max-new-tokens " + std::to_string(kw["max_new_tokens"].get<int>());
+    if (kw["num_beams"].get<int>() > 1)
+      flags += " --num-beams " + std::to_string(kw["num_beams"].get<int>()) + " --num-return-sequences " +
+               std::to_string(kw["num_return_sequences"].get<int>()) + " --length-penalty " +
+               std::to_string(kw["length_penalty"].get<double>());
+    if (kw.value("early_stopping", false)) flags += " --early-stopping";
+    const auto& t = j["tensors"];
+    for (int i = 0; t.contains("input_ids." + std::to_string(i)); ++i) {
+      SCOPED_TRACE(model + " " + mode + " #" + std::to_string(i));
+      std::string ids;
+      for (auto id : t["input_ids." + std::to_string(i)]["data"]) ids += (ids.empty() ? "" : ",") + id.dump();
+      std::string log;
+      int rc = test::run_command(test::kiln_binary() + " run " + out.string() + " --task " + task + " --input-ids " +
+                                     ids + " --json" + flags + " 2>/dev/null",
+                                 &log);
+      ASSERT_EQ(rc, 0) << log;
+      std::string last;
+      std::istringstream lines(log);
+      for (std::string l; std::getline(lines, l);)
+        if (!l.empty()) last = l;
+      auto res = nlohmann::json::parse(last);
+      EXPECT_EQ(res["sequences"][0].get<std::vector<int64_t>>(),
+                t["output_ids." + std::to_string(i)]["data"].get<std::vector<int64_t>>());
+      if (t.contains("sequences_scores." + std::to_string(i))) {
+        double want = t["sequences_scores." + std::to_string(i)]["data"][0].get<double>();
+        EXPECT_NEAR(res["sequences_scores"][0].get<double>(), want, 1e-4 * std::max(1.0, std::abs(want)));
+      }
+      ++cases;
+    }
+  }
+  EXPECT_EQ(cases, 6);  // three inputs per mode (the fixtures' README)
+}
+
+TEST(ExportGenerative, BartFromSafetensorsMatchesPyTorch) {
+  test::ScratchDir d("kiln-export-bart");
+  fs::path out = export_fixture("bart-tiny", d.path, "text2text-generation");
+  for (const char* f : {"encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "config.json"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  check_against_pytorch("bart-tiny", out, kSeq2Seq);
+}
+
+TEST(ExportGenerative, Gpt2FromSafetensorsMatchesPyTorch) {
+  test::ScratchDir d("kiln-export-gpt2");
+  fs::path out = export_fixture("gpt2-tiny", d.path, "text-generation");
+  EXPECT_FALSE(fs::exists(out / "encoder_model.onnx"));
+  check_against_pytorch("gpt2-tiny", out, kDecoderOnly);
+  // The uint8 attn.bias buffer is not a parameter of the graphs: the causal mask comes from shapes.
+  for (const auto& [name, t] : load_model((out / "decoder_model.onnx").string()).graph.initializers)
+    EXPECT_NE(t.dtype(), DType::U8) << name;
+}
+
+TEST(ExportGenerative, AutoTaskIsTheGenerationTask) {
+  test::ScratchDir d("kiln-export-auto");
+  fs::path out = export_fixture("gpt2-tiny", d.path, "auto");
+  EXPECT_TRUE(fs::exists(out / "decoder_with_past_model.onnx"));
+  fs::create_directories(d.path / "cls");
+  ExportOptions o;
+  o.task = "text-classification";
+  EXPECT_THROW(export_model((d.path / "src").string(), (d.path / "cls" / "out").string(), o), Unsupported);
+  EXPECT_FALSE(fs::exists(d.path / "cls" / "out"));
+}
+
+TEST(ExportGenerative, OnnxRuntimeRunsTheExportedGraphs) {
+  KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
+  test::ScratchDir d("kiln-export-gen-ort");
+  check_ort("bart-tiny", export_fixture("bart-tiny", d.path / "bart", "text2text-generation"), kSeq2Seq, d.path);
+  check_ort("gpt2-tiny", export_fixture("gpt2-tiny", d.path / "gpt2", "text-generation"), kDecoderOnly, d.path);
+}
+
+TEST(ExportGenerative, ExportedFoldersGenerateTransformersIds) {
+  ASSERT_TRUE(fs::exists(test::kiln_binary())) << "build the kiln binary first";
+  test::ScratchDir d("kiln-export-gen-run");
+  check_generation("bart-tiny", export_fixture("bart-tiny", d.path / "bart", "text2text-generation"),
+                   "text2text-generation");
+  check_generation("gpt2-tiny", export_fixture("gpt2-tiny", d.path / "gpt2", "text-generation"), "text-generation");
+}
+
+// --- mBART and Marian: random weights, no PyTorch reference ---------------------------------------
+
+// bart-tiny's sizes, so that its reference inputs (ids < 1024, 4 heads of 16) drive the graphs.
+nlohmann::json tiny_config(const std::string& model_type) {
+  auto c = nlohmann::json::parse(read_file(test::fixture("models/bart-tiny/config.json")));
+  c["model_type"] = model_type;
+  if (model_type == "mbart") c["scale_embedding"] = true;
+  if (model_type == "marian") {
+    c["activation_function"] = "swish";
+    c["scale_embedding"] = true;
+    c["share_encoder_decoder_embeddings"] = false;
+    c["decoder_vocab_size"] = 1000;  // separate target vocabulary: the logits are 1000 wide
+  }
+  return c;
+}
+
+fs::path export_random(const nlohmann::json& config, const fs::path& dir) {
+  fs::create_directories(dir);
+  write_file_atomic((dir / "config.json").string(), config.dump(2));
+  ExportOptions o;
+  o.random_weights = true;
+  o.task = "text2text-generation";
+  export_model((dir / "config.json").string(), (dir / "out").string(), o);
+  return dir / "out";
+}
+
+// The same interface as bart-tiny's graphs, outputs of the expected shapes, ONNX Runtime's outputs,
+// libonnx's checker, and the cache: decoder_with_past on the decoder's presents gives the logits the
+// decoder gives for the same token at the end of the longer sequence.
+void check_random_export(const std::string& model_type, const fs::path& out, int64_t logits_width,
+                         const fs::path& scratch) {
+  for (const std::string& g : kSeq2Seq) {
+    SCOPED_TRACE(model_type + " " + g);
+    const std::string file = (out / (g + "_model.onnx")).string();
+    Model got = load_model(file);
+    Model want = load_model(test::fixture("models/bart-tiny/" + g + "_model.onnx"));
+    EXPECT_EQ(names(got.graph.inputs), names(want.graph.inputs));
+    EXPECT_EQ(names(got.graph.outputs), names(want.graph.outputs));
+    EXPECT_NO_THROW(test::onnx_check(file));
+    NamedTensors feeds = ref("bart-tiny", g + "_inputs.json");
+    NamedTensors outs = Session(file).run(feeds);
+    for (const auto& [name, t] : ref("bart-tiny", g + "_outputs.json")) {
+      ASSERT_TRUE(outs.count(name)) << name;
+      Shape s = t.shape();
+      if (name == "logits") s.back() = logits_width;
+      EXPECT_EQ(outs.at(name).shape(), s) << name;
+    }
+    if (!test::ort_peer().empty())
+      for (const auto& [name, err] : test::kiln_vs_ort(file, feeds, scratch.string())) EXPECT_LE(err, 1e-4) << name;
+  }
+
+  // Encoder -> decoder on 4 tokens vs decoder on 3 tokens + decoder_with_past on the 4th.
+  NamedTensors enc_in = ref("bart-tiny", "encoder_inputs.json");
+  Tensor enc = Session((out / "encoder_model.onnx").string()).run(enc_in).at("last_hidden_state");
+  const std::vector<int64_t> ids = {2, 0, 517, 33, 2, 0, 88, 901};  // batch 2 x 4 tokens
+  auto tokens = [&](int64_t n, int64_t from) {
+    std::vector<int64_t> v;
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t k = from; k < from + n; ++k) v.push_back(ids[r * 4 + k]);
+    return Tensor::from_vector<int64_t>({2, n}, v);
+  };
+  Session dec((out / "decoder_model.onnx").string());
+  NamedTensors full = dec.run({{"input_ids", tokens(4, 0)},
+                               {"encoder_attention_mask", enc_in.at("attention_mask")},
+                               {"encoder_hidden_states", enc}});
+  NamedTensors first = dec.run({{"input_ids", tokens(3, 0)},
+                                {"encoder_attention_mask", enc_in.at("attention_mask")},
+                                {"encoder_hidden_states", enc}});
+  NamedTensors step = {{"input_ids", tokens(1, 3)}, {"encoder_attention_mask", enc_in.at("attention_mask")}};
+  for (const auto& [name, t] : first)
+    if (name.rfind("present.", 0) == 0) step["past_key_values." + name.substr(8)] = t;
+  NamedTensors next = Session((out / "decoder_with_past_model.onnx").string()).run(step);
+  const Tensor& lf = full.at("logits");
+  const Tensor& ln = next.at("logits");
+  ASSERT_EQ(ln.shape(), (Shape{2, 1, logits_width}));
+  Tensor last(DType::F32, {2, 1, logits_width});
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t v = 0; v < logits_width; ++v)
+      last.data<float>()[r * logits_width + v] = lf.data<float>()[(r * 4 + 3) * logits_width + v];
+  EXPECT_LE(test::relative_error(ln, last), 1e-5);
+  EXPECT_LE(test::relative_error(next.at("present.1.decoder.value"), full.at("present.1.decoder.value")), 1e-5);
+}
+
+TEST(ExportGenerative, MbartRandomWeightsPreNormAndFinalLayerNorms) {
+  test::ScratchDir d("kiln-export-mbart");
+  fs::path out = export_random(tiny_config("mbart"), d.path);
+  check_random_export("mbart", out, 1024, d.path);
+  // Pre-norm stacks end in a LayerNorm of their own.
+  EXPECT_TRUE(load_model((out / "encoder_model.onnx").string()).graph.initializers.count("model.encoder.layer_norm.weight"));
+  EXPECT_TRUE(load_model((out / "decoder_model.onnx").string()).graph.initializers.count("model.decoder.layer_norm.weight"));
+}
+
+TEST(ExportGenerative, MarianRandomWeightsSinusoidalPositionsSeparateVocabularies) {
+  test::ScratchDir d("kiln-export-marian");
+  fs::path out = export_random(tiny_config("marian"), d.path);
+  check_random_export("marian", out, 1000, d.path);
+  Model enc = load_model((out / "encoder_model.onnx").string());
+  EXPECT_FALSE(enc.graph.initializers.count("model.encoder.layernorm_embedding.weight"));
+  // transformers' MarianSinusoidalPositionalEmbedding: 128 rows (no offset); row p holds
+  // sin(p / 10000^(2i/64)) in columns i < 32 and cos of the same angles in columns 32 + i.
+  const Tensor& pos = enc.graph.initializers.at("model.encoder.embed_positions.weight");
+  ASSERT_EQ(pos.shape(), (Shape{128, 64}));
+  const float* p = pos.data<float>();
+  EXPECT_EQ(p[0], 0.0f);
+  EXPECT_EQ(p[32], 1.0f);
+  EXPECT_NEAR(p[64 + 0], 0.841470985, 1e-7);   // sin(1)
+  EXPECT_NEAR(p[64 + 32], 0.540302306, 1e-7);  // cos(1)
+  EXPECT_NEAR(p[5 * 64 + 1], std::sin(5.0 / std::pow(10000.0, 2.0 / 64)), 1e-6);
+  EXPECT_NEAR(p[5 * 64 + 33], std::cos(5.0 / std::pow(10000.0, 2.0 / 64)), 1e-6);
+  // Encoder and decoder read separate token tables; the decoder's is 1000 rows.
+  EXPECT_TRUE(enc.graph.initializers.count("model.encoder.embed_tokens.weight"));
+  Model dec = load_model((out / "decoder_model.onnx").string());
+  ASSERT_TRUE(dec.graph.initializers.count("model.decoder.embed_tokens.weight"));
+  EXPECT_EQ(dec.graph.initializers.at("model.decoder.embed_tokens.weight").shape(), (Shape{1000, 64}));
+}
+
+TEST(ExportGenerative, RefusesWhatItCannotExport) {
+  test::ScratchDir d("kiln-export-refuse");
+  auto c = tiny_config("bart");
+  c["activation_function"] = "no-such-activation";
+  EXPECT_THROW(export_random(c, d.path / "act"), Unsupported);
+  EXPECT_FALSE(fs::exists(d.path / "act" / "out"));
+  c = tiny_config("bart");
+  c["d_model"] = 66;  // not a multiple of 4 heads
+  EXPECT_THROW(export_random(c, d.path / "dim"), BadModel);
+  // A checkpoint that lacks a parameter: the error names it.
+  fs::create_directories(d.path / "gpt2");
+  fs::copy_file(test::fixture("models/gpt2-tiny/config.json"), d.path / "gpt2" / "config.json");
+  fs::copy_file(test::fixture("models/bart-tiny/model.safetensors"), d.path / "gpt2" / "model.safetensors");
+  try {
+    export_model((d.path / "gpt2").string(), (d.path / "gpt2-out").string(), {});
+    ADD_FAILURE() << "exported GPT-2 from BART's weights";
+  } catch (const BadModel& e) {
+    EXPECT_NE(std::string(e.what()).find("transformer.wte.weight"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(d.path / "gpt2-out"));
+}
+
+}  // namespace
