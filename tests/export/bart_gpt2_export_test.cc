@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 
 #include "export/export.h"
@@ -168,6 +170,60 @@ TEST(ExportGenerative, ExportedFoldersGenerateTransformersIds) {
   check_generation("bart-tiny", export_fixture("bart-tiny", d.path / "bart", "text2text-generation"),
                    "text2text-generation");
   check_generation("gpt2-tiny", export_fixture("gpt2-tiny", d.path / "gpt2", "text-generation"), "text-generation");
+}
+
+// A copy of a fixture's model.safetensors with every tensor renamed by `rename` ("" drops it): the
+// names other checkpoints use (tied aliases, a bare BartModel / GPT2Model without the prefix).
+void write_renamed(const std::string& model, const fs::path& dst, const std::function<std::string(std::string)>& rename) {
+  std::string bytes = read_file(test::fixture("models/" + model + "/model.safetensors"));
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  auto header = nlohmann::json::parse(bytes.substr(8, n));
+  nlohmann::json renamed = nlohmann::json::object();
+  for (auto& [name, entry] : header.items()) {
+    std::string to = name == "__metadata__" ? name : rename(name);
+    if (!to.empty()) renamed[to] = entry;
+  }
+  std::string h = renamed.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');  // keep the data 8-byte aligned
+  uint64_t len = h.size();
+  write_file_atomic(dst.string(), std::string(reinterpret_cast<const char*>(&len), 8) + h + bytes.substr(8 + n));
+}
+
+// Exports src (config.json + the renamed model.safetensors) and compares every graph with PyTorch.
+void export_renamed(const std::string& model, const fs::path& dir, const std::string& task,
+                    const std::vector<std::string>& graphs, const std::function<std::string(std::string)>& rename) {
+  fs::create_directories(dir / "src");
+  fs::copy_file(test::fixture("models/" + model + "/config.json"), dir / "src" / "config.json");
+  write_renamed(model, dir / "src" / "model.safetensors", rename);
+  ExportOptions o;
+  o.task = task;
+  export_model((dir / "src").string(), (dir / "out").string(), o);
+  check_against_pytorch(model, dir / "out", graphs);
+}
+
+TEST(ExportGenerative, TiedParametersUnderTheirAliases) {
+  test::ScratchDir d("kiln-export-alias");
+  // The token table only as the encoder's and decoder's embed_tokens and lm_head (as
+  // pytorch_model.bin holds them), each graph taking the first alias it finds.
+  {
+    SCOPED_TRACE("bart aliases");
+    export_renamed("bart-tiny", d.path / "bart", "text2text-generation", kSeq2Seq, [](std::string n) {
+      return n == "model.shared.weight" ? std::string("lm_head.weight") : n;
+    });
+  }
+  {
+    SCOPED_TRACE("bart without the model. prefix");
+    export_renamed("bart-tiny", d.path / "bare", "text2text-generation", kSeq2Seq, [](std::string n) {
+      return n.rfind("model.", 0) == 0 ? n.substr(6) : n;
+    });
+  }
+  {
+    SCOPED_TRACE("gpt2 without the transformer. prefix");
+    export_renamed("gpt2-tiny", d.path / "gpt2", "text-generation", kDecoderOnly, [](std::string n) {
+      return n.rfind("transformer.", 0) == 0 ? n.substr(12) : n;
+    });
+  }
 }
 
 // --- mBART and Marian: random weights, no PyTorch reference ---------------------------------------
