@@ -123,8 +123,8 @@ struct Builder {
 
     std::string pos_name = P + stack + ".embed_positions.weight";
     int64_t pos_rows = c.positions + c.position_offset;
-    Tensor pos_table = c.sinusoidal && !w.has(pos_name) ? sinusoidal_table(pos_rows, c.dim)
-                                                         : w.get(pos_name, {pos_rows, c.dim});
+    Tensor pos_table =
+        c.sinusoidal && !w.has(pos_name) ? sinusoidal_table(pos_rows, c.dim) : w.get(pos_name, {pos_rows, c.dim});
     std::string pos = positions(b, past_len, dim_of(b, ids, 1));
     if (c.position_offset) pos = b.op("Add", {pos, b.const_i64({c.position_offset}, true)});
     x = b.op("Add", {x, b.op("Gather", {b.initializer(pos_name, pos_table), pos})});
@@ -196,7 +196,8 @@ Model build_decoder(const BartConfig& c, WeightSource& w, const ExportOptions& o
   Builder g(o.opset, w, c, weight_prefix(w));
   GraphBuilder& b = g.b;
   const int64_t hd = c.dim / c.dec_heads;
-  const Dim batch = dyn("batch_size"), dec_len = dyn("decoder_sequence_length"), enc_len = dyn("encoder_sequence_length");
+  const Dim batch = dyn("batch_size"), dec_len = dyn("decoder_sequence_length"),
+            enc_len = dyn("encoder_sequence_length");
   const Dim past_len_dim = dyn("past_decoder_sequence_length");
   const Dim total_dim = with_past ? dyn("past_decoder_sequence_length + decoder_sequence_length") : dec_len;
   std::string ids = b.input("input_ids", DType::I64, {batch, dec_len});
@@ -259,7 +260,8 @@ Model build_decoder(const BartConfig& c, WeightSource& w, const ExportOptions& o
                                            : Tensor::zeros(DType::F32, {1, c.decoder_vocab});
   logits = b.op("Add", {logits, b.initializer("final_logits_bias", bias)});
   b.output(logits, "logits", DType::F32, {batch, dec_len, fixed(c.decoder_vocab)});
-  for (const Present& p : presents) b.output(p.value, p.name, DType::F32, {batch, fixed(c.dec_heads), p.seq, fixed(hd)});
+  for (const Present& p : presents)
+    b.output(p.value, p.name, DType::F32, {batch, fixed(c.dec_heads), p.seq, fixed(hd)});
   return b.finish();
 }
 

@@ -9,8 +9,8 @@ namespace kiln {
 Dim dyn(const std::string& name) { return Dim{std::nullopt, name}; }
 Dim fixed(int64_t n) { return Dim{n, ""}; }
 
-static const char* const kActivations[] = {"gelu",       "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu",
-                                           "relu",       "silu",     "swish",             "tanh",      "linear"};
+static const char* const kActivations[] = {
+    "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu", "relu", "silu", "swish", "tanh", "linear"};
 
 void check_activation(const std::string& name, const std::string& where) {
   for (const char* a : kActivations)
@@ -86,7 +86,7 @@ std::string positions(GraphBuilder& b, const std::string& past_len, const std::s
 
 std::string causal_future(GraphBuilder& b, const std::string& past_len, const std::string& new_len) {
   std::string total = b.op("Add", {past_len, new_len});
-  std::string keys = b.op("Range", {b.const_i64({0}, true), total, b.const_i64({1}, true)});         // [total]
+  std::string keys = b.op("Range", {b.const_i64({0}, true), total, b.const_i64({1}, true)});     // [total]
   std::string queries = b.op("Unsqueeze", {positions(b, past_len, new_len), b.const_i64({1})});  // [new, 1]
   return b.op("Greater", {keys, queries});
 }

@@ -79,7 +79,8 @@ Model build_decoder(const Gpt2Config& c, WeightSource& w, const ExportOptions& o
 
   std::string past_len = with_past ? dim_of(b, past[0], 2) : b.const_i64({0}, true);
   std::string new_len = dim_of(b, ids, 1);
-  std::string wte = b.initializer(P + "wte.weight", get_first_of(w, {P + "wte.weight", "lm_head.weight"}, {c.vocab, c.dim}));
+  std::string wte =
+      b.initializer(P + "wte.weight", get_first_of(w, {P + "wte.weight", "lm_head.weight"}, {c.vocab, c.dim}));
   std::string wpe = b.initializer(P + "wpe.weight", w.get(P + "wpe.weight", {c.positions, c.dim}));
   std::string x = b.op("Add", {b.op("Gather", {wte, ids}), b.op("Gather", {wpe, positions(b, past_len, new_len)})});
 
@@ -87,7 +88,8 @@ Model build_decoder(const Gpt2Config& c, WeightSource& w, const ExportOptions& o
   // attn.bias buffer, rebuilt here from the shapes), then (1 - mask) * minimum added.
   std::string future = causal_future(b, past_len, new_len);
   std::string fill = b.const_f32(kMin);
-  std::string pad = b.op("Mul", {b.op("Sub", {b.const_f32(1.0f), b.op("Cast", {mask}, {{"to", attr_int((int64_t)DType::F32)}})}), fill});
+  std::string mask_f = b.op("Cast", {mask}, {{"to", attr_int((int64_t)DType::F32)}});
+  std::string pad = b.op("Mul", {b.op("Sub", {b.const_f32(1.0f), mask_f}), fill});
   pad = b.op("Unsqueeze", {pad, b.const_i64({1, 2})});
   std::string split = b.const_i64({c.dim, c.dim, c.dim});
 

@@ -12,6 +12,7 @@
 #include <functional>
 #include <sstream>
 
+#include "export/decoder_parts.h"
 #include "export/export.h"
 #include "graph/onnx_io.h"
 #include "runtime/session.h"
@@ -174,7 +175,8 @@ TEST(ExportGenerative, ExportedFoldersGenerateTransformersIds) {
 
 // A copy of a fixture's model.safetensors with every tensor renamed by `rename` ("" drops it): the
 // names other checkpoints use (tied aliases, a bare BartModel / GPT2Model without the prefix).
-void write_renamed(const std::string& model, const fs::path& dst, const std::function<std::string(std::string)>& rename) {
+void write_renamed(const std::string& model, const fs::path& dst,
+                   const std::function<std::string(std::string)>& rename) {
   std::string bytes = read_file(test::fixture("models/" + model + "/model.safetensors"));
   uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
@@ -208,21 +210,18 @@ TEST(ExportGenerative, TiedParametersUnderTheirAliases) {
   // pytorch_model.bin holds them), each graph taking the first alias it finds.
   {
     SCOPED_TRACE("bart aliases");
-    export_renamed("bart-tiny", d.path / "bart", "text2text-generation", kSeq2Seq, [](std::string n) {
-      return n == "model.shared.weight" ? std::string("lm_head.weight") : n;
-    });
+    export_renamed("bart-tiny", d.path / "bart", "text2text-generation", kSeq2Seq,
+                   [](std::string n) { return n == "model.shared.weight" ? std::string("lm_head.weight") : n; });
   }
   {
     SCOPED_TRACE("bart without the model. prefix");
-    export_renamed("bart-tiny", d.path / "bare", "text2text-generation", kSeq2Seq, [](std::string n) {
-      return n.rfind("model.", 0) == 0 ? n.substr(6) : n;
-    });
+    export_renamed("bart-tiny", d.path / "bare", "text2text-generation", kSeq2Seq,
+                   [](std::string n) { return n.rfind("model.", 0) == 0 ? n.substr(6) : n; });
   }
   {
     SCOPED_TRACE("gpt2 without the transformer. prefix");
-    export_renamed("gpt2-tiny", d.path / "gpt2", "text-generation", kDecoderOnly, [](std::string n) {
-      return n.rfind("transformer.", 0) == 0 ? n.substr(12) : n;
-    });
+    export_renamed("gpt2-tiny", d.path / "gpt2", "text-generation", kDecoderOnly,
+                   [](std::string n) { return n.rfind("transformer.", 0) == 0 ? n.substr(12) : n; });
   }
 }
 
@@ -314,8 +313,10 @@ TEST(ExportGenerative, MbartRandomWeightsPreNormAndFinalLayerNorms) {
   fs::path out = export_random(tiny_config("mbart"), d.path);
   check_random_export("mbart", out, 1024, d.path);
   // Pre-norm stacks end in a LayerNorm of their own.
-  EXPECT_TRUE(load_model((out / "encoder_model.onnx").string()).graph.initializers.count("model.encoder.layer_norm.weight"));
-  EXPECT_TRUE(load_model((out / "decoder_model.onnx").string()).graph.initializers.count("model.decoder.layer_norm.weight"));
+  EXPECT_TRUE(
+      load_model((out / "encoder_model.onnx").string()).graph.initializers.count("model.encoder.layer_norm.weight"));
+  EXPECT_TRUE(
+      load_model((out / "decoder_model.onnx").string()).graph.initializers.count("model.decoder.layer_norm.weight"));
 }
 
 TEST(ExportGenerative, MarianRandomWeightsSinusoidalPositionsSeparateVocabularies) {
@@ -340,6 +341,37 @@ TEST(ExportGenerative, MarianRandomWeightsSinusoidalPositionsSeparateVocabularie
   Model dec = load_model((out / "decoder_model.onnx").string());
   ASSERT_TRUE(dec.graph.initializers.count("model.decoder.embed_tokens.weight"));
   EXPECT_EQ(dec.graph.initializers.at("model.decoder.embed_tokens.weight").shape(), (Shape{1000, 64}));
+}
+
+// Each activation by transformers' name against its formula in transformers' activations.py, on
+// values where the approximations differ from exact GELU by more than float rounding.
+TEST(ExportGenerative, ActivationsAreTransformersFormulas) {
+  const std::vector<float> xs = {-3.0f, -1.5f, -0.5f, 0.0f, 0.25f, 1.0f, 2.0f, 4.0f};
+  const double pi = 3.14159265358979323846;
+  std::map<std::string, std::function<double(double)>> formulas = {
+      {"gelu", [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }},
+      {"gelu_new",
+       [&](double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / pi) * (x + 0.044715 * x * x * x))); }},
+      {"gelu_pytorch_tanh",
+       [&](double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / pi) * (x + 0.044715 * x * x * x))); }},
+      {"gelu_fast", [](double x) { return 0.5 * x * (1 + std::tanh(x * 0.7978845608 * (1 + 0.044715 * x * x))); }},
+      {"quick_gelu", [](double x) { return x / (1 + std::exp(-1.702 * x)); }},
+      {"silu", [](double x) { return x / (1 + std::exp(-x)); }},
+      {"swish", [](double x) { return x / (1 + std::exp(-x)); }},
+      {"relu", [](double x) { return std::max(x, 0.0); }},
+      {"tanh", [](double x) { return std::tanh(x); }},
+      {"linear", [](double x) { return x; }},
+  };
+  for (const auto& [name, f] : formulas) {
+    GraphBuilder b("act", 17);
+    std::string x = b.input("x", DType::F32, {Dim{(int64_t)xs.size(), ""}});
+    b.output(activation(b, x, name), "y", DType::F32, {Dim{(int64_t)xs.size(), ""}});
+    Tensor y = Session(b.finish()).run({{"x", Tensor::from_vector<float>({(int64_t)xs.size()}, xs)}}).at("y");
+    for (size_t i = 0; i < xs.size(); ++i) EXPECT_NEAR(y.data<float>()[i], f(xs[i]), 2e-6) << name << " at " << xs[i];
+  }
+  // gelu_new is not exact GELU: at x = 1 they differ by 1.5e-4, far above the tolerance above.
+  EXPECT_GT(std::fabs(formulas["gelu_new"](1.0) - formulas["gelu"](1.0)), 1e-4);
+  EXPECT_THROW(check_activation("gelu_10", "config.json"), Unsupported);
 }
 
 TEST(ExportGenerative, RefusesWhatItCannotExport) {
