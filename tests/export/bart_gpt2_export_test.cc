@@ -147,6 +147,36 @@ TEST(ExportGenerative, Gpt2FromSafetensorsMatchesPyTorch) {
     EXPECT_NE(t.dtype(), DType::U8) << name;
 }
 
+// Several new tokens after a cache (the references feed one): the causal mask must offset the
+// queries by the past length. decoder_model on 6 tokens == decoder_model on 3 + decoder_with_past
+// on the next 3, for the last 3 positions.
+TEST(ExportGenerative, Gpt2SeveralTokensAfterTheCache) {
+  test::ScratchDir d("kiln-export-gpt2-steps");
+  fs::path out = export_fixture("gpt2-tiny", d.path, "text-generation");
+  const std::vector<int64_t> ids = {5, 77, 1000, 3, 512, 9, 40, 41, 42, 43, 44, 45};  // batch 2 x 6
+  auto slice = [&](int64_t from, int64_t n) {
+    std::vector<int64_t> v;
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t k = from; k < from + n; ++k) v.push_back(ids[r * 6 + k]);
+    return Tensor::from_vector<int64_t>({2, n}, v);
+  };
+  auto ones = [](int64_t n) { return Tensor::from_vector<int64_t>({2, n}, std::vector<int64_t>(2 * n, 1)); };
+  Session dec((out / "decoder_model.onnx").string());
+  NamedTensors full = dec.run({{"input_ids", slice(0, 6)}, {"attention_mask", ones(6)}});
+  NamedTensors first = dec.run({{"input_ids", slice(0, 3)}, {"attention_mask", ones(3)}});
+  NamedTensors step = {{"input_ids", slice(3, 3)}, {"attention_mask", ones(6)}};
+  for (const auto& [name, t] : first)
+    if (name.rfind("present.", 0) == 0) step["past_key_values." + name.substr(8)] = t;
+  NamedTensors next = Session((out / "decoder_with_past_model.onnx").string()).run(step);
+  const int64_t V = 1024;
+  Tensor tail(DType::F32, {2, 3, V});
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t k = 0; k < 3; ++k)
+      std::copy_n(full.at("logits").data<float>() + (r * 6 + 3 + k) * V, V, tail.data<float>() + (r * 3 + k) * V);
+  EXPECT_LE(test::relative_error(next.at("logits"), tail), 1e-5);
+  EXPECT_LE(test::relative_error(next.at("present.1.key"), full.at("present.1.key")), 1e-5);
+}
+
 TEST(ExportGenerative, AutoTaskIsTheGenerationTask) {
   test::ScratchDir d("kiln-export-auto");
   fs::path out = export_fixture("gpt2-tiny", d.path, "auto");
