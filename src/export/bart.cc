@@ -212,7 +212,7 @@ Model build_decoder(const BartConfig& c, WeightSource& w, const ExportOptions& o
                              {batch, fixed(c.dec_heads), seq, fixed(hd)}));
     }
 
-  std::string past_len = with_past ? dim_of(b, past[0], 2) : b.const_i64({0}, true);
+  std::string past_len = past_length(b, with_past ? past[0] : "");
   std::string x = g.embed("decoder", ids, past_len);
   std::string future = causal_future(b, past_len, dim_of(b, ids, 1));
   std::string causal = b.op("Where", {future, b.const_f32(kMin), b.const_f32(0.0f)});
@@ -228,8 +228,8 @@ Model build_decoder(const BartConfig& c, WeightSource& w, const ExportOptions& o
     x = g.residual(x, L + "self_attn_layer_norm", [&](const std::string& h) {
       auto [k, v] = g.key_value(L + "self_attn", h, c.dec_heads);
       if (with_past) {
-        k = b.op("Concat", {past[4 * l], k}, {{"axis", attr_int(2)}});
-        v = b.op("Concat", {past[4 * l + 1], v}, {{"axis", attr_int(2)}});
+        k = append_past(b, past[4 * l], k);
+        v = append_past(b, past[4 * l + 1], v);
       }
       presents.push_back({out + "decoder.key", k, total_dim});
       presents.push_back({out + "decoder.value", v, total_dim});

@@ -53,16 +53,6 @@ std::string dim_of(GraphBuilder& b, const std::string& x, int64_t axis) {
   return b.op("Gather", {b.op("Shape", {x}), b.const_i64({axis}, true)}, {{"axis", attr_int(0)}});
 }
 
-std::string split_heads(GraphBuilder& b, const std::string& x, int64_t heads, int64_t head_dim) {
-  std::string r = b.op("Reshape", {x, b.const_i64({0, 0, heads, head_dim})});
-  return b.op("Transpose", {r}, {{"perm", attr_ints({0, 2, 1, 3})}});
-}
-
-std::string merge_heads(GraphBuilder& b, const std::string& x, int64_t heads, int64_t head_dim) {
-  std::string t = b.op("Transpose", {x}, {{"perm", attr_ints({0, 2, 1, 3})}});
-  return b.op("Reshape", {t, b.const_i64({0, 0, heads * head_dim})});
-}
-
 std::string scores(GraphBuilder& b, const std::string& q, const std::string& k) {
   return b.op("MatMul", {q, b.op("Transpose", {k}, {{"perm", attr_ints({0, 1, 3, 2})}})});
 }

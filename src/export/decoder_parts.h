@@ -1,9 +1,11 @@
 // Graph pieces shared by the generative architectures (the BART family, GPT-2): activations by
-// transformers' names, attention heads, additive masks and the key/value cache interface.
+// transformers' names, attention scores, additive masks and positions. Head split/merge and the
+// key/value cache concat are in export/cached_attention.h (shared with T5).
 #pragma once
 #include <string>
 #include <vector>
 
+#include "export/cached_attention.h"
 #include "export/graph_builder.h"
 
 namespace kiln {
@@ -21,10 +23,6 @@ void check_activation(const std::string& name, const std::string& where);
 
 // Size of axis `axis` of x, as an int64 scalar.
 std::string dim_of(GraphBuilder& b, const std::string& x, int64_t axis);
-
-// [batch, seq, heads * head_dim] -> [batch, heads, seq, head_dim], and back.
-std::string split_heads(GraphBuilder& b, const std::string& x, int64_t heads, int64_t head_dim);
-std::string merge_heads(GraphBuilder& b, const std::string& x, int64_t heads, int64_t head_dim);
 
 // q @ k^T for [batch, heads, seq, head_dim] tensors.
 std::string scores(GraphBuilder& b, const std::string& q, const std::string& k);

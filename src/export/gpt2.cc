@@ -77,7 +77,7 @@ Model build_decoder(const Gpt2Config& c, WeightSource& w, const ExportOptions& o
     return b.op("Add", {b.op("MatMul", {x, wt}), bias});
   };
 
-  std::string past_len = with_past ? dim_of(b, past[0], 2) : b.const_i64({0}, true);
+  std::string past_len = past_length(b, with_past ? past[0] : "");
   std::string new_len = dim_of(b, ids, 1);
   std::string wte =
       b.initializer(P + "wte.weight", get_first_of(w, {P + "wte.weight", "lm_head.weight"}, {c.vocab, c.dim}));
@@ -105,8 +105,8 @@ Model build_decoder(const Gpt2Config& c, WeightSource& w, const ExportOptions& o
     std::string k = split_heads(b, parts[1], c.heads, hd);
     std::string v = split_heads(b, parts[2], c.heads, hd);
     if (with_past) {
-      k = b.op("Concat", {past[2 * l], k}, {{"axis", attr_int(2)}});
-      v = b.op("Concat", {past[2 * l + 1], v}, {{"axis", attr_int(2)}});
+      k = append_past(b, past[2 * l], k);
+      v = append_past(b, past[2 * l + 1], v);
     }
     presents.push_back({k, v});
     std::string s = scores(b, q, k);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <sstream>
+#include <tuple>
 
 #include "export/decoder_parts.h"
 #include "export/export.h"
@@ -30,12 +31,12 @@ std::vector<std::string> names(const std::vector<ValueInfo>& v) {
 }
 
 // Copies config.json and model.safetensors of a fixture into dir/src and exports it to dir/out.
-fs::path export_fixture(const std::string& model, const fs::path& dir, const std::string& task) {
+fs::path export_fixture(const std::string& model, const fs::path& dir, const std::string& task,
+                        ExportOptions o = {}) {
   fs::path src = dir / "src", out = dir / "out";
   fs::create_directories(src);
   for (const char* f : {"config.json", "model.safetensors"})
     fs::copy_file(test::fixture("models/" + model + "/" + f), src / f);
-  ExportOptions o;
   o.task = task;
   export_model(src.string(), out.string(), o);
   return out;
@@ -201,6 +202,93 @@ TEST(ExportGenerative, ExportedFoldersGenerateTransformersIds) {
   check_generation("bart-tiny", export_fixture("bart-tiny", d.path / "bart", "text2text-generation"),
                    "text2text-generation");
   check_generation("gpt2-tiny", export_fixture("gpt2-tiny", d.path / "gpt2", "text-generation"), "text-generation");
+}
+
+// --- the merged decoder (--merged) and later opsets ------------------------------------------------
+
+// Feeds for one branch of decoder_model_merged.onnx, as kiln's generation loop gives them: the
+// with-past case, or the first-step case with empty pasts (sequence length 0). Inputs only one
+// branch reads (BART's encoder_hidden_states) come from the first-step case, whose encoder output
+// the with-past case continues.
+NamedTensors merged_feeds(const std::string& model, const Session& s, bool with_past) {
+  NamedTensors first = ref(model, "decoder_inputs.json");
+  NamedTensors f = with_past ? ref(model, "decoder_with_past_inputs.json") : first;
+  const int64_t batch = f.at("input_ids").dim(0);
+  for (const auto& v : s.inputs()) {
+    if (f.count(v.name) || v.name == "use_cache_branch") continue;
+    if (v.name.rfind("past_key_values.", 0) == 0) {
+      const auto& dims = *v.shape;  // [batch, heads, seq, head_dim], heads and head_dim fixed
+      f[v.name] = Tensor::zeros(DType::F32, {batch, *dims[1].value, 0, *dims[3].value});
+    } else {
+      f[v.name] = first.at(v.name);
+    }
+  }
+  f["use_cache_branch"] = Tensor::from_vector<bool>({1}, {with_past});
+  return f;
+}
+
+// What the merged graph gives: the first-step decoder's outputs, or the with-past ones plus the
+// cross-attention presents passed through from the past.
+NamedTensors merged_expected(const std::string& model, bool with_past) {
+  if (!with_past) return ref(model, "decoder_outputs.json");
+  NamedTensors want = ref(model, "decoder_with_past_outputs.json");
+  for (const auto& [name, t] : ref(model, "decoder_with_past_inputs.json"))
+    if (name.find(".encoder.") != std::string::npos) want["present." + name.substr(16)] = t;
+  return want;
+}
+
+// --merged: both branches of decoder_model_merged.onnx give PyTorch's outputs in kiln and ONNX
+// Runtime, libonnx's checker accepts it, and a folder holding only it (and BART's encoder)
+// generates transformers' ids.
+void check_merged(const std::string& model, const std::string& task, const fs::path& dir) {
+  ExportOptions o;
+  o.merged = true;
+  fs::path out = export_fixture(model, dir, task, o);
+  const std::string file = (out / "decoder_model_merged.onnx").string();
+  EXPECT_NO_THROW(test::onnx_check(file));
+  Session s(file);
+  for (bool with_past : {false, true}) {
+    SCOPED_TRACE(model + (with_past ? " merged, with past" : " merged, first step"));
+    NamedTensors feeds = merged_feeds(model, s, with_past);
+    NamedTensors got = s.run(feeds);
+    NamedTensors want = merged_expected(model, with_past);
+    for (const auto& [name, t] : want) {
+      ASSERT_TRUE(got.count(name)) << name;
+      EXPECT_LE(test::relative_error(got.at(name), t), 1e-4) << name;
+    }
+    if (test::ort_peer().empty()) continue;
+    NamedTensors ort = test::run_ort(file, feeds, dir.string());
+    for (const auto& [name, t] : want) {
+      ASSERT_TRUE(ort.count(name)) << name;
+      EXPECT_LE(test::relative_error(ort.at(name), t), 1e-4) << "ONNX Runtime " << name;
+    }
+  }
+  fs::remove(out / "decoder_model.onnx");
+  fs::remove(out / "decoder_with_past_model.onnx");
+  check_generation(model, out, task);
+}
+
+TEST(ExportGenerative, MergedDecoders) {
+  test::ScratchDir d("kiln-export-gen-merged");
+  check_merged("bart-tiny", "text2text-generation", d.path / "bart");
+  check_merged("gpt2-tiny", "text-generation", d.path / "gpt2");
+}
+
+TEST(ExportGenerative, LaterOpsetsMatchPyTorch) {
+  test::ScratchDir d("kiln-export-gen-opsets");
+  for (int64_t opset : {18, 21}) {
+    ExportOptions o;
+    o.opset = opset;
+    for (const auto& [model, task, graphs] :
+         {std::tuple{std::string("bart-tiny"), std::string("text2text-generation"), kSeq2Seq},
+          std::tuple{std::string("gpt2-tiny"), std::string("text-generation"), kDecoderOnly}}) {
+      SCOPED_TRACE(model + " opset " + std::to_string(opset));
+      fs::path out = export_fixture(model, d.path / (model + std::to_string(opset)), task, o);
+      EXPECT_EQ(load_model((out / (graphs[0] + "_model.onnx")).string()).opset(""), opset);
+      check_against_pytorch(model, out, graphs);
+      if (!test::ort_peer().empty()) check_ort(model, out, graphs, d.path);
+    }
+  }
 }
 
 // A copy of a fixture's model.safetensors with every tensor renamed by `rename` ("" drops it): the
