@@ -13,7 +13,7 @@ KILN_COMMAND(export_command, "export", "Export a Hugging Face checkpoint folder 
   sub.add_option("src", o->src, "checkpoint folder (config.json + model.safetensors), or config.json with --random-weights")
       ->required();
   sub.add_option("out", o->out, "new output folder")->required();
-  sub.add_option("--task", o->options.task, "text-classification | feature-extraction | text2text-generation | auto");
+  sub.add_option("--task", o->options.task, "text-classification | feature-extraction | text2text-generation | text-generation | auto");
   sub.add_option("--opset", o->options.opset, "ONNX opset (17 or later)");
   sub.add_flag("--random-weights", o->options.random_weights,
                "initialise weights randomly (transformers' scheme) instead of reading a checkpoint");
