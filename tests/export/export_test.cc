@@ -86,6 +86,23 @@ TEST(Export, DistilBertFromSafetensorsMatchesPyTorch) {
   fs::remove_all(d);
 }
 
+// The same model from pytorch_model.bin alone (config.json + the torch.save archive).
+TEST(Export, DistilBertFromPytorchBinMatchesPyTorch) {
+  fs::path d = temp_dir("distilbert-bin");
+  fs::path src = d / "src";
+  fs::create_directories(src);
+  fs::copy_file(test::fixture("models/distilbert-tiny/config.json"), src / "config.json");
+  fs::copy_file(test::fixture("models/distilbert-tiny/pytorch_model.bin"), src / "pytorch_model.bin");
+  export_model(src.string(), (d / "out").string(), {});
+  Session s((d / "out" / "model.onnx").string());
+  for (std::string c : {"case0", "case1"}) {
+    auto feeds = read_tensors_json(test::fixture("models/distilbert-tiny/ref/" + c + "_inputs.json"));
+    auto ref = read_tensors_json(test::fixture("models/distilbert-tiny/ref/" + c + "_outputs.json"));
+    EXPECT_LE(test::relative_error(s.run(feeds).at("logits"), ref.at("logits")), 1e-4) << c;
+  }
+  fs::remove_all(d);
+}
+
 // ONNX Runtime runs what kiln exports, in every layout and task it writes, with PyTorch's outputs
 // for the classifier and kiln's outputs for everything.
 TEST(Export, OnnxRuntimeRunsEveryExportedLayout) {
