@@ -22,7 +22,14 @@ const char* kind_name(Kind k) {
 }
 
 // The only globals a state dict needs; each is reproduced here, none is looked up or called.
-enum class Fn : uint8_t { OrderedDict, RebuildTensorV2, RebuildParameter, RebuildParameterWithState, StorageType };
+enum class Fn : uint8_t {
+  OrderedDict,
+  RebuildTensor,
+  RebuildTensorV2,
+  RebuildParameter,
+  RebuildParameterWithState,
+  StorageType
+};
 
 struct Value {
   Kind kind = Kind::None;
@@ -67,7 +74,13 @@ class Unpickler {
   Unpickler(const char* data, size_t size, const std::string& what)
       : p_(reinterpret_cast<const uint8_t*>(data)), n_(size), what_(what) {}
 
-  PickledStateDict run();
+  // Runs the pickle to its STOP; returns what it built. end() is then the byte after STOP.
+  Value run();
+  size_t end() const { return pos_; }
+  PickledStateDict state_dict(const Value& root);
+  std::vector<std::string> string_list(const Value& root);
+  const Value* dict_get(const Value& dict, const std::string& key);
+  bool legacy_ids = false;  // persistent ids of the legacy format carry a sixth field (view metadata)
 
  private:
   template <typename... A>
@@ -180,6 +193,7 @@ Value Unpickler::global(const std::string& module, const std::string& name) {
   if (module == "collections" && name == "OrderedDict") return v;  // v.fn = Fn::OrderedDict
   if (module == "torch._utils") {
     if (name == "_rebuild_tensor_v2") v.fn = Fn::RebuildTensorV2;
+    else if (name == "_rebuild_tensor") v.fn = Fn::RebuildTensor;  // PyTorch 0.4 and older
     else if (name == "_rebuild_parameter") v.fn = Fn::RebuildParameter;
     else if (name == "_rebuild_parameter_with_state") v.fn = Fn::RebuildParameterWithState;
     if (v.fn != Fn::OrderedDict) return v;
@@ -198,7 +212,11 @@ Value Unpickler::global(const std::string& module, const std::string& name) {
 
 Value Unpickler::persistent_load(const Value& pid) {
   const Object& t = container(pid, Kind::Tuple, "a persistent id");
-  if (t.items.size() != 5) fail("a persistent id has {} fields; a storage has 5", t.items.size());
+  const size_t fields = legacy_ids ? 6 : 5;
+  if (t.items.size() != fields) fail("a persistent id has {} fields; a storage has {}", t.items.size(), fields);
+  // The legacy format's sixth field describes a view of a larger storage (torch.save of a storage
+  // slice, not of tensors); state dicts have None.
+  if (legacy_ids && t.items[5].kind != Kind::None) fail("a storage view in a legacy archive is not supported");
   if (str(t.items[0], "a persistent id's tag") != "storage") fail("a persistent id is not a storage");
   const Value& type = t.items[1];
   if (type.kind != Kind::Global || type.fn != Fn::StorageType) fail("a storage's type is not a torch.*Storage");
@@ -219,8 +237,8 @@ Value Unpickler::persistent_load(const Value& pid) {
 }
 
 Value Unpickler::rebuild_tensor(const std::vector<Value>& a) {
-  // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-  if (a.size() != 6 && a.size() != 7) fail("_rebuild_tensor_v2 takes 6 or 7 arguments, not {}", a.size());
+  // (storage, storage_offset, size, stride[, requires_grad, backward_hooks[, metadata]])
+  if (a.size() != 4 && a.size() != 6 && a.size() != 7) fail("_rebuild_tensor takes 4, 6 or 7 arguments, not {}", a.size());
   if (a[0].kind != Kind::Storage) fail("_rebuild_tensor_v2 needs a storage, not {}", kind_name(a[0].kind));
   if (a[1].kind != Kind::Int || a[1].i < 0) fail("_rebuild_tensor_v2 needs a non-negative offset");
   const std::vector<Value>& size = container(a[2], Kind::Tuple, "a tensor's size").items;
@@ -250,7 +268,11 @@ Value Unpickler::reduce(const Value& callable, const Value& args) {
     case Fn::OrderedDict:
       if (!a.empty()) fail("OrderedDict is given arguments; torch.save fills it with SETITEMS");
       return make(Kind::Dict);
+    case Fn::RebuildTensor:
+      if (a.size() != 4) fail("_rebuild_tensor takes 4 arguments, not {}", a.size());
+      return rebuild_tensor(a);
     case Fn::RebuildTensorV2:
+      if (a.size() == 4) fail("_rebuild_tensor_v2 takes 6 or 7 arguments, not 4");
       return rebuild_tensor(a);
     case Fn::RebuildParameter:
     case Fn::RebuildParameterWithState:
@@ -283,7 +305,40 @@ void Unpickler::check_extent(const std::string& name, const PickledTensor& t) {
                                printable(s.key), s.numel));
 }
 
-PickledStateDict Unpickler::run() {
+PickledStateDict Unpickler::state_dict(const Value& root) {
+  if (root.kind != Kind::Dict) fail("the pickle holds {}, not a state dict (a dict of name -> tensor)", kind_name(root.kind));
+  const std::vector<Value>& items = objs_[root.obj].items;
+  std::map<std::string, size_t> position;
+  for (size_t j = 0; j + 1 < items.size(); j += 2) {
+    const std::string& name = str(items[j], "a state dict key");
+    const Value& v = items[j + 1];
+    if (v.kind != Kind::Tensor)
+      throw BadModel(fmt::format("{}: state dict entry '{}' is {}, not a tensor; kiln reads state dicts of "
+                                 "tensors (save model.state_dict())",
+                                 what_, printable(name), kind_name(v.kind)));
+    const PickledTensor& t = tensors_[(size_t)v.i];
+    check_extent(name, t);
+    auto [it, fresh] = position.emplace(name, out_.tensors.size());
+    if (fresh) out_.tensors.emplace_back(name, t);
+    else out_.tensors[it->second].second = t;
+  }
+  return std::move(out_);
+}
+
+std::vector<std::string> Unpickler::string_list(const Value& root) {
+  std::vector<std::string> out;
+  for (const Value& v : container(root, Kind::List, "the list of storage keys").items) out.push_back(str(v, "a storage key"));
+  return out;
+}
+
+const Value* Unpickler::dict_get(const Value& dict, const std::string& key) {
+  const std::vector<Value>& items = container(dict, Kind::Dict, "the pickle").items;
+  for (size_t j = 0; j + 1 < items.size(); j += 2)
+    if (items[j].kind == Kind::Str && objs_[items[j].obj].str == key) return &items[j + 1];
+  return nullptr;
+}
+
+Value Unpickler::run() {
   while (true) {
     op_pos_ = pos_;
     if (pos_ >= n_) fail("the pickle ends without STOP: it is truncated");
@@ -295,27 +350,8 @@ PickledStateDict Unpickler::run() {
       case 0x95:  // FRAME: a length, then the frame's opcodes inline
         take(8);
         break;
-      case '.': {  // STOP
-        Value root = top();
-        if (root.kind != Kind::Dict)
-          fail("the pickle holds {}, not a state dict (a dict of name -> tensor)", kind_name(root.kind));
-        const std::vector<Value>& items = objs_[root.obj].items;
-        std::map<std::string, size_t> position;
-        for (size_t j = 0; j + 1 < items.size(); j += 2) {
-          const std::string& name = str(items[j], "a state dict key");
-          const Value& v = items[j + 1];
-          if (v.kind != Kind::Tensor)
-            throw BadModel(fmt::format("{}: state dict entry '{}' is {}, not a tensor; kiln reads state dicts of "
-                                       "tensors (save model.state_dict())",
-                                       what_, printable(name), kind_name(v.kind)));
-          const PickledTensor& t = tensors_[(size_t)v.i];
-          check_extent(name, t);
-          auto [it, fresh] = position.emplace(name, out_.tensors.size());
-          if (fresh) out_.tensors.emplace_back(name, t);
-          else out_.tensors[it->second].second = t;
-        }
-        return std::move(out_);
-      }
+      case '.':  // STOP
+        return top();
       case '(':  // MARK
         marks_.push_back(stack_.size());
         break;
@@ -530,7 +566,40 @@ PickledStateDict Unpickler::run() {
 }  // namespace
 
 PickledStateDict unpickle_state_dict(const char* data, size_t size, const std::string& what) {
-  return Unpickler(data, size, what).run();
+  Unpickler u(data, size, what);
+  return u.state_dict(u.run());
+}
+
+LegacyPickles unpickle_legacy(const char* data, size_t size, const std::string& what) {
+  // The magic number and protocol version torch.save's legacy format starts with, as protocol 2 pickles.
+  static const char magic[] = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
+  static const char version[] = "\x80\x02M\xe9\x03.";  // 1001
+  const size_t nm = sizeof magic - 1, nv = sizeof version - 1;
+  KILN_CHECK(size >= nm + nv && std::memcmp(data, magic, nm) == 0 && std::memcmp(data + nm, version, nv) == 0,
+             BadModel, "{}: not a legacy torch.save file (magic number or protocol version 1001 missing)", what);
+  size_t pos = nm + nv;
+  LegacyPickles out;
+  {
+    Unpickler u(data + pos, size - pos, what);  // sys_info: {protocol_version, little_endian, type_sizes}
+    Value info = u.run();
+    const Value* le = u.dict_get(info, "little_endian");
+    KILN_CHECK(!le || le->kind != Kind::Bool || le->i, Unsupported,
+               "{} was saved on a big-endian machine; kiln reads little-endian checkpoints", what);
+    pos += u.end();
+  }
+  {
+    Unpickler u(data + pos, size - pos, what);
+    u.legacy_ids = true;
+    out.state = u.state_dict(u.run());
+    pos += u.end();
+  }
+  {
+    Unpickler u(data + pos, size - pos, what);
+    out.keys = u.string_list(u.run());
+    pos += u.end();
+  }
+  out.end = pos;
+  return out;
 }
 
 }  // namespace kiln

@@ -12,14 +12,11 @@ namespace {
 constexpr size_t kMaxPickleBytes = (size_t)1 << 30;
 
 [[noreturn]] void refuse_non_zip(const char* data, size_t size, const std::string& what) {
-  const bool pickle = size >= 2 && (unsigned char)data[0] == 0x80 && data[1] == 2;  // legacy torch.save: a pickle
-  const bool tar = size >= 262 && std::memcmp(data + 257, "ustar", 5) == 0;      // torch.save before 0.4
-  if (pickle || tar)
-    throw Unsupported(fmt::format(
-        "{} is in PyTorch's legacy (pre-1.6, non-zip) format, which kiln does not read; re-save it: "
-        "python -c \"import torch; torch.save(torch.load('pytorch_model.bin'), 'pytorch_model.bin')\", or as "
-        "safetensors with save_pretrained(..., safe_serialization=True)",
-        what));
+  KILN_CHECK(!(size >= 262 && std::memcmp(data + 257, "ustar", 5) == 0), Unsupported,  // the earliest torch.save
+             "{} is in PyTorch's oldest (tar) format, which kiln does not read; re-save it: "
+             "python -c \"import torch; torch.save(torch.load('pytorch_model.bin'), 'pytorch_model.bin')\", or as "
+             "safetensors with save_pretrained(..., safe_serialization=True)",
+             what);
   throw BadModel(fmt::format("{} is not a torch.save archive (no zip signature); the file is damaged or of another kind",
                              what));
 }
@@ -71,9 +68,70 @@ Tensor gather(DType dt, const Shape& size, const std::vector<int64_t>& stride, c
   return out;
 }
 
+// The state dict's tensors over their storages' bytes (one buffer per storage, in sd.storages'
+// order). Contiguous aligned views are zero-copy; others are copied, within a budget.
+std::map<std::string, Tensor> build_tensors(const PickledStateDict& sd, const std::vector<std::shared_ptr<Buffer>>& storages,
+                                            size_t file_size, const std::string& what) {
+  // Strided views are copied; bound the copies so a tiny file cannot ask for terabytes.
+  uint64_t copy_budget = 2 * (uint64_t)file_size + ((uint64_t)64 << 20);
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, t] : sd.tensors) {
+    const PickledStorage& s = sd.storages[t.storage];
+    const size_t es = dtype_size(s.dtype);
+    const std::shared_ptr<Buffer>& buf = storages[t.storage];
+    const char* base = static_cast<const char*>(buf->data()) + t.offset * es;
+    const uint64_t bytes = (uint64_t)shape_numel(t.size) * es;
+    if (contiguous(t.size, t.stride) && reinterpret_cast<uintptr_t>(base) % es == 0) {
+      out[name] = Tensor::view(s.dtype, t.size, buf, t.offset * es);
+      continue;
+    }
+    KILN_CHECK(bytes <= copy_budget, BadModel,
+               "{}: tensor '{}' is a strided view of {} bytes, more than the file could hold; the file is damaged",
+               what, name, bytes);
+    copy_budget -= bytes;
+    out[name] = contiguous(t.size, t.stride) ? Tensor::view(s.dtype, t.size, buf, t.offset * es).clone()
+                                             : gather(s.dtype, t.size, t.stride, base);
+  }
+  return out;
+}
+
+// The legacy stream: pickles, then each storage as an int64 element count and its elements.
+std::map<std::string, Tensor> parse_legacy(const std::shared_ptr<MappedFile>& file, const std::string& what) {
+  const char* data = file->data();
+  const size_t size = file->size();
+  LegacyPickles lp = unpickle_legacy(data, size, what);
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < lp.state.storages.size(); ++i) index[lp.state.storages[i].key] = i;
+  std::vector<std::shared_ptr<Buffer>> storages(lp.state.storages.size());
+  size_t pos = lp.end;
+  for (const std::string& key : lp.keys) {
+    auto it = index.find(key);
+    KILN_CHECK(it != index.end(), BadModel, "{}: storage '{}' is listed but no tensor uses it; the file is damaged",
+               what, key);
+    const PickledStorage& s = lp.state.storages[it->second];
+    KILN_CHECK(!storages[it->second], BadModel, "{}: storage '{}' is listed twice; the file is damaged", what, key);
+    KILN_CHECK(size - pos >= 8, BadModel, "{}: the file ends before storage '{}'; it is truncated", what, key);
+    int64_t numel = 0;
+    std::memcpy(&numel, data + pos, 8);
+    pos += 8;
+    const uint64_t bytes = (uint64_t)s.numel * dtype_size(s.dtype);
+    KILN_CHECK(numel == s.numel && bytes <= size - pos, BadModel,
+               "{}: storage '{}' ({} {} elements) does not fit the file (count {} at byte {}); it is truncated or damaged",
+               what, key, s.numel, dtype_name(s.dtype), numel, pos - 8);
+    storages[it->second] = Buffer::view(const_cast<char*>(data + pos), bytes, file);
+    pos += bytes;
+  }
+  for (size_t i = 0; i < storages.size(); ++i)
+    KILN_CHECK(storages[i], BadModel, "{}: storage '{}' has no data in the file; it is truncated or damaged", what,
+               lp.state.storages[i].key);
+  return build_tensors(lp.state, storages, size, what);
+}
+
 }  // namespace
 
 std::map<std::string, Tensor> parse_torch_checkpoint(std::shared_ptr<MappedFile> file, const std::string& what) {
+  const bool legacy = file->size() >= 2 && (unsigned char)file->data()[0] == 0x80 && file->data()[1] == 2;
+  if (legacy) return parse_legacy(file, what);
   if (!looks_like_zip(file->data(), file->size())) refuse_non_zip(file->data(), file->size(), what);
   ZipArchive zip(file, what);
   std::string prefix;
@@ -98,28 +156,7 @@ std::map<std::string, Tensor> parse_torch_checkpoint(std::shared_ptr<MappedFile>
                what, s.key, e->size, s.numel, dtype_name(s.dtype), bytes);
     storages.push_back(Buffer::view(const_cast<char*>(zip.data(*e)), bytes, file));
   }
-
-  // Strided views are copied; bound the copies so a tiny file cannot ask for terabytes.
-  uint64_t copy_budget = 2 * (uint64_t)file->size() + ((uint64_t)64 << 20);
-  std::map<std::string, Tensor> out;
-  for (const auto& [name, t] : sd.tensors) {
-    const PickledStorage& s = sd.storages[t.storage];
-    const size_t es = dtype_size(s.dtype);
-    const std::shared_ptr<Buffer>& buf = storages[t.storage];
-    const char* base = static_cast<const char*>(buf->data()) + t.offset * es;
-    const uint64_t bytes = (uint64_t)shape_numel(t.size) * es;
-    if (contiguous(t.size, t.stride) && reinterpret_cast<uintptr_t>(base) % es == 0) {
-      out[name] = Tensor::view(s.dtype, t.size, buf, t.offset * es);
-      continue;
-    }
-    KILN_CHECK(bytes <= copy_budget, BadModel,
-               "{}: tensor '{}' is a strided view of {} bytes, more than the file could hold; the file is damaged",
-               what, name, bytes);
-    copy_budget -= bytes;
-    out[name] = contiguous(t.size, t.stride) ? Tensor::view(s.dtype, t.size, buf, t.offset * es).clone()
-                                             : gather(s.dtype, t.size, t.stride, base);
-  }
-  return out;
+  return build_tensors(sd, storages, file->size(), what);
 }
 
 std::map<std::string, Tensor> read_torch_checkpoint(const std::string& path) {

@@ -311,8 +311,9 @@ TEST(TorchCheckpoint, RefusesDamagedArchives) {
     write_bytes(f, bytes);
     return error_of<Unsupported>([&] { read_torch_checkpoint(f.string()); });
   };
-  std::string legacy = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";  // the legacy magic number
-  EXPECT_NE(unsupported(legacy).find("legacy"), std::string::npos);
+  std::string tar(600, '\0');
+  tar.replace(257, 5, "ustar");  // the tar layout of the earliest torch.save
+  EXPECT_NE(unsupported(tar).find("re-save it"), std::string::npos);
   test::ZipOptions deflated;
   deflated.method = 8;
   EXPECT_NE(unsupported(test::torch_archive(pkl, {{"7", float_bytes({1, 2, 3, 4})}}, deflated)).find("compressed"),
@@ -320,6 +321,35 @@ TEST(TorchCheckpoint, RefusesDamagedArchives) {
   std::string big_endian =
       test::zip_archive({{"a/data.pkl", pkl}, {"a/byteorder", "big"}, {"a/data/7", float_bytes({1, 2, 3, 4})}});
   EXPECT_NE(unsupported(big_endian).find("big-endian"), std::string::npos);
+}
+
+TEST(TorchCheckpoint, ReadsTheLegacyFormat) {
+  // The pre-1.6 stream (torch.save(..., _use_new_zipfile_serialization=False)), written from the
+  // reference safetensors' tensors: the same tensors come back.
+  auto ref = read_safetensors(test::fixture("models/distilbert-tiny/model.safetensors")).tensors;
+  test::ScratchDir d;
+  const fs::path f = d.path / "pytorch_model.bin";
+  const std::string legacy = test::torch_legacy(ref);
+  write_bytes(f, legacy);
+  auto got = read_checkpoint(d.path).tensors;
+  ASSERT_EQ(got.size(), ref.size());
+  for (const auto& [name, t] : ref) {
+    ASSERT_TRUE(got.count(name)) << name;
+    EXPECT_EQ(got.at(name).shape(), t.shape()) << name;
+    EXPECT_EQ(bytes_of(got.at(name)), bytes_of(t)) << name;
+  }
+  // Truncated in the storages, in the pickles; a magic number without the rest.
+  auto bad = [&](const std::string& bytes) {
+    write_bytes(f, bytes);
+    return error_of<BadModel>([&] { read_torch_checkpoint(f.string()); });
+  };
+  EXPECT_NE(bad(legacy.substr(0, legacy.size() - 100)).find("truncated"), std::string::npos);
+  EXPECT_NE(bad(legacy.substr(0, 200)).find("truncated"), std::string::npos);
+  EXPECT_NE(bad(legacy.substr(0, 15)).find("not a legacy torch.save file"), std::string::npos);
+  // The legacy state dict is held to the same rules: a refused global is named.
+  std::string evil = legacy.substr(0, 21) + Pickle().proto(2).empty_dict().stop().bytes() +
+                     Pickle().proto(2).global("os", "system").str("true").tuple_n(1).reduce().stop().bytes();
+  EXPECT_NE(bad(evil).find("refuses to load global os.system"), std::string::npos);
 }
 
 // Splits a checkpoint's tensors into two shards of the given format with an index.

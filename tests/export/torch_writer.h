@@ -165,6 +165,7 @@ class Pickle {
   Pickle& empty_list() { return op(']'); }
   Pickle& setitem() { return op('s'); }
   Pickle& setitems() { return op('u'); }
+  Pickle& appends() { return op('e'); }
   Pickle& reduce() { return op('R'); }
   Pickle& build() { return op('b'); }
   Pickle& binpersid() { return op('Q'); }
@@ -189,10 +190,13 @@ class Pickle {
 
   // ('storage', torch.<type>, key, 'cpu', numel) as a persistent id, then
   // _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict()).
+  // legacy: the pre-1.6 format's persistent id, with a sixth field (None: not a storage view).
   Pickle& tensor(const std::string& storage_type, const std::string& key, int64_t storage_numel, int64_t offset,
-                 const Shape& size, const std::vector<int64_t>& stride) {
+                 const Shape& size, const std::vector<int64_t>& stride, bool legacy = false) {
     global("torch._utils", "_rebuild_tensor_v2").mark();
-    mark().str("storage").global("torch", storage_type).str(key).str("cpu").integer(storage_numel).tuple().binpersid();
+    mark().str("storage").global("torch", storage_type).str(key).str("cpu").integer(storage_numel);
+    if (legacy) none();
+    tuple().binpersid();
     integer(offset);
     mark();
     for (int64_t d : size) integer(d);
@@ -227,12 +231,12 @@ inline std::vector<int64_t> contiguous_strides(const Shape& size) {
 }
 
 // {name: tensor, ...} as torch.save pickles a state dict (protocol 2, a plain dict).
-inline std::string state_dict_pickle(const std::vector<TensorSpec>& specs) {
+inline std::string state_dict_pickle(const std::vector<TensorSpec>& specs, bool legacy = false) {
   Pickle p;
   p.proto(2).empty_dict().mark();
   for (const TensorSpec& t : specs)
     p.str(t.name).tensor(t.storage_type, t.key, t.storage_numel, t.offset, t.size,
-                         t.stride.empty() ? contiguous_strides(t.size) : t.stride);
+                         t.stride.empty() ? contiguous_strides(t.size) : t.stride, legacy);
   return p.setitems().stop().bytes();
 }
 
@@ -275,6 +279,33 @@ inline std::string torch_bin(const std::map<std::string, Tensor>& tensors, const
     storages[key] = tensor_bytes(t);
   }
   return torch_archive(state_dict_pickle(specs), storages, o);
+}
+
+// The legacy (pre-1.6) torch.save stream of contiguous tensors, each in its own storage: pickles of
+// the magic number, protocol version 1001, sys_info, the state dict and the sorted storage keys,
+// then each storage as an int64 element count and its bytes (torch/serialization.py _legacy_save).
+inline std::string torch_legacy(const std::map<std::string, Tensor>& tensors) {
+  std::string out("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15);
+  out += std::string("\x80\x02M\xe9\x03.", 6);
+  out += Pickle().proto(2).empty_dict().mark().str("protocol_version").integer(1001).str("little_endian")
+             .boolean(true).str("type_sizes").empty_dict().mark().str("short").integer(2).str("int").integer(4)
+             .str("long").integer(4).setitems().setitems().stop().bytes();
+  std::vector<TensorSpec> specs;
+  std::map<std::string, std::string> storages;  // sorted by key, as torch.save writes them
+  for (const auto& [name, t] : tensors) {
+    std::string key = std::to_string(specs.size());
+    specs.push_back({name, storage_type_of(t.dtype()), key, t.numel(), 0, t.shape(), {}});
+    std::string numel;
+    put_le(numel, (uint64_t)t.numel(), 8);
+    storages[key] = numel + tensor_bytes(t);
+  }
+  out += state_dict_pickle(specs, true);
+  Pickle keys;
+  keys.proto(2).empty_list().mark();
+  for (const auto& [key, _] : storages) keys.str(key);
+  out += keys.appends().stop().bytes();
+  for (const auto& [key, bytes] : storages) out += bytes;
+  return out;
 }
 
 inline const char* safetensors_dtype(DType t) {
