@@ -49,6 +49,10 @@ NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const 
 std::map<std::string, double> kiln_vs_ort(const std::string& model, const NamedTensors& feeds,
                                           const std::string& scratch);
 
+// Runs libonnx's checker (onnx::checker::check_model on the file, external data beside it
+// resolved); throws onnx::checker::ValidationError saying what is invalid.
+void onnx_check(const std::string& path);
+
 }  // namespace kiln::test
 
 // A test needs something outside the repository (a peer from npm, ../shared data). Missing it is a

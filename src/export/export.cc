@@ -6,6 +6,7 @@
 
 #include "core/tensor_json.h"
 #include "export/checkpoint.h"
+#include "export/merge_decoders.h"
 #include "graph/onnx_io.h"
 
 namespace kiln {
@@ -37,6 +38,20 @@ static nlohmann::json read_config(const fs::path& path) {
   }
 }
 
+static void add_merged_decoder(std::vector<ExportedGraph>& graphs, const std::string& model_type) {
+  const Model *plain = nullptr, *past = nullptr;
+  for (const auto& g : graphs) {
+    if (g.file == "decoder_model.onnx") plain = &g.model;
+    if (g.file == "decoder_with_past_model.onnx") past = &g.model;
+  }
+  KILN_CHECK(plain && past, Unsupported,
+             "--merged needs decoder_model.onnx and decoder_with_past_model.onnx, which a {} export does not write; "
+             "drop --merged",
+             model_type);
+  Model merged = merge_decoders(*plain, *past);
+  graphs.push_back({"decoder_model_merged.onnx", std::move(merged)});
+}
+
 ExportResult export_model(const std::string& src, const std::string& out_dir, const ExportOptions& options) {
   fs::path src_path(src);
   fs::path config_path = fs::is_directory(src_path) ? src_path / "config.json" : src_path;
@@ -64,6 +79,7 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
     weights = open_checkpoint(src_dir);
   }
   std::vector<ExportedGraph> graphs = it->second(config, *weights, options);
+  if (options.merged) add_merged_decoder(graphs, model_type);
 
   // Write everything into a temporary folder beside OUT, then rename it into place.
   fs::path out(out_dir);

@@ -20,6 +20,9 @@ struct ExportOptions {
   // Store weights in model.onnx.data beside each graph (always done above 2 GB): loads are then
   // zero-copy memory maps.
   bool external_data = false;
+  // Also write decoder_model_merged.onnx (decoder + decoder_with_past behind one If on
+  // use_cache_branch), as Optimum does; for architectures that export both decoder graphs.
+  bool merged = false;
 };
 
 struct ExportedGraph {

@@ -91,7 +91,9 @@ std::string ModelDir::tokenizer_dir() const {
   // The shared fixtures name their tokenizer folder in tokenizer.txt (relative to the model folder).
   fs::path pointer = fs::path(dir_) / "tokenizer.txt";
   if (fs::exists(pointer)) {
-    fs::path d = fs::path(dir_) / trim(read_file(pointer.string()));
+    std::string rel = trim(read_file(pointer.string()));
+    if (rel.rfind("use ", 0) == 0) rel = trim(rel.substr(4));  // the fixtures write "use ../../data/tokenizers/x"
+    fs::path d = fs::path(dir_) / rel;
     if (fs::is_directory(d)) return d.string();
   }
   return "";

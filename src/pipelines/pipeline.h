@@ -9,6 +9,7 @@
 // text-generation. Each task's class (pipelines/tasks.h) also returns typed results.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,8 @@ struct PipelineOptions {
   // generation
   GenerationOptions generation;
   gen::TokenCallback on_token;  // streamed new tokens (greedy and sampling)
+  // text2text tasks: called after the encoder graph ran on each batch (kiln bench times the encoder).
+  std::function<void()> on_encoded;
 };
 
 // One input. `ids` bypasses the tokenizer (works in folders without tokenizer files).

@@ -77,6 +77,7 @@ std::vector<Generation> Text2TextPipeline::generate(const std::vector<PipelineIn
     NamedTensors feeds;
     for (const auto& v : encoder_->inputs()) feeds[v.name] = i64_matrix(v.name == "input_ids" ? rows : mask);
     NamedTensors outs = encoder_->run(feeds);
+    if (options_.on_encoded) options_.on_encoded();
     auto it = outs.find("last_hidden_state");
     Tensor hidden = it != outs.end() ? it->second : outs.begin()->second;
     gen::CachedDecoder dec(decoder_, (int64_t)n, hidden, i64_matrix(mask), gen_.use_cache);

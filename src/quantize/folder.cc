@@ -6,6 +6,7 @@
 
 #include "core/tensor_json.h"
 #include "graph/external_data.h"
+#include "graph/model_files.h"
 #include "graph/onnx_io.h"
 #include "quantize/accuracy_target.h"
 #include "quantize/calibration.h"
@@ -32,19 +33,6 @@ int64_t bytes_of(const fs::path& p) {
   std::error_code ec;
   auto n = fs::file_size(p, ec);
   return ec ? 0 : (int64_t)n;
-}
-
-// The external-data files an input graph most likely uses (named after it), for "size before".
-int64_t graph_input_bytes(const fs::path& onnx) {
-  int64_t n = bytes_of(onnx);
-  for (const char* suffix : {".data", "_data", ".onnx_data"}) {
-    fs::path d = onnx;
-    d += suffix;
-    if (fs::exists(d)) n += bytes_of(d);
-  }
-  fs::path d2 = onnx.parent_path() / (onnx.stem().string() + ".onnx_data");
-  if (fs::exists(d2) && d2 != fs::path(onnx.string() + ".onnx_data")) n += bytes_of(d2);
-  return n;
 }
 
 bool inside(const fs::path& child, const fs::path& parent) {
@@ -134,6 +122,7 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
     shared = std::make_unique<SharedExternalData>((out_dir / kSharedData).string());
 
   std::vector<std::pair<std::string, fs::path>> pending;  // temp file -> final path
+  std::set<std::string> counted_before;  // external-data files shared by input graphs: counted once
   auto cleanup = [&] {
     for (auto& [tmp, final_path] : pending) std::remove(tmp.c_str());
   };
@@ -162,7 +151,7 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
       FileReport fr;
       fr.name = dst.filename().string();
       fr.role = "graph";
-      fr.bytes_before = graph_input_bytes(src);
+      fr.bytes_before = graph_bytes(src.string(), &counted_before);
       fr.stats = quantize_model(model, gopt, options.is_static ? &ranges : nullptr);
       for (const auto& w : fr.stats.warnings) report.warnings.push_back(fr.name + ": " + w);
       SaveOptions so;
