@@ -10,7 +10,7 @@ KILN_COMMAND(export_command, "export", "Export a Hugging Face checkpoint folder 
     kiln::ExportOptions options;
   };
   auto o = std::make_shared<Opts>();
-  sub.add_option("src", o->src, "checkpoint folder (config.json + model.safetensors), or config.json with --random-weights")
+  sub.add_option("src", o->src, "checkpoint folder (config.json + model.safetensors or pytorch_model.bin, single or sharded), or config.json with --random-weights")
       ->required();
   sub.add_option("out", o->out, "new output folder")->required();
   sub.add_option("--task", o->options.task, "text-classification | feature-extraction | text2text-generation | text-generation | auto");

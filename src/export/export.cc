@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "core/tensor_json.h"
+#include "export/checkpoint.h"
 #include "export/merge_decoders.h"
-#include "export/safetensors.h"
 #include "graph/onnx_io.h"
 
 namespace kiln {
@@ -76,13 +76,7 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
     float stddev = config.value("initializer_range", 0.02f);
     weights = std::make_unique<RandomWeights>(stddev, options.seed);
   } else {
-    fs::path st = src_dir / "model.safetensors";
-    KILN_CHECK(fs::exists(st), IoError,
-               "{} has no model.safetensors (pytorch_model.bin and tf_model.h5 are not read yet); "
-               "or pass --random-weights to export with random weights",
-               src_dir.string());
-    SafetensorsFile f = read_safetensors(st.string());
-    weights = std::make_unique<CheckpointWeights>(std::move(f.tensors), st.string());
+    weights = open_checkpoint(src_dir);
   }
   std::vector<ExportedGraph> graphs = it->second(config, *weights, options);
   if (options.merged) add_merged_decoder(graphs, model_type);

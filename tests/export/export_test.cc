@@ -86,6 +86,48 @@ TEST(Export, DistilBertFromSafetensorsMatchesPyTorch) {
   fs::remove_all(d);
 }
 
+// The same model from pytorch_model.bin alone (config.json + the torch.save archive).
+TEST(Export, DistilBertFromPytorchBinMatchesPyTorch) {
+  fs::path d = temp_dir("distilbert-bin");
+  fs::path src = d / "src";
+  fs::create_directories(src);
+  fs::copy_file(test::fixture("models/distilbert-tiny/config.json"), src / "config.json");
+  fs::copy_file(test::fixture("models/distilbert-tiny/pytorch_model.bin"), src / "pytorch_model.bin");
+  export_model(src.string(), (d / "out").string(), {});
+  Session s((d / "out" / "model.onnx").string());
+  for (std::string c : {"case0", "case1"}) {
+    auto feeds = read_tensors_json(test::fixture("models/distilbert-tiny/ref/" + c + "_inputs.json"));
+    auto ref = read_tensors_json(test::fixture("models/distilbert-tiny/ref/" + c + "_outputs.json"));
+    EXPECT_LE(test::relative_error(s.run(feeds).at("logits"), ref.at("logits")), 1e-4) << c;
+  }
+  fs::remove_all(d);
+}
+
+// T5 from its pytorch_model.bin, where the tied embedding is stored under four names sharing one
+// storage (safetensors keeps one): the three graphs reproduce PyTorch's outputs.
+TEST(Export, T5FromPytorchBinMatchesPyTorch) {
+  fs::path d = temp_dir("t5-bin");
+  fs::path src = d / "src";
+  fs::create_directories(src);
+  fs::copy_file(test::fixture("models/t5-tiny/config.json"), src / "config.json");
+  fs::copy_file(test::fixture("models/t5-tiny/pytorch_model.bin"), src / "pytorch_model.bin");
+  export_model(src.string(), (d / "out").string(), {});
+  int compared = 0;
+  for (std::string g : {"encoder", "decoder", "decoder_with_past"}) {
+    Session s((d / "out" / (g + "_model.onnx")).string());
+    auto feeds = read_tensors_json(test::fixture("models/t5-tiny/ref/" + g + "_inputs.json"));
+    auto ref = read_tensors_json(test::fixture("models/t5-tiny/ref/" + g + "_outputs.json"));
+    NamedTensors got = s.run(feeds);
+    for (const auto& [name, t] : ref) {
+      ASSERT_TRUE(got.count(name)) << g << " " << name;
+      EXPECT_LE(test::relative_error(got.at(name), t), 1e-4) << g << " " << name;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 15);  // 1 encoder output, 9 decoder outputs, 5 with-past outputs
+  fs::remove_all(d);
+}
+
 // ONNX Runtime runs what kiln exports, in every layout and task it writes, with PyTorch's outputs
 // for the classifier and kiln's outputs for everything.
 TEST(Export, OnnxRuntimeRunsEveryExportedLayout) {
