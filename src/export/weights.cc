@@ -29,8 +29,11 @@ Tensor RandomWeights::get(const std::string& name, const Shape& shape) {
   } else if (norm) {
     std::fill(p, p + t.numel(), 1.0f);
   } else {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a of the name
+    for (unsigned char ch : name) h = (h ^ ch) * 1099511628211ull;
+    std::mt19937_64 rng(seed_ ^ h);
     std::normal_distribution<float> dist(0.0f, stddev_);
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng_);
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
   }
   return t;
 }

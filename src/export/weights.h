@@ -30,13 +30,14 @@ class CheckpointWeights : public WeightSource {
 
 class RandomWeights : public WeightSource {
  public:
-  RandomWeights(float stddev, uint64_t seed) : stddev_(stddev), rng_(seed) {}
-  // LayerNorm weights are 1, biases 0, everything else N(0, stddev).
+  RandomWeights(float stddev, uint64_t seed) : stddev_(stddev), seed_(seed) {}
+  // LayerNorm weights are 1, biases 0, everything else N(0, stddev). The values depend on the seed
+  // and the name only, so asking twice for a name (tied or shared weights) gives the same tensor.
   Tensor get(const std::string& name, const Shape& shape) override;
 
  private:
   float stddev_;
-  std::mt19937_64 rng_;
+  uint64_t seed_;
 };
 
 }  // namespace kiln
