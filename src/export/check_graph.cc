@@ -1,0 +1,126 @@
+#include "export/check_graph.h"
+
+#include <cmath>
+#include <map>
+
+#include "runtime/session.h"
+
+namespace kiln {
+
+namespace {
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(' '), e = s.find_last_not_of(' ');
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// The value a symbolic dim takes in the check run.
+int64_t symbol_value(const std::string& symbol) {
+  if (symbol.find('+') != std::string::npos) {
+    int64_t sum = 0;
+    size_t start = 0;
+    while (start <= symbol.size()) {
+      size_t plus = symbol.find('+', start);
+      std::string part = trim(symbol.substr(start, plus == std::string::npos ? std::string::npos : plus - start));
+      bool digits = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
+      sum += digits ? std::stoll(part) : symbol_value(part);
+      if (plus == std::string::npos) break;
+      start = plus + 1;
+    }
+    return sum;
+  }
+  if (symbol.find("batch") != std::string::npos) return 2;
+  if (symbol.find("past") != std::string::npos) return 3;
+  return 8;
+}
+
+Shape feed_shape(const ValueInfo& v) {
+  Shape s;
+  if (!v.shape) return s;
+  for (const Dim& d : *v.shape) s.push_back(d.is_fixed() ? *d.value : symbol_value(d.symbol));
+  return s;
+}
+
+std::string dims_str(const std::vector<Dim>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + (dims[i].is_fixed() ? std::to_string(*dims[i].value)
+                                               : (dims[i].symbol.empty() ? "?" : dims[i].symbol));
+  return s + "]";
+}
+
+}  // namespace
+
+NamedTensors check_feeds(const std::vector<ValueInfo>& inputs, const nlohmann::json& config) {
+  int64_t vocab = config.is_object() ? config.value("vocab_size", (int64_t)100) : 100;
+  NamedTensors feeds;
+  for (const ValueInfo& v : inputs) {
+    Tensor t = Tensor::zeros(v.dtype, feed_shape(v));
+    if (v.dtype == DType::I64) {
+      int64_t* p = t.data<int64_t>();
+      if (v.name.find("input_ids") != std::string::npos)
+        for (int64_t i = 0; i < t.numel(); ++i) p[i] = vocab > 2 ? 2 + (i * 7919) % (vocab - 2) : 0;
+      else if (v.name.find("attention_mask") != std::string::npos)
+        for (int64_t i = 0; i < t.numel(); ++i) p[i] = 1;
+    } else if (v.dtype == DType::F32) {
+      float* p = t.data<float>();
+      for (int64_t i = 0; i < t.numel(); ++i) p[i] = 0.1f * std::sin(0.37f * (float)i);
+    } else if (v.dtype == DType::Bool) {
+      bool* p = t.data<bool>();
+      for (int64_t i = 0; i < t.numel(); ++i) p[i] = true;
+    }
+    feeds[v.name] = std::move(t);
+  }
+  return feeds;
+}
+
+void check_graph(const std::string& path, const std::vector<ValueInfo>& inputs, const std::vector<ValueInfo>& outputs,
+                 const nlohmann::json& config, NamedTensors feeds) {
+  if (feeds.empty()) feeds = check_feeds(inputs, config);
+  // The value of every symbol the feeds fix.
+  std::map<std::string, int64_t> symbols;
+  for (const ValueInfo& v : inputs) {
+    if (!v.shape || !feeds.count(v.name)) continue;
+    const Tensor& t = feeds.at(v.name);
+    for (size_t i = 0; i < v.shape->size() && (int64_t)i < t.rank(); ++i)
+      if (!(*v.shape)[i].is_fixed() && !(*v.shape)[i].symbol.empty()) symbols[(*v.shape)[i].symbol] = t.dim(i);
+  }
+  NamedTensors got;
+  try {
+    got = Session(path).run(feeds);
+  } catch (const Error& e) {
+    throw InternalError(fmt::format("the exported {} does not run in kiln ({}); this is a bug of kiln's exporter", path,
+                                    e.what()));
+  }
+  for (const ValueInfo& v : outputs) {
+    auto it = got.find(v.name);
+    KILN_CHECK(it != got.end(), InternalError, "the exported {} has no output '{}'; this is a bug of kiln's exporter",
+               path, v.name);
+    const Tensor& t = it->second;
+    KILN_CHECK(t.dtype() == v.dtype, InternalError,
+               "the exported {}: output '{}' is {} but was declared {}; this is a bug of kiln's exporter", path, v.name,
+               dtype_name(t.dtype()), dtype_name(v.dtype));
+    if (!v.shape) continue;
+    bool ok = t.rank() == (int64_t)v.shape->size();
+    for (size_t i = 0; ok && i < v.shape->size(); ++i) {
+      const Dim& d = (*v.shape)[i];
+      if (d.is_fixed()) {
+        ok = *d.value == t.dim(i);
+      } else if (!d.symbol.empty()) {
+        auto s = symbols.find(d.symbol);
+        if (s == symbols.end() && d.symbol.find('+') != std::string::npos) {
+          ok = symbol_value(d.symbol) == t.dim(i);
+        } else if (s == symbols.end()) {
+          symbols[d.symbol] = t.dim(i);
+        } else {
+          ok = s->second == t.dim(i);
+        }
+      }
+    }
+    KILN_CHECK(ok, InternalError,
+               "the exported {}: output '{}' has shape {} but was declared {}; this is a bug of kiln's exporter", path,
+               v.name, shape_str(t.shape()), dims_str(*v.shape));
+  }
+}
+
+}  // namespace kiln
