@@ -2,6 +2,8 @@
 
 #include "runtime/session.h"
 
+#include <onnx/checker.h>
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -109,5 +111,7 @@ std::map<std::string, double> kiln_vs_ort(const std::string& model, const NamedT
     err[name] = got.count(name) ? relative_error(got.at(name), ref) : std::numeric_limits<double>::infinity();
   return err;
 }
+
+void onnx_check(const std::string& path) { onnx::checker::check_model(path); }
 
 }  // namespace kiln::test

@@ -49,6 +49,10 @@ NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const 
 std::map<std::string, double> kiln_vs_ort(const std::string& model, const NamedTensors& feeds,
                                           const std::string& scratch);
 
+// onnx::checker::check_model (Debian's libonnx) on the file: throws onnx's ValidationError saying
+// what is wrong with the model.
+void onnx_check(const std::string& path);
+
 }  // namespace kiln::test
 
 // A test needs something outside the repository (a peer from npm, ../shared data). Missing it is a
