@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "export/export.h"
+#include "export/graph_builder.h"
 #include "export/model_files.h"
 #include "export/tasks.h"
 #include "runtime/session.h"
@@ -176,6 +177,59 @@ TEST(ExportFolder, GenerationConfigFromModelConfig) {
                   {"early_stopping", true}, {"eos_token_id", 2}, {"forced_bos_token_id", 0},
                   {"forced_eos_token_id", 2}, {"no_repeat_ngram_size", 3}, {"num_beams", 4},
                   {"pad_token_id", 1}, {"transformers_version", "4.25.0.dev0"}}));
+}
+
+// A stand-in decoder with a past, registered for text-generation only: its attention mask covers
+// past + new tokens, which it returns; "declare" in config.json sets the output's declared length.
+std::vector<ExportedGraph> build_test_decoder(const json& config, WeightSource&, const ExportOptions& o) {
+  GraphBuilder b("decoder", o.opset);
+  Dim batch{std::nullopt, "batch_size"};
+  b.input("input_ids", DType::I64, {batch, Dim{std::nullopt, "sequence_length"}});
+  b.input("past_key_values.0.key", DType::F32,
+          {batch, Dim{2, ""}, Dim{std::nullopt, "past_sequence_length"}, Dim{4, ""}});
+  std::string mask =
+      b.input("attention_mask", DType::I64, {batch, Dim{std::nullopt, "past_sequence_length + sequence_length"}});
+  b.output(b.op("Identity", {mask}), "mask_out", DType::I64,
+           {batch, Dim{std::nullopt, config.value("declare", std::string("past_sequence_length + sequence_length"))}});
+  std::vector<ExportedGraph> out;
+  out.push_back({"decoder_with_past_model.onnx", b.finish()});
+  return out;
+}
+
+[[maybe_unused]] const bool test_decoder_registered =
+    register_architecture("kiln-test-decoder", &build_test_decoder, {"text-generation"});
+
+// The check run feeds past length 3 and 8 new tokens, and holds each output to its declaration.
+TEST(ExportFolder, EveryGraphIsRunAndHeldToItsDeclaration) {
+  test::ScratchDir d("kiln-export-folder");
+  json c = {{"model_type", "kiln-test-decoder"}, {"architectures", {"KilnTestLMHeadModel"}}, {"vocab_size", 10},
+            {"bos_token_id", 7}, {"eos_token_id", 7}, {"max_length", 64}, {"use_cache", true}};
+  ExportOptions o;
+  o.random_weights = true;
+  o.task = "text-generation-with-past";
+  ExportResult r = export_model(write_config(d.path / "src", c).string(), (d.path / "out").string(), o);
+  EXPECT_EQ(r.task, "text-generation");
+  // A generator without generation_config.json gets the one transformers derives from config.json.
+  EXPECT_EQ(json::parse(read_file((d.path / "out" / "generation_config.json").string())),
+            (json{{"_from_model_config", true}, {"bos_token_id", 7}, {"eos_token_id", 7}, {"max_length", 64}}));
+  // A wrong declaration (the new tokens only) is kiln's bug: an internal error, and no folder.
+  c["declare"] = "sequence_length";
+  try {
+    export_model(write_config(d.path / "bad", c).string(), (d.path / "bad-out").string(), o);
+    FAIL() << "the declared shape is wrong";
+  } catch (const InternalError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("'mask_out' has shape [2, 11]"), std::string::npos) << m;
+    EXPECT_NE(m.find("[batch_size, sequence_length]"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(fs::exists(d.path / "bad-out"));
+  EXPECT_FALSE(fs::exists(d.path / ("bad-out.tmp." + std::to_string(::getpid()))));
+  // A generation_config.json of the checkpoint is kept as it is.
+  c.erase("declare");
+  fs::path src2 = write_config(d.path / "src2", c);
+  write_file_atomic((src2 / "generation_config.json").string(), R"({"num_beams": 5})");
+  export_model(src2.string(), (d.path / "out2").string(), o);
+  EXPECT_EQ(read_file((d.path / "out2" / "generation_config.json").string()), R"({"num_beams": 5})");
 }
 
 }  // namespace
