@@ -57,9 +57,24 @@ std::string linear(GraphBuilder& b, WeightSource& w, const std::string& x, const
   return b.linear(x, weight, &bias, name);
 }
 
+// name.weight, or (older checkpoints converted from TensorFlow, e.g. bert-base-uncased's) name.gamma;
+// the first name's error when neither is there.
+static Tensor either(WeightSource& w, const std::string& name, const std::string& legacy, const Shape& shape) {
+  try {
+    return w.get(name, shape);
+  } catch (const BadModel&) {
+    try {
+      return w.get(legacy, shape);
+    } catch (const BadModel&) {
+    }
+    throw;
+  }
+}
+
 std::string layer_norm(GraphBuilder& b, WeightSource& w, const std::string& x, const std::string& name, int64_t dim,
                        float eps) {
-  return b.layer_norm(x, w.get(name + ".weight", {dim}), w.get(name + ".bias", {dim}), eps, name);
+  return b.layer_norm(x, either(w, name + ".weight", name + ".gamma", {dim}),
+                      either(w, name + ".bias", name + ".beta", {dim}), eps, name);
 }
 
 const LayerNames kBertLayer = {"attention.self.query", "attention.self.key",      "attention.self.value",

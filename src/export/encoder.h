@@ -37,7 +37,8 @@ std::string activation(GraphBuilder& b, const std::string& x, const std::string&
 // A Linear layer `name` (name.weight [out, in], name.bias [out]) of the checkpoint.
 std::string linear(GraphBuilder& b, WeightSource& w, const std::string& x, const std::string& name, int64_t out,
                    int64_t in);
-// A LayerNorm `name` (name.weight, name.bias of [dim]).
+// A LayerNorm `name` (name.weight, name.bias of [dim]; name.gamma, name.beta in checkpoints
+// converted from TensorFlow, as transformers renames them when loading).
 std::string layer_norm(GraphBuilder& b, WeightSource& w, const std::string& x, const std::string& name, int64_t dim,
                        float eps);
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "export/export.h"
+#include "export/safetensors.h"
 #include "export/graph_builder.h"
 #include "graph/onnx_io.h"
 #include "runtime/session.h"
@@ -98,6 +99,45 @@ TEST(ExportEncoders, BertTinyFromSafetensorsMatchesPyTorch) {
                 1e-4);
   }
   KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
+}
+
+// A float32 safetensors file of `tensors` (header, then the data in the header's order).
+void write_safetensors(const fs::path& path, const std::map<std::string, Tensor>& tensors) {
+  json header = json::object();
+  std::string data;
+  for (const auto& [name, t] : tensors) {
+    Tensor f = t.dtype() == DType::F32 ? t : t.cast(DType::F32);
+    size_t begin = data.size();
+    data.append(static_cast<const char*>(f.raw()), (size_t)f.numel() * sizeof(float));
+    header[name] = {{"dtype", "F32"}, {"shape", f.shape()}, {"data_offsets", {begin, data.size()}}};
+  }
+  std::string h = header.dump();
+  uint64_t n = h.size();
+  write_file_atomic(path.string(), std::string(reinterpret_cast<const char*>(&n), 8) + h + data);
+}
+
+// Checkpoints converted from TensorFlow name LayerNorm parameters gamma/beta (transformers renames
+// them on load): bert-tiny with its LayerNorms renamed so still gives PyTorch's logits.
+TEST(ExportEncoders, LayerNormGammaBetaNamesLoad) {
+  test::ScratchDir d("kiln-export-enc");
+  fs::create_directories(d.path / "src");
+  fs::copy_file(test::fixture("models/bert-tiny/config.json"), d.path / "src" / "config.json");
+  std::map<std::string, Tensor> renamed;
+  int n = 0;
+  for (auto& [name, t] : read_safetensors(test::fixture("models/bert-tiny/model.safetensors")).tensors) {
+    std::string k = name;
+    if (k.find("LayerNorm.weight") != std::string::npos) k.replace(k.rfind("weight"), 6, "gamma"), ++n;
+    if (k.find("LayerNorm.bias") != std::string::npos) k.replace(k.rfind("bias"), 4, "beta"), ++n;
+    renamed[k] = t;
+  }
+  EXPECT_EQ(n, 2 * (1 + 2 * 2));
+  write_safetensors(d.path / "src" / "model.safetensors", renamed);
+  export_model((d.path / "src").string(), (d.path / "out").string(), {});
+  auto feeds = read_tensors_json(test::fixture("models/bert-tiny/ref/case0_inputs.json"));
+  auto ref = read_tensors_json(test::fixture("models/bert-tiny/ref/case0_outputs.json"));
+  EXPECT_LE(test::relative_error(Session((d.path / "out" / "model.onnx").string()).run(feeds).at("logits"),
+                                 ref.at("logits")),
+            1e-4);
 }
 
 // Opset 13 has no LayerNormalization: the decomposed form is written, and both opset 13 and 21
