@@ -14,31 +14,46 @@ std::string trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-// The value a symbolic dim takes in the check run.
+// The value a named dim takes in the check run.
 int64_t symbol_value(const std::string& symbol) {
-  if (symbol.find('+') != std::string::npos) {
-    int64_t sum = 0;
-    size_t start = 0;
-    while (start <= symbol.size()) {
-      size_t plus = symbol.find('+', start);
-      std::string part = trim(symbol.substr(start, plus == std::string::npos ? std::string::npos : plus - start));
-      bool digits = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
-      sum += digits ? std::stoll(part) : symbol_value(part);
-      if (plus == std::string::npos) break;
-      start = plus + 1;
-    }
-    return sum;
-  }
   if (symbol.find("batch") != std::string::npos) return 2;
   if (symbol.find("past") != std::string::npos) return 3;
   return 8;
 }
 
-Shape feed_shape(const ValueInfo& v) {
-  Shape s;
-  if (!v.shape) return s;
-  for (const Dim& d : *v.shape) s.push_back(d.is_fixed() ? *d.value : symbol_value(d.symbol));
-  return s;
+// A sum of symbols and numbers ("past_sequence_length + sequence_length"), each symbol by its
+// value in `symbols` when there.
+int64_t sum_value(const std::string& expr, const std::map<std::string, int64_t>& symbols) {
+  int64_t sum = 0;
+  size_t start = 0;
+  while (true) {
+    size_t plus = expr.find('+', start);
+    std::string part = trim(expr.substr(start, plus == std::string::npos ? std::string::npos : plus - start));
+    bool digits = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
+    auto it = symbols.find(part);
+    sum += digits ? std::stoll(part) : it != symbols.end() ? it->second : symbol_value(part);
+    if (plus == std::string::npos) return sum;
+    start = plus + 1;
+  }
+}
+
+bool has_past(const std::vector<ValueInfo>& inputs) {
+  for (const ValueInfo& v : inputs) {
+    if (v.name.find("past") != std::string::npos) return true;
+    if (v.shape)
+      for (const Dim& d : *v.shape)
+        if (d.symbol.find("past") != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A dim's value: fixed, by its symbol (`symbols` first), or, unnamed, 3 in a past input and 8
+// elsewhere.
+int64_t dim_value(const Dim& d, const ValueInfo& v, const std::map<std::string, int64_t>& symbols) {
+  if (d.is_fixed()) return *d.value;
+  if (d.symbol.empty()) return v.name.find("past") != std::string::npos ? 3 : 8;
+  auto it = symbols.find(d.symbol);
+  return it != symbols.end() ? it->second : sum_value(d.symbol, symbols);
 }
 
 std::string dims_str(const std::vector<Dim>& dims) {
@@ -53,9 +68,19 @@ std::string dims_str(const std::vector<Dim>& dims) {
 
 NamedTensors check_feeds(const std::vector<ValueInfo>& inputs, const nlohmann::json& config) {
   int64_t vocab = config.is_object() ? config.value("vocab_size", (int64_t)100) : 100;
+  // A decoder with a past takes one new token (its declarations may say "past_sequence_length + 1").
+  std::map<std::string, int64_t> symbols;
+  if (has_past(inputs))
+    for (const ValueInfo& v : inputs)
+      if (v.name == "input_ids" && v.shape && v.shape->size() == 2 && !(*v.shape)[1].is_fixed() &&
+          !(*v.shape)[1].symbol.empty())
+        symbols[(*v.shape)[1].symbol] = 1;
   NamedTensors feeds;
   for (const ValueInfo& v : inputs) {
-    Tensor t = Tensor::zeros(v.dtype, feed_shape(v));
+    Shape shape;
+    if (v.shape)
+      for (const Dim& d : *v.shape) shape.push_back(dim_value(d, v, symbols));
+    Tensor t = Tensor::zeros(v.dtype, shape);
     if (v.dtype == DType::I64) {
       int64_t* p = t.data<int64_t>();
       if (v.name.find("input_ids") != std::string::npos)
@@ -109,7 +134,7 @@ void check_graph(const std::string& path, const std::vector<ValueInfo>& inputs, 
       } else if (!d.symbol.empty()) {
         auto s = symbols.find(d.symbol);
         if (s == symbols.end() && d.symbol.find('+') != std::string::npos) {
-          ok = symbol_value(d.symbol) == t.dim(i);
+          ok = sum_value(d.symbol, symbols) == t.dim(i);
         } else if (s == symbols.end()) {
           symbols[d.symbol] = t.dim(i);
         } else {
