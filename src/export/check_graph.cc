@@ -1,5 +1,6 @@
 #include "export/check_graph.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -67,7 +68,14 @@ std::string dims_str(const std::vector<Dim>& dims) {
 }  // namespace
 
 NamedTensors check_feeds(const std::vector<ValueInfo>& inputs, const nlohmann::json& config) {
-  int64_t vocab = config.is_object() ? config.value("vocab_size", (int64_t)100) : 100;
+  // Ids valid in every vocabulary the config names (Marian's decoder_vocab_size may be smaller).
+  int64_t vocab = 0;
+  if (config.is_object())
+    for (const auto& [key, value] : config.items())
+      if (key.size() >= 10 && key.compare(key.size() - 10, 10, "vocab_size") == 0 && key != "type_vocab_size" &&
+          value.is_number_integer() && value.get<int64_t>() > 2)
+        vocab = vocab ? std::min(vocab, value.get<int64_t>()) : value.get<int64_t>();
+  if (!vocab) vocab = 100;
   // A decoder with a past takes one new token (its declarations may say "past_sequence_length + 1").
   std::map<std::string, int64_t> symbols;
   if (has_past(inputs))

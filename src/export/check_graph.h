@@ -16,8 +16,8 @@ namespace kiln {
 // Feeds for the declared inputs. Named dims: names with "batch" are 2, with "past" 3, sums
 // ("past_sequence_length + 1") add up their parts, any other name is 8, except that a graph with a
 // past (an input or dim named *past*) gets one new token: the symbol of input_ids' second dim is 1.
-// Unnamed dims are 3 in a past input, 8 elsewhere. Token ids lie in [2, vocab_size) of
-// config.json; attention masks are ones; token_type_ids and other integers 0; bools true (a merged
+// Unnamed dims are 3 in a past input, 8 elsewhere. Token ids lie in [2, the smallest
+// *vocab_size of config.json); attention masks are ones; token_type_ids and other integers 0; bools true (a merged
 // decoder's use_cache_branch); floats small values.
 NamedTensors check_feeds(const std::vector<ValueInfo>& inputs, const nlohmann::json& config);
 
