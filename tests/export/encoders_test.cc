@@ -225,6 +225,44 @@ TEST(ExportEncoders, EveryArchitectureAndTaskRunsLikeOnnxRuntime) {
   EXPECT_EQ(exported, 35);
 }
 
+// hidden_act and the position embedding type come from config.json: relu and gelu_new run as
+// ONNX Runtime runs them, anything else is refused naming the value.
+TEST(ExportEncoders, ActivationsFromConfig) {
+  test::ScratchDir d("kiln-export-enc");
+  for (const std::string act : {"relu", "gelu_new"}) {
+    SCOPED_TRACE(act);
+    json c = tiny_config("bert");
+    c["hidden_act"] = act;
+    fs::path out = d.path / act;
+    export_model(write_config(d.path / (act + "-src"), c).string(), out.string(), random_options("fill-mask"));
+    Model m = load_model((out / "model.onnx").string());
+    int relus = 0, tanhs = 0, erfs = 0;
+    for (const Node& n : m.graph.nodes) {
+      relus += n.op_type == "Relu";
+      tanhs += n.op_type == "Tanh";
+      erfs += n.op_type == "Erf";
+    }
+    // Two layers and the MLM transform use hidden_act; nothing else has an activation here.
+    EXPECT_EQ(act == "relu" ? relus : tanhs, 3);
+    EXPECT_EQ(erfs, 0);
+    if (!test::ort_peer().empty())
+      for (const auto& [name, e] : test::kiln_vs_ort((out / "model.onnx").string(), feeds_for("bert"), d.path.string()))
+        EXPECT_LE(e, 1e-4) << name;
+  }
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"hidden_act", "swish"}, {"position_embedding_type", "relative_key"}}) {
+    json c = tiny_config("bert");
+    c[key] = value;
+    try {
+      export_model(write_config(d.path / ("bad-" + value), c).string(), (d.path / ("o-" + value)).string(),
+                   random_options("feature-extraction"));
+      ADD_FAILURE() << key << " " << value << " was accepted";
+    } catch (const Unsupported& e) {
+      EXPECT_NE(std::string(e.what()).find(value), std::string::npos) << e.what();
+    }
+  }
+}
+
 // ALBERT's layer groups and every fill-mask decoder tied to the word embeddings hold their
 // weights once in the file.
 TEST(ExportEncoders, SharedAndTiedWeightsAreStoredOnce) {
