@@ -20,7 +20,7 @@ Config read_config(const nlohmann::json& c, const std::string& what, Config defa
   Config k = defaults;
   k.vocab = c.value("vocab_size", k.vocab);
   k.hidden = c.value("hidden_size", k.hidden);
-  k.embedding = c.value("embedding_size", defaults.embedding == Config{}.embedding ? k.hidden : defaults.embedding);
+  k.embedding = c.value("embedding_size", defaults.embedding ? defaults.embedding : k.hidden);
   k.heads = c.value("num_attention_heads", k.heads);
   k.intermediate = c.value("intermediate_size", k.intermediate);
   k.layers = c.value("num_hidden_layers", k.layers);

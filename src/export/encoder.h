@@ -21,7 +21,8 @@ const std::vector<std::string>& tasks();
 
 // config.json of a BERT-like model (BertConfig's names and defaults).
 struct Config {
-  int64_t vocab = 30522, hidden = 768, embedding = 768, heads = 12, intermediate = 3072, layers = 12;
+  int64_t vocab = 30522, hidden = 768, heads = 12, intermediate = 3072, layers = 12;
+  int64_t embedding = 0;  // embedding_size; as a default, 0 means hidden_size
   int64_t positions = 512, type_vocab = 2, pad_id = 0, labels = 2;
   std::string activation = "gelu";  // hidden_act
   float eps = 1e-12f;               // layer_norm_eps
