@@ -2,24 +2,95 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 #include "core/tensor_json.h"
+#include "export/check_graph.h"
 #include "export/checkpoint.h"
 #include "export/merge_decoders.h"
+#include "export/model_files.h"
+#include "export/tasks.h"
 #include "graph/onnx_io.h"
 
 namespace kiln {
 
 namespace fs = std::filesystem;
 
-static std::map<std::string, ArchitectureBuilder>& architectures() {
-  static std::map<std::string, ArchitectureBuilder> m;
+namespace {
+
+struct Architecture {
+  ArchitectureBuilder builder = nullptr;
+  std::vector<std::string> tasks;  // empty: the builder checks the task itself
+};
+
+std::map<std::string, Architecture>& architectures() {
+  static std::map<std::string, Architecture> m;
   return m;
 }
 
-bool register_architecture(const std::string& model_type, ArchitectureBuilder builder) {
-  architectures()[model_type] = builder;
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The task to build: --task mapped to Optimum's current name, or (auto) the one config.json's
+// `architectures` implies; refused, with the list to choose from, when the architecture lacks it.
+std::string resolve_task(const std::string& requested, const nlohmann::json& config, const std::string& model_type,
+                         const std::vector<std::string>& tasks, const std::string& config_path) {
+  std::string task = canonical_task(requested);
+  if (task == "auto") {
+    std::string from;
+    if (auto a = config.find("architectures"); a != config.end() && a->is_array())
+      for (const auto& c : *a)
+        if (c.is_string() && !task_for_class(c.get<std::string>()).empty()) {
+          from = c.get<std::string>();
+          task = task_for_class(from);
+          break;
+        }
+    if (from.empty()) {
+      // Optimum's default without a model class: the bare model.
+      if (tasks.empty() || contains(tasks, "feature-extraction")) return tasks.empty() ? "auto" : "feature-extraction";
+      return tasks.front();
+    }
+    KILN_CHECK(tasks.empty() || contains(tasks, task), Unsupported,
+               "{}: --task auto: {} means task '{}', which {} export does not have (its tasks: {}); pass --task",
+               config_path, from, task, model_type, join(tasks));
+    return task;
+  }
+  std::vector<std::string> known = known_tasks();
+  for (const auto& [_, a] : architectures())
+    for (const auto& t : a.tasks)
+      if (!contains(known, t)) known.push_back(t);
+  KILN_CHECK(contains(known, task), BadInput, "--task {} is not a task kiln knows; choose one of: auto, {}", requested,
+             join(known));
+  KILN_CHECK(tasks.empty() || contains(tasks, task), Unsupported,
+             "{}: {} cannot be exported for task '{}'; its tasks are: {}", config_path, model_type, task, join(tasks));
+  return task;
+}
+
+nlohmann::json read_config(const fs::path& path) {
+  KILN_CHECK(fs::exists(path), IoError, "{} not found: a checkpoint folder needs config.json", path.string());
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(path.string()));
+  } catch (const nlohmann::json::exception& e) {
+    throw BadModel(fmt::format("{} is not valid JSON: {}", path.string(), e.what()));
+  }
+  KILN_CHECK(j.is_object(), BadModel, "{} must hold a JSON object", path.string());
+  return j;
+}
+
+}  // namespace
+
+bool register_architecture(const std::string& model_type, ArchitectureBuilder builder, std::vector<std::string> tasks) {
+  architectures()[model_type] = Architecture{builder, std::move(tasks)};
   return true;
 }
 
@@ -29,13 +100,9 @@ std::vector<std::string> supported_architectures() {
   return out;
 }
 
-static nlohmann::json read_config(const fs::path& path) {
-  KILN_CHECK(fs::exists(path), IoError, "{} not found: a checkpoint folder needs config.json", path.string());
-  try {
-    return nlohmann::json::parse(read_file(path.string()));
-  } catch (const nlohmann::json::exception& e) {
-    throw BadModel(fmt::format("{} is not valid JSON: {}", path.string(), e.what()));
-  }
+std::vector<std::string> architecture_tasks(const std::string& model_type) {
+  auto it = architectures().find(model_type);
+  return it == architectures().end() ? std::vector<std::string>{} : it->second.tasks;
 }
 
 static void add_merged_decoder(std::vector<ExportedGraph>& graphs, const std::string& model_type) {
@@ -53,6 +120,9 @@ static void add_merged_decoder(std::vector<ExportedGraph>& graphs, const std::st
 }
 
 ExportResult export_model(const std::string& src, const std::string& out_dir, const ExportOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  KILN_CHECK(options.opset >= 13 && options.opset <= 21, BadInput,
+             "--opset {} is not supported: kiln exports opsets 13 to 21", options.opset);
   fs::path src_path(src);
   fs::path config_path = fs::is_directory(src_path) ? src_path / "config.json" : src_path;
   fs::path src_dir = fs::is_directory(src_path) ? src_path : src_path.parent_path();
@@ -61,11 +131,11 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   auto& archs = architectures();
   auto it = archs.find(model_type);
   if (it == archs.end()) {
-    std::string list;
-    for (const auto& [k, _] : archs) list += (list.empty() ? "" : ", ") + k;
     throw Unsupported(fmt::format("{}: model_type '{}' cannot be exported yet (supported: {})", config_path.string(),
-                                  model_type, list));
+                                  model_type, join(supported_architectures())));
   }
+  ExportOptions resolved = options;
+  resolved.task = resolve_task(options.task, config, model_type, it->second.tasks, config_path.string());
   KILN_CHECK(!fs::exists(out_dir) || (fs::is_directory(out_dir) && fs::is_empty(out_dir)), BadInput,
              "output folder {} exists and is not empty; choose a new folder", out_dir);
   KILN_CHECK(fs::weakly_canonical(out_dir) != fs::weakly_canonical(src_dir), BadInput,
@@ -78,10 +148,11 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   } else {
     weights = open_checkpoint(src_dir);
   }
-  std::vector<ExportedGraph> graphs = it->second(config, *weights, options);
+  std::vector<ExportedGraph> graphs = it->second.builder(config, *weights, resolved);
   if (options.merged) add_merged_decoder(graphs, model_type);
+  weights.reset();
 
-  // Write everything into a temporary folder beside OUT, then rename it into place.
+  // Write everything into a temporary folder beside OUT, check it, then rename it into place.
   fs::path out(out_dir);
   fs::path tmp = out.string() + ".tmp." + std::to_string(::getpid());
   std::error_code made;
@@ -90,27 +161,35 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   KILN_CHECK(!made, IoError, "cannot create the output folder {}: {}; choose a folder where you can write", out_dir,
              made.message());
   ExportResult result;
+  result.model_type = model_type;
+  result.task = resolved.task;
   try {
     for (auto& g : graphs) {
       SaveOptions so;
       so.external_data = options.external_data || g.model.graph.parameter_bytes() > ((int64_t)1800 << 20);
-      save_model(g.model, (tmp / g.file).string(), so);
+      std::string path = (tmp / g.file).string();
+      save_model(g.model, path, so);
       result.files.push_back(g.file);
       if (so.external_data) result.files.push_back(g.file + ".data");
       result.parameters += g.model.graph.parameter_count();
+      std::vector<ValueInfo> inputs = g.model.graph.inputs, outputs = g.model.graph.outputs;
+      g.model = Model();  // the weights are in the file now; the check reads them back from it
+      check_graph(path, inputs, outputs, config, std::move(g.check_feeds));
     }
-    static const char* extra[] = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-                                  "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt",
-                                  "spiece.model", "sentencepiece.bpe.model", "added_tokens.json"};
-    for (const char* f : extra)
-      if (fs::exists(src_dir / f)) {
-        fs::copy_file(src_dir / f, tmp / f);
-        result.files.push_back(f);
-      }
-    if (!fs::exists(tmp / "config.json")) {
-      write_file_atomic((tmp / "config.json").string(), config.dump(2) + "\n");
-      result.files.push_back("config.json");
+    fs::copy_file(config_path, tmp / "config.json");  // as it is, whatever its file name
+    result.files.push_back("config.json");
+    bool generates = resolved.task == "text2text-generation" || resolved.task == "text-generation";
+    if (fs::exists(src_dir / "generation_config.json")) {
+      fs::copy_file(src_dir / "generation_config.json", tmp / "generation_config.json");
+      result.files.push_back("generation_config.json");
+    } else if (generates) {
+      write_file_atomic((tmp / "generation_config.json").string(),
+                        generation_config_from_model_config(config).dump(2) + "\n");
+      result.files.push_back("generation_config.json");
     }
+    for (const std::string& f : copy_tokenizer_files(src_dir.string(), tmp.string(), out.string()))
+      result.files.push_back(f);
+    for (const std::string& f : result.files) result.file_bytes.push_back((int64_t)fs::file_size(tmp / f));
     if (fs::exists(out)) fs::remove(out);  // empty, checked above
     fs::rename(tmp, out);
   } catch (...) {
@@ -118,6 +197,7 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
     fs::remove_all(tmp, ec);
     throw;
   }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 

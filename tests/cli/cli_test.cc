@@ -363,4 +363,31 @@ TEST(CliErrors, InspectRefusesBadExternalData) {
   fs::remove_all(d);
 }
 
+// kiln export: a task the architecture lacks and an unknown architecture are refused in one line
+// that lists what can be chosen; a good export prints its files, sizes and parameters.
+TEST(CliErrors, ExportNamesTheChoices) {
+  fs::path d = temp_dir("errors-export");
+  std::ofstream(d / "config.json") << R"({"model_type": "bert", "vocab_size": 50, "hidden_size": 8,
+    "num_attention_heads": 2, "intermediate_size": 16, "num_hidden_layers": 1, "max_position_embeddings": 16})";
+  std::string cfg = (d / "config.json").string();
+  expect_error(kiln_run("export " + cfg + " " + (d / "o").string() + " --random-weights --task text-generation"), 4,
+               {"'text-generation'", "feature-extraction, text-classification, token-classification, "
+                                     "question-answering, fill-mask"},
+               "export bert for text generation");
+  expect_error(kiln_run("export " + cfg + " " + (d / "o").string() + " --random-weights --task summarize"), 3,
+               {"--task summarize", "text-classification"}, "export for a task nobody has");
+  std::ofstream(d / "other.json") << R"({"model_type": "funnel"})";
+  expect_error(kiln_run("export " + (d / "other.json").string() + " " + (d / "o").string() + " --random-weights"), 4,
+               {"'funnel'", "albert", "bert", "camembert", "distilbert", "electra", "roberta", "xlm-roberta"},
+               "export an architecture kiln lacks");
+  EXPECT_FALSE(fs::exists(d / "o"));
+  KilnRun ok = kiln_run("export " + cfg + " " + (d / "o").string() + " --random-weights --task fill-mask --opset 13");
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("exported bert (fill-mask, opset 13)"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("parameters"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("model.onnx"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("config.json"), std::string::npos) << ok.out;
+  fs::remove_all(d);
+}
+
 }  // namespace
