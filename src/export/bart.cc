@@ -276,9 +276,9 @@ std::vector<ExportedGraph> build_bart(const nlohmann::json& config, WeightSource
   return out;
 }
 
-[[maybe_unused]] const bool registered_bart = register_architecture("bart", &build_bart);
-[[maybe_unused]] const bool registered_mbart = register_architecture("mbart", &build_bart);
-[[maybe_unused]] const bool registered_marian = register_architecture("marian", &build_bart);
+[[maybe_unused]] const bool registered_bart = register_architecture("bart", &build_bart, {"text2text-generation"});
+[[maybe_unused]] const bool registered_mbart = register_architecture("mbart", &build_bart, {"text2text-generation"});
+[[maybe_unused]] const bool registered_marian = register_architecture("marian", &build_bart, {"text2text-generation"});
 
 }  // namespace
 }  // namespace kiln

@@ -143,7 +143,7 @@ std::vector<ExportedGraph> build_gpt2(const nlohmann::json& config, WeightSource
   return out;
 }
 
-[[maybe_unused]] const bool registered_gpt2 = register_architecture("gpt2", &build_gpt2);
+[[maybe_unused]] const bool registered_gpt2 = register_architecture("gpt2", &build_gpt2, {"text-generation"});
 
 }  // namespace
 }  // namespace kiln

@@ -303,8 +303,8 @@ std::vector<ExportedGraph> build_t5(const nlohmann::json& config, WeightSource& 
   return out;
 }
 
-[[maybe_unused]] const bool registered_t5 = register_architecture("t5", &build_t5);
-[[maybe_unused]] const bool registered_mt5 = register_architecture("mt5", &build_t5);
+[[maybe_unused]] const bool registered_t5 = register_architecture("t5", &build_t5, {"text2text-generation"});
+[[maybe_unused]] const bool registered_mt5 = register_architecture("mt5", &build_t5, {"text2text-generation"});
 
 }  // namespace
 }  // namespace kiln
