@@ -83,6 +83,16 @@ std::string ort_peer() {
   return ok ? js : std::string();
 }
 
+bool have_ort() {
+  if (!ort_peer().empty()) return true;
+  if (in_ci()) {
+    ADD_FAILURE() << "CI must have the ONNX Runtime peer (make peers)";
+  } else {
+    std::fprintf(stderr, "NOTE: ONNX Runtime peer not installed (make peers): its comparisons are not made\n");
+  }
+  return false;
+}
+
 NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const std::string& scratch) {
   std::string js = ort_peer();
   if (js.empty()) throw std::runtime_error("ONNX Runtime peer not installed (make peers)");

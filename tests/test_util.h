@@ -40,6 +40,10 @@ std::string peers_dir();
 // build/peers/ort-run.js when ONNX Runtime's Node.js binding is installed, else "".
 std::string ort_peer();
 
+// Whether the ONNX Runtime peer is installed; when it is not, a test failure under CI (which installs
+// it) and a loud note elsewhere. For checks against ONNX Runtime inside a larger test.
+bool have_ort();
+
 // Runs ONNX Runtime (build/peers/ort-run.js) on model with feeds; returns its outputs. Throws
 // std::runtime_error with the peer's log when it fails. scratch is a folder for the JSON files.
 NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const std::string& scratch);

@@ -51,7 +51,8 @@ NamedTensors ref(const std::string& model, const std::string& file) {
 }
 
 // Inputs, outputs and their order as in the graphs torch.onnx.export wrote; every output within
-// 1e-4 of PyTorch's; libonnx's checker accepts the file.
+// 1e-4 of PyTorch's; libonnx's checker accepts the file (Debian's libonnx 1.12 knows opsets up to
+// 17 and IR version 8: later graphs are checked by ONNX Runtime loading them, check_ort).
 void check_against_pytorch(const std::string& model, const fs::path& out, const std::vector<std::string>& graphs) {
   for (const std::string& g : graphs) {
     SCOPED_TRACE(model + " " + g);
@@ -60,7 +61,7 @@ void check_against_pytorch(const std::string& model, const fs::path& out, const 
     Model want = load_model(test::fixture("models/" + model + "/" + g + "_model.onnx"));
     EXPECT_EQ(names(got.graph.inputs), names(want.graph.inputs));
     EXPECT_EQ(names(got.graph.outputs), names(want.graph.outputs));
-    EXPECT_NO_THROW(test::onnx_check(file));
+    if (got.opset("") <= 17) EXPECT_NO_THROW(test::onnx_check(file));
     NamedTensors outputs = Session(file).run(ref(model, g + "_inputs.json"));
     NamedTensors expected = ref(model, g + "_outputs.json");
     EXPECT_EQ(outputs.size(), expected.size());
@@ -256,7 +257,7 @@ void check_merged(const std::string& model, const std::string& task, const fs::p
       ASSERT_TRUE(got.count(name)) << name;
       EXPECT_LE(test::relative_error(got.at(name), t), 1e-4) << name;
     }
-    if (test::ort_peer().empty()) continue;
+    if (!test::have_ort()) continue;
     NamedTensors ort = test::run_ort(file, feeds, dir.string());
     for (const auto& [name, t] : want) {
       ASSERT_TRUE(ort.count(name)) << name;
@@ -286,7 +287,7 @@ TEST(ExportGenerative, LaterOpsetsMatchPyTorch) {
       fs::path out = export_fixture(model, d.path / (model + std::to_string(opset)), task, o);
       EXPECT_EQ(load_model((out / (graphs[0] + "_model.onnx")).string()).opset(""), opset);
       check_against_pytorch(model, out, graphs);
-      if (!test::ort_peer().empty()) check_ort(model, out, graphs, d.path);
+      if (test::have_ort()) check_ort(model, out, graphs, d.path);
     }
   }
 }
@@ -390,7 +391,7 @@ void check_random_export(const std::string& model_type, const fs::path& out, int
       if (name == "logits") s.back() = logits_width;
       EXPECT_EQ(outs.at(name).shape(), s) << name;
     }
-    if (!test::ort_peer().empty())
+    if (test::have_ort())
       for (const auto& [name, err] : test::kiln_vs_ort(file, feeds, scratch.string())) EXPECT_LE(err, 1e-4) << name;
   }
 
