@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "passes/opset_upgrade.h"
 #include "quantize/rewrites.h"
 
 namespace kiln::quant {
@@ -85,9 +86,13 @@ GraphStats quantize_model(Model& model, const Options& options, const Ranges* ra
   int64_t opset = model.opset("");
   int64_t need = options.is_static ? (options.format == Format::QDQ ? 10 : 10) : 11;
   if (opset < need) {
+    // Raising the import alone would leave old-form nodes (Clip min/max attributes, ...) that the new
+    // opset reads differently; upgrade_opset converts them, or refuses before anything is written.
+    OpsetUpgrade up = upgrade_opset(model, need);
     stats.warnings.push_back(fmt::format(
-        "the model imports ONNX opset {}; quantized ops need opset {}: the import was raised to {}", opset, need, need));
-    model.set_opset("", need);
+        "the model imports ONNX opset {}; quantized ops need opset {}: the model was upgraded to opset {} ({} "
+        "node(s) rewritten to the new operator forms)",
+        opset, need, need, up.nodes_rewritten));
   }
   if (options.per_channel && options.format == Format::QDQ && model.opset("") < 13)
     stats.warnings.push_back(fmt::format(
