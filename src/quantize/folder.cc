@@ -130,6 +130,7 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
     for (auto& [src, dst] : graphs) {
       if (progress) progress(fmt::format("quantizing {}", src.filename().string()));
       Model model = load_input(src);
+      promote_constant_weights(model.graph);  // Constant-node weights are calibrated like initializers
       Ranges ranges;
       if (options.is_static) {
         if (progress) progress(fmt::format("calibrating {}", src.filename().string()));

@@ -45,9 +45,8 @@ void process(Context& ctx, const Scope& scope) {
   g.nodes = std::move(out);
 }
 
-// Exporters such as paddle2onnx hold weights in Constant nodes instead of initializers. A Constant
-// (a `value` tensor) read as a product's weight or a Gather's table becomes the initializer of the
-// same name, so the quantizer sees it like any other weight. Returns how many were promoted.
+}  // namespace
+
 int promote_constant_weights(Graph& g) {
   std::set<std::string> weights;
   for (const Node& n : g.nodes) {
@@ -77,8 +76,6 @@ int promote_constant_weights(Graph& g) {
   g.nodes = std::move(kept);
   return promoted;
 }
-
-}  // namespace
 
 GraphStats quantize_model(Model& model, const Options& options, const Ranges* ranges) {
   GraphStats stats;

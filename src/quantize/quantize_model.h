@@ -11,6 +11,12 @@ namespace kiln::quant {
 // A model with nothing to quantize is left unchanged and the stats say so in `warnings`.
 GraphStats quantize_model(Model& model, const Options& options, const Ranges* ranges = nullptr);
 
+// Exporters such as paddle2onnx hold weights in Constant nodes instead of initializers. A Constant
+// (a `value` tensor) read as a product's weight or a Gather's table becomes the initializer of the
+// same name, so calibration and the quantizer see it like any other weight. quantize_model does
+// this itself; call it before values_to_calibrate / calibrate too. Returns how many were promoted.
+int promote_constant_weights(Graph& g);
+
 // The activations static quantization must calibrate for this model: the float inputs (and, for
 // QOperator, outputs) of the nodes quantize_model would quantize.
 std::vector<std::string> values_to_calibrate(const Model& model, const Options& options);
