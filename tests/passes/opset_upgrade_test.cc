@@ -378,3 +378,117 @@ TEST(OpsetUpgrade, CompatibleChangesPassUnchanged) {
   EXPECT_EQ(opset_step("Tile", 6), OpsetStep::Refused);
   EXPECT_EQ(opset_step("Clip", 10), OpsetStep::NotAChange);
 }
+
+namespace {
+
+// x [1, 2, 3, 4] -> Upsample (opset 9, scales an initializer) or Resize (opset 10) -> y.
+Model resample_model(const std::string& op, int64_t opset, const std::string& mode, std::vector<float> scales) {
+  GraphBuilder b("resample", opset);
+  std::string x = b.input("x", DType::F32, {Dim{1, ""}, Dim{2, ""}, Dim{3, ""}, Dim{4, ""}});
+  std::string s = b.initializer("scales", Tensor::from_vector<float>({4}, scales));
+  b.output(b.op(op, {x, s}, {{"mode", attr_string(mode)}}), "y", DType::F32, {});
+  Model m = b.finish();
+  m.graph.outputs[0].shape.reset();
+  return m;
+}
+
+}  // namespace
+
+// Non-integer scales, where Resize-11's default coordinate mapping would differ: ONNX Runtime on
+// the original Upsample-9 / Resize-10 node is the reference for kiln and ONNX Runtime on the
+// upgraded file.
+TEST(OpsetUpgrade, ResampleMeaningMatchesOnnxRuntime) {
+  KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
+  Tensor x(DType::F32, {1, 2, 3, 4});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = (float)((i * 7) % 11) - 3.0f;
+  struct Case {
+    const char* op;
+    int64_t opset;
+    const char* mode;
+    std::vector<float> scales;
+  };
+  for (const Case& c : {Case{"Upsample", 9, "nearest", {1, 1, 1.5f, 2.5f}}, Case{"Upsample", 9, "linear", {1, 1, 1.5f, 2.5f}},
+                        Case{"Upsample", 9, "nearest", {1, 1, 2, 3}}, Case{"Resize", 10, "nearest", {1, 1, 1.7f, 2.2f}},
+                        Case{"Resize", 10, "linear", {1, 1, 1.7f, 2.2f}}}) {
+    for (int64_t target : {11, 13, 18}) {
+      SCOPED_TRACE(fmt::format("{}-{} {} to {}", c.op, c.opset, c.mode, target));
+      test::ScratchDir s("kiln-opset-ort");
+      std::string orig = (s.path / "orig.onnx").string(), up = (s.path / "up.onnx").string();
+      Model m = resample_model(c.op, c.opset, c.mode, c.scales);
+      save_model(m, orig);
+      upgrade_opset(m, target);
+      save_model(m, up);
+      NamedTensors want = test::run_ort(orig, {{"x", x}}, s.path.string());
+      NamedTensors ort = test::run_ort(up, {{"x", x}}, s.path.string());
+      NamedTensors got = Session(load_model(up)).run({{"x", x}});
+      EXPECT_LE(test::relative_error(ort.at("y"), want.at("y")), 1e-6) << "ONNX Runtime, upgraded";
+      EXPECT_LE(test::relative_error(got.at("y"), want.at("y")), 1e-6) << "kiln, upgraded";
+    }
+  }
+}
+
+// Nodes inside subgraphs are upgraded too, and their new initializers stay in their subgraph.
+TEST(OpsetUpgrade, SubgraphNodesAreUpgraded) {
+  auto branch = [](float lo, float hi) {
+    auto g = std::make_shared<Graph>();
+    g->name = "branch";
+    Node clip;
+    clip.op_type = "Clip";
+    clip.name = "clip_" + std::to_string((int)hi);
+    clip.inputs = {"x"};
+    clip.outputs = {"y_" + std::to_string((int)hi)};
+    clip.attributes["min"] = attr_float(lo);
+    clip.attributes["max"] = attr_float(hi);
+    g->nodes.push_back(clip);
+    g->outputs.push_back(ValueInfo{clip.outputs[0], DType::F32, std::nullopt, "", false});
+    return g;
+  };
+  GraphBuilder b("if", 9);
+  std::string x = b.input("x", DType::F32, {Dim{4, ""}});
+  std::string cond = b.input("cond", DType::Bool, {});
+  Attribute then_g, else_g;
+  then_g.kind = else_g.kind = Attribute::Kind::Graph;
+  then_g.g = branch(0, 1);
+  else_g.g = branch(-2, 2);
+  b.output(b.op("If", {cond}, {{"then_branch", then_g}, {"else_branch", else_g}}), "y", DType::F32, {Dim{4, ""}});
+  Model m = b.finish();
+  OpsetUpgrade up = upgrade_opset(m, 11);
+  EXPECT_EQ(up.nodes_rewritten, 2);
+  auto if_node = std::find_if(m.graph.nodes.begin(), m.graph.nodes.end(), [](const Node& n) { return n.op_type == "If"; });
+  ASSERT_NE(if_node, m.graph.nodes.end());
+  const Graph& then_branch = *if_node->attr("then_branch")->g;
+  EXPECT_EQ(then_branch.nodes[0].inputs.size(), 3u);
+  EXPECT_EQ(then_branch.initializers.size(), 2u);
+  test::ScratchDir s("kiln-opset-if");
+  std::string path = (s.path / "model.onnx").string();
+  save_model(m, path);
+  EXPECT_NO_THROW(test::onnx_check(path));
+  Tensor xs = Tensor::from_vector<float>({4}, {-3.0f, -0.5f, 0.5f, 3.0f});
+  Session session(load_model(path));
+  Tensor yt = session.run({{"x", xs}, {"cond", Tensor::scalar<bool>(true)}}).at("y");
+  Tensor ye = session.run({{"x", xs}, {"cond", Tensor::scalar<bool>(false)}}).at("y");
+  EXPECT_EQ(std::vector<float>(yt.data<float>(), yt.data<float>() + 4), (std::vector<float>{0, 0, 0.5f, 1}));
+  EXPECT_EQ(std::vector<float>(ye.data<float>(), ye.data<float>() + 4), (std::vector<float>{-2, -0.5f, 0.5f, 2}));
+}
+
+// Clip's new scalar inputs need the input's element type; a graph that does not tell it is refused.
+TEST(OpsetUpgrade, ClipOfUnknownTypeIsRefused) {
+  Model m;
+  m.opsets = {{"", 9}};
+  m.graph.inputs.push_back(ValueInfo{"x", DType::Undefined, std::nullopt, "", false});
+  Node clip;
+  clip.op_type = "Clip";
+  clip.inputs = {"x"};
+  clip.outputs = {"y"};
+  clip.attributes["max"] = attr_float(1);
+  m.graph.nodes.push_back(clip);
+  m.graph.outputs.push_back(ValueInfo{"y", DType::Undefined, std::nullopt, "", false});
+  try {
+    upgrade_opset(m, 11);
+    FAIL() << "upgraded without knowing the type";
+  } catch (const Unsupported& e) {
+    EXPECT_NE(std::string(e.what()).find("element type of 'x'"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(m.opset(""), 9);
+  EXPECT_TRUE(m.graph.nodes[0].has_attr("max"));
+}
