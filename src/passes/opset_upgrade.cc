@@ -18,6 +18,7 @@ struct Ctx {
   std::set<std::string>* names = nullptr;         // every value name in the model (fresh names)
   const std::map<std::string, DType>* types = nullptr;  // element types known in this scope
   const std::map<std::string, int64_t>* ranks = nullptr;
+  const Graph* graph = nullptr;  // the graph being converted, as it was
   int64_t from = 0, target = 0;
   std::vector<Node> before, after;          // nodes emitted around the one converted
   std::map<std::string, Tensor> initializers;  // new initializers of this graph
@@ -283,15 +284,40 @@ void upsample_to_resize(Node& n, Ctx& c) {
   n.op_type = "Resize";
 }
 
+// The value of `v` when it is an initializer or a Constant's tensor in the graph; nullptr otherwise.
+const Tensor* constant_value(const Ctx& c, const std::string& v) {
+  auto it = c.graph->initializers.find(v);
+  if (it != c.graph->initializers.end()) return &it->second;
+  for (const Node& n : c.graph->nodes)
+    if (n.op_type == "Constant" && !n.outputs.empty() && n.outputs[0] == v) {
+      const Attribute* a = n.attr("value");
+      return a && a->kind == Attribute::Kind::Tensor ? &a->t : nullptr;
+    }
+  return nullptr;
+}
+
 // Resize-10 (X, scales) -> Resize-11 (X, roi, scales). Resize-10 maps output to input coordinates
-// as x / scale and takes the nearest pixel below (as Upsample does); Resize-11's defaults are
-// half_pixel and round_prefer_floor, so both are written explicitly.
+// as x / scale and takes the nearest pixel below when it grows (as Upsample does); Resize-11's
+// defaults are half_pixel and round_prefer_floor, so both are written explicitly.
 void resize_11(Node& n, Ctx& c) {
   std::string scales = n.inputs.size() > 1 ? n.inputs[1] : "";
+  // ONNX Runtime, the reference implementation of Resize-10, rounds up instead when it shrinks: ceil
+  // for scales all <= 1 (known as constants); a mix of shrinking and growing has no opset-11 form.
+  std::string nearest = "floor";
+  if (const Tensor* s = constant_value(c, scales)) {
+    bool down = false, up = false;
+    for (int64_t i = 0; i < s->numel(); ++i) {
+      down |= s->item_f64(i) < 1.0;
+      up |= s->item_f64(i) > 1.0;
+    }
+    if (down && up && n.attr_string("mode", "nearest") == "nearest")
+      refuse(n, c, "nearest Resize-10 that shrinks some axes and grows others");
+    if (down) nearest = "ceil";
+  }
   std::string roi = c.target >= 13 ? "" : c.constant(n, "roi", Tensor(DType::F32, {0}));
   n.inputs = {n.inputs.at(0), roi, scales};
   set_string(n, "coordinate_transformation_mode", "asymmetric");
-  if (n.attr_string("mode", "nearest") == "nearest") set_string(n, "nearest_mode", "floor");
+  if (n.attr_string("mode", "nearest") == "nearest") set_string(n, "nearest_mode", nearest);
 }
 
 void scatter_to_elements(Node& n, Ctx&) { n.op_type = "ScatterElements"; }
@@ -477,6 +503,7 @@ struct Walker {
       c.names = &names;
       c.types = &scope.types;
       c.ranks = &scope.ranks;
+      c.graph = &g;
       c.from = from;
       c.target = target;
       Node n = original;

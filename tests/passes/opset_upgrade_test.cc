@@ -394,7 +394,8 @@ Model resample_model(const std::string& op, int64_t opset, const std::string& mo
 
 }  // namespace
 
-// Non-integer scales, where Resize-11's default coordinate mapping would differ: ONNX Runtime on
+// Non-integer scales, growing and shrinking, where Resize-11's default coordinate mapping would
+// differ: ONNX Runtime on
 // the original Upsample-9 / Resize-10 node is the reference for kiln and ONNX Runtime on the
 // upgraded file.
 TEST(OpsetUpgrade, ResampleMeaningMatchesOnnxRuntime) {
@@ -409,7 +410,7 @@ TEST(OpsetUpgrade, ResampleMeaningMatchesOnnxRuntime) {
   };
   for (const Case& c : {Case{"Upsample", 9, "nearest", {1, 1, 1.5f, 2.5f}}, Case{"Upsample", 9, "linear", {1, 1, 1.5f, 2.5f}},
                         Case{"Upsample", 9, "nearest", {1, 1, 2, 3}}, Case{"Resize", 10, "nearest", {1, 1, 1.7f, 2.2f}},
-                        Case{"Resize", 10, "linear", {1, 1, 1.7f, 2.2f}}}) {
+                        Case{"Resize", 10, "linear", {1, 1, 1.7f, 2.2f}}, Case{"Resize", 10, "nearest", {1, 1, 0.6f, 0.7f}}, Case{"Resize", 10, "linear", {1, 1, 0.6f, 0.7f}}}) {
     for (int64_t target : {11, 13, 18}) {
       SCOPED_TRACE(fmt::format("{}-{} {} to {}", c.op, c.opset, c.mode, target));
       test::ScratchDir s("kiln-opset-ort");
@@ -425,6 +426,9 @@ TEST(OpsetUpgrade, ResampleMeaningMatchesOnnxRuntime) {
       EXPECT_LE(test::relative_error(got.at("y"), want.at("y")), 1e-6) << "kiln, upgraded";
     }
   }
+  // Shrinking one axis and growing another rounds both ways in ONNX Runtime: no opset-11 form.
+  Model mixed = resample_model("Resize", 10, "nearest", {1, 1, 0.6f, 2.0f});
+  EXPECT_THROW(upgrade_opset(mixed, 11), Unsupported);
 }
 
 // Nodes inside subgraphs are upgraded too, and their new initializers stay in their subgraph.
