@@ -230,7 +230,7 @@ void axes_to_input(Node& n, Ctx& c) {
 void softmax_axis(Node& n, Ctx& c) {
   int64_t axis = n.attr_int("axis", 1);
   auto rank = c.ranks->find(n.inputs.at(0));
-  if (axis == -1 || (rank != c.ranks->end() && (axis == rank->second - 1 || axis == -1))) {
+  if (axis == -1 || (rank != c.ranks->end() && axis == rank->second - 1)) {
     set_int(n, "axis", -1);
     return;
   }
