@@ -539,6 +539,18 @@ struct Walker {
   }
 };
 
+bool uses_default_domain(const Graph& g) {
+  for (const Node& n : g.nodes) {
+    if (canonical_domain(n.domain).empty()) return true;
+    for (const auto& [k, a] : n.attributes) {
+      if (a.g && uses_default_domain(*a.g)) return true;
+      for (const auto& sg : a.graphs)
+        if (uses_default_domain(*sg)) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 OpsetStep opset_step(const std::string& op_type, int since) {
@@ -558,7 +570,14 @@ OpsetUpgrade upgrade_opset(Model& model, int64_t target) {
   KILN_CHECK(target <= kNewestKnownOpset, Unsupported,
              "cannot upgrade to opset {}: kiln knows ONNX operators up to opset {}; choose {} or lower", target,
              kNewestKnownOpset, kNewestKnownOpset);
-  KILN_CHECK(r.from >= 1, BadModel, "the model imports no default-domain opset: add an ai.onnx opset import");
+  if (r.from < 1) {  // nothing imports ai.onnx: only a graph without default-domain nodes is valid
+    KILN_CHECK(!uses_default_domain(model.graph), BadModel,
+               "the model uses ai.onnx operators but imports no ai.onnx opset: add the opset it was exported with");
+    model.set_opset("", target);
+    model.ir_version = std::max(model.ir_version, min_ir_version(target));
+    r.to = target;
+    return r;
+  }
   Walker w;
   w.from = r.from;
   w.target = target;

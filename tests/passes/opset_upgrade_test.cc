@@ -496,3 +496,23 @@ TEST(OpsetUpgrade, ClipOfUnknownTypeIsRefused) {
   EXPECT_EQ(m.opset(""), 9);
   EXPECT_TRUE(m.graph.nodes[0].has_attr("max"));
 }
+
+// Without an ai.onnx import there is nothing to convert when no node is ai.onnx; otherwise the
+// model is broken and said so.
+TEST(OpsetUpgrade, MissingDefaultImport) {
+  Model m;
+  m.opsets = {{"com.microsoft", 1}};
+  Node n;
+  n.op_type = "Gelu";
+  n.domain = "com.microsoft";
+  n.inputs = {"x"};
+  n.outputs = {"y"};
+  m.graph.nodes.push_back(n);
+  EXPECT_EQ(upgrade_opset(m, 11).to, 11);
+  EXPECT_EQ(m.opset(""), 11);
+  Model bad;
+  n.domain = "";
+  n.op_type = "Relu";
+  bad.graph.nodes.push_back(n);
+  EXPECT_THROW(upgrade_opset(bad, 11), BadModel);
+}
