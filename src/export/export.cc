@@ -10,6 +10,7 @@
 #include "core/tensor_json.h"
 #include "export/check_graph.h"
 #include "export/checkpoint.h"
+#include "export/fp16_weights.h"
 #include "export/merge_decoders.h"
 #include "export/model_files.h"
 #include "export/tasks.h"
@@ -124,6 +125,8 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   auto start = std::chrono::steady_clock::now();
   KILN_CHECK(options.opset >= 13 && options.opset <= 21, BadInput,
              "--opset {} is not supported: kiln exports opsets 13 to 21", options.opset);
+  KILN_CHECK(options.dtype == "fp32" || options.dtype == "fp16", BadInput,
+             "--dtype {} is not supported: choose fp32 or fp16", options.dtype);
   fs::path src_path(src);
   fs::path config_path = fs::is_directory(src_path) ? src_path / "config.json" : src_path;
   fs::path src_dir = fs::is_directory(src_path) ? src_path : src_path.parent_path();
@@ -151,6 +154,8 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   }
   std::vector<ExportedGraph> graphs = it->second.builder(config, *weights, resolved);
   if (options.merged) add_merged_decoder(graphs, model_type);
+  if (options.dtype == "fp16")
+    for (auto& g : graphs) store_weights_fp16(g.model.graph);
   weights.reset();
 
   // Write everything into a temporary folder beside OUT, check it, then rename it into place.
