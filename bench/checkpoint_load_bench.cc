@@ -8,6 +8,8 @@
 // the disk.
 //
 //   build/bench/checkpoint_load_bench [SCRATCH_DIR]
+//   build/bench/checkpoint_load_bench --write-folder DIR   (config.json + pytorch_model.bin into DIR,
+//                                                           for bench/export-real-size)
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,10 +98,21 @@ int load_once(const std::string& dir) {
   return 0;
 }
 
+// A checkpoint folder as transformers saves one: the bench config and the state dict as
+// pytorch_model.bin.
+int write_folder(const fs::path& dir) {
+  fs::create_directories(dir);
+  fs::copy_file(KILN_SOURCE_DIR "/bench/configs/distilbert-base.json", dir / "config.json",
+                fs::copy_options::overwrite_existing);
+  write(dir / "pytorch_model.bin", test::torch_bin(distilbert_base()));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--load") return load_once(argv[2]);
+  if (argc == 3 && std::string(argv[1]) == "--write-folder") return write_folder(argv[2]);
   fs::path scratch = argc > 1 ? fs::path(argv[1]) : fs::temp_directory_path() / ("kiln-ckpt-bench-" + std::to_string(getpid()));
   fs::create_directories(scratch / "bin");
   fs::create_directories(scratch / "st");

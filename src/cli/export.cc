@@ -1,4 +1,4 @@
-// kiln export SRC OUT [--task T] [--opset N] [--random-weights [--seed S]] [--external-data] [--merged]
+// kiln export SRC OUT [--task T] [--opset N] [--random-weights [--seed S]] [--external-data] [--merged] [--dtype fp32|fp16]
 #include <cstdio>
 
 #include "cli/command.h"
@@ -36,6 +36,9 @@ KILN_COMMAND(export_command, "export", "Export a Hugging Face checkpoint folder 
                "keep weights in <graph>.onnx.data (zero-copy loading; always done above 2 GB)");
   sub.add_flag("--merged", o->options.merged,
                "also write decoder_model_merged.onnx (both decoders behind one If on use_cache_branch)");
+  sub.add_option("--dtype", o->options.dtype,
+                 "fp32 (default), or fp16: float weights stored as float16, each cast back to float32 in the "
+                 "graph (half the file; computation stays float32)");
   return [o] {
     kiln::ExportResult r = kiln::export_model(o->src, o->out, o->options);
     std::printf("exported %s (%s, opset %lld) to %s in %.1f s: %lld parameters\n", r.model_type.c_str(),

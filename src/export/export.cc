@@ -6,9 +6,11 @@
 #include <chrono>
 #include <filesystem>
 
+#include "core/buffer.h"
 #include "core/tensor_json.h"
 #include "export/check_graph.h"
 #include "export/checkpoint.h"
+#include "export/fp16_weights.h"
 #include "export/merge_decoders.h"
 #include "export/model_files.h"
 #include "export/tasks.h"
@@ -123,6 +125,8 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   auto start = std::chrono::steady_clock::now();
   KILN_CHECK(options.opset >= 13 && options.opset <= 21, BadInput,
              "--opset {} is not supported: kiln exports opsets 13 to 21", options.opset);
+  KILN_CHECK(options.dtype == "fp32" || options.dtype == "fp16", BadInput,
+             "--dtype {} is not supported: choose fp32 or fp16", options.dtype);
   fs::path src_path(src);
   fs::path config_path = fs::is_directory(src_path) ? src_path / "config.json" : src_path;
   fs::path src_dir = fs::is_directory(src_path) ? src_path : src_path.parent_path();
@@ -150,6 +154,8 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   }
   std::vector<ExportedGraph> graphs = it->second.builder(config, *weights, resolved);
   if (options.merged) add_merged_decoder(graphs, model_type);
+  if (options.dtype == "fp16")
+    for (auto& g : graphs) store_weights_fp16(g.model.graph);
   weights.reset();
 
   // Write everything into a temporary folder beside OUT, check it, then rename it into place.
@@ -174,6 +180,9 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
       result.parameters += g.model.graph.parameter_count();
       std::vector<ValueInfo> inputs = g.model.graph.inputs, outputs = g.model.graph.outputs;
       g.model = Model();  // the weights are in the file now; the check reads them back from it
+      // Freed weights stay in the buffer cache for reuse at their sizes; the check's loading needs
+      // other sizes, so give them back to the system first (at DistilBERT-base size: 170 MB).
+      Buffer::release_cached();
       check_graph(path, inputs, outputs, config, std::move(g.check_feeds));
     }
     fs::copy_file(config_path, tmp / "config.json");  // as it is, whatever its file name

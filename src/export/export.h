@@ -26,6 +26,10 @@ struct ExportOptions {
   // Also write decoder_model_merged.onnx (decoder + decoder_with_past behind one If on
   // use_cache_branch), as Optimum does; for architectures that export both decoder graphs.
   bool merged = false;
+  // How float weights are stored: "fp32" (checkpoints in fp16/bf16 are upcast), or "fp16" (float16
+  // initializers, each followed by a Cast to float32: half the file, float32 compute; see
+  // export/fp16_weights.h).
+  std::string dtype = "fp32";
 };
 
 struct ExportedGraph {

@@ -1,6 +1,10 @@
 // ONNX protobuf -> IR.
+#include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -304,14 +308,44 @@ Model model_from_proto(onnx::ModelProto& mp, LoadContext& ctx) {
   return m;
 }
 
-void parse_model_proto(onnx::ModelProto& mp, const void* data, size_t size, const std::string& what) {
+void check_model_size(size_t size, const std::string& what) {
   KILN_CHECK(size > 0, BadModel, "{} is empty; expected an ONNX model", what);
   KILN_CHECK(size < (size_t)INT32_MAX, BadModel,
              "{} is over 2 GB; ONNX files that large must keep their weights as external data", what);
+}
+
+[[noreturn]] void not_onnx(const std::string& what) {
+  throw BadModel(fmt::format("{} is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)", what));
+}
+
+void parse_model_proto(onnx::ModelProto& mp, const void* data, size_t size, const std::string& what) {
+  check_model_size(size, what);
   google::protobuf::io::CodedInputStream in(static_cast<const uint8_t*>(data), (int)size);
   in.SetRecursionLimit(100);
-  if (!mp.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage())
-    throw BadModel(fmt::format("{} is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)", what));
+  if (!mp.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage()) not_onnx(what);
+}
+
+// Parses a model file read through a small buffer rather than mapped: the parse copies inline
+// tensors' bytes into the protobuf anyway (load_tensor then takes them over), so a mapping would
+// only add the whole file's pages to the process's memory while it loads.
+void parse_model_file(onnx::ModelProto& mp, const std::string& path) {
+  std::error_code ec;
+  uintmax_t size = fs::file_size(path, ec);
+  KILN_CHECK(!ec, IoError, "cannot read model file {}: {}", path, ec.message());
+  check_model_size((size_t)size, path);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  KILN_CHECK(fd >= 0, IoError, "cannot open model file {}: {}; check its permissions", path, std::strerror(errno));
+  google::protobuf::io::FileInputStream file(fd, 1 << 20);
+  file.SetCloseOnDelete(true);
+  bool ok = false;
+  {
+    google::protobuf::io::CodedInputStream in(&file);
+    in.SetRecursionLimit(100);
+    in.SetTotalBytesLimit(INT32_MAX);
+    ok = mp.ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
+  }
+  KILN_CHECK(file.GetErrno() == 0, IoError, "cannot read model file {}: {}", path, std::strerror(file.GetErrno()));
+  if (!ok) not_onnx(path);
 }
 
 }  // namespace
@@ -319,9 +353,8 @@ void parse_model_proto(onnx::ModelProto& mp, const void* data, size_t size, cons
 Model load_model(const std::string& path) {
   KILN_CHECK(fs::exists(path), IoError, "model file {} does not exist", path);
   KILN_CHECK(!fs::is_directory(path), BadInput, "{} is a folder; give the path of a .onnx file", path);
-  auto file = MappedFile::open(path);
   onnx::ModelProto mp;
-  parse_model_proto(mp, file->data(), file->size(), path);
+  parse_model_file(mp, path);
   LoadContext ctx;
   ctx.base_dir = fs::absolute(fs::path(path)).parent_path().string();
   Model m = model_from_proto(mp, ctx);

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <vector>
 
 #include "graph/external_data.h"
 #include "graph/onnx_io.h"
@@ -22,17 +24,23 @@ struct SaveContext {
   std::ofstream* data = nullptr;
   int64_t offset = 0;
   SharedExternalData* shared = nullptr;
+  // Set while the main graph's initializers are converted by save_model: inline tensors then get
+  // their header only and are listed here, and their bytes are written from the Tensor straight
+  // into the file (write_model) instead of being copied into the protobuf first.
+  std::vector<std::pair<onnx::TensorProto, const Tensor*>>* deferred = nullptr;
 };
 
 void graph_to_proto(const Graph& g, onnx::GraphProto& gp, SaveContext& ctx);
 
-void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto& tp, SaveContext& ctx) {
+// Returns false when the tensor's inline bytes were left out (omit_raw): the caller writes them.
+bool tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto& tp, SaveContext& ctx,
+                     bool omit_raw = false) {
   tp.set_name(name);
   tp.set_data_type((int32_t)t.dtype());
   for (int64_t d : t.shape()) tp.add_dims(d);
   if (t.dtype() == DType::String) {
     for (int64_t i = 0; i < t.numel(); ++i) tp.add_string_data(t.data<std::string>()[i]);
-    return;
+    return true;
   }
   if (ctx.shared && t.nbytes() >= ctx.threshold) {
     int64_t at = ctx.shared->append(t);
@@ -45,7 +53,7 @@ void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto
     add("location", ctx.shared->location());
     add("offset", std::to_string(at));
     add("length", std::to_string(t.nbytes()));
-    return;
+    return true;
   }
   if (ctx.external && ctx.data && t.nbytes() >= ctx.threshold) {
     // Align each tensor to 4 KiB so readers can map it directly.
@@ -64,9 +72,11 @@ void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto
     add("offset", std::to_string(ctx.offset));
     add("length", std::to_string(t.nbytes()));
     ctx.offset += (int64_t)t.nbytes();
-    return;
+    return true;
   }
+  if (omit_raw) return false;
   tp.set_raw_data(t.raw(), t.nbytes());
+  return true;
 }
 
 void value_info_to_proto(const ValueInfo& v, onnx::ValueInfoProto& vp) {
@@ -119,7 +129,17 @@ void attribute_to_proto(const std::string& name, const Attribute& a, onnx::Attri
 void graph_to_proto(const Graph& g, onnx::GraphProto& gp, SaveContext& ctx) {
   gp.set_name(g.name);
   if (!g.doc.empty()) gp.set_doc_string(g.doc);
-  for (const auto& [name, t] : g.initializers) tensor_to_proto(t, name, *gp.add_initializer(), ctx);
+  auto* deferred = ctx.deferred;
+  ctx.deferred = nullptr;  // subgraphs keep their initializers in the protobuf
+  for (const auto& [name, t] : g.initializers) {
+    if (!deferred) {
+      tensor_to_proto(t, name, *gp.add_initializer(), ctx);
+      continue;
+    }
+    onnx::TensorProto tp;
+    if (tensor_to_proto(t, name, tp, ctx, true)) *gp.add_initializer() = std::move(tp);
+    else deferred->push_back({std::move(tp), &t});
+  }
   for (const auto& v : g.inputs) value_info_to_proto(v, *gp.add_input());
   for (const auto& v : g.outputs) value_info_to_proto(v, *gp.add_output());
   for (const auto& v : g.value_info) value_info_to_proto(v, *gp.add_value_info());
@@ -133,6 +153,7 @@ void graph_to_proto(const Graph& g, onnx::GraphProto& gp, SaveContext& ctx) {
     for (const auto& o : n.outputs) np->add_output(o);
     for (const auto& [k, a] : n.attributes) attribute_to_proto(k, a, *np->add_attribute(), ctx);
   }
+  ctx.deferred = deferred;
 }
 
 void model_to_proto(const Model& m, onnx::ModelProto& mp, SaveContext& ctx) {
@@ -156,6 +177,53 @@ void model_to_proto(const Model& m, onnx::ModelProto& mp, SaveContext& ctx) {
 }
 
 int64_t total_tensor_bytes(const Graph& g) { return g.parameter_bytes(); }
+
+void put_varint(std::ostream& f, uint64_t v) {
+  char b[10];
+  int n = 0;
+  do {
+    b[n++] = (char)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+    v >>= 7;
+  } while (v);
+  f.write(b, n);
+}
+
+size_t varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) v >>= 7, ++n;
+  return n;
+}
+
+// Writes mp (whose main graph's inline initializers are in `deferred`, headers without bytes) as
+// the one ModelProto it stands for: protobuf accepts a message's fields in any order, so each
+// deferred initializer is written as its header followed by its raw_data field (9), the bytes coming
+// straight from the Tensor, and the graph (ModelProto field 7) as its other fields followed by the
+// initializers (GraphProto field 5).
+bool write_model(onnx::ModelProto& mp, const std::vector<std::pair<onnx::TensorProto, const Tensor*>>& deferred,
+                 std::ostream& f) {
+  std::unique_ptr<onnx::GraphProto> gp(mp.release_graph());
+  if (!mp.SerializeToOstream(&f)) return false;
+  std::vector<size_t> entry;  // each initializer's length
+  size_t graph_len = gp->ByteSizeLong();
+  for (const auto& [tp, t] : deferred) {
+    size_t n = t->nbytes();
+    entry.push_back(tp.ByteSizeLong() + 1 + varint_size(n) + n);
+    graph_len += 1 + varint_size(entry.back()) + entry.back();
+  }
+  f.put((char)((7 << 3) | 2));
+  put_varint(f, graph_len);
+  if (!gp->SerializeToOstream(&f)) return false;
+  for (size_t i = 0; i < deferred.size(); ++i) {
+    const auto& [tp, t] = deferred[i];
+    f.put((char)((5 << 3) | 2));
+    put_varint(f, entry[i]);
+    if (!tp.SerializeToOstream(&f)) return false;
+    f.put((char)((9 << 3) | 2));
+    put_varint(f, t->nbytes());
+    f.write(static_cast<const char*>(t->raw()), (std::streamsize)t->nbytes());
+  }
+  return (bool)f;
+}
 
 std::string temp_name(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
 
@@ -193,11 +261,13 @@ void save_model(const Model& model, const std::string& path, const SaveOptions& 
     ctx.data = &data;
   }
   onnx::ModelProto mp;
+  std::vector<std::pair<onnx::TensorProto, const Tensor*>> deferred;
+  ctx.deferred = &deferred;
   model_to_proto(model, mp, ctx);
   std::string tmp = temp_name(path);
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    bool ok = f.good() && mp.SerializeToOstream(&f);
+    bool ok = f.good() && write_model(mp, deferred, f);
     f.close();
     if (ctx.external) data.close();
     if (!ok || !f || (ctx.external && !data)) {
