@@ -82,6 +82,32 @@ TEST(DemoModels, SpamFilterScoresWhatPyTorchMeasuredAndInt8KeepsIt) {
   EXPECT_LE(r["rows"][1]["size_ratio"].get<double>(), 0.30);
 }
 
+TEST(DemoModels, G2pScoresWhatPyTorchMeasuredAndInt8KeepsIt) {
+  kiln::test::ScratchDir d("demo-g2p");
+  std::string log;
+  ASSERT_TRUE(checkpoint_copy("g2p", d.path / "ckpt", &log)) << log;
+  ASSERT_EQ(kiln::test::run_command(kiln() + " export " + (d.path / "ckpt").string() + " " + (d.path / "fp32").string() +
+                                        " --task text2text-generation", &log), 0) << log;
+  ASSERT_EQ(kiln::test::run_command(kiln() + " quantize " + (d.path / "fp32").string() + " " + (d.path / "int8").string() +
+                                        " --preset avx512_vnni --quantize-embeddings", &log), 0) << log;
+  json want = read_json(repo() / "models/g2p/pytorch_test_scores.json");
+  std::string data = (repo() / "models/g2p/test.jsonl").string();
+  std::map<std::string, json> got;
+  for (const char* v : {"fp32", "int8"}) {
+    ASSERT_EQ(kiln::test::run_command(kiln() + " eval " + (d.path / v).string() + " --data " + data + " --metric per --json", &log), 0) << log;
+    got[v] = last_json_line(log);
+    ASSERT_EQ(got[v]["samples"], want["test_samples"]);
+  }
+  EXPECT_NEAR(got["fp32"]["per"].get<double>(), want["test_per"].get<double>(), 0.001);
+  EXPECT_NEAR(got["fp32"]["exact_match"].get<double>(), want["test_exact_match"].get<double>(), 0.001);
+  EXPECT_LE(got["int8"]["per"].get<double>(), got["fp32"]["per"].get<double>() + 0.01);  // within 1 point
+  ASSERT_EQ(kiln::test::run_command(kiln() + " report " + (d.path / "fp32").string() + " " + (d.path / "int8").string() +
+                                        " --data " + data + " --metric per --samples 8 --limit 8 --json", &log), 0) << log;
+  json r = last_json_line(log);
+  ASSERT_EQ(r["rows"].size(), 2u);
+  EXPECT_LE(r["rows"][1]["size_ratio"].get<double>(), 0.30);
+}
+
 // The npm fallback (used where ../shared is absent) gives the same vocab.txt as the shared copy of
 // bert-base-uncased's own file.
 TEST(DemoModels, VocabularyFromNpmIsTheOriginalFile) {
