@@ -88,3 +88,20 @@ TEST(LimitsCli, LoopStopsAtTheTimeout) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LimitsCli, RunTakesTheLimitsToEveryGraph) {
+  std::string dir = test::fixture("models/distilbert-tiny");
+  std::string out;
+  std::string cmd = "{ " + test::kiln_binary() + " run " + dir + " --task text-classification --input-ids 1,2,3";
+  EXPECT_EQ(test::run_command(cmd + " --max-tensor-bytes 100 2>&1 >/dev/null; }", &out), 3);
+  EXPECT_EQ(out, "kiln: error: Gather '/m/distilbert/embeddings/word_embeddings/Gather' (ai.onnx): a tensor of float32 "
+                 "[1, 3, 64] (192 elements) needs 768 bytes, over the limit of 100 bytes; raise max_tensor_bytes "
+                 "(--max-tensor-bytes) if that is meant\n");
+  // Generous limits change nothing.
+  EXPECT_EQ(test::run_command(cmd + " --max-tensor-bytes 1000000 --timeout-ms 60000 2>&1 >/dev/null; }", &out), 0) << out;
+  EXPECT_EQ(out, "");
+}
+
+}  // namespace
