@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <atomic>
+#include <mutex>
 #include <vector>
 
 namespace kiln {
@@ -56,6 +57,13 @@ void configure_threads(int threads) {
   omp_set_num_threads(threads);
   omp_set_dynamic(0);
   pin_pool(threads);
+}
+
+void configure_threads_once(int threads) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    if (g_threads.load() == 0) configure_threads(threads);
+  });
 }
 
 int thread_count() {

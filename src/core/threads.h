@@ -5,7 +5,7 @@
 // The thread count is per calling thread: a ThreadScope (which Session::run opens around each run)
 // sets it for the kernels that thread runs, for kiln's parallel_for and for oneDNN (through OpenMP's
 // per-thread nthreads setting), and puts back the previous one when it ends. Outside any scope the
-// process default applies (configure_threads; one per available core unless set).
+// process default applies (configure_threads; the first session's count, else one per core).
 #pragma once
 #include <algorithm>
 
@@ -16,6 +16,9 @@ namespace kiln {
 void configure_threads(int threads);
 // The number of threads `requested` stands for (0 = one per available core).
 int resolve_threads(int requested);
+// Sets the process default as configure_threads does, unless it was set already (the first session
+// made in a process sets it for what runs outside sessions, e.g. a pipeline's tokenizer).
+void configure_threads_once(int threads);
 // Threads the pool will use on this thread now: the innermost ThreadScope's count, else the default.
 int thread_count();
 

@@ -50,6 +50,8 @@ static std::optional<std::vector<Tensor>> evaluate_node(const Node& n, const std
 
 void Session::init() {
   // Kernels made here (packed weights, oneDNN primitives) are made for this session's thread count.
+  // The first session also sets the process default, for work outside runs (a pipeline's tokenizer).
+  configure_threads_once(options_.threads);
   ThreadScope threads(options_.threads);
   // Constant folding allocates too: a folded node over max_tensor_bytes is left for the run, which
   // then reports it.
