@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 20
 
-.PHONY: all build deps demo test peers clean asan fuzz
+.PHONY: all build deps demo test peers clean asan tsan fuzz
 
 all: build
 
@@ -31,6 +31,10 @@ test: deps build peers
 asan: deps
 	$(MAKE) build BUILD=build-asan CMAKE_FLAGS="-DKILN_SANITIZE=ON -DKILN_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo"
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+# ThreadSanitizer over the tests that run one session from several threads (scripts/tsan).
+tsan: deps
+	@scripts/tsan
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS.
 fuzz: deps

@@ -1,4 +1,4 @@
-// kiln exec MODEL.onnx --inputs IN.json [--output OUT.json] [--threads N]
+// kiln exec MODEL.onnx --inputs IN.json [--output OUT.json] [--threads N] [--max-tensor-bytes N] [--timeout-ms N]
 #include <cstdio>
 #include <iostream>
 
@@ -10,6 +10,8 @@ KILN_COMMAND(exec_command, "exec", "Run an ONNX graph on tensors given as JSON")
   struct Opts {
     std::string model, inputs, output;
     int threads = 0;
+    size_t max_tensor_bytes = kiln::SessionOptions::kDefaultMaxTensorBytes;
+    int64_t timeout_ms = 0;
     int opt_level = 2;
     std::vector<std::string> outputs;
   };
@@ -18,12 +20,16 @@ KILN_COMMAND(exec_command, "exec", "Run an ONNX graph on tensors given as JSON")
   sub.add_option("--inputs,-i", o->inputs, "input tensors as JSON ({name: {dtype, dims, data}})")->required();
   sub.add_option("--output,-o", o->output, "write output tensors here (default: stdout)");
   sub.add_option("--threads", o->threads, "threads (0 = one per core)");
+  sub.add_option("--max-tensor-bytes", o->max_tensor_bytes, "largest tensor the run may allocate (0 = no limit)");
+  sub.add_option("--timeout-ms", o->timeout_ms, "wall-clock limit of the run in ms (0 = none)");
   sub.add_option("--optimization-level", o->opt_level, "0 none, 1 constant folding, 2 fusions");
   sub.add_option("--output-names", o->outputs, "only these outputs")->delimiter(',');
   return [o] {
     kiln::NamedTensors feeds = kiln::read_tensors_json(o->inputs);
     kiln::SessionOptions so;
     so.threads = o->threads;
+    so.max_tensor_bytes = o->max_tensor_bytes;
+    so.run_timeout_ms = o->timeout_ms;
     so.optimization_level = o->opt_level;
     kiln::Session session(o->model, so);
     kiln::NamedTensors outs = session.run(feeds, o->outputs);

@@ -2,13 +2,16 @@
 
 #include <cstring>
 
+#include "core/limits.h"
+
 namespace kiln {
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) {
     KILN_CHECK(d >= 0, BadInput, "negative dimension {} in shape {}", d, shape_str(s));
-    n *= d;
+    if (__builtin_mul_overflow(n, d, &n))
+      throw BadModel(fmt::format("shape {} has more elements than a 64-bit count holds", shape_str(s)));
   }
   return n;
 }
@@ -33,6 +36,7 @@ static std::shared_ptr<Buffer> allocate_for(DType dtype, int64_t n) {
 
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   numel_ = shape_numel(shape_);
+  checked_tensor_bytes(dtype_, shape_, numel_);  // overflow and the run's max_tensor_bytes
   buffer_ = allocate_for(dtype_, numel_);
 }
 

@@ -114,7 +114,7 @@ BenchResult bench_pipeline(const std::string& model_dir, const BenchSettings& s)
   auto t0 = clock_type::now();
   auto pipe = pipeline(s.task, model_dir, po);
   r.load_ms = ms_between(t0, clock_type::now());
-  r.threads = thread_count();
+  r.threads = resolve_threads(s.pipeline.threads);
 
   const size_t bs = s.pipeline.batch_size;
   for (int w = 0; w < s.warmup; ++w) pipe->run(batch_at(0, bs));

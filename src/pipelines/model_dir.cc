@@ -82,6 +82,8 @@ std::string ModelDir::require_graph(const std::string& stem, const std::string& 
 std::shared_ptr<const Session> ModelDir::open(const std::string& path) const {
   SessionOptions so;
   so.threads = threads_;
+  so.max_tensor_bytes = max_tensor_bytes_;
+  so.run_timeout_ms = run_timeout_ms_;
   return std::make_shared<const Session>(path, so);
 }
 

@@ -28,6 +28,11 @@ class ModelDir {
   // Like find_graph, but throws IoError naming the file, what the folder holds and what the task needs.
   std::string require_graph(const std::string& stem, const std::string& task) const;
   std::shared_ptr<const Session> open(const std::string& path) const;
+  // Limits given to every session open() makes (SessionOptions::max_tensor_bytes, run_timeout_ms).
+  void set_run_limits(size_t max_tensor_bytes, int64_t run_timeout_ms) {
+    max_tensor_bytes_ = max_tensor_bytes;
+    run_timeout_ms_ = run_timeout_ms;
+  }
 
   // The tokenizer (loaded once); throws naming the files looked for when there is none.
   const Tokenizer& tokenizer() const;
@@ -40,6 +45,8 @@ class ModelDir {
 
   std::string dir_, file_;
   int threads_;
+  size_t max_tensor_bytes_ = size_t(16) << 30;
+  int64_t run_timeout_ms_ = 0;
   ModelConfig config_;
   mutable std::unique_ptr<Tokenizer> tokenizer_;
 };

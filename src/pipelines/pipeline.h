@@ -40,6 +40,10 @@ struct GenerationOptions {
 struct PipelineOptions {
   std::string device = "cpu";
   int threads = 0;       // 0 = one per core
+  // Limits of each graph run (SessionOptions): largest tensor in bytes (0 = none) and wall-clock
+  // milliseconds per run (0 = none; a generation makes one run per token).
+  size_t max_tensor_bytes = size_t(16) << 30;
+  int64_t run_timeout_ms = 0;
   std::string file;      // graph file ("model_quantized.onnx") or suffix of every graph ("quantized")
   size_t batch_size = 1;  // inputs run together (padded); results equal one-by-one runs
   bool truncation = false;

@@ -7,6 +7,8 @@
 #include <set>
 #include <unordered_set>
 
+#include "core/limits.h"
+
 namespace kiln {
 
 int64_t OpsetMap::get(const std::string& domain) const {
@@ -206,6 +208,7 @@ std::vector<Tensor> ExecutionPlan::run(const std::vector<Tensor>& inputs, const 
   }
   std::vector<Tensor> outs;
   for (const auto& st : steps_) {
+    if (deadline_passed()) check_deadline(parent ? "" : st.node->label());
     std::vector<const Tensor*> ins;
     ins.reserve(st.inputs.size());
     for (size_t k = 0; k < st.inputs.size(); ++k) {
@@ -270,6 +273,7 @@ void KernelContext::set_output(size_t i, Tensor t) {
 }
 
 std::vector<Tensor> KernelContext::run_subgraph(const ExecutionPlan& plan, const std::vector<Tensor>& inputs) const {
+  if (deadline_passed()) check_deadline("");  // the plan running this node prefixes its name
   return plan.run(inputs, frame_);
 }
 

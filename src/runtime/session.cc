@@ -1,5 +1,9 @@
 #include "runtime/session.h"
 
+#include <algorithm>
+#include <chrono>
+
+#include "core/limits.h"
 #include "core/threads.h"
 #include "graph/onnx_io.h"
 #include "passes/passes.h"
@@ -45,7 +49,15 @@ static std::optional<std::vector<Tensor>> evaluate_node(const Node& n, const std
 }
 
 void Session::init() {
-  configure_threads(options_.threads);
+  // Kernels made here (packed weights, oneDNN primitives) are made for this session's thread count.
+  // The first session also sets the process default, for work outside runs (a pipeline's tokenizer).
+  configure_threads_once(options_.threads);
+  ThreadScope threads(options_.threads);
+  // Constant folding allocates too: a folded node over max_tensor_bytes is left for the run, which
+  // then reports it.
+  RunLimits limits;
+  limits.max_tensor_bytes = options_.max_tensor_bytes;
+  RunLimitsScope limit_scope(&limits);
   OpsetMap opsets = OpsetMap::from(*model_);
   if (options_.optimization_level >= 1) {
     fold_constants(model_->graph, [&](const Node& n, const std::vector<const Tensor*>& ins) {
@@ -103,6 +115,12 @@ void Session::validate(const NamedTensors& feeds) const {
 }
 
 NamedTensors Session::run(const NamedTensors& feeds, const std::vector<std::string>& output_names) const {
+  ThreadScope threads(options_.threads);
+  RunLimits limits;
+  limits.max_tensor_bytes = options_.max_tensor_bytes;
+  limits.timeout_ms = std::max<int64_t>(0, options_.run_timeout_ms);
+  limits.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.timeout_ms);
+  RunLimitsScope limit_scope(&limits);
   validate(feeds);
   std::vector<Tensor> ins;
   for (const auto& v : model_->graph.inputs) ins.push_back(feeds.at(v.name));

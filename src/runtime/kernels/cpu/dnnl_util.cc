@@ -21,6 +21,14 @@ dnnl::stream& dnnl_stream() {
 
 namespace {
 
+// This thread's scratchpad for oneDNN primitives, at least `bytes` long (64-byte aligned). One per
+// calling thread: a thread runs one primitive at a time, and threads never share one.
+void* scratchpad(size_t bytes) {
+  thread_local std::shared_ptr<Buffer> buf;
+  if (!buf || buf->size() < bytes) buf = Buffer::allocate(bytes);
+  return buf->data();
+}
+
 // Dense row-major (or transposed) matrix descriptors, 2-D for one matrix, 3-D for a batch.
 dnnl::memory::desc matrix_md(int64_t batch, int64_t rows, int64_t cols, bool stored_transposed, dt type) {
   if (batch == 1) {
@@ -77,6 +85,7 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
     return key.bias ? dnnl::matmul::desc(p->a_md, w, p->bias_md, p->c_md) : dnnl::matmul::desc(p->a_md, w, p->c_md);
   };
   dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (key.alpha != 1.f) attr.set_output_scales(0, {key.alpha});
   if (key.accumulate || key.gelu) {
     dnnl::post_ops po;
@@ -105,10 +114,12 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
         p->packed = packed_for(pd.weights_desc());
       }
       p->b_md = p->packed->get_desc();
+      p->scratch_md = pd.scratchpad_desc();
       p->prim = dnnl::matmul(pd);
     } else {
       p->b_md = matrix_md(s.batch, s.K, s.N, s.trans_b, tb_);
       dnnl::matmul::primitive_desc pd(make_desc(p->b_md), attr, dnnl_engine());
+      p->scratch_md = pd.scratchpad_desc();
       p->prim = dnnl::matmul(pd);
     }
   } catch (const dnnl::error& e) {
@@ -145,6 +156,8 @@ void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, voi
   else
     args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(p.b_md, eng, const_cast<void*>(b)));
   if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias_md, eng, const_cast<float*>(bias)));
+  if (size_t bytes = p.scratch_md.get_size())
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratch_md, eng, scratchpad(bytes)));
   p.prim.execute(strm, args);
   strm.wait();
 }

@@ -30,6 +30,9 @@ struct MatMulShape {
 };
 
 // A matrix product of fixed element types by oneDNN (f32 x f32 -> f32, or u8/s8 x s8 -> s32).
+// run() may be called from several threads at once: primitives are made under a lock, and each
+// call passes its own scratchpad (oneDNN's user scratchpad mode; with its default library mode a
+// primitive must not run on two threads at once, nor on a thread other than the one that made it).
 class DnnlMatMul {
  public:
   DnnlMatMul(dnnl::memory::data_type a, dnnl::memory::data_type b, dnnl::memory::data_type c);
@@ -58,6 +61,7 @@ class DnnlMatMul {
   struct Prepared {
     dnnl::matmul prim;
     dnnl::memory::desc a_md, b_md, c_md, bias_md;
+    dnnl::memory::desc scratch_md;  // the primitive's scratchpad (user mode: the caller provides it)
     std::shared_ptr<dnnl::memory> packed;  // weights in the primitive's layout, when packed
   };
   // The primitive for a key, made on first use. At most kMaxCached are kept (oldest dropped first), so

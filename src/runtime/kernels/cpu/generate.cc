@@ -24,7 +24,10 @@ void range_compute(KernelContext& ctx) {
       T start = s.data<T>()[0], limit = l.data<T>()[0], delta = d.data<T>()[0];
       KILN_CHECK((double)delta != 0, BadInput, "{}: delta must not be 0", node.label());
       double cnt = std::ceil(((double)limit - (double)start) / (double)delta);
-      int64_t n = std::max<int64_t>(0, (int64_t)cnt);
+      // 2^62 elements is past any limit; the check keeps the conversion to int64 defined.
+      KILN_CHECK(!(cnt >= 0x1p62), BadInput, "{}: a range from {} to {} by {} has {} elements, more than can be held",
+                 node.label(), (double)start, (double)limit, (double)delta, cnt);
+      int64_t n = cnt > 0 ? (int64_t)cnt : 0;  // NaN (from infinities) gives 0 elements
       Tensor& y = ctx.allocate_output(0, s.dtype(), {n});
       T* p = y.data<T>();
       // Each element is start + i*delta computed in T (as the spec's loop accumulates in T).

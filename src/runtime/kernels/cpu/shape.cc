@@ -48,7 +48,8 @@ Shape reshape_target(const Shape& in, const std::vector<int64_t>& want, bool all
       continue;
     }
     KILN_CHECK(out[i] >= 0, BadInput, "{}: shape {} has a negative entry", node.label(), shape_str(want));
-    known *= out[i];
+    KILN_CHECK(!__builtin_mul_overflow(known, out[i], &known), BadModel,
+               "{}: shape {} has more elements than a 64-bit count holds", node.label(), shape_str(want));
   }
   int64_t n = shape_numel(in);
   if (infer >= 0) {
@@ -166,10 +167,10 @@ void expand_compute(KernelContext& ctx) {
     ctx.set_output(0, x);
     return;
   }
+  Tensor& y = ctx.allocate_output(0, x.dtype(), out);  // first: the size checks come before any table
   auto st = broadcast_strides(x.shape(), out);
   std::vector<std::vector<int64_t>> tables;
   for (size_t d = 0; d < out.size(); ++d) tables.push_back(linear_table(out[d], st[d]));
-  Tensor& y = ctx.allocate_output(0, x.dtype(), out);
   gather_copy(x, y, tables);
 }
 
@@ -184,11 +185,15 @@ void tile_compute(KernelContext& ctx) {
   std::vector<std::vector<int64_t>> tables(x.rank());
   for (int d = 0; d < x.rank(); ++d) {
     KILN_CHECK(reps[d] >= 0, BadInput, "{}: repeats must not be negative", ctx.node().label());
-    out[d] = x.shape()[d] * reps[d];
+    KILN_CHECK(!__builtin_mul_overflow(x.shape()[d], reps[d], &out[d]), BadModel,
+               "{}: dimension {} of {} times {} repeats does not fit in 64 bits", ctx.node().label(), d,
+               shape_str(x.shape()), reps[d]);
+  }
+  Tensor& y = ctx.allocate_output(0, x.dtype(), out);  // first: the size checks come before any table
+  for (int d = 0; d < x.rank(); ++d) {
     tables[d].resize(out[d]);
     for (int64_t i = 0; i < out[d]; ++i) tables[d][i] = (i % x.shape()[d]) * st[d];
   }
-  Tensor& y = ctx.allocate_output(0, x.dtype(), out);
   gather_copy(x, y, tables);
 }
 
