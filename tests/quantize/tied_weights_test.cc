@@ -43,12 +43,14 @@ int tensors_of(const Graph& g, const Shape& shape, DType dtype) {
   return n;
 }
 
-fs::path export_fixture(const std::string& model, const fs::path& dir) {
+fs::path export_fixture(const std::string& model, const fs::path& dir, bool merged = false) {
   fs::path src = dir / "src", out = dir / "out";
   fs::create_directories(src);
   for (const char* f : {"config.json", "model.safetensors"})
     fs::copy_file(test::fixture("models/" + model + "/" + f), src / f);
-  export_model(src.string(), out.string(), ExportOptions{});
+  ExportOptions o;
+  o.merged = merged;
+  export_model(src.string(), out.string(), o);
   return out;
 }
 
@@ -80,6 +82,33 @@ TEST(QuantizeTiedWeights, GenerationLmHeadBecomesInt8) {
   }
 }
 
+// The merged T5 decoder: both If branches read the table through a Transpose of the hoisted
+// initializer; one int8 lm_head serves both, and the graph runs in ONNX Runtime with kiln's outputs.
+TEST(QuantizeTiedWeights, MergedDecoderSharesOneInt8LmHead) {
+  KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
+  test::ScratchDir d("kiln-tied-merged");
+  fs::path out = export_fixture("t5-tiny", d.path, true);
+  quantize_path(out.string(), (d.path / "q").string(), preset_options("avx512_vnni", false));
+  std::string graph = (d.path / "q" / "decoder_model_merged.onnx").string();
+  Model q = load_model(graph);
+  EXPECT_EQ(tensors_of(q.graph, {1024, 64}, DType::F32), 1);
+  EXPECT_EQ(tensors_of(q.graph, {64, 1024}, DType::F32), 0);
+  EXPECT_EQ(tensors_of(q.graph, {64, 1024}, DType::I8), 1);
+  ASSERT_EQ(q.graph.nodes.size(), 1u);
+  for (const char* branch : {"then_branch", "else_branch"})
+    EXPECT_EQ(float_products_with_constant_weight(*q.graph.nodes[0].attr(branch)->g), 0) << branch;
+
+  NamedTensors in = read_tensors_json(test::fixture("models/t5-tiny/ref/decoder_inputs.json"));
+  const int64_t batch = in.at("input_ids").dim(0);
+  for (int l = 0; l < 2; ++l)
+    for (const char* part : {"decoder.key", "decoder.value", "encoder.key", "encoder.value"})
+      in[fmt::format("past_key_values.{}.{}", l, part)] = Tensor::zeros(DType::F32, {batch, 4, 0, 16});
+  in["use_cache_branch"] = Tensor::from_vector<bool>({1}, {false});
+  for (const auto& [name, err] : test::kiln_vs_ort(graph, in, d.path.string())) EXPECT_LE(err, kParity) << name;
+  NamedTensors fp32 = read_tensors_json(test::fixture("models/t5-tiny/ref/decoder_outputs.json"));
+  EXPECT_LE(test::relative_error(Session(graph).run(in).at("logits"), fp32.at("logits")), 0.4);
+}
+
 // bertfam's report: the tied MLM decoder stayed float after kiln quantize.
 TEST(QuantizeTiedWeights, BertMlmDecoderBecomesInt8) {
   KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
@@ -94,20 +123,26 @@ TEST(QuantizeTiedWeights, BertMlmDecoderBecomesInt8) {
   eo.task = "fill-mask";
   eo.random_weights = true;
   export_model((d.path / "src" / "config.json").string(), (d.path / "out").string(), eo);
-  std::string f32 = (d.path / "out" / "model.onnx").string(), q8 = (d.path / "q.onnx").string();
-  quantize_path(f32, q8, preset_options("avx512_vnni", false));
-  Model q = load_model(q8);
-  EXPECT_EQ(float_products_with_constant_weight(q.graph), 0);
-  EXPECT_EQ(tensors_of(q.graph, {120, 32}, DType::F32), 1);
-  EXPECT_EQ(tensors_of(q.graph, {32, 120}, DType::I8), 1);
-
+  std::string f32 = (d.path / "out" / "model.onnx").string();
   std::vector<int64_t> ids = {2, 17, 5, 103, 44, 9, 3, 2, 60, 61, 62, 63, 64, 3};
   NamedTensors in = {{"input_ids", Tensor::from_vector<int64_t>({2, 7}, ids)},
                      {"attention_mask", Tensor::from_vector<int64_t>({2, 7}, std::vector<int64_t>(14, 1))},
                      {"token_type_ids", Tensor::zeros(DType::I64, {2, 7})}};
-  for (const auto& [name, err] : test::kiln_vs_ort(q8, in, d.path.string())) EXPECT_LE(err, kParity) << name;
-  NamedTensors want = Session(f32).run(in), got = Session(q8).run(in);
-  EXPECT_LE(test::relative_error(got.at("logits"), want.at("logits")), 0.05);
+  NamedTensors want = Session(f32).run(in);
+  for (Format f : {Format::QOperator, Format::QDQ}) {
+    SCOPED_TRACE(f == Format::QDQ ? "QDQ" : "QOperator");
+    std::string q8 = (d.path / (f == Format::QDQ ? "qdq.onnx" : "q.onnx")).string();
+    Options o = preset_options("avx512_vnni", false);
+    o.format = f;
+    quantize_path(f32, q8, o);
+    Model q = load_model(q8);
+    EXPECT_EQ(float_products_with_constant_weight(q.graph), 0);
+    EXPECT_EQ(tensors_of(q.graph, {120, 32}, DType::F32), 1);
+    EXPECT_EQ(tensors_of(q.graph, {32, 120}, DType::F32), 0);
+    EXPECT_EQ(tensors_of(q.graph, {32, 120}, DType::I8), 1);
+    for (const auto& [name, err] : test::kiln_vs_ort(q8, in, d.path.string())) EXPECT_LE(err, kParity) << name;
+    EXPECT_LE(test::relative_error(Session(q8).run(in).at("logits"), want.at("logits")), 0.05);
+  }
 }
 
 // A tied lm_head kept float (excluded by name) reads the table through a Transpose again: no float
