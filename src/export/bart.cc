@@ -251,10 +251,10 @@ Model build_decoder(const BartConfig& c, WeightSource& w, const ExportOptions& o
   }
   if (c.pre_norm) x = g.norm(x, g.P + "decoder.layer_norm");
 
-  std::vector<std::string> head_names = {"lm_head.weight"};
-  if (c.tied) head_names = g.token_table_names("decoder");
-  Tensor head = get_first_of(w, head_names, {c.decoder_vocab, c.dim});
-  std::string logits = b.linear(x, head, nullptr, "lm_head");
+  // Tied: the lm_head reads the decoder's token table (the embedding Gather's initializer) through a
+  // Transpose, so the table is stored once.
+  std::string logits = c.tied ? b.linear_tied(x, g.token_table_names("decoder")[0])
+                              : b.linear(x, w.get("lm_head.weight", {c.decoder_vocab, c.dim}), nullptr, "lm_head");
   // final_logits_bias is a buffer transformers initialises to zeros and checkpoints may omit.
   Tensor bias = w.has("final_logits_bias") ? w.get("final_logits_bias", {1, c.decoder_vocab})
                                            : Tensor::zeros(DType::F32, {1, c.decoder_vocab});

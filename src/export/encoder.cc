@@ -191,9 +191,8 @@ void output_sequence_logits(GraphBuilder& b, const std::string& logits, int64_t 
 void output_vocab_logits(GraphBuilder& b, WeightSource& w, const std::string& h, const std::string& table,
                          const std::string& bias, int64_t vocab, int64_t dim) {
   if (!b.has_initializer(table)) b.initializer(table, w.get(table, {vocab, dim}));
-  std::string table_t = b.op("Transpose", {table}, {{"perm", attr_ints({1, 0})}});
   if (!b.has_initializer(bias)) b.initializer(bias, w.get(bias, {vocab}));
-  std::string logits = b.op("Add", {b.op("MatMul", {h, table_t}), bias});
+  std::string logits = b.op("Add", {b.linear_tied(h, table), bias});
   auto bs = batch_seq();
   b.output(logits, "logits", DType::F32, {bs[0], bs[1], Dim{vocab, ""}});
 }

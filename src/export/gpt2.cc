@@ -121,9 +121,9 @@ Model build_decoder(const Gpt2Config& c, WeightSource& w, const ExportOptions& o
   }
   x = norm(x, P + "ln_f");
 
-  std::vector<std::string> head_names = {"lm_head.weight"};
-  if (c.tied) head_names = {P + "wte.weight", "lm_head.weight"};
-  std::string logits = b.linear(x, get_first_of(w, head_names, {c.vocab, c.dim}), nullptr, "lm_head");
+  // Tied: the lm_head reads wte through a Transpose, so the table is stored once.
+  std::string logits = c.tied ? b.linear_tied(x, wte)
+                              : b.linear(x, w.get("lm_head.weight", {c.vocab, c.dim}), nullptr, "lm_head");
   b.output(logits, "logits", DType::F32, {batch, seq, fixed(c.vocab)});
   for (int64_t l = 0; l < c.layers; ++l) {
     std::vector<Dim> kv_dims = {batch, fixed(c.heads), total, fixed(hd)};

@@ -193,6 +193,12 @@ std::string GraphBuilder::linear(const std::string& x, const Tensor& weight, con
   return op("Add", {y, b});
 }
 
+std::string GraphBuilder::linear_tied(const std::string& x, const std::string& table) {
+  KILN_CHECK(has_initializer(table), InternalError, "tied projection: {} is not an initializer of graph {}", table,
+             model_.graph.name);
+  return op("MatMul", {x, op("Transpose", {table}, {{"perm", attr_ints({1, 0})}})});
+}
+
 std::string GraphBuilder::layer_norm(const std::string& x, const Tensor& gamma, const Tensor& beta, float eps,
                                      const std::string& prefix) {
   std::string g = prefix + ".weight", b = prefix + ".bias";

@@ -44,6 +44,9 @@ class GraphBuilder {
   // x @ W^T + b with W in PyTorch's [out, in] layout (stored transposed as [in, out]). A prefix
   // used before (shared layers) reuses its initializers.
   std::string linear(const std::string& x, const Tensor& weight, const Tensor* bias, const std::string& prefix);
+  // x @ table^T for a [rows, cols] table that is already an initializer of this graph (a tied
+  // lm_head reading the token embeddings): MatMul(x, Transpose(table)), so the table is stored once.
+  std::string linear_tied(const std::string& x, const std::string& table);
   std::string layer_norm(const std::string& x, const Tensor& gamma, const Tensor& beta, float eps,
                          const std::string& prefix);
   // Exact GELU: 0.5 * x * (1 + erf(x / sqrt(2))).

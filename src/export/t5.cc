@@ -278,7 +278,7 @@ Model T5Builder::decoder(bool with_past) {
   std::string logits;
   if (c_.tied) {  // tied embeddings: transformers rescales by d_model ** -0.5 before the shared lm_head
     x = b.op("Mul", {x, b.const_f32((float)std::pow((double)c_.d_model, -0.5))});
-    logits = b.linear(x, shared(), nullptr, "lm_head");
+    logits = b.linear_tied(x, "shared.weight");  // the Gather's table, stored once
   } else {
     logits = b.linear(x, get("lm_head.weight", {c_.vocab, c_.d_model}), nullptr, "lm_head");
   }

@@ -131,6 +131,7 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
       if (progress) progress(fmt::format("quantizing {}", src.filename().string()));
       Model model = load_input(src);
       promote_constant_weights(model.graph);  // Constant-node weights are calibrated like initializers
+      materialize_tied_weights(model.graph, options);  // so are tied weights read through a Transpose
       Ranges ranges;
       if (options.is_static) {
         if (progress) progress(fmt::format("calibrating {}", src.filename().string()));

@@ -5,6 +5,7 @@
 
 #include "passes/opset_upgrade.h"
 #include "quantize/rewrites.h"
+#include "quantize/transposed_weights.h"
 
 namespace kiln::quant {
 
@@ -77,9 +78,14 @@ int promote_constant_weights(Graph& g) {
   return promoted;
 }
 
+int materialize_tied_weights(Graph& g, const Options& options) {
+  return materialize_transposed_weights(g, [&](const Node& n) { return selected(options, n) == Kind::MatMul; });
+}
+
 GraphStats quantize_model(Model& model, const Options& options, const Ranges* ranges) {
   GraphStats stats;
   promote_constant_weights(model.graph);
+  materialize_tied_weights(model.graph, options);
   int64_t opset = model.opset("");
   int64_t need = options.is_static ? (options.format == Format::QDQ ? 10 : 10) : 11;
   if (opset < need) {
@@ -98,6 +104,7 @@ GraphStats quantize_model(Model& model, const Options& options, const Ranges* ra
   Context ctx(model, options, ranges, stats);
   process(ctx, Scope{&model.graph, nullptr});
   ctx.sweep();
+  restore_transposed_weights(model.graph);  // products left float read the table through a Transpose again
   if (stats.total_quantized() == 0)
     stats.warnings.push_back("nothing to quantize: no node of the requested types has a constant float weight");
   return stats;

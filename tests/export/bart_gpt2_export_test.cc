@@ -18,6 +18,7 @@
 #include "graph/onnx_io.h"
 #include "runtime/session.h"
 #include "test_util.h"
+#include "tied_table.h"
 
 namespace fs = std::filesystem;
 using namespace kiln;
@@ -137,6 +138,9 @@ TEST(ExportGenerative, BartFromSafetensorsMatchesPyTorch) {
   for (const char* f : {"encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "config.json"})
     EXPECT_TRUE(fs::exists(out / f)) << f;
   check_against_pytorch("bart-tiny", out, kSeq2Seq);
+  // The tied lm_head reads the decoder's token table: stored once per decoder graph.
+  for (const char* g : {"decoder_model.onnx", "decoder_with_past_model.onnx"})
+    test::expect_table_stored_once((out / g).string(), 1024, 64);
 }
 
 TEST(ExportGenerative, Gpt2FromSafetensorsMatchesPyTorch) {
@@ -147,6 +151,9 @@ TEST(ExportGenerative, Gpt2FromSafetensorsMatchesPyTorch) {
   // The uint8 attn.bias buffer is not a parameter of the graphs: the causal mask comes from shapes.
   for (const auto& [name, t] : load_model((out / "decoder_model.onnx").string()).graph.initializers)
     EXPECT_NE(t.dtype(), DType::U8) << name;
+  // The tied lm_head reads wte: stored once per graph.
+  for (const char* g : {"decoder_model.onnx", "decoder_with_past_model.onnx"})
+    test::expect_table_stored_once((out / g).string(), 1024, 64);
 }
 
 // Several new tokens after a cache (the references feed one): the causal mask must offset the

@@ -11,6 +11,7 @@
 #include "graph/onnx_io.h"
 #include "runtime/session.h"
 #include "test_util.h"
+#include "tied_table.h"
 
 namespace fs = std::filesystem;
 using namespace kiln;
@@ -96,6 +97,8 @@ TEST(T5Export, GraphsMatchPyTorchWithTheReferenceInterfaces) {
     for (const auto& v : m.graph.inputs)
       if (v.name.find("_ids") != std::string::npos || v.name.find("mask") != std::string::npos)
         EXPECT_EQ(v.dtype, DType::I64) << v.name;
+    // The tied lm_head reads shared.weight, the table the embedding Gather reads: stored once.
+    if (std::string(g) != "encoder") test::expect_table_stored_once((out / file).string(), 1024, 64);
     NamedTensors got = Session((out / file).string()).run(ref_tensors("t5-tiny", std::string(g) + "_inputs.json"));
     expect_close(got, ref_tensors("t5-tiny", std::string(g) + "_outputs.json"), 1e-4, g);
   }
@@ -135,6 +138,7 @@ TEST(T5Export, MergedGraphSharesWeightsAndHasOptimumsInterface) {
   }
   EXPECT_TRUE(m.graph.nodes[0].attr("then_branch")->g->initializers.empty());
   EXPECT_TRUE(m.graph.nodes[0].attr("else_branch")->g->initializers.empty());
+  test::expect_table_stored_once((out / "decoder_model_merged.onnx").string(), 1024, 64);
 }
 
 TEST(T5Export, OnnxCheckerAcceptsEveryGraph) {
