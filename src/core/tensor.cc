@@ -124,6 +124,18 @@ static To convert(From v) {
   }
 }
 
+Tensor Tensor::transposed_2d_f32() const {
+  KILN_CHECK(rank() == 2, InternalError, "transposed_2d_f32 of a {}-D tensor", rank());
+  Tensor f = dtype_ == DType::F32 ? *this : cast(DType::F32);
+  const int64_t rows = f.dim(0), cols = f.dim(1);
+  Tensor t(DType::F32, {cols, rows});
+  const float* src = f.data<float>();
+  float* dst = t.data<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+  return t;
+}
+
 Tensor Tensor::cast(DType to) const {
   KILN_CHECK(dtype_ != DType::String && to != DType::String, Unsupported,
              "casting to or from strings is not supported");

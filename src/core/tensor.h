@@ -71,6 +71,8 @@ class Tensor {
   Tensor clone() const;
   // Elementwise conversion to another type (same shape), a new buffer.
   Tensor cast(DType to) const;
+  // The transpose of a 2-D tensor as float32 (other types are converted first), a new buffer.
+  Tensor transposed_2d_f32() const;
 
  private:
   void check_type(DType want) const;

@@ -25,31 +25,20 @@ struct BartConfig {
   bool tied = true;  // lm_head = the decoder's token embeddings
 };
 
-int64_t positive(const nlohmann::json& c, const char* key, int64_t dflt) {
-  const auto it = c.find(key);
-  int64_t v = dflt;
-  if (it != c.end() && !it->is_null()) {
-    KILN_CHECK(it->is_number_integer(), BadModel, "config.json: {} must be an integer, got {}", key, it->dump());
-    v = it->get<int64_t>();
-  }
-  KILN_CHECK(v > 0, BadModel, "config.json: {} must be positive, got {}", key, v);
-  return v;
-}
-
 BartConfig read_config(const nlohmann::json& j) {
   BartConfig c;
   c.type = j.value("model_type", std::string("bart"));
   const bool marian = c.type == "marian";
-  c.vocab = positive(j, "vocab_size", marian ? 58101 : 50265);
-  c.decoder_vocab = marian ? positive(j, "decoder_vocab_size", c.vocab) : c.vocab;
-  c.dim = positive(j, "d_model", 1024);
-  c.positions = positive(j, "max_position_embeddings", 1024);
-  c.enc_layers = positive(j, "encoder_layers", 12);
-  c.dec_layers = positive(j, "decoder_layers", 12);
-  c.enc_heads = positive(j, "encoder_attention_heads", 16);
-  c.dec_heads = positive(j, "decoder_attention_heads", 16);
-  c.enc_ffn = positive(j, "encoder_ffn_dim", 4096);
-  c.dec_ffn = positive(j, "decoder_ffn_dim", 4096);
+  c.vocab = config_positive(j, "vocab_size", marian ? 58101 : 50265);
+  c.decoder_vocab = marian ? config_positive(j, "decoder_vocab_size", c.vocab) : c.vocab;
+  c.dim = config_positive(j, "d_model", 1024);
+  c.positions = config_positive(j, "max_position_embeddings", 1024);
+  c.enc_layers = config_positive(j, "encoder_layers", 12);
+  c.dec_layers = config_positive(j, "decoder_layers", 12);
+  c.enc_heads = config_positive(j, "encoder_attention_heads", 16);
+  c.dec_heads = config_positive(j, "decoder_attention_heads", 16);
+  c.enc_ffn = config_positive(j, "encoder_ffn_dim", 4096);
+  c.dec_ffn = config_positive(j, "decoder_ffn_dim", 4096);
   c.activation = j.value("activation_function", std::string("gelu"));
   check_activation(c.activation, "config.json activation_function");
   KILN_CHECK(c.dim % c.enc_heads == 0 && c.dim % c.dec_heads == 0, BadModel,

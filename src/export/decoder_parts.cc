@@ -6,6 +6,17 @@
 
 namespace kiln {
 
+int64_t config_positive(const nlohmann::json& c, const char* key, int64_t dflt) {
+  const auto it = c.find(key);
+  int64_t v = dflt;
+  if (it != c.end() && !it->is_null()) {
+    KILN_CHECK(it->is_number_integer(), BadModel, "config.json: {} must be an integer, got {}", key, it->dump());
+    v = it->get<int64_t>();
+  }
+  KILN_CHECK(v > 0, BadModel, "config.json: {} must be positive, got {}", key, v);
+  return v;
+}
+
 Dim dyn(const std::string& name) { return Dim{std::nullopt, name}; }
 Dim fixed(int64_t n) { return Dim{n, ""}; }
 

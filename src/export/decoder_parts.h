@@ -1,14 +1,19 @@
-// Graph pieces shared by the generative architectures (the BART family, GPT-2): activations by
+// Graph pieces shared by the generative architectures (the BART family, GPT-2): config fields, activations by
 // transformers' names, attention scores, additive masks and positions. Head split/merge and the
 // key/value cache concat are in export/cached_attention.h (shared with T5).
 #pragma once
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "export/cached_attention.h"
 #include "export/graph_builder.h"
 
 namespace kiln {
+
+// config.json's integer `key` (`dflt` when absent or null); BadModel unless it is a positive integer.
+int64_t config_positive(const nlohmann::json& config, const char* key, int64_t dflt);
 
 // A dynamic dimension named `name`, or a fixed one.
 Dim dyn(const std::string& name);

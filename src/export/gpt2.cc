@@ -18,25 +18,14 @@ struct Gpt2Config {
   bool scale_weights = true, scale_by_layer = false, tied = true;
 };
 
-int64_t positive(const nlohmann::json& c, const char* key, int64_t dflt) {
-  const auto it = c.find(key);
-  int64_t v = dflt;
-  if (it != c.end() && !it->is_null()) {
-    KILN_CHECK(it->is_number_integer(), BadModel, "config.json: {} must be an integer, got {}", key, it->dump());
-    v = it->get<int64_t>();
-  }
-  KILN_CHECK(v > 0, BadModel, "config.json: {} must be positive, got {}", key, v);
-  return v;
-}
-
 Gpt2Config read_config(const nlohmann::json& j) {
   Gpt2Config c;
-  c.vocab = positive(j, "vocab_size", 50257);
-  c.dim = positive(j, "n_embd", 768);
-  c.heads = positive(j, "n_head", 12);
-  c.layers = positive(j, "n_layer", 12);
-  c.positions = positive(j, "n_positions", 1024);
-  c.inner = positive(j, "n_inner", 4 * c.dim);  // null means 4 * n_embd
+  c.vocab = config_positive(j, "vocab_size", 50257);
+  c.dim = config_positive(j, "n_embd", 768);
+  c.heads = config_positive(j, "n_head", 12);
+  c.layers = config_positive(j, "n_layer", 12);
+  c.positions = config_positive(j, "n_positions", 1024);
+  c.inner = config_positive(j, "n_inner", 4 * c.dim);  // null means 4 * n_embd
   c.activation = j.value("activation_function", std::string("gelu_new"));
   check_activation(c.activation, "config.json activation_function");
   c.eps = j.value("layer_norm_epsilon", 1e-5f);

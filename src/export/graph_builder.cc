@@ -158,14 +158,7 @@ std::string GraphBuilder::op(const std::string& op_type, std::vector<std::string
 
 static Tensor transpose_2d(const Tensor& w) {
   KILN_CHECK(w.rank() == 2, BadModel, "a linear weight must be 2-D, got {}", shape_str(w.shape()));
-  Tensor f = w.dtype() == DType::F32 ? w : w.cast(DType::F32);
-  int64_t rows = f.dim(0), cols = f.dim(1);
-  Tensor t(DType::F32, {cols, rows});
-  const float* src = f.data<float>();
-  float* dst = t.data<float>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
-  return t;
+  return w.transposed_2d_f32();
 }
 
 std::string GraphBuilder::unsqueeze(const std::string& x, std::vector<int64_t> axes) {

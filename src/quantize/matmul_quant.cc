@@ -20,16 +20,6 @@ bool decline(Context& ctx, const Node& n, const std::string& why) {
   return false;
 }
 
-Tensor transpose2d(const Tensor& w) {
-  int64_t r = w.dim(0), c = w.dim(1);
-  Tensor t(DType::F32, {c, r});
-  const float* s = w.data<float>();
-  float* d = t.data<float>();
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t j = 0; j < c; ++j) d[j * r + i] = s[i * c + j];
-  return t;
-}
-
 Tensor scaled(const Tensor& w, float k) {
   Tensor t = w.clone();
   float* p = t.data<float>();
@@ -109,7 +99,7 @@ bool quantize_matmul(Context& ctx, const Scope& scope, const Node& n, std::vecto
   Tensor w = *b;
   std::string variant;
   if (trans_b) {
-    w = transpose2d(w);
+    w = w.transposed_2d_f32();
     variant = "T";
   }
   if (alpha != 1.0f) {

@@ -12,16 +12,6 @@ namespace {
 
 const std::string kSuffix = "_transposed";
 
-Tensor transpose_f32(const Tensor& w) {
-  int64_t r = w.dim(0), c = w.dim(1);
-  Tensor t(DType::F32, {c, r});
-  const float* s = w.data<float>();
-  float* d = t.data<float>();
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t j = 0; j < c; ++j) d[j * r + i] = s[i * c + j];
-  return t;
-}
-
 void for_subgraphs(Node& n, const std::function<void(Graph&)>& f) {
   for (auto& [k, a] : n.attributes) {
     if (a.g) f(*a.g);
@@ -82,7 +72,7 @@ struct Materializer {
     std::string name = table + kSuffix;
     for (int i = 1; names.count(name); ++i) name = fmt::format("{}{}_{}", table, kSuffix, i);
     names.insert(name);
-    owner->initializers[name] = transpose_f32(owner->initializers.at(table));
+    owner->initializers[name] = owner->initializers.at(table).transposed_2d_f32();
     ++count;
     return made[key] = name;
   }
@@ -121,7 +111,7 @@ void drop_unread_transposes(Graph& g, const std::set<std::string>& candidates, c
 bool is_transpose_of(const Tensor& t, const Tensor& table) {
   if (t.dtype() != DType::F32 || table.dtype() != DType::F32 || t.rank() != 2 || table.rank() != 2) return false;
   if (t.dim(0) != table.dim(1) || t.dim(1) != table.dim(0)) return false;
-  Tensor expect = transpose_f32(table);
+  Tensor expect = table.transposed_2d_f32();
   return std::memcmp(expect.raw(), t.raw(), t.nbytes()) == 0;
 }
 
