@@ -1,9 +1,10 @@
-// Float32 convolution and pooling by oneDNN, for the Conv / FusedConv and pooling kernels. Tensors
-// stay in ONNX's dense [N, C, spatial...] layout outside; inside, each primitive reads and writes the
-// blocked layout oneDNN prefers (channels in blocks of 8 or 16), and the copies in and out of it are
-// part of the call. Constant weights are re-laid out once. Primitives are made once per input shape
-// (and thread count) and kept; run() may be called from several threads at once (each call brings
-// its own scratch memory: oneDNN's user scratchpad mode, one scratch area per calling thread).
+// Float32 convolution and pooling by oneDNN, for the Conv / FusedConv / kiln:NhwcConv and pooling
+// kernels. A convolution's tensors come in ONNX's dense [N, C, spatial...] layout, or channels-last
+// (kiln:NhwcConv); the primitive reads and writes the layout oneDNN prefers (NHWC for oneDNN 2.6 on
+// AVX-512), and where the two differ the copies in and out are part of the call. Constant weights are
+// re-laid out once. Primitives are made once per geometry, input shape and thread count and kept;
+// run() may be called from several threads at once (each call brings its own scratch memory:
+// oneDNN's user scratchpad mode, one scratch area per calling thread).
 #pragma once
 #include <compare>
 #include <cstdint>
