@@ -5,8 +5,9 @@
 // a region value; Add / Mul of two region values, which broadcast the same way in either layout),
 // runs them on NHWC tensors, and puts a layout change only where a value enters or leaves a region:
 //   x -> kiln:Layout{to: nhwc} -> kiln:NhwcConv ... Add ... kiln:NhwcConv -> kiln:Layout{to: nchw} -> rest
-// Every region value also gets a change back to NCHW under its old name; remove_dead_nodes drops
-// those nothing reads. A session-time rewrite (level 2): kiln never saves these ops.
+// A residual Add of a Conv's output (no activation) and another region value is folded into the
+// Conv as its sum input (added in oneDNN's epilogue). Every region value also gets a change back to
+// NCHW under its old name; remove_dead_nodes drops those nothing reads. A session-time rewrite (level 2): kiln never saves these ops.
 #include "passes/passes.h"
 #include "passes/pattern.h"
 
@@ -72,12 +73,31 @@ int conv_channels_last(Graph& g) {
     region_values.insert(n.outputs[0]);
   }
   if (members.empty()) return 0;
+  // A residual Add of a Conv without activation (read only by that Add) and another region value
+  // becomes the Conv's Z input (FusedConv's sum, added in oneDNN's epilogue): conv -> (add, other).
+  std::unordered_map<int, std::pair<int, std::string>> folded;
+  std::unordered_set<int> folded_adds;
+  std::unordered_set<int> member_set(members.begin(), members.end());
+  for (int i : members) {
+    const Node& add = g.nodes[i];
+    if (add.op_type != "Add" || !is_binary(add) || add.inputs[0] == add.inputs[1]) continue;
+    for (int j = 0; j < 2; ++j) {
+      int p = ix.producer(add.inputs[j]);
+      if (p < 0 || !member_set.count(p) || folded.count(p) || !is_conv(g, g.nodes[p])) continue;
+      const Node& conv = g.nodes[p];
+      if (conv.attributes.count("activation") || !ix.used_only_by(conv.outputs[0], 1)) continue;
+      folded[p] = {i, add.inputs[1 - j]};
+      folded_adds.insert(i);
+      break;
+    }
+  }
   auto nhwc = [](const std::string& v) { return v + "__nhwc"; };
   std::unordered_set<int> dead(members.begin(), members.end());
   std::vector<Node> added;
   std::unordered_set<std::string> entered;
   int convs = 0;
   for (int i : members) {
+    if (folded_adds.count(i)) continue;  // now the Conv's sum
     Node n = g.nodes[i];
     bool conv = is_conv(g, n);
     size_t data_inputs = conv || is_unary(ix, n) ? 1 : 2;
@@ -90,6 +110,13 @@ int conv_channels_last(Graph& g) {
       n.op_type = "NhwcConv";
       n.domain = "kiln";
       ++convs;
+      auto f = folded.find(i);
+      if (f != folded.end()) {
+        const std::string& other = f->second.second;
+        n.inputs.resize(3);  // an absent bias stays ""
+        n.inputs.push_back(nhwc(other));
+        n.outputs[0] = g.nodes[f->second.first].outputs[0];
+      }
     }
     const std::string out = n.outputs[0];
     n.outputs[0] = nhwc(out);

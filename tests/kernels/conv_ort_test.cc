@@ -19,6 +19,13 @@ using kiln::attr_int;
 using kiln::attr_ints;
 using kiln::attr_string;
 
+Attribute attr_floats(std::vector<float> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::Floats;
+  a.floats = std::move(v);
+  return a;
+}
+
 Tensor random_tensor(bench::WeightRng& rng, Shape s, float scale) { return rng.tensor(std::move(s), scale); }
 
 struct ConvCase {
@@ -75,6 +82,20 @@ TEST(ConvVsOrt, VariantsMatchOnnxRuntime) {
     b.output(y, c.name, DType::F32, {});
     ++out_i;
   }
+  // ONNX Runtime's FusedConv with its Z input (added before the activation), 2-D and 1-D.
+  std::string z2 = b.input("z2", DType::F32, {Dim{2, ""}, Dim{6, ""}, Dim{11, ""}, Dim{13, ""}});
+  std::string z1 = b.input("z1", DType::F32, {Dim{2, ""}, Dim{5, ""}, Dim{15, ""}});
+  b.output(b.op("FusedConv",
+                {x2, b.initializer("fz2.w", random_tensor(rng, {6, 8, 3, 3}, 0.5f)),
+                 b.initializer("fz2.b", random_tensor(rng, {6}, 0.5f)), z2},
+                {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}, {"activation", attr_string("Relu")}},
+                "com.microsoft"),
+           "fused_conv_z", DType::F32, {});
+  b.output(b.op("FusedConv", {x1, b.initializer("fz1.w", random_tensor(rng, {5, 4, 3}, 0.5f)), "", z1},
+                {{"kernel_shape", ints({3})}, {"activation", attr_string("Clip")},
+                 {"activation_params", attr_floats({-0.5f, 0.5f})}},
+                "com.microsoft"),
+           "fused_conv1d_z", DType::F32, {});
   // Weights fed at run time (reordered per call), and the pooling ops.
   b.output(b.op("Conv", {x2, wfed}, {{"pads", ints({0, 1, 2, 1})}}), "fed_weights", DType::F32, {});
   b.output(b.op("MaxPool", {x2}, {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}}),
@@ -95,14 +116,17 @@ TEST(ConvVsOrt, VariantsMatchOnnxRuntime) {
   std::string path = (d.path / "conv_variants.onnx").string();
   Model m = b.finish();
   for (auto& o : m.graph.outputs) o.shape.reset();  // left to shape inference
+  m.set_opset("com.microsoft", 1);
   save_model(m, path);
 
   NamedTensors feeds{{"x2", random_tensor(rng, {2, 8, 11, 13}, 1.f)},
                      {"x1", random_tensor(rng, {2, 4, 17}, 1.f)},
                      {"x3", random_tensor(rng, {2, 4, 5, 6, 7}, 1.f)},
-                     {"w_fed", random_tensor(rng, {6, 8, 3, 3}, 0.5f)}};
+                     {"w_fed", random_tensor(rng, {6, 8, 3, 3}, 0.5f)},
+                     {"z2", random_tensor(rng, {2, 6, 11, 13}, 1.f)},
+                     {"z1", random_tensor(rng, {2, 5, 15}, 1.f)}};
   auto errs = kiln_vs_ort(path, feeds, d.path.string());
-  EXPECT_EQ(errs.size(), (size_t)out_i + 8);
+  EXPECT_EQ(errs.size(), (size_t)out_i + 10);
   for (const auto& [name, err] : errs) EXPECT_LT(err, 1e-5) << name;
 }
 

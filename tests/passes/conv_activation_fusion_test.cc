@@ -89,8 +89,8 @@ TEST(ConvActivationFusion, LeavesClipWithRunTimeBoundsAndNonFloatWeights) {
 }
 
 // The MobileNetV2-structured graph runs channels-last from its first Conv to its last: one layout
-// change in (the image) and one out (before GlobalAveragePool), every Conv, activation and residual
-// Add in between on NHWC tensors.
+// change in (the image) and one out (before GlobalAveragePool), every Conv and activation in between
+// on NHWC tensors, and each residual Add folded into the Conv before it.
 TEST(ConvChannelsLast, MobilenetRunsChannelsLastBetweenOneChangeInAndOneOut) {
   Model m = bench::mobilenet_like(32, 4, 10);
   int convs = count(m.graph, "Conv"), adds = count(m.graph, "Add");
@@ -99,7 +99,11 @@ TEST(ConvChannelsLast, MobilenetRunsChannelsLastBetweenOneChangeInAndOneOut) {
   remove_dead_nodes(m.graph);
   EXPECT_EQ(count(m.graph, "NhwcConv"), convs);
   EXPECT_EQ(count(m.graph, "Layout"), 2);
-  EXPECT_EQ(count(m.graph, "Add"), adds);
+  EXPECT_EQ(adds, 10);
+  EXPECT_EQ(count(m.graph, "Add"), 0);  // each residual Add is its projection Conv's sum input
+  int with_sum = 0;
+  for (const auto& n : m.graph.nodes) with_sum += n.op_type == "NhwcConv" && n.inputs.size() == 4;
+  EXPECT_EQ(with_sum, adds);
   EXPECT_EQ(count(m.graph, "Conv") + count(m.graph, "FusedConv") + count(m.graph, "Clip"), 0);
   const Node* gap = find(m.graph, "GlobalAveragePool");
   ASSERT_NE(gap, nullptr);

@@ -175,7 +175,6 @@ class ConvKernel : public OpKernel {
         act_(ConvActivation::from(info.node.attr_string("activation", ""), info.node.attr_floats("activation_params"),
                                   info.node.label())),
         channels_last_(channels_last), dnnl_(act_) {
-    KILN_CHECK(!info.has_input(3), Unsupported, "{}: FusedConv's Z input (a sum) is not supported", info.node.label());
     const Tensor* w = info.constant(1);
     if (w && w->dtype() == DType::F32 && w->numel() > 0 && w->rank() >= 3 && w->rank() <= 5) dnnl_.pack_weights(*w);
   }
@@ -184,6 +183,7 @@ class ConvKernel : public OpKernel {
     const Tensor& x = ctx.input(0);
     const Tensor& wt = ctx.input(1);
     const Tensor* b = ctx.input_or_null(2);
+    const Tensor* z = ctx.input_or_null(3);  // FusedConv's Z: added before the activation
     KILN_CHECK(!channels_last_ || x.rank() == 4, BadInput, "{}: X must be [N, H, W, C], has shape {}", node.label(),
                shape_str(x.shape()));
     Shape xs = channels_last_ ? Shape{x.dim(0), x.dim(3), x.dim(1), x.dim(2)} : x.shape();
@@ -191,27 +191,38 @@ class ConvKernel : public OpKernel {
     const Window& w = cs.w;
     Shape out = cs.out;
     if (channels_last_) out = {out[0], out[2], out[3], out[1]};
+    KILN_CHECK(!z || (z->shape() == out && z->dtype() == x.dtype()), BadInput, "{}: Z must be {} {}, not {} {}",
+               node.label(), dtype_name(x.dtype()), shape_str(out), dtype_name(z->dtype()), shape_str(z->shape()));
     if (x.dtype() == DType::F32 && wt.dtype() == DType::F32 &&
         (!b || (b->dtype() == DType::F32 && b->numel() == cs.M))) {
       ConvGeometry g{cs.G, w.kernel, w.stride, w.dilation, w.pad_begin, w.pad_end};
       if (DnnlConv::supports(g) && x.numel() > 0 && shape_numel(out) > 0) {
         Tensor& y = ctx.allocate_output(0, DType::F32, out);
         if (dnnl_.run(g, xs, x.data<float>(), wt.shape(), dnnl_.packs(wt) ? nullptr : wt.data<float>(),
-                      b ? b->data<float>() : nullptr, cs.out, y.data<float>(), channels_last_))
+                      b ? b->data<float>() : nullptr, cs.out, y.data<float>(), channels_last_,
+                      z ? z->data<float>() : nullptr))
           return;
       }
     }
-    if (!channels_last_) return ctx.set_output(0, run_direct(node, x, wt, b, cs));
+    if (!channels_last_) return ctx.set_output(0, run_direct(node, x, wt, b, z, cs));
     // The loop works on [N, C, spatial]: move the channels there and back.
-    ctx.set_output(0, to_channels_last(run_direct(node, to_channels_first(x), wt, b, cs)));
+    Tensor zf = z ? to_channels_first(*z) : Tensor();
+    ctx.set_output(0, to_channels_last(run_direct(node, to_channels_first(x), wt, b, z ? &zf : nullptr, cs)));
   }
 
  private:
-  Tensor run_direct(const Node& node, const Tensor& x, const Tensor& wt, const Tensor* b, const ConvSetup& cs) {
+  Tensor run_direct(const Node& node, const Tensor& x, const Tensor& wt, const Tensor* b, const Tensor* z,
+                    const ConvSetup& cs) {
     return with_real_type(x, wt, b, node, [&](const Tensor& X, const Tensor& W, const Tensor* B, auto tag) {
       using T = decltype(tag);
       Tensor Y(X.dtype(), cs.out);
       conv_direct<T>(X.data<T>(), W.data<T>(), B ? B->data<T>() : nullptr, Y.data<T>(), cs.N, cs.C, cs.M, cs.G, cs.w);
+      if (z) {
+        Tensor Z = z->dtype() == X.dtype() ? *z : z->cast(X.dtype());
+        const T* zp = Z.data<T>();
+        T* yp = Y.data<T>();
+        for (int64_t i = 0; i < Y.numel(); ++i) yp[i] = T(yp[i] + zp[i]);
+      }
       activate(act_, Y.data<T>(), Y.numel());
       return Y;
     });

@@ -1,6 +1,7 @@
 #include "runtime/kernels/cpu/dnnl_conv.h"
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_map>
 
 #include "core/buffer.h"
@@ -154,11 +155,13 @@ std::shared_ptr<const DnnlConv::Prepared> DnnlConv::prepare(const Key& key) {
                                                    any(y), to_dims(geo.strides), minus_one(geo.dilations),
                                                    to_dims(geo.pad_begin), to_dims(geo.pad_end));
     dnnl::primitive_attr attr = user_scratchpad();
-    if (!act_.name.empty()) {
+    if (!act_.name.empty() || key.sum) {
       dnnl::post_ops po;
       using A = dnnl::algorithm;
+      if (key.sum) po.append_sum(1.f);  // dst holds the addend when the primitive runs
       const std::string& n = act_.name;
-      if (n == "Relu") po.append_eltwise(1.f, A::eltwise_relu, 0.f, 0.f);
+      if (n.empty()) {
+      } else if (n == "Relu") po.append_eltwise(1.f, A::eltwise_relu, 0.f, 0.f);
       else if (n == "LeakyRelu") po.append_eltwise(1.f, A::eltwise_relu, act_.alpha, 0.f);
       else if (n == "Clip") po.append_eltwise(1.f, A::eltwise_clip_v2, act_.alpha, act_.beta);
       else if (n == "Sigmoid") po.append_eltwise(1.f, A::eltwise_logistic, 0.f, 0.f);
@@ -177,7 +180,10 @@ std::shared_ptr<const DnnlConv::Prepared> DnnlConv::prepare(const Key& key) {
     p->scratch_bytes = pd.scratchpad_desc().get_size();
     p->prim = dnnl::convolution_forward(pd);
     if ((p->reorder_x = p->x_md != p->x_user)) p->x_in = make_reorder(p->x_user, p->x_md, p->scratch_bytes);
-    if ((p->reorder_y = p->y_md != p->y_user)) p->y_out = make_reorder(p->y_md, p->y_user, p->scratch_bytes);
+    if ((p->reorder_y = p->y_md != p->y_user)) {
+      p->y_out = make_reorder(p->y_md, p->y_user, p->scratch_bytes);
+      if (key.sum) p->z_in = make_reorder(p->y_user, p->y_md, p->scratch_bytes);
+    }
     if (key.packed) {
       p->packed = packed_for(p->w_md);
     } else if ((p->reorder_w = p->w_md != p->w_user)) {
@@ -198,11 +204,12 @@ std::shared_ptr<const DnnlConv::Prepared> DnnlConv::prepare(const Key& key) {
 }
 
 bool DnnlConv::run(const ConvGeometry& g, const Shape& x_shape, const float* x, const Shape& w_shape,
-                   const float* w, const float* bias, const Shape& y_shape, float* y, bool channels_last) {
+                   const float* w, const float* bias, const Shape& y_shape, float* y, bool channels_last,
+                   const float* sum) {
   if (channels_last && x_shape.size() != 4) return false;
   bool packed = w == nullptr;
   KILN_CHECK(!packed || has_packed_weights(), InternalError, "convolution run without weights");
-  auto held = prepare(Key{g, x_shape, w_shape, bias != nullptr, packed, channels_last, thread_count()});
+  auto held = prepare(Key{g, x_shape, w_shape, bias != nullptr, packed, channels_last, sum != nullptr, thread_count()});
   const Prepared& p = *held;
   if (!p.ok || p.y_user.dims() != to_dims(y_shape)) return false;
   auto& eng = dnnl_engine();
@@ -214,6 +221,11 @@ bool DnnlConv::run(const ConvGeometry& g, const Shape& x_shape, const float* x, 
     run_reorder(p.x_in, xu, xm, p.scratch_bytes);
   }
   if (p.reorder_y) ym = dnnl::memory(p.y_md, eng, thread_area(kY, p.y_md.get_size()));
+  if (sum) {  // the sum post-op adds what dst holds
+    dnnl::memory zu(p.y_user, eng, const_cast<float*>(sum));
+    if (p.reorder_y) run_reorder(p.z_in, zu, ym, p.scratch_bytes);
+    else if (sum != y) std::memcpy(y, sum, p.y_user.get_size());
+  }
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, ym}};
   if (packed) {
     args.emplace(DNNL_ARG_WEIGHTS, *p.packed);

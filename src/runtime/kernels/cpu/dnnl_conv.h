@@ -59,8 +59,9 @@ class DnnlConv {
   // a primitive for these shapes, so the caller can use its own loop.
   // channels_last: x and y are stored [N, H, W, C] (2-D convolutions only); the shapes passed are
   // still the [N, C, H, W] ones.
+  // sum (optional, y's shape and layout) is added before the activation (FusedConv's Z input).
   bool run(const ConvGeometry& g, const Shape& x_shape, const float* x, const Shape& w_shape, const float* w,
-           const float* bias, const Shape& y_shape, float* y, bool channels_last = false);
+           const float* bias, const Shape& y_shape, float* y, bool channels_last = false, const float* sum = nullptr);
 
  private:
   struct Key {
@@ -69,6 +70,7 @@ class DnnlConv {
     bool bias;
     bool packed;
     bool channels_last;
+    bool sum;
     int threads;
     auto operator<=>(const Key&) const = default;
   };
@@ -76,7 +78,7 @@ class DnnlConv {
     bool ok = false;
     dnnl::convolution_forward prim;
     dnnl::memory::desc x_user, x_md, w_user, w_md, y_user, y_md, bias_md;
-    dnnl::reorder x_in, y_out, w_in;  // set only where the layouts differ
+    dnnl::reorder x_in, y_out, w_in, z_in;  // set only where the layouts differ
     bool reorder_x = false, reorder_y = false, reorder_w = false;
     size_t scratch_bytes = 0;
     std::shared_ptr<dnnl::memory> packed;
