@@ -35,5 +35,8 @@ int fuse_matmul_bias(Graph& g);
 // A product read only by a (Bias)Gelu takes it into its epilogue: kiln:MatMulBias or
 // kiln:MatMulIntegerToFloat with attribute activation "Gelu" (session-time only, never saved).
 int fuse_matmul_gelu(Graph& g);
+// Attention as torch.onnx.export writes it (Reshape/Transpose, MatMul, scale, mask Add/Where,
+// Softmax, MatMul, Transpose) -> kiln:Attention on the Reshape outputs (session-time only).
+int fuse_attention(Graph& g);
 
 }  // namespace kiln

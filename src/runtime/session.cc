@@ -69,6 +69,7 @@ void Session::init() {
       fuse_matmul_integer_to_float(model_->graph);
       fuse_matmul_bias(model_->graph);
       fuse_matmul_gelu(model_->graph);
+      fuse_attention(model_->graph);
     }
     remove_dead_nodes(model_->graph);
   }
