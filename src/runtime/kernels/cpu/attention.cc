@@ -7,10 +7,9 @@
 //   where_true (cond ? fill : x) / where_false (cond ? x : fill), cond broadcast, nonzero = true
 //   out = softmax(scores, last axis) V
 // Work is split into blocks of query rows of one (batch, head): the block's scores are made by one
-// product (oneDNN's sgemm, reading Q and K in place through their row strides), masked and
-// softmaxed while they are in cache, and multiplied by V straight into the output's layout.
-#include <dnnl.h>
-
+// product (attention_gemm.h: Q read in place through its row stride, K^T packed once per
+// (batch, head)), masked and softmaxed while they are in cache, and multiplied by V (read in place)
+// straight into the output's layout.
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "core/threads.h"
+#include "runtime/kernels/cpu/attention_gemm.h"
 #include "runtime/kernels/cpu/common.h"
 #include "runtime/kernels/cpu/vec_math.h"
 #include "runtime/registry.h"
@@ -46,13 +46,6 @@ bool power_of_two(float x) {
   if (!(x > 0) || !std::isfinite(x)) return false;
   int e;
   return std::frexp(x, &e) == 0.5f && e > -120 && e < 120;
-}
-
-// Row-major C[m, n] = alpha * A[m, k] B(^T), one thread (the caller splits the work). Runs inside
-// a parallel region, where nothing may throw: returns false on failure.
-bool sgemm(bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-           int64_t ldb, float* c, int64_t ldc) {
-  return dnnl_sgemm('N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc) == dnnl_success;
 }
 
 bool where_type_ok(DType t) {
@@ -168,8 +161,10 @@ class AttentionKernel : public OpKernel {
     const int64_t items = B * H * blocks;
     std::atomic<bool> failed{false};
     parallel_for(items, rows * T * (D + Dv) * 2, [&](long begin, long end) {
-      thread_local std::vector<float> sbuf, qbuf;
+      thread_local std::vector<float> sbuf, qbuf, ktbuf;
       sbuf.resize(rows * T);
+      ktbuf.resize(D * T);
+      int64_t packed = -1;  // the (batch, head) whose K^T is in ktbuf
       if (has_q_scale_) qbuf.resize(rows * D);
       for (long it = begin; it < end; ++it) {
         const int64_t b = it / (H * blocks), h = (it / blocks) % H, i0 = (it % blocks) * rows;
@@ -184,15 +179,23 @@ class AttentionKernel : public OpKernel {
           lda = D;
         }
         float* s = sbuf.data();
-        const float* kb = kp + b * T * H * D + h * (k_heads_ ? T * D : D);
-        if (!sgemm(true, m, T, D, alpha_, qa, lda, kb, k_heads_ ? D : H * D, s, T)) failed = true;
+        // K^T of this (batch, head), [D, T] row-major: the product then reads contiguous rows.
+        if (packed != b * H + h) {
+          const float* kb = kp + b * T * H * D + h * (k_heads_ ? T * D : D);
+          const int64_t ldk = k_heads_ ? D : H * D;
+          float* kt = ktbuf.data();
+          for (int64_t j = 0; j < T; ++j)
+            for (int64_t d = 0; d < D; ++d) kt[d * T + j] = kb[j * ldk + d];
+          packed = b * H + h;
+        }
+        if (!attention_gemm(m, T, D, alpha_, qa, lda, ktbuf.data(), T, s, T)) failed = true;
         for (int64_t i = 0; i < m; ++i) {
           float* row = s + i * T;
           for (size_t o = first_op_; o < ops_.size(); ++o) apply(ops_[o], bc[o], row, b, h, i0 + i, T);
           vec::softmax(row, row, T);
         }
         const float* vb = vp + b * T * H * Dv + h * (v_heads_ ? T * Dv : Dv);
-        if (!sgemm(false, m, Dv, T, 1.0f, s, T, vb, v_heads_ ? Dv : H * Dv, op + ((b * S + i0) * H + h) * Dv, H * Dv))
+        if (!attention_gemm(m, Dv, T, 1.0f, s, T, vb, v_heads_ ? Dv : H * Dv, op + ((b * S + i0) * H + h) * Dv, H * Dv))
           failed = true;
       }
     });
