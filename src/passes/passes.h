@@ -41,5 +41,8 @@ int fuse_conv_activation(Graph& g);
 // Regions of float32 2-D Convs and the element-wise ops between them run channels-last:
 // kiln:NhwcConv, with kiln:Layout changes only where values enter or leave (returns the Conv count).
 int conv_channels_last(Graph& g);
+// Attention as torch.onnx.export writes it (Reshape/Transpose, MatMul, scale, mask Add/Where,
+// Softmax, MatMul, Transpose) -> kiln:Attention on the Reshape outputs (session-time only).
+int fuse_attention(Graph& g);
 
 }  // namespace kiln
