@@ -327,9 +327,10 @@ void check_model_size(size_t size, const std::string& what, const LoadLimits& li
 // Protobuf's nesting limit: deep enough for max_subgraph_depth levels of subgraphs (a graph sits
 // three messages below the one above it: node, attribute, graph) plus the types and tensors inside
 // the deepest, and never below what the default depth needs, so the depth check, not the parser,
-// reports a model nested too deep. Without a depth limit, still bounded (the parser recurses).
+// reports a model nested too deep. Without a depth limit, still bounded: the parser and the loader
+// recurse, and 1000 messages (about 330 levels of subgraphs) stay well inside a thread's stack.
 int recursion_limit(const LoadLimits& limits) {
-  if (limits.max_subgraph_depth <= 0) return 3000;
+  if (limits.max_subgraph_depth <= 0) return 1000;
   return 3 * std::max(limits.max_subgraph_depth, LoadLimits::kDefaultMaxSubgraphDepth) + 64;
 }
 
