@@ -127,6 +127,22 @@ TEST(CraftedCli, DamagedOnnxFiles) {
             0);
 }
 
+// kiln run on a model folder whose graph is damaged: the pipeline's one error line, nothing else.
+TEST(CraftedCli, RunOnADamagedModelFolder) {
+  test::ScratchDir dir;
+  std::string good = read_file(test::fixture("models/distilbert-tiny/model.onnx"));
+  const std::pair<std::string, std::string> graphs[] = {{good.substr(0, good.size() / 2), "is not a valid ONNX model"},
+                                                        {crafted::cycle().SerializeAsString(), "has a cycle"}};
+  for (const auto& [bytes, says] : graphs) {
+    fs::remove_all(dir.path / "m");
+    fs::create_directories(dir.path / "m");
+    fs::copy_file(test::fixture("models/distilbert-tiny/config.json"), dir.path / "m" / "config.json");
+    write_bytes(dir.path / "m" / "model.onnx", bytes);
+    expect_refused(kiln("run " + (dir.path / "m").string() + " --task text-classification --input-ids 1,2,3"), 2, says,
+                   "run: " + says);
+  }
+}
+
 TEST(CraftedCli, HugeShapesAndEndlessLoops) {
   test::ScratchDir dir;
   struct Case {
