@@ -29,6 +29,7 @@ struct Opts {
   int64_t max_new_tokens = 16;
   size_t max_tensor_bytes = kiln::SessionOptions::kDefaultMaxTensorBytes;
   int64_t timeout_ms = 0;
+  kiln::LoadLimits load;
   kiln::cli::EvalFlags f;
 };
 
@@ -43,6 +44,8 @@ int bench_graph(const Opts& o) {
   so.threads = o.f.threads;
   so.max_tensor_bytes = o.max_tensor_bytes;
   so.run_timeout_ms = o.timeout_ms;
+  so.max_model_bytes = o.load.max_model_bytes;
+  so.max_subgraph_depth = o.load.max_subgraph_depth;
   kiln::Session session(o.model, so);
   double load_ms = ms(clock::now() - t0);
   for (int i = 0; i < (o.warmup < 0 ? 10 : o.warmup); ++i) session.run(feeds);
@@ -71,6 +74,7 @@ int bench_folder(const Opts& o) {
   s.pipeline.threads = o.f.threads;
   s.pipeline.max_tensor_bytes = o.max_tensor_bytes;
   s.pipeline.run_timeout_ms = o.timeout_ms;
+  s.pipeline.load_limits = o.load;
   s.pipeline.file = o.f.file;
   s.pipeline.batch_size = o.f.batch_size;
   KILN_CHECK(!(o.seq_len && !o.f.data.empty()), BadInput, "give --seq-len or --data, not both");
@@ -113,6 +117,8 @@ KILN_COMMAND(bench_command, "bench", "Time an ONNX graph on given inputs, or a m
   sub.add_flag("--json", o->json, "one JSON line");
   sub.add_option("--max-tensor-bytes", o->max_tensor_bytes, "largest tensor a run may allocate (0 = no limit)");
   sub.add_option("--timeout-ms", o->timeout_ms, "wall-clock limit of each run in ms (0 = none)");
+  sub.add_option("--max-model-bytes", o->load.max_model_bytes, "largest .onnx file read, external data not counted");
+  sub.add_option("--max-subgraph-depth", o->load.max_subgraph_depth, "deepest nesting of subgraphs (0 = no limit)");
   o->f.add_task(sub);
   sub.add_option("--seq-len", o->seq_len, "folder: synthetic inputs of exactly this many tokens (default 128)");
   sub.add_option("--data", o->f.data, "folder: texts from a .jsonl, .csv or .tsv file instead of synthetic inputs");

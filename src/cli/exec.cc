@@ -1,4 +1,5 @@
 // kiln exec MODEL.onnx --inputs IN.json [--output OUT.json] [--threads N] [--max-tensor-bytes N] [--timeout-ms N]
+//   [--max-model-bytes N] [--max-subgraph-depth N]
 #include <cstdio>
 #include <iostream>
 
@@ -12,6 +13,7 @@ KILN_COMMAND(exec_command, "exec", "Run an ONNX graph on tensors given as JSON")
     int threads = 0;
     size_t max_tensor_bytes = kiln::SessionOptions::kDefaultMaxTensorBytes;
     int64_t timeout_ms = 0;
+    kiln::LoadLimits load;
     int opt_level = 2;
     std::vector<std::string> outputs;
   };
@@ -22,6 +24,8 @@ KILN_COMMAND(exec_command, "exec", "Run an ONNX graph on tensors given as JSON")
   sub.add_option("--threads", o->threads, "threads (0 = one per core)");
   sub.add_option("--max-tensor-bytes", o->max_tensor_bytes, "largest tensor the run may allocate (0 = no limit)");
   sub.add_option("--timeout-ms", o->timeout_ms, "wall-clock limit of the run in ms (0 = none)");
+  sub.add_option("--max-model-bytes", o->load.max_model_bytes, "largest .onnx file read, external data not counted");
+  sub.add_option("--max-subgraph-depth", o->load.max_subgraph_depth, "deepest nesting of subgraphs (0 = no limit)");
   sub.add_option("--optimization-level", o->opt_level, "0 none, 1 constant folding, 2 fusions");
   sub.add_option("--output-names", o->outputs, "only these outputs")->delimiter(',');
   return [o] {
@@ -30,6 +34,8 @@ KILN_COMMAND(exec_command, "exec", "Run an ONNX graph on tensors given as JSON")
     so.threads = o->threads;
     so.max_tensor_bytes = o->max_tensor_bytes;
     so.run_timeout_ms = o->timeout_ms;
+    so.max_model_bytes = o->load.max_model_bytes;
+    so.max_subgraph_depth = o->load.max_subgraph_depth;
     so.optimization_level = o->opt_level;
     kiln::Session session(o->model, so);
     kiln::NamedTensors outs = session.run(feeds, o->outputs);

@@ -48,12 +48,15 @@ KILN_COMMAND(inspect_command, "inspect", "Show a model's inputs, outputs, opsets
   struct Opts {
     std::string model;
     bool json = false;
+    kiln::LoadLimits load;
   };
   auto o = std::make_shared<Opts>();
   sub.add_option("model", o->model, "ONNX model file")->required();
   sub.add_flag("--json", o->json, "machine-readable output");
+  sub.add_option("--max-model-bytes", o->load.max_model_bytes, "largest .onnx file read, external data not counted");
+  sub.add_option("--max-subgraph-depth", o->load.max_subgraph_depth, "deepest nesting of subgraphs (0 = no limit)");
   return [o] {
-    kiln::Model m = kiln::load_model(o->model);
+    kiln::Model m = kiln::load_model(o->model, o->load);
     nlohmann::json j;
     j["file"] = o->model;
     j["ir_version"] = m.ir_version;

@@ -22,7 +22,7 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
     std::string in, out, preset, format, weight_type, activation_type, method, calibration;
     std::vector<std::string> ops, exclude, nodes;
     bool per_channel = false, reduce_range = false, embeddings = false, is_static = false, json = false;
-    bool no_share = false;
+    bool no_share = false, int8_weights = false;
     bool p_vnni = false, p_avx512 = false, p_avx2 = false, p_arm64 = false, p_trt = false;
     double percentile = 99.999, accuracy_target = -1;
     std::string eval_data;
@@ -60,6 +60,9 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
                  "stay within POINTS (percent) of fp32 accuracy by leaving the most sensitive nodes float");
   sub.add_option("--eval-data", o->eval_data, "labelled JSON lines for --accuracy-target ({\"label\": N, inputs...})");
   sub.add_flag("--no-share-weights", o->no_share, "folder mode: give each graph its own weights");
+  sub.add_flag("--int8-weights", o->int8_weights,
+               "QDQ: store weights as int8 + DequantizeLinear (a quarter of their bytes) instead of the tensorrt "
+               "preset's float weights with a QuantizeLinear/DequantizeLinear pair (Optimum's form)");
   sub.add_option("--threads", o->threads, "threads for calibration (0 = one per core)");
   sub.add_flag("--json", o->json, "print the summary as JSON");
   return [o] {
@@ -78,6 +81,7 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
     Options opt = preset_options(preset, o->is_static);
     if (o->per_channel) opt.per_channel = true;
     if (o->reduce_range) opt.reduce_range = true;
+    if (o->int8_weights) opt.qdq_add_pair_to_weight = false;
     if (!o->format.empty()) {
       if (o->format == "qoperator" || o->format == "QOperator") opt.format = Format::QOperator;
       else if (o->format == "qdq" || o->format == "QDQ") opt.format = Format::QDQ;

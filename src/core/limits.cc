@@ -41,6 +41,20 @@ size_t checked_tensor_bytes(DType dtype, const std::vector<int64_t>& shape, int6
   return (size_t)bytes;
 }
 
+void check_subgraph_depth(int depth, const std::string& graph_name, const LoadLimits& limits) {
+  if (limits.max_subgraph_depth <= 0 || depth <= limits.max_subgraph_depth) return;
+  throw BadModel(fmt::format("subgraph '{}' is nested {} levels deep (If/Loop/Scan bodies inside each other), over the "
+                             "limit of {}; raise max_subgraph_depth (--max-subgraph-depth) if that is meant",
+                             graph_name, depth, limits.max_subgraph_depth));
+}
+
+void check_model_bytes(uint64_t bytes, const std::string& what, const LoadLimits& limits) {
+  if (!limits.max_model_bytes || bytes <= limits.max_model_bytes) return;
+  throw BadModel(fmt::format("{} is {}, over the limit of {} for a model file; raise max_model_bytes "
+                             "(--max-model-bytes) if that is meant, or keep the weights as external data",
+                             what, bytes_str(bytes), bytes_str(limits.max_model_bytes)));
+}
+
 bool deadline_passed() {
   const RunLimits* l = t_limits;
   return l && l->timeout_ms > 0 && std::chrono::steady_clock::now() >= l->deadline;

@@ -19,6 +19,24 @@ struct RunLimits {
   std::chrono::steady_clock::time_point deadline{};
 };
 
+// Limits on reading a model file (load_model, Session(path)): its own size, checked before any
+// byte is parsed (external data files do not count; they are mapped, not parsed), and how deep
+// subgraphs (If/Loop/Scan bodies) may nest. Each refusal is a BadModel naming the limit's option.
+struct LoadLimits {
+  // The largest .onnx file read, in bytes (0 = no limit below protobuf's own 2 GB).
+  uint64_t max_model_bytes = kDefaultMaxModelBytes;
+  // Subgraph nesting: 1 = an If branch in the main graph, 2 = a Loop body inside that branch...
+  int max_subgraph_depth = kDefaultMaxSubgraphDepth;
+
+  static constexpr uint64_t kDefaultMaxModelBytes = 2147483647;  // protobuf's own limit
+  static constexpr int kDefaultMaxSubgraphDepth = 64;
+};
+
+// Throws BadModel when `depth` (of the graph `graph_name`) is past limits.max_subgraph_depth.
+void check_subgraph_depth(int depth, const std::string& graph_name, const LoadLimits& limits);
+// Throws BadModel when a model file of `bytes` (at `what`) is over limits.max_model_bytes.
+void check_model_bytes(uint64_t bytes, const std::string& what, const LoadLimits& limits);
+
 // Installs `limits` on this thread until destroyed (the previous ones come back after).
 class RunLimitsScope {
  public:

@@ -107,17 +107,45 @@ void collect_outer_reads(const Graph& g, std::unordered_set<std::string>& out) {
   }
 }
 
-void Graph::topological_sort(const std::vector<std::string>& outer) {
+namespace {
+const char* kCorrupt = "the model file is corrupt, re-export it";
+const char* kUnique = "every value needs a name of its own, so the model file is corrupt, re-export it";
+}  // namespace
+
+void Graph::topological_sort(const std::vector<std::string>& outer, bool subgraphs) {
   std::unordered_set<std::string> available(outer.begin(), outer.end());
-  for (const auto& v : inputs) available.insert(v.name);
+  std::unordered_set<std::string> input_names;
+  for (const auto& v : inputs) {
+    KILN_CHECK(input_names.insert(v.name).second, BadModel, "graph '{}': two inputs are named '{}'; {}", name, v.name,
+               kUnique);
+    available.insert(v.name);
+  }
   for (const auto& [n, _] : initializers) available.insert(n);
 
-  // Every input of a node (and every outer name its subgraphs read) is a dependency.
+  // Every input of a node (and every outer name its subgraphs read) is a dependency. A value has
+  // one producer: a second node writing it, or a node writing over an input or an initializer,
+  // would leave which one a reader gets to the order of execution.
   std::vector<std::vector<std::string>> deps(nodes.size());
   std::unordered_map<std::string, size_t> producer;
   for (size_t i = 0; i < nodes.size(); ++i)
-    for (const auto& o : nodes[i].outputs)
-      if (!o.empty()) producer[o] = i;
+    for (const auto& o : nodes[i].outputs) {
+      if (o.empty()) continue;
+      auto [it, fresh] = producer.emplace(o, i);
+      if (!fresh && it->second == i)
+        throw BadModel(fmt::format("graph '{}': {} writes '{}' twice; {}", name, nodes[i].label(), o, kUnique));
+      if (!fresh)
+        throw BadModel(fmt::format("graph '{}': {} and {} both write '{}'; {}", name, nodes[it->second].label(),
+                                   nodes[i].label(), o, kUnique));
+      if (initializers.count(o))
+        throw BadModel(fmt::format("graph '{}': {} writes '{}', which is already an initializer; {}", name,
+                                   nodes[i].label(), o, kUnique));
+      if (input_names.count(o))
+        throw BadModel(fmt::format("graph '{}': {} writes '{}', which is already a graph input; {}", name,
+                                   nodes[i].label(), o, kUnique));
+    }
+  for (const auto& v : outputs)
+    KILN_CHECK(available.count(v.name) || producer.count(v.name), BadModel,
+               "graph '{}': output '{}' is not produced by any node, input or initializer; {}", name, v.name, kCorrupt);
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (const auto& in : nodes[i].inputs)
       if (!in.empty()) deps[i].push_back(in);
@@ -137,8 +165,8 @@ void Graph::topological_sort(const std::vector<std::string>& outer) {
     for (const auto& d : uniq) {
       if (available.count(d)) continue;
       if (!producer.count(d))
-        throw BadModel(fmt::format("graph '{}': {} reads '{}', which no node, input or initializer provides",
-                                   name, nodes[i].label(), d));
+        throw BadModel(fmt::format("graph '{}': {} reads '{}', which no node, input or initializer provides; {}",
+                                   name, nodes[i].label(), d, kCorrupt));
       ++missing[i];
       waiting[d].push_back(i);
     }
@@ -146,12 +174,14 @@ void Graph::topological_sort(const std::vector<std::string>& outer) {
   }
   std::vector<Node> sorted;
   sorted.reserve(nodes.size());
+  std::vector<bool> placed(nodes.size(), false);
   // Keep the original order among ready nodes (stable): process the smallest index first.
   std::set<size_t> queue(ready.begin(), ready.end());
   while (!queue.empty()) {
     size_t i = *queue.begin();
     queue.erase(queue.begin());
     sorted.push_back(nodes[i]);
+    placed[i] = true;
     for (const auto& o : nodes[i].outputs) {
       auto it = waiting.find(o);
       if (it == waiting.end()) continue;
@@ -160,10 +190,25 @@ void Graph::topological_sort(const std::vector<std::string>& outer) {
       waiting.erase(it);
     }
   }
-  if (sorted.size() != nodes.size())
-    throw BadModel(fmt::format("graph '{}' has a cycle: {} of {} nodes can never run", name,
-                               nodes.size() - sorted.size(), nodes.size()));
+  if (sorted.size() != nodes.size()) {
+    std::string stuck;
+    size_t listed = 0, left = nodes.size() - sorted.size();
+    for (size_t i = 0; i < nodes.size() && listed < 4; ++i)
+      if (!placed[i]) stuck += (listed++ ? ", " : "") + nodes[i].label();
+    if (left > listed) stuck += fmt::format(" and {} more", left - listed);
+    throw BadModel(fmt::format("graph '{}' has a cycle: {} wait on each other's outputs, so none can run; {}", name,
+                               stuck, kCorrupt));
+  }
   nodes = std::move(sorted);
+  if (!subgraphs) return;
+  // Subgraphs see this graph's values and everything further out.
+  std::vector<std::string> visible(available.begin(), available.end());
+  for (const auto& [o, _] : producer) visible.push_back(o);
+  for (auto& n : nodes)
+    for (auto& [_, a] : n.attributes) {
+      if (a.g) a.g->topological_sort(visible, true);
+      for (auto& sg : a.graphs) sg->topological_sort(visible, true);
+    }
 }
 
 int64_t Model::opset(const std::string& d) const {

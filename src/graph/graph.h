@@ -84,9 +84,11 @@ struct Graph {
   // Number of parameters and their bytes over all initializers (subgraphs included).
   int64_t parameter_count() const;
   int64_t parameter_bytes() const;
-  // Sorts nodes so each comes after the producers of its inputs; throws BadModel on a cycle or an
-  // input nobody produces (outer-scope names from enclosing graphs are listed in `outer`).
-  void topological_sort(const std::vector<std::string>& outer = {});
+  // Sorts nodes so each comes after the producers of its inputs; throws BadModel on a cycle, an
+  // input or output nobody produces, or a name given to two values (two inputs, two node outputs,
+  // a node output over an input or initializer). Outer-scope names from enclosing graphs are listed
+  // in `outer`. With `subgraphs`, the graphs in node attributes are checked and sorted too.
+  void topological_sort(const std::vector<std::string>& outer = {}, bool subgraphs = false);
 };
 
 struct OpsetImport {

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "core/limits.h"
 #include "graph/graph.h"
 
 namespace kiln {
@@ -25,10 +26,12 @@ struct SaveOptions {
 };
 
 // Loads an ONNX model. Initializers with external data are memory-mapped (no copy); their
-// locations must stay inside the model's folder. Throws BadModel / IoError with a clear message.
-Model load_model(const std::string& path);
+// locations must stay inside the model's folder. The file's size and its subgraphs' nesting are
+// checked against `limits` (core/limits.h). Throws BadModel / IoError with a clear message.
+Model load_model(const std::string& path, const LoadLimits& limits = {});
 // Same from bytes in memory; external data resolves against base_dir (refused when empty).
-Model load_model_from_bytes(const void* data, size_t size, const std::string& base_dir = "");
+Model load_model_from_bytes(const void* data, size_t size, const std::string& base_dir = "",
+                            const LoadLimits& limits = {});
 
 // Writes a model: to a temporary file first, renamed into place when complete.
 void save_model(const Model& model, const std::string& path, const SaveOptions& options = {});

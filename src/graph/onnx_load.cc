@@ -4,12 +4,14 @@
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 
 #include "core/buffer.h"
+#include "core/limits.h"
 #include "graph/onnx_io.h"
 #include "onnx/onnx_pb.h"
 
@@ -22,9 +24,11 @@ namespace {
 struct LoadContext {
   std::string base_dir;  // folder for external data ("" = refuse external data)
   std::map<std::string, std::shared_ptr<MappedFile>> mapped;  // external files, mapped once
+  LoadLimits limits;
 };
 
-Graph graph_from_proto(const onnx::GraphProto& gp, LoadContext& ctx);
+// depth: 0 for the main graph, 1 for a subgraph of one of its nodes, ...
+Graph graph_from_proto(const onnx::GraphProto& gp, LoadContext& ctx, int depth);
 
 std::string tensor_label(const onnx::TensorProto& tp) {
   return tp.name().empty() ? std::string("(unnamed tensor)") : "'" + tp.name() + "'";
@@ -206,7 +210,7 @@ ValueInfo value_info_from_proto(const onnx::ValueInfoProto& vp) {
   return v;
 }
 
-Attribute attribute_from_proto(onnx::AttributeProto& ap, LoadContext& ctx, const std::string& node) {
+Attribute attribute_from_proto(onnx::AttributeProto& ap, LoadContext& ctx, const std::string& node, int depth) {
   Attribute a;
   a.ref_attr_name = ap.ref_attr_name();
   using AP = onnx::AttributeProto;
@@ -217,7 +221,7 @@ Attribute attribute_from_proto(onnx::AttributeProto& ap, LoadContext& ctx, const
     case AP::TENSOR: a.kind = Attribute::Kind::Tensor; a.t = tensor_from_proto(*ap.mutable_t(), ctx); break;
     case AP::GRAPH:
       a.kind = Attribute::Kind::Graph;
-      a.g = std::make_shared<Graph>(graph_from_proto(ap.g(), ctx));
+      a.g = std::make_shared<Graph>(graph_from_proto(ap.g(), ctx, depth + 1));
       break;
     case AP::FLOATS: a.kind = Attribute::Kind::Floats; a.floats.assign(ap.floats().begin(), ap.floats().end()); break;
     case AP::INTS: a.kind = Attribute::Kind::Ints; a.ints.assign(ap.ints().begin(), ap.ints().end()); break;
@@ -228,7 +232,7 @@ Attribute attribute_from_proto(onnx::AttributeProto& ap, LoadContext& ctx, const
       break;
     case AP::GRAPHS:
       a.kind = Attribute::Kind::Graphs;
-      for (const auto& g : ap.graphs()) a.graphs.push_back(std::make_shared<Graph>(graph_from_proto(g, ctx)));
+      for (const auto& g : ap.graphs()) a.graphs.push_back(std::make_shared<Graph>(graph_from_proto(g, ctx, depth + 1)));
       break;
     case AP::UNDEFINED:
       // Older exporters leave type unset: infer it from the one field that is set.
@@ -236,7 +240,7 @@ Attribute attribute_from_proto(onnx::AttributeProto& ap, LoadContext& ctx, const
       else if (ap.has_i()) { a.kind = Attribute::Kind::Int; a.i = ap.i(); }
       else if (ap.has_s()) { a.kind = Attribute::Kind::String; a.s = ap.s(); }
       else if (ap.has_t()) { a.kind = Attribute::Kind::Tensor; a.t = tensor_from_proto(*ap.mutable_t(), ctx); }
-      else if (ap.has_g()) { a.kind = Attribute::Kind::Graph; a.g = std::make_shared<Graph>(graph_from_proto(ap.g(), ctx)); }
+      else if (ap.has_g()) { a.kind = Attribute::Kind::Graph; a.g = std::make_shared<Graph>(graph_from_proto(ap.g(), ctx, depth + 1)); }
       else if (ap.floats_size()) { a.kind = Attribute::Kind::Floats; a.floats.assign(ap.floats().begin(), ap.floats().end()); }
       else if (ap.ints_size()) { a.kind = Attribute::Kind::Ints; a.ints.assign(ap.ints().begin(), ap.ints().end()); }
       else if (ap.strings_size()) { a.kind = Attribute::Kind::Strings; a.strings.assign(ap.strings().begin(), ap.strings().end()); }
@@ -249,9 +253,10 @@ Attribute attribute_from_proto(onnx::AttributeProto& ap, LoadContext& ctx, const
   return a;
 }
 
-Graph graph_from_proto(const onnx::GraphProto& gp_const, LoadContext& ctx) {
+Graph graph_from_proto(const onnx::GraphProto& gp_const, LoadContext& ctx, int depth) {
   // Tensors are moved out of the proto (no copies), so work on a mutable view of it.
   auto& gp = const_cast<onnx::GraphProto&>(gp_const);
+  check_subgraph_depth(depth, gp.name(), ctx.limits);
   Graph g;
   g.name = gp.name();
   g.doc = gp.doc_string();
@@ -259,6 +264,10 @@ Graph graph_from_proto(const onnx::GraphProto& gp_const, LoadContext& ctx) {
              "graph '{}' has sparse initializers, which kiln does not support yet", g.name);
   for (auto& tp : *gp.mutable_initializer()) {
     KILN_CHECK(!tp.name().empty(), BadModel, "graph '{}' has an initializer without a name", g.name);
+    KILN_CHECK(!g.initializers.count(tp.name()), BadModel,
+               "graph '{}': two initializers are named '{}'; every value needs a name of its own, so the model file "
+               "is corrupt, re-export it",
+               g.name, tp.name());
     g.initializers[tp.name()] = tensor_from_proto(tp, ctx);
   }
   for (const auto& v : gp.input()) {
@@ -279,7 +288,7 @@ Graph graph_from_proto(const onnx::GraphProto& gp_const, LoadContext& ctx) {
     n.outputs.assign(np.output().begin(), np.output().end());
     for (auto& ap : *np.mutable_attribute()) {
       KILN_CHECK(!ap.name().empty(), BadModel, "node '{}' has an attribute without a name", n.name);
-      n.attributes[ap.name()] = attribute_from_proto(ap, ctx, n.name);
+      n.attributes[ap.name()] = attribute_from_proto(ap, ctx, n.name, depth);
     }
     g.nodes.push_back(std::move(n));
   }
@@ -303,36 +312,50 @@ Model model_from_proto(onnx::ModelProto& mp, LoadContext& ctx) {
   m.model_version = mp.model_version();
   m.doc = mp.doc_string();
   for (const auto& kv : mp.metadata_props()) m.metadata[kv.key()] = kv.value();
-  m.graph = graph_from_proto(mp.graph(), ctx);
-  m.graph.topological_sort();
+  m.graph = graph_from_proto(mp.graph(), ctx, 0);
+  m.graph.topological_sort({}, true);
   return m;
 }
 
-void check_model_size(size_t size, const std::string& what) {
+void check_model_size(size_t size, const std::string& what, const LoadLimits& limits) {
   KILN_CHECK(size > 0, BadModel, "{} is empty; expected an ONNX model", what);
   KILN_CHECK(size < (size_t)INT32_MAX, BadModel,
              "{} is over 2 GB; ONNX files that large must keep their weights as external data", what);
+  check_model_bytes(size, what, limits);
+}
+
+// Protobuf's nesting limit: deep enough for max_subgraph_depth levels of subgraphs (a graph sits
+// three messages below the one above it: node, attribute, graph) plus the types and tensors inside
+// the deepest, and never below what the default depth needs, so the depth check, not the parser,
+// reports a model nested too deep. Without a depth limit, still bounded: the parser and the loader
+// recurse, and 1000 messages (about 330 levels of subgraphs) stay well inside a thread's stack.
+int recursion_limit(const LoadLimits& limits) {
+  if (limits.max_subgraph_depth <= 0) return 1000;
+  return 3 * std::max(limits.max_subgraph_depth, LoadLimits::kDefaultMaxSubgraphDepth) + 64;
 }
 
 [[noreturn]] void not_onnx(const std::string& what) {
-  throw BadModel(fmt::format("{} is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)", what));
+  throw BadModel(fmt::format("{} is not a valid ONNX model (protobuf parse failed: truncated, not ONNX, or nested "
+                             "deeper than protobuf allows); check the file, or download or export it again",
+                             what));
 }
 
-void parse_model_proto(onnx::ModelProto& mp, const void* data, size_t size, const std::string& what) {
-  check_model_size(size, what);
+void parse_model_proto(onnx::ModelProto& mp, const void* data, size_t size, const std::string& what,
+                       const LoadLimits& limits) {
+  check_model_size(size, what, limits);
   google::protobuf::io::CodedInputStream in(static_cast<const uint8_t*>(data), (int)size);
-  in.SetRecursionLimit(100);
+  in.SetRecursionLimit(recursion_limit(limits));
   if (!mp.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage()) not_onnx(what);
 }
 
 // Parses a model file read through a small buffer rather than mapped: the parse copies inline
 // tensors' bytes into the protobuf anyway (load_tensor then takes them over), so a mapping would
 // only add the whole file's pages to the process's memory while it loads.
-void parse_model_file(onnx::ModelProto& mp, const std::string& path) {
+void parse_model_file(onnx::ModelProto& mp, const std::string& path, const LoadLimits& limits) {
   std::error_code ec;
   uintmax_t size = fs::file_size(path, ec);
   KILN_CHECK(!ec, IoError, "cannot read model file {}: {}", path, ec.message());
-  check_model_size((size_t)size, path);
+  check_model_size((size_t)size, path, limits);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   KILN_CHECK(fd >= 0, IoError, "cannot open model file {}: {}; check its permissions", path, std::strerror(errno));
   google::protobuf::io::FileInputStream file(fd, 1 << 20);
@@ -340,7 +363,7 @@ void parse_model_file(onnx::ModelProto& mp, const std::string& path) {
   bool ok = false;
   {
     google::protobuf::io::CodedInputStream in(&file);
-    in.SetRecursionLimit(100);
+    in.SetRecursionLimit(recursion_limit(limits));
     in.SetTotalBytesLimit(INT32_MAX);
     ok = mp.ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
   }
@@ -350,22 +373,24 @@ void parse_model_file(onnx::ModelProto& mp, const std::string& path) {
 
 }  // namespace
 
-Model load_model(const std::string& path) {
+Model load_model(const std::string& path, const LoadLimits& limits) {
   KILN_CHECK(fs::exists(path), IoError, "model file {} does not exist", path);
   KILN_CHECK(!fs::is_directory(path), BadInput, "{} is a folder; give the path of a .onnx file", path);
   onnx::ModelProto mp;
-  parse_model_file(mp, path);
+  parse_model_file(mp, path, limits);
   LoadContext ctx;
+  ctx.limits = limits;
   ctx.base_dir = fs::absolute(fs::path(path)).parent_path().string();
   Model m = model_from_proto(mp, ctx);
   m.path = path;
   return m;
 }
 
-Model load_model_from_bytes(const void* data, size_t size, const std::string& base_dir) {
+Model load_model_from_bytes(const void* data, size_t size, const std::string& base_dir, const LoadLimits& limits) {
   onnx::ModelProto mp;
-  parse_model_proto(mp, data, size, "the model bytes");
+  parse_model_proto(mp, data, size, "the model bytes", limits);
   LoadContext ctx;
+  ctx.limits = limits;
   ctx.base_dir = base_dir;
   return model_from_proto(mp, ctx);
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "graph/external_data.h"
@@ -131,7 +132,20 @@ void graph_to_proto(const Graph& g, onnx::GraphProto& gp, SaveContext& ctx) {
   if (!g.doc.empty()) gp.set_doc_string(g.doc);
   auto* deferred = ctx.deferred;
   ctx.deferred = nullptr;  // subgraphs keep their initializers in the protobuf
+  // An initializer nothing reads is not written: a rewrite that replaced a weight (quantization's
+  // originals, a folded constant) must not leave it in the file, where it only adds bytes.
+  std::unordered_set<std::string> used;
+  for (const auto& v : g.inputs) used.insert(v.name);
+  for (const auto& v : g.outputs) used.insert(v.name);
+  for (const auto& n : g.nodes) {
+    for (const auto& i : n.inputs) used.insert(i);
+    for (const auto& [_, a] : n.attributes) {
+      if (a.g) collect_outer_reads(*a.g, used);
+      for (const auto& sg : a.graphs) collect_outer_reads(*sg, used);
+    }
+  }
   for (const auto& [name, t] : g.initializers) {
+    if (!used.count(name)) continue;
     if (!deferred) {
       tensor_to_proto(t, name, *gp.add_initializer(), ctx);
       continue;

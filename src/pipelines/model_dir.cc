@@ -84,6 +84,8 @@ std::shared_ptr<const Session> ModelDir::open(const std::string& path) const {
   so.threads = threads_;
   so.max_tensor_bytes = max_tensor_bytes_;
   so.run_timeout_ms = run_timeout_ms_;
+  so.max_model_bytes = load_limits_.max_model_bytes;
+  so.max_subgraph_depth = load_limits_.max_subgraph_depth;
   return std::make_shared<const Session>(path, so);
 }
 

@@ -33,6 +33,8 @@ class ModelDir {
     max_tensor_bytes_ = max_tensor_bytes;
     run_timeout_ms_ = run_timeout_ms;
   }
+  // Limits on reading each graph file (SessionOptions::max_model_bytes, max_subgraph_depth).
+  void set_load_limits(const LoadLimits& limits) { load_limits_ = limits; }
 
   // The tokenizer (loaded once); throws naming the files looked for when there is none.
   const Tokenizer& tokenizer() const;
@@ -47,6 +49,7 @@ class ModelDir {
   int threads_;
   size_t max_tensor_bytes_ = size_t(16) << 30;
   int64_t run_timeout_ms_ = 0;
+  LoadLimits load_limits_;
   ModelConfig config_;
   mutable std::unique_ptr<Tokenizer> tokenizer_;
 };

@@ -28,6 +28,7 @@ std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& m
   KILN_CHECK(generation || encoder, BadInput, "unknown task '{}'; kiln knows: {}", task, known());
   auto dir = std::make_unique<ModelDir>(model_dir, options.file, options.threads);
   dir->set_run_limits(options.max_tensor_bytes, options.run_timeout_ms);
+  dir->set_load_limits(options.load_limits);
   if (task == "text-classification" || task == "sentiment-analysis")
     return std::make_unique<TextClassificationPipeline>(std::move(dir), options);
   if (task == "token-classification" || task == "ner") return std::make_unique<TokenClassificationPipeline>(std::move(dir), options);

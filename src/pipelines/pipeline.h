@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/limits.h"
 #include "pipelines/generation/generation_config.h"
 #include "pipelines/generation/search.h"
 
@@ -44,6 +45,8 @@ struct PipelineOptions {
   // milliseconds per run (0 = none; a generation makes one run per token).
   size_t max_tensor_bytes = size_t(16) << 30;
   int64_t run_timeout_ms = 0;
+  // Limits on reading each graph file (SessionOptions::max_model_bytes, max_subgraph_depth).
+  LoadLimits load_limits;
   std::string file;      // graph file ("model_quantized.onnx") or suffix of every graph ("quantized")
   size_t batch_size = 1;  // inputs run together (padded); results equal one-by-one runs
   bool truncation = false;

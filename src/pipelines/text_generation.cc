@@ -75,7 +75,8 @@ std::vector<Generation> TextGenerationPipeline::generate(const std::vector<Pipel
       gen::CachedDecoder dec(decoder_, (int64_t)members.size(), Tensor(), Tensor(), gen_.use_cache);
       gen::TokenCallback cb;
       if (options_.on_token)
-        cb = [&](size_t input, size_t seq, int64_t tok) { options_.on_token(members[input], seq, tok); };
+        // A reference, not the binding itself: clang before 16 cannot capture structured bindings.
+        cb = [&, &group = members](size_t input, size_t seq, int64_t tok) { options_.on_token(group[input], seq, tok); };
       gen::GenerateResult r = gen::generate(dec, start, gen_, cb);
       for (size_t k = 0; k < members.size(); ++k) {
         out[members[k]].sequences = std::move(r.sequences[k]);

@@ -12,8 +12,18 @@
 namespace kiln {
 
 Session::Session(const std::string& path, SessionOptions options)
-    : options_(options), model_(std::make_unique<Model>(load_model(path))) {
+    : options_(options), model_(std::make_unique<Model>(load_model(path, options.load_limits()))) {
   init();
+}
+
+// The loader checks the nesting of subgraphs as it reads them; a model made in memory is checked here.
+static void check_nesting(const Graph& g, int depth, const LoadLimits& limits) {
+  check_subgraph_depth(depth, g.name, limits);
+  for (const auto& n : g.nodes)
+    for (const auto& [_, a] : n.attributes) {
+      if (a.g) check_nesting(*a.g, depth + 1, limits);
+      for (const auto& sg : a.graphs) check_nesting(*sg, depth + 1, limits);
+    }
 }
 
 Session::Session(Model model, SessionOptions options)
@@ -49,6 +59,7 @@ static std::optional<std::vector<Tensor>> evaluate_node(const Node& n, const std
 }
 
 void Session::init() {
+  check_nesting(model_->graph, 0, options_.load_limits());
   // Kernels made here (packed weights, oneDNN primitives) are made for this session's thread count.
   // The first session also sets the process default, for work outside runs (a pipeline's tokenizer).
   configure_threads_once(options_.threads);

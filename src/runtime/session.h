@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/tensor_json.h"
 #include "graph/graph.h"
 
@@ -26,6 +27,13 @@ struct SessionOptions {
   // subgraph run (each If branch and Loop/Scan iteration); a run past it fails with BadInput.
   // A single long kernel is not interrupted.
   int64_t run_timeout_ms = 0;
+  // Reading the model (core/limits.h LoadLimits): the largest .onnx file Session(path) parses, in
+  // bytes, external data not counted (0 = protobuf's 2 GB only); and how deep subgraphs may nest
+  // (0 = no limit), checked for models given in memory too. Past either: BadModel, before running.
+  uint64_t max_model_bytes = LoadLimits::kDefaultMaxModelBytes;
+  int max_subgraph_depth = LoadLimits::kDefaultMaxSubgraphDepth;
+
+  LoadLimits load_limits() const { return {max_model_bytes, max_subgraph_depth}; }
 
   static constexpr size_t kDefaultMaxTensorBytes = size_t(16) << 30;
 };

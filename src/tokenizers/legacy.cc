@@ -159,53 +159,76 @@ bool read_varint(std::string_view s, size_t& i, uint64_t& v) {
   }
   return false;
 }
+// Calls f(field, wire type, varint value, bytes) for each field of a protobuf message; false when
+// the message is malformed (cut short, a length past its end, a group or unknown wire type), so a
+// damaged file is refused rather than read as far as it happens to parse.
 template <class F>
-void for_fields(std::string_view s, F f) {
+bool for_fields(std::string_view s, F f) {
   for (size_t i = 0; i < s.size();) {
     uint64_t key;
-    if (!read_varint(s, i, key)) return;
+    if (!read_varint(s, i, key)) return false;
     uint32_t field = uint32_t(key >> 3), wt = uint32_t(key & 7);
+    if (field == 0) return false;
     uint64_t v = 0;
     std::string_view bytes;
-    if (wt == 0) { if (!read_varint(s, i, v)) return; }
-    else if (wt == 1) { if (i + 8 > s.size()) return; i += 8; }
-    else if (wt == 5) { if (i + 4 > s.size()) return; bytes = s.substr(i, 4); i += 4; }
+    if (wt == 0) { if (!read_varint(s, i, v)) return false; }
+    else if (wt == 1) { if (i + 8 > s.size()) return false; i += 8; }
+    else if (wt == 5) { if (i + 4 > s.size()) return false; bytes = s.substr(i, 4); i += 4; }
     else if (wt == 2) {
-      if (!read_varint(s, i, v) || v > s.size() - i) return;
+      if (!read_varint(s, i, v) || v > s.size() - i) return false;
       bytes = s.substr(i, size_t(v));
       i += size_t(v);
-    } else return;
-    f(field, wt, v, bytes);
+    } else return false;
+    if (!f(field, wt, v, bytes)) return false;
   }
+  return true;
 }
-SpSpec read_spec(const std::string& proto) {
+SpSpec read_spec(const std::string& proto, const fs::path& file) {
   SpSpec spec;
-  for_fields(proto, [&](uint32_t field, uint32_t wt, uint64_t, std::string_view b) {
+  bool trainer = false, normalizer = false;
+  bool ok = for_fields(proto, [&](uint32_t field, uint32_t wt, uint64_t, std::string_view b) {
     if (field == 1 && wt == 2) {
       SpPiece p;
-      for_fields(b, [&](uint32_t f2, uint32_t w2, uint64_t v2, std::string_view b2) {
-        if (f2 == 1 && w2 == 2) p.piece.assign(b2);
+      bool has_piece = false;
+      bool piece_ok = for_fields(b, [&](uint32_t f2, uint32_t w2, uint64_t v2, std::string_view b2) {
+        if (f2 == 1 && w2 == 2) p.piece.assign(b2), has_piece = true;
         if (f2 == 2 && w2 == 5) std::memcpy(&p.score, b2.data(), 4);
         if (f2 == 3 && w2 == 0) p.type = int(v2);
+        return true;
       });
+      if (!piece_ok || !has_piece) return false;
       spec.pieces.push_back(std::move(p));
     }
-    if (field == 2 && wt == 2)
-      for_fields(b, [&](uint32_t f2, uint32_t w2, uint64_t v2, std::string_view) {
-        if (w2 != 0) return;
+    if (field == 2 && wt == 2) {
+      trainer = true;
+      return for_fields(b, [&](uint32_t f2, uint32_t w2, uint64_t v2, std::string_view) {
+        if (w2 != 0) return true;
         if (f2 == 3) spec.model_type = int(v2);
         if (f2 == 35) spec.byte_fallback = v2 != 0;
         if (f2 == 40) spec.unk_id = int(int32_t(v2));
         if (f2 == 41) spec.bos_id = int(int32_t(v2));
         if (f2 == 42) spec.eos_id = int(int32_t(v2));
         if (f2 == 43) spec.pad_id = int(int32_t(v2));
+        return true;
       });
-    if (field == 3 && wt == 2)
-      for_fields(b, [&](uint32_t f2, uint32_t w2, uint64_t v2, std::string_view b2) {
+    }
+    if (field == 3 && wt == 2) {
+      normalizer = true;
+      return for_fields(b, [&](uint32_t f2, uint32_t w2, uint64_t v2, std::string_view b2) {
         if (f2 == 2 && w2 == 2) spec.charsmap.assign(b2);
         if (f2 == 3 && w2 == 0) spec.add_dummy_prefix = v2 != 0;
+        return true;
       });
+    }
+    return true;
   });
+  if (!ok)
+    throw BadModel(file.string() + " is damaged (not a complete SentencePiece model: cut short or corrupt); download or copy it again");
+  // spm_train writes the pieces, then trainer_spec, then normalizer_spec: a file cut between two
+  // fields still parses, but lacks the specs that follow.
+  if (!spec.pieces.empty() && (!trainer || !normalizer))
+    throw BadModel(file.string() + " is incomplete (no " + (trainer ? "normalizer_spec" : "trainer_spec") +
+                   " after the pieces: cut short?); download or copy it again");
   return spec;
 }
 
@@ -237,7 +260,7 @@ std::unique_ptr<PipelineTokenizer> load_fairseq_spiece(const fs::path& file, con
 }
 
 std::unique_ptr<PipelineTokenizer> load_spiece(const fs::path& file, TokenizerConfig cfg) {
-  SpSpec spec = read_spec(slurp(file));
+  SpSpec spec = read_spec(slurp(file), file);
   int n = int(spec.pieces.size());
   if (n == 0) throw BadModel(file.string() + " is not a SentencePiece model (no pieces found); check the file");
   if (spec.model_type != 1)

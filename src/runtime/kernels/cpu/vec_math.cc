@@ -192,7 +192,11 @@ namespace avx2_isa {
 KILN_GENERIC_REDUCTIONS(__attribute__((target("avx2,fma"))))
 }  // namespace avx2_isa
 namespace avx512_isa {
+#if defined(__clang__)  // clang has no prefer-vector-width target feature; min_vector_width says the same
+#define KILN_AVX512_ATTR __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma"), min_vector_width(512)))
+#else
 #define KILN_AVX512_ATTR __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma,prefer-vector-width=512")))
+#endif
 // Horizontal reductions by lane swaps.
 #define KILN_REDUCE_512(v, op)                                          \
   v = op(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));       \
