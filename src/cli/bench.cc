@@ -16,7 +16,7 @@
 #include "core/error.h"
 #include "core/tensor_json.h"
 #include "eval/bench_pipeline.h"
-#include "runtime/session.h"
+#include "kiln/session.h"
 
 namespace {
 
