@@ -23,8 +23,6 @@ struct SessionOptions {
   // Threads for this session's runs only (0 = one per available core). Other sessions in the same
   // process keep their own count.
   int threads = 0;
-  // Where the graph runs. kiln has the CPU only: any other device is refused with Unsupported.
-  Device device = {};
   // 0: run the graph as it is; 1: constant folding and dead-node removal; 2: also fusions.
   int optimization_level = 2;
   // The largest tensor one run may allocate, in bytes (0 = no limit). A node asking for more fails
@@ -36,6 +34,9 @@ struct SessionOptions {
   // subgraph run (each If branch and Loop/Scan iteration); a run past it fails with BadInput.
   // A single long kernel is not interrupted.
   int64_t run_timeout_ms = 0;
+  // Where the graph runs. kiln has the CPU only: any other device is refused with Unsupported.
+  // (Last, so that positional initialisation of the fields above keeps its meaning.)
+  Device device = {};
 
   static constexpr size_t kDefaultMaxTensorBytes = size_t(16) << 30;
 };
