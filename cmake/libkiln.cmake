@@ -9,8 +9,11 @@ target_link_libraries(kiln_shared PRIVATE kiln_objs)
 target_include_directories(kiln_shared INTERFACE $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}/include>)
 set_target_properties(kiln_shared PROPERTIES OUTPUT_NAME kiln VERSION ${PROJECT_VERSION}
   SOVERSION ${PROJECT_VERSION_MAJOR} CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
-# Undefined symbols are errors when the library is linked, not when a program loads it.
-target_link_options(kiln_shared PRIVATE -Wl,--no-undefined)
+# Undefined symbols are errors when the library is linked, not when a program loads it (not in
+# sanitizer builds: clang's runtimes are resolved from the executable).
+if(NOT KILN_SANITIZE AND NOT KILN_TSAN AND NOT KILN_FUZZ)
+  target_link_options(kiln_shared PRIVATE -Wl,--no-undefined)
+endif()
 
 add_library(kiln_static STATIC $<TARGET_OBJECTS:kiln_objs>)
 set_target_properties(kiln_static PROPERTIES OUTPUT_NAME kiln)
