@@ -35,5 +35,14 @@ int fuse_matmul_bias(Graph& g);
 // A product read only by a (Bias)Gelu takes it into its epilogue: kiln:MatMulBias or
 // kiln:MatMulIntegerToFloat with attribute activation "Gelu" (session-time only, never saved).
 int fuse_matmul_gelu(Graph& g);
+// A float32 Conv read only by Relu / LeakyRelu / Clip / Sigmoid / Tanh / HardSigmoid / HardSwish ->
+// com.microsoft:FusedConv {activation, activation_params} (the activation in oneDNN's epilogue).
+int fuse_conv_activation(Graph& g);
+// Regions of float32 2-D Convs and the element-wise ops between them run channels-last:
+// kiln:NhwcConv, with kiln:Layout changes only where values enter or leave (returns the Conv count).
+int conv_channels_last(Graph& g);
+// Attention as torch.onnx.export writes it (Reshape/Transpose, MatMul, scale, mask Add/Where,
+// Softmax, MatMul, Transpose) -> kiln:Attention on the Reshape outputs (session-time only).
+int fuse_attention(Graph& g);
 
 }  // namespace kiln

@@ -1,9 +1,12 @@
-// Conv, ConvInteger, QLinearConv and ConvTranspose over N-d spatial inputs (groups, strides, dilations, pads, auto_pad;
-// ConvTranspose also output_padding and output_shape). Direct loops: these serve conformance and
-// small vision graphs; transformer models never reach them.
+// Conv (and FusedConv), ConvInteger, QLinearConv and ConvTranspose over N-d spatial inputs (groups, strides,
+// dilations, pads, auto_pad; ConvTranspose also output_padding and output_shape). Float32 Conv with 1 to 3
+// spatial axes runs on oneDNN; everything else runs the direct loops here.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "runtime/kernels/cpu/common.h"
+#include "runtime/kernels/cpu/dnnl_conv.h"
 #include "runtime/kernels/cpu/window.h"
 #include "runtime/registry.h"
 
@@ -78,6 +81,30 @@ void conv_direct(const T* xp, const T* wp, const T* bp, T* yp, int64_t N, int64_
   }
 }
 
+// A 4-D tensor with its axis 1 moved last ([N, C, H, W] -> [N, H, W, C]) or back. float32 goes
+// through oneDNN's reorder; other types are copied element by element.
+Tensor permute_channels(const Tensor& x, bool to_last) {
+  Shape s = x.shape();
+  Shape nchw = to_last ? s : Shape{s[0], s[3], s[1], s[2]};
+  Shape out = to_last ? Shape{s[0], s[2], s[3], s[1]} : nchw;
+  Tensor y(x.dtype(), out);
+  if (y.numel() == 0) return y;
+  if (x.dtype() == DType::F32 && channels_reorder_f32(nchw, x.data<float>(), y.data<float>(), to_last)) return y;
+  int64_t N = nchw[0], C = nchw[1], HW = nchw[2] * nchw[3];
+  size_t es = dtype_size(x.dtype());
+  const char* src = static_cast<const char*>(x.raw());
+  char* dst = static_cast<char*>(y.raw());
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < HW; ++p) {
+        int64_t first = (n * C + c) * HW + p, last = (n * HW + p) * C + c;
+        std::memcpy(dst + (to_last ? last : first) * es, src + (to_last ? first : last) * es, es);
+      }
+  return y;
+}
+Tensor to_channels_last(const Tensor& x) { return permute_channels(x, true); }
+Tensor to_channels_first(const Tensor& x) { return permute_channels(x, false); }
+
 // Shape checks and geometry shared by Conv, ConvInteger and QLinearConv.
 struct ConvSetup {
   int64_t N, C, M, G;
@@ -85,17 +112,18 @@ struct ConvSetup {
   Shape out;
 };
 
-ConvSetup conv_setup(const Tensor& x, const Tensor& wt, const WindowAttrs& attrs, int64_t group, const Node& node) {
-  KILN_CHECK(x.rank() >= 3 && wt.rank() == x.rank(), BadInput, "{}: X {} and W {} must be [N, C, spatial...]",
-             node.label(), shape_str(x.shape()), shape_str(wt.shape()));
+// xs: X's shape in [N, C, spatial...] order.
+ConvSetup conv_setup(const Shape& xs, const Tensor& wt, const WindowAttrs& attrs, int64_t group, const Node& node) {
+  KILN_CHECK(xs.size() >= 3 && (size_t)wt.rank() == xs.size(), BadInput, "{}: X {} and W {} must be [N, C, spatial...]",
+             node.label(), shape_str(xs), shape_str(wt.shape()));
   ConvSetup s;
-  s.N = x.shape()[0];
-  s.C = x.shape()[1];
+  s.N = xs[0];
+  s.C = xs[1];
   s.M = wt.shape()[0];
   s.G = group;
   KILN_CHECK(s.G > 0 && s.C % s.G == 0 && s.M % s.G == 0 && wt.shape()[1] == s.C / s.G, BadInput,
-             "{}: X {} and W {} do not fit group {}", node.label(), shape_str(x.shape()), shape_str(wt.shape()), s.G);
-  std::vector<int64_t> in(x.shape().begin() + 2, x.shape().end());
+             "{}: X {} and W {} do not fit group {}", node.label(), shape_str(xs), shape_str(wt.shape()), s.G);
+  std::vector<int64_t> in(xs.begin() + 2, xs.end());
   WindowAttrs a = attrs;
   if (a.kernel.empty()) a.kernel.assign(wt.shape().begin() + 2, wt.shape().end());
   s.w = resolve_window(a, in, node);
@@ -119,30 +147,110 @@ Tensor centred_int32(const Tensor& t, const Tensor* zp, const Node& node, const 
   return out;
 }
 
+// Applies a FusedConv activation to float results the direct loop computed.
+template <typename T>
+void activate(const ConvActivation& a, T* y, int64_t n) {
+  if (a.name.empty()) return;
+  for (int64_t i = 0; i < n; ++i) {
+    double v = (double)y[i];
+    if (a.name == "Relu") v = v > 0 ? v : 0;
+    else if (a.name == "LeakyRelu") v = v >= 0 ? v : a.alpha * v;
+    else if (a.name == "Clip") v = std::min<double>(std::max<double>(v, a.alpha), a.beta);
+    else if (a.name == "Sigmoid") v = 1 / (1 + std::exp(-v));
+    else if (a.name == "Tanh") v = std::tanh(v);
+    else if (a.name == "HardSigmoid") v = std::clamp(a.alpha * v + a.beta, 0.0, 1.0);
+    else v = v * std::clamp(v / 6 + 0.5, 0.0, 1.0);  // HardSwish
+    y[i] = T(v);
+  }
+}
+
+// Conv, and com.microsoft FusedConv (Conv + activation: ONNX Runtime's fused form, which kiln's own
+// conv_activation_fusion pass also writes). Float32 with 1 to 3 spatial axes runs on oneDNN
+// (dnnl_conv.h), with constant weights re-laid out once; other types and shapes run the direct loop.
 class ConvKernel : public OpKernel {
  public:
-  explicit ConvKernel(const KernelInfo& info)
-      : attrs_(WindowAttrs::from(info.node)), group_(info.node.attr_int("group", 1)) {}
+  // channels_last: kiln:NhwcConv, whose X and Y are [N, H, W, C] (the conv_channels_last pass).
+  ConvKernel(const KernelInfo& info, bool channels_last)
+      : attrs_(WindowAttrs::from(info.node)), group_(info.node.attr_int("group", 1)),
+        act_(ConvActivation::from(info.node.attr_string("activation", ""), info.node.attr_floats("activation_params"),
+                                  info.node.label())),
+        channels_last_(channels_last), dnnl_(act_) {
+    const Tensor* w = info.constant(1);
+    if (w && w->dtype() == DType::F32 && w->numel() > 0 && w->rank() >= 3 && w->rank() <= 5) dnnl_.pack_weights(*w);
+  }
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
     const Tensor& x = ctx.input(0);
     const Tensor& wt = ctx.input(1);
     const Tensor* b = ctx.input_or_null(2);
-    ConvSetup cs = conv_setup(x, wt, attrs_, group_, node);
-    int64_t N = cs.N, C = cs.C, M = cs.M, G = cs.G;
+    const Tensor* z = ctx.input_or_null(3);  // FusedConv's Z: added before the activation
+    KILN_CHECK(!channels_last_ || x.rank() == 4, BadInput, "{}: X must be [N, H, W, C], has shape {}", node.label(),
+               shape_str(x.shape()));
+    Shape xs = channels_last_ ? Shape{x.dim(0), x.dim(3), x.dim(1), x.dim(2)} : x.shape();
+    ConvSetup cs = conv_setup(xs, wt, attrs_, group_, node);
     const Window& w = cs.w;
-    const Shape& out = cs.out;
-    ctx.set_output(0, with_real_type(x, wt, b, node, [&](const Tensor& X, const Tensor& W, const Tensor* B, auto tag) {
-      using T = decltype(tag);
-      Tensor Y(X.dtype(), out);
-      conv_direct<T>(X.data<T>(), W.data<T>(), B ? B->data<T>() : nullptr, Y.data<T>(), N, C, M, G, w);
-      return Y;
-    }));
+    Shape out = cs.out;
+    if (channels_last_) out = {out[0], out[2], out[3], out[1]};
+    KILN_CHECK(!z || (z->shape() == out && z->dtype() == x.dtype()), BadInput, "{}: Z must be {} {}, not {} {}",
+               node.label(), dtype_name(x.dtype()), shape_str(out), dtype_name(z->dtype()), shape_str(z->shape()));
+    if (x.dtype() == DType::F32 && wt.dtype() == DType::F32 &&
+        (!b || (b->dtype() == DType::F32 && b->numel() == cs.M))) {
+      ConvGeometry g{cs.G, w.kernel, w.stride, w.dilation, w.pad_begin, w.pad_end};
+      if (DnnlConv::supports(g) && x.numel() > 0 && shape_numel(out) > 0) {
+        Tensor& y = ctx.allocate_output(0, DType::F32, out);
+        if (dnnl_.run(g, xs, x.data<float>(), wt.shape(), dnnl_.packs(wt) ? nullptr : wt.data<float>(),
+                      b ? b->data<float>() : nullptr, cs.out, y.data<float>(), channels_last_,
+                      z ? z->data<float>() : nullptr))
+          return;
+      }
+    }
+    if (!channels_last_) return ctx.set_output(0, run_direct(node, x, wt, b, z, cs));
+    // The loop works on [N, C, spatial]: move the channels there and back.
+    Tensor zf = z ? to_channels_first(*z) : Tensor();
+    ctx.set_output(0, to_channels_last(run_direct(node, to_channels_first(x), wt, b, z ? &zf : nullptr, cs)));
   }
 
  private:
+  Tensor run_direct(const Node& node, const Tensor& x, const Tensor& wt, const Tensor* b, const Tensor* z,
+                    const ConvSetup& cs) {
+    return with_real_type(x, wt, b, node, [&](const Tensor& X, const Tensor& W, const Tensor* B, auto tag) {
+      using T = decltype(tag);
+      Tensor Y(X.dtype(), cs.out);
+      conv_direct<T>(X.data<T>(), W.data<T>(), B ? B->data<T>() : nullptr, Y.data<T>(), cs.N, cs.C, cs.M, cs.G, cs.w);
+      if (z) {
+        Tensor Z = z->dtype() == X.dtype() ? *z : z->cast(X.dtype());
+        const T* zp = Z.data<T>();
+        T* yp = Y.data<T>();
+        for (int64_t i = 0; i < Y.numel(); ++i) yp[i] = T(yp[i] + zp[i]);
+      }
+      activate(act_, Y.data<T>(), Y.numel());
+      return Y;
+    });
+  }
+
   WindowAttrs attrs_;
   int64_t group_;
+  ConvActivation act_;
+  bool channels_last_;
+  DnnlConv dnnl_;
+};
+
+// kiln:Layout {to: "nhwc" | "nchw"}: a 4-D tensor's channels moved last or back (conv_channels_last).
+class LayoutKernel : public OpKernel {
+ public:
+  explicit LayoutKernel(const KernelInfo& info) : to_nhwc_(info.node.attr_string("to", "") == "nhwc") {
+    std::string to = info.node.attr_string("to", "");
+    KILN_CHECK(to == "nhwc" || to == "nchw", BadModel, "{}: attribute 'to' must be nhwc or nchw, not '{}'",
+               info.node.label(), to);
+  }
+  void compute(KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    KILN_CHECK(x.rank() == 4, BadInput, "{}: takes a 4-D tensor, not {}", ctx.node().label(), shape_str(x.shape()));
+    ctx.set_output(0, to_nhwc_ ? to_channels_last(x) : to_channels_first(x));
+  }
+
+ private:
+  bool to_nhwc_;
 };
 
 class ConvTransposeKernel : public OpKernel {
@@ -251,7 +359,7 @@ class ConvIntegerKernel : public OpKernel {
       : attrs_(WindowAttrs::from(info.node)), group_(info.node.attr_int("group", 1)) {}
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
-    ConvSetup cs = conv_setup(ctx.input(0), ctx.input(1), attrs_, group_, node);
+    ConvSetup cs = conv_setup(ctx.input(0).shape(), ctx.input(1), attrs_, group_, node);
     Tensor X = centred_int32(ctx.input(0), ctx.input_or_null(2), node, "x");
     Tensor W = centred_int32(ctx.input(1), ctx.input_or_null(3), node, "w");
     Tensor& Y = ctx.allocate_output(0, DType::I32, cs.out);
@@ -274,7 +382,7 @@ class QLinearConvKernel : public OpKernel {
     const Node& node = ctx.node();
     const Tensor& x = ctx.input(0);
     const Tensor& wt = ctx.input(3);
-    ConvSetup cs = conv_setup(x, wt, attrs_, group_, node);
+    ConvSetup cs = conv_setup(x.shape(), wt, attrs_, group_, node);
     Tensor X = centred_int32(x, &ctx.input(2), node, "x");
     Tensor W = centred_int32(wt, &ctx.input(5), node, "w");
     const Tensor* B = ctx.input_or_null(8);
@@ -310,7 +418,13 @@ class QLinearConvKernel : public OpKernel {
 
 KILN_REGISTER_KERNELS(register_conv_kernels) {
   r.add({DeviceType::Cpu, "", "Conv", 1, kMaxOpset},
-        [](const KernelInfo& info) { return std::make_unique<ConvKernel>(info); });
+        [](const KernelInfo& info) { return std::make_unique<ConvKernel>(info, false); });
+  r.add({DeviceType::Cpu, "com.microsoft", "FusedConv", 1, kMaxOpset},
+        [](const KernelInfo& info) { return std::make_unique<ConvKernel>(info, false); });
+  r.add({DeviceType::Cpu, "kiln", "NhwcConv", 1, kMaxOpset},
+        [](const KernelInfo& info) { return std::make_unique<ConvKernel>(info, true); });
+  r.add({DeviceType::Cpu, "kiln", "Layout", 1, kMaxOpset},
+        [](const KernelInfo& info) { return std::make_unique<LayoutKernel>(info); });
   r.add({DeviceType::Cpu, "", "ConvInteger", 10, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<ConvIntegerKernel>(info); });
   r.add({DeviceType::Cpu, "", "QLinearConv", 10, kMaxOpset},

@@ -3,7 +3,9 @@
 #include <cmath>
 #include <limits>
 
+#include "core/threads.h"
 #include "runtime/kernels/cpu/common.h"
+#include "runtime/kernels/cpu/dnnl_conv.h"
 #include "runtime/kernels/cpu/window.h"
 #include "runtime/registry.h"
 
@@ -73,6 +75,9 @@ class PoolKernel : public OpKernel {
     Tensor& y = ctx.allocate_output(0, x.dtype(), out_shape);
     bool want_idx = kind_ == PoolKind::Max && ctx.output_wanted(1);
     int64_t* idx = want_idx ? ctx.allocate_output(1, DType::I64, out_shape).data<int64_t>() : nullptr;
+    if (x.dtype() == DType::F32 && !idx && y.numel() > 0 && kind_ != PoolKind::Lp) {
+      if (global_ ? global_f32(x, y, planes, in_plane) : dnnl_f32(x, y, w)) return;
+    }
     Taps taps(w);
     dispatch_numeric(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -127,11 +132,57 @@ class PoolKernel : public OpKernel {
   }
 
  private:
+  // GlobalAveragePool / GlobalMaxPool on float32: one pass per plane, planes in parallel.
+  bool global_f32(const Tensor& x, Tensor& y, int64_t planes, int64_t in_plane) const {
+    if (in_plane <= 0) return false;
+    const float* xp = x.data<float>();
+    float* yp = y.data<float>();
+    bool max = kind_ == PoolKind::Max;
+    parallel_for(planes, in_plane, [&](long begin, long end) {
+      for (long pl = begin; pl < end; ++pl) {
+        const float* src = xp + pl * in_plane;
+        if (max) {
+          float m = src[0];
+          for (int64_t i = 1; i < in_plane; ++i) m = src[i] > m ? src[i] : m;
+          yp[pl] = m;
+        } else {
+          float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+          int64_t i = 0;
+          for (; i + 8 <= in_plane; i += 8)
+            for (int j = 0; j < 8; ++j) acc[j] += src[i + j];
+          float sum = 0;
+          for (; i < in_plane; ++i) sum += src[i];
+          for (int j = 0; j < 8; ++j) sum += acc[j];
+          yp[pl] = sum / (float)in_plane;
+        }
+      }
+    });
+    return true;
+  }
+
+  // MaxPool (without indices) and AveragePool on float32 by oneDNN; false when it cannot take them.
+  bool dnnl_f32(const Tensor& x, Tensor& y, const Window& w) {
+    if (w.nd < 1 || w.nd > 3) return false;
+    PoolGeometry g{kind_ == PoolKind::Max, count_include_pad_, w.kernel, w.stride, w.dilation, w.pad_begin, {}};
+    for (int i = 0; i < w.nd; ++i) {
+      if (w.pad_begin[i] < 0 || w.pad_end[i] < 0) return false;
+      // oneDNN wants the end padding that yields the output size (ceil_mode may add some).
+      int64_t ext = (w.kernel[i] - 1) * w.dilation[i] + 1;
+      int64_t end = (w.out[i] - 1) * w.stride[i] + ext - w.in[i] - w.pad_begin[i];
+      // Counting padding that ceil_mode added would differ from ONNX, which counts only the pads given.
+      if (end != w.pad_end[i] && kind_ == PoolKind::Average && count_include_pad_) return false;
+      if (end < 0) return false;
+      g.pad_end.push_back(end);
+    }
+    return dnnl_.run(g, x.shape(), x.data<float>(), y.shape(), y.data<float>());
+  }
+
   PoolKind kind_;
   bool global_;
   WindowAttrs attrs_;
   bool count_include_pad_;
   int64_t storage_order_, p_;
+  DnnlPool dnnl_;
 };
 
 // MaxUnpool: scatters X to the flat positions I recorded by MaxPool; zeros elsewhere.

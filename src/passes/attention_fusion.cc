@@ -1,0 +1,354 @@
+// Attention as torch.onnx.export writes it (DistilBERT, BERT, T5 encoders; the exporter's names):
+//   Q4 = Transpose(Reshape(q, [b, s, H, D]), perm 0213)  [optionally Div/Mul by a constant scalar]
+//   Kt = Transpose(Reshape(k, [b, t, H, D]), perm 0231)
+//   V4 = Transpose(Reshape(v, [b, t, H, Dv]), perm 0213)
+//   scores = MatMul(Q4, Kt), then in any order: Div/Mul by a constant scalar, Add(bias or mask),
+//            Where(mask, fill, .) / Where(mask, ., fill) with a constant scalar fill, Cast to float
+//   out = Transpose(MatMul(Softmax(scores, axis -1), V4), perm 0213)        -> [b, s, H, Dv]
+// becomes kiln:Attention(q4, k4, v4, extra tensors...) -> out, where q4/k4/v4 are the Reshape
+// outputs (token-major views, no copy), so the four Transposes and the [b, H, s, t] score and
+// probability tensors disappear. The mask Where's condition may be Cast(Expand(m, Shape(scores)))
+// (DistilBERT): the kernel broadcasts m itself, so the Shape/Expand/Cast go too.
+// A session-time rewrite (level 2): kiln never saves this op. Anything else is left as it is.
+#include <algorithm>
+#include <cmath>
+
+#include "passes/passes.h"
+#include "passes/pattern.h"
+
+namespace kiln {
+
+namespace {
+
+bool is_onnx(const Node& n, const char* op) { return n.op_type == op && canonical_domain(n.domain).empty(); }
+
+bool has_perm(const Node& n, std::vector<int64_t> perm) {
+  return is_onnx(n, "Transpose") && n.inputs.size() == 1 && n.attr_ints("perm") == perm;
+}
+
+Attribute float_attr(float f) {
+  Attribute a;
+  a.kind = Attribute::Kind::Float;
+  a.f = f;
+  return a;
+}
+
+// A constant scalar (one element) that does not widen a 4-D operand: rank at most 4.
+std::optional<float> scalar_const(const Graph& g, const GraphIndex& ix, const std::string& v) {
+  auto s = ix.scalar(v);
+  if (!s) return std::nullopt;
+  auto it = g.initializers.find(v);
+  if (it->second.dtype() != DType::F32 || it->second.rank() > 4) return std::nullopt;
+  return s;
+}
+
+struct ScoreOp {
+  std::string kind;  // "mul", "div", "add", "where_true" (cond ? fill : x), "where_false" (cond ? x : fill)
+  float scalar = 0;
+  std::string tensor;  // add: the addend; where: the condition
+};
+
+class Matcher {
+ public:
+  Matcher(const Graph& g, const GraphIndex& ix, const std::unordered_set<int>& taken) : g_(g), ix_(ix), taken_(taken) {}
+
+  // The node producing `v` when it is free to absorb: not yet fused, and `v` read only by
+  // `readers` nodes (plus the Shape nodes `extra_readers` allows), never a graph output.
+  int absorbable(const std::string& v, size_t readers = 1) {
+    int p = ix_.producer(v);
+    if (p < 0 || taken_.count(p) || dead_.count(p)) return -1;
+    if (!ix_.used_only_by(v, readers)) return -1;
+    for (int c : ix_.consumers(v))
+      if (c < 0) return -1;
+    return p;
+  }
+
+  // Tries a Softmax node; on success fills the fused node and the nodes it replaces.
+  bool match(int sm_i, Node& fused) {
+    const Node& sm = g_.nodes[sm_i];
+    if (!is_onnx(sm, "Softmax") || sm.inputs.size() != 1 || !sm.has_attr("axis")) return false;
+    int64_t axis = sm.attr_int("axis", 0);
+    if (axis != -1 && axis != 3) return false;
+    dead_.insert(sm_i);
+
+    // Backwards from the softmax input to the Q.K product.
+    std::vector<ScoreOp> ops;
+    std::string v = sm.inputs[0];
+    int qk_i = -1;
+    for (int guard = 0; guard < 8 && qk_i < 0; ++guard) {
+      size_t readers = 1 + shape_readers(v);
+      int p = absorbable(v, readers);
+      if (p < 0) return false;
+      const Node& n = g_.nodes[p];
+      dead_.insert(p);
+      if (is_onnx(n, "MatMul") && n.inputs.size() == 2) {
+        qk_i = p;
+      } else if (is_onnx(n, "Cast") && n.inputs.size() == 1 && n.attr_int("to", 0) == (int64_t)DType::F32) {
+        v = n.inputs[0];  // float -> float: the kernel runs float32 only
+      } else if ((is_onnx(n, "Div") || is_onnx(n, "Mul")) && n.inputs.size() == 2) {
+        bool div = n.op_type == "Div";
+        int chain = div ? 0 : (scalar_const(g_, ix_, n.inputs[1]) ? 0 : 1);
+        auto s = scalar_const(g_, ix_, n.inputs[1 - chain]);
+        if (!s) return false;
+        ops.push_back({div ? "div" : "mul", *s, ""});
+        v = n.inputs[chain];
+      } else if (is_onnx(n, "Add") && n.inputs.size() == 2) {
+        // The addend must not depend on the chain; it comes from outside (mask, position bias).
+        int chain = pick_chain(n);
+        if (chain < 0) return false;
+        ops.push_back({"add", 0, n.inputs[1 - chain]});
+        v = n.inputs[chain];
+      } else if (is_onnx(n, "Where") && n.inputs.size() == 3) {
+        std::optional<float> fill;
+        int chain;
+        if ((fill = scalar_const(g_, ix_, n.inputs[1]))) chain = 2;
+        else if ((fill = scalar_const(g_, ix_, n.inputs[2]))) chain = 1;
+        else return false;
+        std::string cond = n.inputs[0];
+        if (!cond_source(cond, n.inputs[chain])) return false;
+        ops.push_back({chain == 2 ? "where_true" : "where_false", *fill, cond});
+        v = n.inputs[chain];
+      } else {
+        return false;
+      }
+    }
+    if (qk_i < 0) return false;
+    std::reverse(ops.begin(), ops.end());
+    const Node& qk = g_.nodes[qk_i];
+
+    // Q side: [scale] <- Transpose 0213 <- Reshape output.
+    Node q_side;
+    std::optional<float> q_scale;
+    std::string q_scale_op;
+    int p = absorbable(qk.inputs[0]);
+    if (p < 0) return false;
+    if ((is_onnx(g_.nodes[p], "Div") || is_onnx(g_.nodes[p], "Mul")) && g_.nodes[p].inputs.size() == 2) {
+      const Node& n = g_.nodes[p];
+      bool div = n.op_type == "Div";
+      int chain = div ? 0 : (scalar_const(g_, ix_, n.inputs[1]) ? 0 : 1);
+      q_scale = scalar_const(g_, ix_, n.inputs[1 - chain]);
+      if (!q_scale) return false;
+      q_scale_op = div ? "div" : "mul";
+      dead_.insert(p);
+      p = absorbable(n.inputs[chain]);
+      if (p < 0) return false;
+    }
+    if (!has_perm(g_.nodes[p], {0, 2, 1, 3}) || !from_reshape(g_.nodes[p].inputs[0])) return false;
+    dead_.insert(p);
+    std::string q4 = g_.nodes[p].inputs[0];
+
+    // K side: Transpose 0231 <- Reshape output (token-major), or Transpose 0132 of a [b, H, t, D]
+    // value (head-major: a KV cache's Concat, an encoder's key fed to a decoder step).
+    p = absorbable(qk.inputs[1]);
+    if (p < 0) return false;
+    bool k_heads = false;
+    if (has_perm(g_.nodes[p], {0, 2, 3, 1}) && from_reshape(g_.nodes[p].inputs[0])) k_heads = false;
+    else if (has_perm(g_.nodes[p], {0, 1, 3, 2})) k_heads = true;
+    else return false;
+    dead_.insert(p);
+    std::string k4 = g_.nodes[p].inputs[0];
+
+    // Probabilities -> MatMul(., V4) -> Transpose 0213.
+    const auto& sc = ix_.consumers(sm.outputs[0]);
+    if (!ix_.used_only_by(sm.outputs[0], 1) || sc[0] < 0 || taken_.count(sc[0])) return false;
+    const Node& pv = g_.nodes[sc[0]];
+    if (!is_onnx(pv, "MatMul") || pv.inputs.size() != 2 || pv.inputs[0] != sm.outputs[0]) return false;
+    dead_.insert(sc[0]);
+    // V side: Transpose 0213 <- Reshape output (token-major), or a value that is [b, H, t, Dv]
+    // already (head-major: a KV cache's Concat of Transposes, a rank-4 graph input).
+    std::string v4;
+    bool v_heads = false;
+    p = absorbable(pv.inputs[1]);
+    if (p >= 0 && has_perm(g_.nodes[p], {0, 2, 1, 3}) && from_reshape(g_.nodes[p].inputs[0])) {
+      dead_.insert(p);
+      v4 = g_.nodes[p].inputs[0];
+    } else if (head_major(pv.inputs[1])) {
+      v_heads = true;
+      v4 = pv.inputs[1];
+    } else {
+      return false;
+    }
+    const auto& pc = ix_.consumers(pv.outputs[0]);
+    if (!ix_.used_only_by(pv.outputs[0], 1) || pc[0] < 0 || taken_.count(pc[0])) return false;
+    const Node& out_t = g_.nodes[pc[0]];
+    if (!has_perm(out_t, {0, 2, 1, 3})) return false;
+    dead_.insert(pc[0]);
+
+    fused = Node{};
+    fused.op_type = "Attention";
+    fused.domain = "kiln";
+    fused.name = (sm.name.empty() ? "attention_" + std::to_string(sm_i) : sm.name) + "/fused_attention";
+    fused.inputs = {q4, k4, v4};
+    fused.outputs = {out_t.outputs[0]};
+    Attribute heads_major;
+    heads_major.kind = Attribute::Kind::String;
+    heads_major.s = "bhsd";
+    if (k_heads) fused.attributes["k_layout"] = heads_major;
+    if (v_heads) fused.attributes["v_layout"] = heads_major;
+    if (q_scale) {
+      fused.attributes["q_scale"] = float_attr(*q_scale);
+      Attribute a;
+      a.kind = Attribute::Kind::String;
+      a.s = q_scale_op;
+      fused.attributes["q_scale_op"] = a;
+    }
+    Attribute kinds, scalars, tensors;
+    kinds.kind = Attribute::Kind::Strings;
+    scalars.kind = Attribute::Kind::Floats;
+    tensors.kind = Attribute::Kind::Ints;
+    for (const auto& op : ops) {
+      kinds.strings.push_back(op.kind);
+      scalars.floats.push_back(op.scalar);
+      if (op.tensor.empty()) {
+        tensors.ints.push_back(-1);
+      } else {
+        tensors.ints.push_back((int64_t)fused.inputs.size());
+        fused.inputs.push_back(op.tensor);
+      }
+    }
+    if (!ops.empty()) {
+      fused.attributes["score_ops"] = kinds;
+      fused.attributes["score_scalars"] = scalars;
+      fused.attributes["score_inputs"] = tensors;
+    }
+    return true;
+  }
+
+  const std::unordered_set<int>& dead() const { return dead_; }
+  void reset() { dead_.clear(); }
+
+ private:
+  // Shape nodes reading chain value `v` that are themselves part of a mask Expand we absorb.
+  size_t shape_readers(const std::string& v) {
+    size_t n = 0;
+    for (int c : ix_.consumers(v))
+      if (c >= 0 && expand_shapes_.count(c)) ++n;
+    return n;
+  }
+
+  // Which input of a binary node continues the chain: the one whose producer is not outside the
+  // chain. The chain side is the one produced by a node we can still walk; the other one must not
+  // be a chain value. Heuristic: the addend of an attention score is never produced by a MatMul of
+  // the chain, so prefer the input that leads back to a MatMul through chain ops.
+  int pick_chain(const Node& n) {
+    for (int side = 0; side < 2; ++side)
+      if (leads_to_product(n.inputs[side])) return side;
+    return -1;
+  }
+
+  bool leads_to_product(const std::string& v) {
+    std::string cur = v;
+    for (int guard = 0; guard < 8; ++guard) {
+      int p = ix_.producer(cur);
+      if (p < 0) return false;
+      const Node& n = g_.nodes[p];
+      if (is_onnx(n, "MatMul")) {
+        int t = ix_.producer(n.inputs[1]);
+        return t >= 0 && (has_perm(g_.nodes[t], {0, 2, 3, 1}) || has_perm(g_.nodes[t], {0, 1, 3, 2}));
+      }
+      if (n.op_type == "Cast" || n.op_type == "Div" || n.op_type == "Mul") cur = n.inputs[0];
+      else if (n.op_type == "Add" || n.op_type == "Where") {
+        // Follow whichever side leads back; a Where's chain side is input 1 or 2.
+        size_t first = n.op_type == "Where" ? 1 : 0;
+        bool found = false;
+        for (size_t i = first; i < n.inputs.size() && !found; ++i)
+          if (leads_to_product(n.inputs[i])) found = true;
+        return found;
+      } else {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  // A Where condition: a plain value, or Cast(to bool)(Expand(m, Shape(chain value))) whose three
+  // nodes are read only here; then the condition becomes m (the kernel broadcasts and tests != 0).
+  bool cond_source(std::string& cond, const std::string& chain_value) {
+    int cast_i = ix_.producer(cond);
+    if (cast_i < 0) return true;
+    const Node& cast = g_.nodes[cast_i];
+    if (!is_onnx(cast, "Cast") || cast.attr_int("to", 0) != (int64_t)DType::Bool) return true;
+    int exp_i = ix_.producer(cast.inputs[0]);
+    if (exp_i < 0 || !is_onnx(g_.nodes[exp_i], "Expand")) return true;
+    const Node& exp = g_.nodes[exp_i];
+    int shape_i = ix_.producer(exp.inputs[1]);
+    if (shape_i < 0) return true;
+    const Node& shape = g_.nodes[shape_i];
+    if (!is_onnx(shape, "Shape") || shape.has_attr("start") || shape.has_attr("end")) return true;
+    // Shape of the product or of any chain value: all are [b, H, s, t].
+    if (!same_chain(shape.inputs[0], chain_value)) return true;
+    if (!ix_.used_only_by(cond, 1) || !ix_.used_only_by(cast.inputs[0], 1) || !ix_.used_only_by(exp.inputs[1], 1))
+      return true;
+    if (taken_.count(cast_i) || taken_.count(exp_i) || taken_.count(shape_i)) return true;
+    dead_.insert(cast_i);
+    dead_.insert(exp_i);
+    dead_.insert(shape_i);
+    expand_shapes_.insert(shape_i);
+    cond = exp.inputs[0];
+    return true;
+  }
+
+  // Whether `a` is `b` or a value `b` derives from through chain ops (walking back from b).
+  bool same_chain(const std::string& a, const std::string& b) {
+    std::string cur = b;
+    for (int guard = 0; guard < 8; ++guard) {
+      if (cur == a) return true;
+      int p = ix_.producer(cur);
+      if (p < 0) return false;
+      const Node& n = g_.nodes[p];
+      if (is_onnx(n, "MatMul")) return false;
+      if (n.op_type == "Cast" || n.op_type == "Div" || n.op_type == "Mul") cur = n.inputs[0];
+      else if (n.op_type == "Add") cur = leads_to_product(n.inputs[0]) ? n.inputs[0] : n.inputs[1];
+      else if (n.op_type == "Where") cur = leads_to_product(n.inputs[1]) ? n.inputs[1] : n.inputs[2];
+      else return false;
+    }
+    return false;
+  }
+
+  // A value known to be rank 4 in [b, H, t, D] order: a graph input declared rank 4, or the Concat
+  // of a cache with a Transpose 0213 (of one of those) along axis 2.
+  bool head_major(const std::string& v, int depth = 0) {
+    if (depth > 2) return false;
+    for (const auto& in : g_.inputs)
+      if (in.name == v) return in.shape && in.shape->size() == 4;
+    int p = ix_.producer(v);
+    if (p < 0) return false;
+    const Node& n = g_.nodes[p];
+    if (has_perm(n, {0, 2, 1, 3})) return true;
+    if (is_onnx(n, "Concat") && n.attr_int("axis", 0) == 2 && !n.inputs.empty()) {
+      for (const auto& in : n.inputs)
+        if (head_major(in, depth + 1)) return true;
+    }
+    return false;
+  }
+
+  bool from_reshape(const std::string& v) {
+    int p = ix_.producer(v);
+    return p >= 0 && is_onnx(g_.nodes[p], "Reshape");
+  }
+
+  const Graph& g_;
+  const GraphIndex& ix_;
+  const std::unordered_set<int>& taken_;
+  std::unordered_set<int> dead_;
+  std::unordered_set<int> expand_shapes_;
+};
+
+}  // namespace
+
+int fuse_attention(Graph& g) {
+  GraphIndex ix(g);
+  std::unordered_set<int> dead;
+  std::vector<Node> added;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!is_onnx(g.nodes[i], "Softmax") || dead.count((int)i)) continue;
+    Matcher m(g, ix, dead);
+    Node fused;
+    if (!m.match((int)i, fused)) continue;
+    for (int d : m.dead()) dead.insert(d);
+    added.push_back(std::move(fused));
+  }
+  return replace_nodes(g, dead, std::move(added));
+}
+
+}  // namespace kiln

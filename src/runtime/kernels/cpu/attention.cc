@@ -1,0 +1,284 @@
+// kiln:Attention, written by the session's attention fusion (passes/attention_fusion.cc), never
+// saved. Inputs q [b, s, H, D], k [b, t, H, D], v [b, t, H, Dv] (the projections' token-major
+// views; k_layout / v_layout "bhsd": [b, H, t, D], a KV cache or an encoder's keys), then the tensors the score ops read; output [b, s, H, Dv], which is the exporter's
+// Transpose(MatMul(Softmax(scores), V), 0213): the following Reshape to [b, s, H*Dv] is a view.
+//   scores = Q' K^T with Q' = q_scale_op(q, q_scale) when q_scale is set
+//   score_ops, in order: mul/div by a scalar; add a tensor broadcast to [b, H, s, t];
+//   where_true (cond ? fill : x) / where_false (cond ? x : fill), cond broadcast, nonzero = true
+//   out = softmax(scores, last axis) V
+// Work is split into blocks of query rows of one (batch, head): the block's scores are made by one
+// product (attention_gemm.h: Q read in place through its row stride, K^T packed once per
+// (batch, head)), masked and softmaxed while they are in cache, and multiplied by V (read in place)
+// straight into the output's layout.
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/threads.h"
+#include "runtime/kernels/cpu/attention_gemm.h"
+#include "runtime/kernels/cpu/common.h"
+#include "runtime/kernels/cpu/vec_math.h"
+#include "runtime/registry.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+enum class OpKind { Mul, Div, Add, WhereTrue, WhereFalse };
+
+struct ScoreOp {
+  OpKind kind;
+  float scalar = 0;
+  int input = -1;
+};
+
+// A tensor broadcast to [b, H, s, t]: element offsets per index (0 along broadcast dimensions).
+struct Broadcast4 {
+  const Tensor* t = nullptr;
+  int64_t sb = 0, sh = 0, ss = 0, st = 0;
+};
+
+bool power_of_two(float x) {
+  if (!(x > 0) || !std::isfinite(x)) return false;
+  int e;
+  return std::frexp(x, &e) == 0.5f && e > -120 && e < 120;
+}
+
+bool where_type_ok(DType t) {
+  return t == DType::Bool || t == DType::U8 || t == DType::I8 || t == DType::I32 || t == DType::I64 ||
+         t == DType::F32 || t == DType::F64;
+}
+
+class AttentionKernel : public OpKernel {
+ public:
+  explicit AttentionKernel(const KernelInfo& info) {
+    const Node& n = info.node;
+    if (n.has_attr("q_scale")) {
+      float s = n.attr_float("q_scale", 1.0f);
+      std::string op = n.attr_string("q_scale_op", "mul");
+      KILN_CHECK(op == "mul" || op == "div", BadModel, "{}: q_scale_op must be mul or div", n.label());
+      q_div_ = op == "div";
+      q_scale_ = s;
+      has_q_scale_ = true;
+    }
+    auto kinds = n.has_attr("score_ops") ? n.attr("score_ops")->strings : std::vector<std::string>{};
+    auto scalars = n.attr_floats("score_scalars");
+    auto inputs = n.attr_ints("score_inputs");
+    KILN_CHECK(scalars.size() == kinds.size() && inputs.size() == kinds.size(), BadModel,
+               "{}: score_ops, score_scalars and score_inputs must have the same length", n.label());
+    for (size_t i = 0; i < kinds.size(); ++i) {
+      ScoreOp op;
+      const std::string& k = kinds[i];
+      if (k == "mul") op.kind = OpKind::Mul;
+      else if (k == "div") op.kind = OpKind::Div;
+      else if (k == "add") op.kind = OpKind::Add;
+      else if (k == "where_true") op.kind = OpKind::WhereTrue;
+      else if (k == "where_false") op.kind = OpKind::WhereFalse;
+      else KILN_CHECK(false, BadModel, "{}: unknown score op '{}'", n.label(), k);
+      op.scalar = scalars[i];
+      op.input = (int)inputs[i];
+      bool needs_input = op.kind == OpKind::Add || op.kind == OpKind::WhereTrue || op.kind == OpKind::WhereFalse;
+      KILN_CHECK(needs_input == (op.input >= 3 && op.input < (int)n.inputs.size()), BadModel,
+                 "{}: score op {} has a bad input index", n.label(), k);
+      ops_.push_back(op);
+    }
+    // Scalings that come first (or the query's) by a power of two are exact as the product's
+    // alpha: (x / 8) rounds exactly like x * 0.125, and scaling a rounded sum by 2^k is exact.
+    while (first_op_ < ops_.size()) {
+      const ScoreOp& op = ops_[first_op_];
+      if ((op.kind != OpKind::Mul && op.kind != OpKind::Div) || !power_of_two(op.scalar)) break;
+      alpha_ *= op.kind == OpKind::Mul ? op.scalar : 1.0f / op.scalar;
+      ++first_op_;
+    }
+    for (const char* a : {"k_layout", "v_layout"}) {
+      std::string l = n.attr_string(a, "bshd");
+      KILN_CHECK(l == "bshd" || l == "bhsd", BadModel, "{}: {} must be bshd or bhsd, not '{}'", n.label(), a, l);
+    }
+    k_heads_ = n.attr_string("k_layout", "bshd") == "bhsd";
+    v_heads_ = n.attr_string("v_layout", "bshd") == "bhsd";
+    if (has_q_scale_ && power_of_two(q_scale_)) {
+      alpha_ *= q_div_ ? 1.0f / q_scale_ : q_scale_;
+      has_q_scale_ = false;
+    }
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& q = ctx.input(0);
+    const Tensor& k = ctx.input(1);
+    const Tensor& v = ctx.input(2);
+    auto unsupported = [&](const std::string& why) {
+      throw Unsupported(fmt::format(
+          "{}: fused attention {}; run at optimization level 1 (kiln exec/run --optimization-level 1) to "
+          "run the exporter's nodes unfused",
+          node.label(), why));
+    };
+    if (q.dtype() != DType::F32 || k.dtype() != DType::F32 || v.dtype() != DType::F32)
+      unsupported("runs float32 only");
+    if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) unsupported("needs rank-4 query, key and value");
+    const int64_t B = q.dim(0), S = q.dim(1), H = q.dim(2), D = q.dim(3);
+    // Key and value rows: token-major [b, t, H, D] or head-major [b, H, t, D].
+    const int64_t T = k.dim(k_heads_ ? 2 : 1), Dv = v.dim(3);
+    const int64_t kH = k.dim(k_heads_ ? 1 : 2), vH = v.dim(v_heads_ ? 1 : 2), vT = v.dim(v_heads_ ? 2 : 1);
+    if (k.dim(0) != B || v.dim(0) != B || kH != H || vH != H || k.dim(3) != D || vT != T)
+      unsupported(fmt::format("got query {}, key {}, value {} that do not line up", shape_str(q.shape()),
+                              shape_str(k.shape()), shape_str(v.shape())));
+    const Shape scores{B, H, S, T};
+    std::vector<Broadcast4> bc(ops_.size());
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      if (ops_[i].input < 0) continue;
+      const Tensor& t = ctx.input(ops_[i].input);
+      if (ops_[i].kind == OpKind::Add && t.dtype() != DType::F32) unsupported("adds float32 tensors only");
+      if (ops_[i].kind != OpKind::Add && !where_type_ok(t.dtype()))
+        unsupported(fmt::format("does not take a mask of type {}", dtype_name(t.dtype())));
+      if (t.rank() > 4) unsupported("got a mask of rank above 4");
+      Shape full(4 - t.rank(), 1);
+      full.insert(full.end(), t.shape().begin(), t.shape().end());
+      for (int d = 0; d < 4; ++d)
+        if (full[d] != 1 && full[d] != scores[d])
+          unsupported(fmt::format("got a mask or bias {} that does not broadcast to the scores {}",
+                                  shape_str(t.shape()), shape_str(scores)));
+      auto st = contiguous_strides(full);
+      bc[i] = {&t, full[0] == 1 ? 0 : st[0], full[1] == 1 ? 0 : st[1], full[2] == 1 ? 0 : st[2],
+               full[3] == 1 ? 0 : st[3]};
+    }
+    Tensor& out = ctx.allocate_output(0, DType::F32, {B, S, H, Dv});
+    if (out.numel() == 0) return;
+    if (T == 0) {
+      std::memset(out.data<float>(), 0, out.numel() * sizeof(float));
+      return;
+    }
+    const float* qp = q.data<float>();
+    const float* kp = k.data<float>();
+    const float* vp = v.data<float>();
+    float* op = out.data<float>();
+    const int64_t rows = S <= 128 ? S : 64;  // query rows per block: the block's scores stay in L2
+    const int64_t blocks = (S + rows - 1) / rows;
+    const int64_t items = B * H * blocks;
+    std::atomic<bool> failed{false};
+    parallel_for(items, rows * T * (D + Dv) * 2, [&](long begin, long end) {
+      thread_local std::vector<float> sbuf, qbuf, ktbuf;
+      sbuf.resize(rows * T);
+      ktbuf.resize(D * T);
+      int64_t packed = -1;  // the (batch, head) whose K^T is in ktbuf
+      if (has_q_scale_) qbuf.resize(rows * D);
+      for (long it = begin; it < end; ++it) {
+        const int64_t b = it / (H * blocks), h = (it / blocks) % H, i0 = (it % blocks) * rows;
+        const int64_t m = std::min(rows, S - i0);
+        const float* qa = qp + ((b * S + i0) * H + h) * D;
+        int64_t lda = H * D;
+        if (has_q_scale_) {
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t d = 0; d < D; ++d)
+              qbuf[i * D + d] = q_div_ ? qa[i * lda + d] / q_scale_ : qa[i * lda + d] * q_scale_;
+          qa = qbuf.data();
+          lda = D;
+        }
+        float* s = sbuf.data();
+        // K^T of this (batch, head), [D, T] row-major: the product then reads contiguous rows.
+        if (packed != b * H + h) {
+          const float* kb = kp + b * T * H * D + h * (k_heads_ ? T * D : D);
+          const int64_t ldk = k_heads_ ? D : H * D;
+          float* kt = ktbuf.data();
+          for (int64_t j = 0; j < T; ++j)
+            for (int64_t d = 0; d < D; ++d) kt[d * T + j] = kb[j * ldk + d];
+          packed = b * H + h;
+        }
+        if (!attention_gemm(m, T, D, alpha_, qa, lda, ktbuf.data(), T, s, T)) failed = true;
+        for (int64_t i = 0; i < m; ++i) {
+          float* row = s + i * T;
+          for (size_t o = first_op_; o < ops_.size(); ++o) apply(ops_[o], bc[o], row, b, h, i0 + i, T);
+          vec::softmax(row, row, T);
+        }
+        const float* vb = vp + b * T * H * Dv + h * (v_heads_ ? T * Dv : Dv);
+        if (!attention_gemm(m, Dv, T, 1.0f, s, T, vb, v_heads_ ? Dv : H * Dv, op + ((b * S + i0) * H + h) * Dv, H * Dv))
+          failed = true;
+      }
+    });
+    KILN_CHECK(!failed, InternalError, "{}: oneDNN's sgemm failed", node.label());
+  }
+
+ private:
+  static void apply(const ScoreOp& op, const Broadcast4& bc, float* row, int64_t b, int64_t h, int64_t i, int64_t T) {
+    switch (op.kind) {
+      case OpKind::Mul:
+        for (int64_t j = 0; j < T; ++j) row[j] *= op.scalar;
+        return;
+      case OpKind::Div:
+        for (int64_t j = 0; j < T; ++j) row[j] /= op.scalar;
+        return;
+      case OpKind::Add: {
+        const float* a = bc.t->data<float>() + b * bc.sb + h * bc.sh + i * bc.ss;
+        if (bc.st == 1) {
+          for (int64_t j = 0; j < T; ++j) row[j] += a[j];
+        } else {
+          for (int64_t j = 0; j < T; ++j) row[j] += a[j * bc.st];
+        }
+        return;
+      }
+      case OpKind::WhereTrue:
+      case OpKind::WhereFalse:
+        where(op, bc, row, b, h, i, T);
+        return;
+    }
+  }
+
+  template <typename C>
+  static void where_typed(const C* c, int64_t st, bool fill_when_true, float fill, float* row, int64_t T) {
+    for (int64_t j = 0; j < T; ++j) {
+      bool cond = c[j * st] != C(0);
+      if (std::is_floating_point_v<C>) cond = cond || std::isnan((double)c[j * st]);
+      if (cond == fill_when_true) row[j] = fill;
+    }
+  }
+
+  static void where(const ScoreOp& op, const Broadcast4& bc, float* row, int64_t b, int64_t h, int64_t i, int64_t T) {
+    const Tensor& t = *bc.t;
+    int64_t off = b * bc.sb + h * bc.sh + i * bc.ss;
+    bool when = op.kind == OpKind::WhereTrue;
+    switch (t.dtype()) {
+      case DType::Bool:
+      case DType::U8:
+        where_typed(static_cast<const uint8_t*>(t.raw()) + off, bc.st, when, op.scalar, row, T);
+        return;
+      case DType::I8:
+        where_typed(t.data<int8_t>() + off, bc.st, when, op.scalar, row, T);
+        return;
+      case DType::I32:
+        where_typed(t.data<int32_t>() + off, bc.st, when, op.scalar, row, T);
+        return;
+      case DType::I64:
+        where_typed(t.data<int64_t>() + off, bc.st, when, op.scalar, row, T);
+        return;
+      case DType::F32:
+        where_typed(t.data<float>() + off, bc.st, when, op.scalar, row, T);
+        return;
+      case DType::F64:
+        where_typed(t.data<double>() + off, bc.st, when, op.scalar, row, T);
+        return;
+      default:
+        return;  // refused before the parallel region (where_type_ok)
+    }
+  }
+
+  std::vector<ScoreOp> ops_;
+  size_t first_op_ = 0;  // ops before this one are folded into alpha_
+  float alpha_ = 1.0f;
+  bool has_q_scale_ = false;
+  bool k_heads_ = false, v_heads_ = false;
+  bool q_div_ = false;
+  float q_scale_ = 1.0f;
+};
+
+}  // namespace
+
+KILN_REGISTER_KERNELS(register_attention_kernels) {
+  r.add({DeviceType::Cpu, "kiln", "Attention", 1, kMaxOpset},
+        [](const KernelInfo& info) { return std::make_unique<AttentionKernel>(info); });
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,162 @@
+// GCC 12's AVX-512 intrinsics pass an undefined register as the unused merge source and then warn
+// about it inside immintrin.h (GCC bug 105593): silence that one warning here, as vec_math.cc does.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+#include "runtime/kernels/cpu/attention_gemm.h"
+
+#include <dnnl.h>
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace kiln::cpu {
+
+namespace {
+
+#define KILN_ATTN_AVX512 __attribute__((target("avx512f,fma")))
+
+// MR rows x NV vectors of 16 columns; the last vector masked by `tail`.
+template <int MR, int NV>
+KILN_ATTN_AVX512 inline void block(int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                                   float* c, int64_t ldc, __mmask16 tail) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const float* brow = b + kk * ldb;
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(tail, brow + 16 * v) : _mm512_loadu_ps(brow + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      __m512 av = _mm512_set1_ps(a[r * lda + kk]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  const __m512 al = _mm512_set1_ps(alpha);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      __m512 y = alpha == 1.0f ? acc[r][v] : _mm512_mul_ps(acc[r][v], al);
+      if (v == NV - 1) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, tail, y);
+      else _mm512_storeu_ps(c + r * ldc + 16 * v, y);
+    }
+}
+
+template <int NV>
+KILN_ATTN_AVX512 void rows(int64_t m, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                           float* c, int64_t ldc, __mmask16 tail) {
+  int64_t i = 0;
+  for (; i + 6 <= m; i += 6) block<6, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail);
+  switch (m - i) {
+    case 5: block<5, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 4: block<4, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 3: block<3, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 2: block<2, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 1: block<1, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    default: break;
+  }
+}
+
+KILN_ATTN_AVX512 void gemm_avx512(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                                  const float* b, int64_t ldb, float* c, int64_t ldc) {
+  for (int64_t j0 = 0; j0 < n; j0 += 64) {
+    const int64_t nb = std::min<int64_t>(64, n - j0);
+    const int nv = (int)((nb + 15) / 16);
+    const __mmask16 tail = nb % 16 ? (__mmask16)((1u << (nb % 16)) - 1) : (__mmask16)0xFFFF;
+    switch (nv) {
+      case 4: rows<4>(m, k, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
+      case 3: rows<3>(m, k, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
+      case 2: rows<2>(m, k, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
+      default: rows<1>(m, k, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
+    }
+  }
+}
+
+#define KILN_ATTN_AVX2 __attribute__((target("avx2,fma")))
+
+// AVX2: MR rows x NV vectors of 8 columns (12 sums in registers at most); the last vector's lanes
+// beyond the matrix are masked by `tail` (all ones for the lanes in use).
+template <int MR, int NV>
+KILN_ATTN_AVX2 inline void block2(int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                                  float* c, int64_t ldc, __m256i tail) {
+  __m256 acc[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const float* brow = b + kk * ldb;
+    __m256 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      bv[v] = v == NV - 1 ? _mm256_maskload_ps(brow + 8 * v, tail) : _mm256_loadu_ps(brow + 8 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      __m256 av = _mm256_broadcast_ss(a + r * lda + kk);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  const __m256 al = _mm256_set1_ps(alpha);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      __m256 y = alpha == 1.0f ? acc[r][v] : _mm256_mul_ps(acc[r][v], al);
+      if (v == NV - 1) _mm256_maskstore_ps(c + r * ldc + 8 * v, tail, y);
+      else _mm256_storeu_ps(c + r * ldc + 8 * v, y);
+    }
+}
+
+template <int NV>
+KILN_ATTN_AVX2 void rows2(int64_t m, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                          float* c, int64_t ldc, __m256i tail) {
+  int64_t i = 0;
+  for (; i + 6 <= m; i += 6) block2<6, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail);
+  switch (m - i) {
+    case 5: block2<5, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 4: block2<4, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 3: block2<3, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 2: block2<2, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 1: block2<1, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    default: break;
+  }
+}
+
+KILN_ATTN_AVX2 void gemm_avx2(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                              const float* b, int64_t ldb, float* c, int64_t ldc) {
+  for (int64_t j0 = 0; j0 < n; j0 += 16) {
+    const int64_t nb = std::min<int64_t>(16, n - j0);
+    const int nv = (int)((nb + 7) / 8);
+    const int used = (int)(nb - 8 * (nv - 1));  // lanes of the last vector in use, 1..8
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(used), lane);
+    if (nv == 2) rows2<2>(m, k, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail);
+    else rows2<1>(m, k, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail);
+  }
+}
+
+}  // namespace
+
+bool attention_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                    int64_t ldb, float* c, int64_t ldc, Isa isa) {
+  if (m <= 0 || n <= 0) return true;
+  if (isa == Isa::Avx512) {
+    gemm_avx512(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    return true;
+  }
+  if (isa == Isa::Avx2) {
+    gemm_avx2(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    return true;
+  }
+  return dnnl_sgemm('N', 'N', m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc) == dnnl_success;
+}
+
+}  // namespace kiln::cpu

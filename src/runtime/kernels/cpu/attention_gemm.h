@@ -1,0 +1,16 @@
+// The small products inside one attention block: C[m, n] = alpha * A[m, k] B[k, n], all row-major
+// with leading dimensions, one thread. AVX-512 and AVX2: kiln's register-blocked kernels (6 rows x
+// 64 columns of sums in 24 zmm registers, or 6 x 16 in 12 ymm, over the whole of k, each sum a
+// single FMA chain in k order); otherwise oneDNN's sgemm. Returns false when oneDNN fails (the
+// caller runs inside a parallel region).
+#pragma once
+#include <cstdint>
+
+#include "runtime/kernels/cpu/isa.h"
+
+namespace kiln::cpu {
+
+bool attention_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                    int64_t ldb, float* c, int64_t ldc, Isa isa = active_isa());
+
+}  // namespace kiln::cpu
