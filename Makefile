@@ -3,8 +3,9 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 20
+PREFIX ?= /usr/local
 
-.PHONY: all build deps demo test peers clean asan tsan fuzz
+.PHONY: all build deps demo test peers clean asan tsan fuzz install
 
 all: build
 
@@ -39,6 +40,11 @@ tsan: deps
 # libFuzzer targets (clang), each run for FUZZ_SECONDS.
 fuzz: deps
 	@scripts/fuzz $(FUZZ_SECONDS)
+
+# libkiln (shared and static), include/kiln, the CMake package config, kiln.pc and the kiln command
+# under PREFIX (default /usr/local): make install PREFIX=~/.local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

@@ -16,7 +16,7 @@
 #include "core/error.h"
 #include "core/tensor_json.h"
 #include "eval/bench_pipeline.h"
-#include "runtime/session.h"
+#include "kiln/session.h"
 
 namespace {
 
@@ -74,7 +74,8 @@ int bench_folder(const Opts& o) {
   s.pipeline.threads = o.f.threads;
   s.pipeline.max_tensor_bytes = o.max_tensor_bytes;
   s.pipeline.run_timeout_ms = o.timeout_ms;
-  s.pipeline.load_limits = o.load;
+  s.pipeline.max_model_bytes = o.load.max_model_bytes;
+  s.pipeline.max_subgraph_depth = o.load.max_subgraph_depth;
   s.pipeline.file = o.f.file;
   s.pipeline.batch_size = o.f.batch_size;
   KILN_CHECK(!(o.seq_len && !o.f.data.empty()), BadInput, "give --seq-len or --data, not both");

@@ -5,7 +5,7 @@
 
 #include "cli/command.h"
 #include "core/tensor_json.h"
-#include "runtime/session.h"
+#include "kiln/session.h"
 
 KILN_COMMAND(exec_command, "exec", "Run an ONNX graph on tensors given as JSON") {
   struct Opts {

@@ -1,8 +1,10 @@
 // kiln export SRC OUT [--task T] [--opset N] [--random-weights [--seed S]] [--external-data] [--merged] [--dtype fp32|fp16]
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "cli/command.h"
-#include "export/export.h"
+#include "kiln/export.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 
 #include "cli/command.h"
 #include "graph/onnx_io.h"
-#include "runtime/plan.h"
+#include "runtime/session.h"
 
 namespace {
 
@@ -74,7 +74,7 @@ KILN_COMMAND(inspect_command, "inspect", "Show a model's inputs, outputs, opsets
     j["nodes"] = m.graph.nodes.size();
     j["parameters"] = m.graph.parameter_count();
     j["parameter_bytes"] = m.graph.parameter_bytes();
-    j["unsupported_ops"] = kiln::find_missing_kernels(m.graph, kiln::OpsetMap::from(m), kiln::KernelRegistry::global());
+    j["unsupported_ops"] = kiln::missing_kernels(m);
     if (o->json) {
       std::printf("%s\n", j.dump(2).c_str());
       return 0;

@@ -4,25 +4,14 @@
 
 #include "cli/command.h"
 #include "core/error.h"
-#include "quantize/presets.h"
-#include "quantize/quantize.h"
-
-namespace {
-
-kiln::DType int_type(const std::string& s, const char* flag) {
-  if (s == "int8" || s == "s8" || s == "QInt8") return kiln::DType::I8;
-  if (s == "uint8" || s == "u8" || s == "QUInt8") return kiln::DType::U8;
-  throw kiln::BadInput(fmt::format("{} must be int8 or uint8, not '{}'", flag, s));
-}
-
-}  // namespace
+#include "kiln/quantize.h"
 
 KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole model folder to INT8") {
   struct Opts {
     std::string in, out, preset, format, weight_type, activation_type, method, calibration;
     std::vector<std::string> ops, exclude, nodes;
     bool per_channel = false, reduce_range = false, embeddings = false, is_static = false, json = false;
-    bool no_share = false, int8_weights = false;
+    bool no_share = false, qdq_weight_pairs = false;
     bool p_vnni = false, p_avx512 = false, p_avx2 = false, p_arm64 = false, p_trt = false;
     double percentile = 99.999, accuracy_target = -1;
     std::string eval_data;
@@ -60,9 +49,9 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
                  "stay within POINTS (percent) of fp32 accuracy by leaving the most sensitive nodes float");
   sub.add_option("--eval-data", o->eval_data, "labelled JSON lines for --accuracy-target ({\"label\": N, inputs...})");
   sub.add_flag("--no-share-weights", o->no_share, "folder mode: give each graph its own weights");
-  sub.add_flag("--int8-weights", o->int8_weights,
-               "QDQ: store weights as int8 + DequantizeLinear (a quarter of their bytes) instead of the tensorrt "
-               "preset's float weights with a QuantizeLinear/DequantizeLinear pair (Optimum's form)");
+  sub.add_flag("--qdq-weight-pairs", o->qdq_weight_pairs,
+               "QDQ: keep each weight float with its own QuantizeLinear/DequantizeLinear pair (Optimum's tensorrt "
+               "form, ONNX Runtime's AddQDQPairToWeight) instead of int8 weights + DequantizeLinear");
   sub.add_option("--threads", o->threads, "threads for calibration (0 = one per core)");
   sub.add_flag("--json", o->json, "print the summary as JSON");
   return [o] {
@@ -79,37 +68,28 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
     if (o->p_trt) preset = "tensorrt";
     if (preset.empty()) preset = "avx512_vnni";
     Options opt = preset_options(preset, o->is_static);
+    // Settings given as strings are parsed by the library (set_option), under their flag names.
+    auto set = [&](const char* flag, const std::string& value) {
+      if (!value.empty()) set_option(opt, flag, value);
+    };
+    auto join = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+      return s;
+    };
     if (o->per_channel) opt.per_channel = true;
     if (o->reduce_range) opt.reduce_range = true;
-    if (o->int8_weights) opt.qdq_add_pair_to_weight = false;
-    if (!o->format.empty()) {
-      if (o->format == "qoperator" || o->format == "QOperator") opt.format = Format::QOperator;
-      else if (o->format == "qdq" || o->format == "QDQ") opt.format = Format::QDQ;
-      else throw kiln::BadInput(fmt::format("--format must be qoperator or qdq, not '{}'", o->format));
-    }
-    if (!o->weight_type.empty()) opt.weight_type = int_type(o->weight_type, "--weight-type");
-    if (!o->activation_type.empty()) opt.activation_type = int_type(o->activation_type, "--activation-type");
-    if (!o->ops.empty()) {
-      opt.op_types.clear();
-      for (const auto& op : o->ops) {
-        if (op == "Gather") opt.quantize_embeddings = true;
-        else if (op == "MatMul" || op == "Gemm") opt.op_types.push_back(op);
-        else if (op != "Add")
-          throw kiln::BadInput(fmt::format("--ops: kiln quantizes MatMul, Gemm and Gather, not '{}'", op));
-      }
-    }
+    if (o->qdq_weight_pairs) opt.qdq_add_pair_to_weight = true;
+    set("--format", o->format);
+    set("--weight-type", o->weight_type);
+    set("--activation-type", o->activation_type);
+    set("--ops", join(o->ops));
     if (o->embeddings) opt.quantize_embeddings = true;
-    KILN_CHECK(o->min_embedding >= 0, BadInput, "--min-embedding-elements must be >= 0");
-    opt.min_embedding_elements = o->min_embedding;
+    set("--min-embedding-elements", std::to_string(o->min_embedding));
     opt.nodes_to_exclude = o->exclude;
     opt.nodes_to_quantize = o->nodes;
     opt.calibration_data = o->calibration;
-    if (!o->method.empty()) {
-      if (o->method == "minmax") opt.calibration_method = CalibrationMethod::MinMax;
-      else if (o->method == "entropy") opt.calibration_method = CalibrationMethod::Entropy;
-      else if (o->method == "percentile") opt.calibration_method = CalibrationMethod::Percentile;
-      else throw kiln::BadInput(fmt::format("--calibration-method must be minmax, entropy or percentile, not '{}'", o->method));
-    }
+    set("--calibration-method", o->method);
     KILN_CHECK(opt.is_static || o->calibration.empty(), BadInput,
                "--calibration-data is for static quantization: add --static");
     opt.percentile = o->percentile;
@@ -124,7 +104,7 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
     Report r = quantize_path(o->in, o->out, opt, progress);
     if (tty) std::fprintf(stderr, "\r\033[K");
     for (const auto& w : r.warnings) std::fprintf(stderr, "kiln: warning: %s\n", w.c_str());
-    if (o->json) std::cout << report_to_json(r).dump() << "\n";
+    if (o->json) std::cout << report_json(r) << "\n";
     else std::cout << render_report(r);
     return 0;
   };

@@ -5,10 +5,11 @@
 #include <iterator>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/command.h"
 #include "core/error.h"
-#include "pipelines/pipeline.h"
-#include "pipelines/tasks.h"
+#include "kiln/pipeline.h"
 
 namespace {
 
@@ -98,8 +99,8 @@ KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text
   sub.add_option("--threads", o->p.threads, "threads (0 = one per core)");
   sub.add_option("--max-tensor-bytes", o->p.max_tensor_bytes, "largest tensor a graph run may allocate (0 = no limit)");
   sub.add_option("--timeout-ms", o->p.run_timeout_ms, "wall-clock limit of each graph run in ms (0 = none)");
-  sub.add_option("--max-model-bytes", o->p.load_limits.max_model_bytes, "largest .onnx file read, external data not counted");
-  sub.add_option("--max-subgraph-depth", o->p.load_limits.max_subgraph_depth, "deepest nesting of subgraphs (0 = no limit)");
+  sub.add_option("--max-model-bytes", o->p.max_model_bytes, "largest .onnx file read, external data not counted");
+  sub.add_option("--max-subgraph-depth", o->p.max_subgraph_depth, "deepest nesting of subgraphs (0 = no limit)");
   sub.add_option("--device", o->p.device, "cpu");
   sub.add_option("--batch-size", o->batch_size, "inputs run together (padded); results equal one-by-one runs");
   sub.add_flag("--truncation", o->truncation, "truncate inputs to --max-length tokens (default: the tokenizer's limit)");
@@ -195,16 +196,14 @@ KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text
     const bool stream = generation && !o->json && g.num_beams.value_or(1) <= 1;
     std::vector<int64_t> streamed;
     std::string printed;
-    kiln::pipelines::ModelDir* dir_for_decode = nullptr;
-    std::unique_ptr<kiln::pipelines::ModelDir> tok_dir;
+    // The pipeline's own tokenizer decodes streamed tokens (set once the pipeline is open).
+    const kiln::Tokenizer* decoder = nullptr;
     if (stream) {
-      tok_dir = std::make_unique<kiln::pipelines::ModelDir>(o->dir, o->p.file, o->p.threads);
-      if (tok_dir->has_tokenizer() && o->input_ids.empty()) dir_for_decode = tok_dir.get();
       p.on_token = [&](size_t, size_t seq, int64_t tok) {
         if (seq != 0) return;
         streamed.push_back(tok);
-        if (dir_for_decode) {
-          std::string now = dir_for_decode->tokenizer().decode(streamed, true);
+        if (decoder) {
+          std::string now = decoder->decode(streamed, true);
           if (now.rfind(printed, 0) == 0) {
             std::fwrite(now.data() + printed.size(), 1, now.size() - printed.size(), stdout);
             printed = now;
@@ -217,19 +216,20 @@ KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text
       p.batch_size = 1;
     }
     auto pipe = kiln::pipeline(o->task, o->dir, p);
+    if (stream && o->input_ids.empty()) decoder = pipe->tokenizer();
+    auto parse = [](const std::string& text) { return nlohmann::json::parse(text); };
     if (stream) {
       for (auto& in : inputs) {
         streamed.clear(), printed.clear();
-        auto r = pipe->run({in});
-        if (streamed.empty()) std::fputs(plain_text(o->task, r.at(0)).c_str(), stdout);  // beams do not stream
+        auto r = pipe->run_json({in});
+        if (streamed.empty()) std::fputs(plain_text(o->task, parse(r.at(0))).c_str(), stdout);  // beams do not stream
         std::printf("\n");
         std::fflush(stdout);
       }
       return 0;
     }
-    std::vector<nlohmann::json> results = pipe->run(inputs);
-    for (auto& r : results) {
-      std::string line = o->json ? r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : plain_text(o->task, r);
+    for (const std::string& r : pipe->run_json(inputs)) {
+      std::string line = o->json ? r : plain_text(o->task, parse(r));
       std::fwrite(line.data(), 1, line.size(), stdout);
       std::fputc('\n', stdout);
     }

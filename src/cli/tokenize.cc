@@ -11,8 +11,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
-#include "tokenizers/pipeline.h"
-#include "tokenizers/tokenizer.h"
+#include "kiln/tokenizer.h"
 
 namespace {
 
@@ -72,7 +71,6 @@ KILN_COMMAND(tokenize_command, "tokenize", "Encode (or --decode) lines of stdin 
   sub.add_flag("--skip-special", o->skip_special, "with --decode: leave special tokens out");
   return [o] {
     auto tok = kiln::Tokenizer::from_dir(o->dir);
-    auto* pipe = dynamic_cast<kiln::tok::PipelineTokenizer*>(tok.get());
     std::vector<std::string> lines = read_lines();
     std::string out;
     for (const std::string& line : lines) {
@@ -109,7 +107,7 @@ KILN_COMMAND(tokenize_command, "tokenize", "Encode (or --decode) lines of stdin 
       nlohmann::ordered_json j;
       j["input_ids"] = e.ids;
       j["attention_mask"] = e.attention_mask;
-      if (!pipe || pipe->has_type_ids()) j["token_type_ids"] = e.type_ids;
+      if (tok->has_type_ids()) j["token_type_ids"] = e.type_ids;
       j["tokens"] = e.tokens;
       if (o->offsets) j["offsets"] = e.offsets;
       j["decoded"] = e.ids.empty() ? std::string() : tok->decode(e.ids, false);

@@ -5,16 +5,9 @@
 #include <memory>
 #include <string>
 
+#include "kiln/tensor.h"  // Device
+
 namespace kiln {
-
-enum class DeviceType { Cpu, Cuda };
-
-struct Device {
-  DeviceType type = DeviceType::Cpu;
-  int index = 0;
-  bool operator==(const Device&) const = default;
-  bool is_cpu() const { return type == DeviceType::Cpu; }
-};
 
 class Buffer {
  public:

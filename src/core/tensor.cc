@@ -59,6 +59,19 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
   return t;
 }
 
+Device Tensor::device() const { return buffer_ ? buffer_->device() : Device{}; }
+
+void* Tensor::raw() { return buffer_ ? static_cast<char*>(buffer_->data()) + offset_ : nullptr; }
+
+const void* Tensor::raw() const {
+  return buffer_ ? static_cast<const char*>(buffer_->data()) + offset_ : nullptr;
+}
+
+void Tensor::check_count(size_t values) const {
+  KILN_CHECK((int64_t)values == numel_, InternalError, "from_vector: {} values for shape {}", values,
+             shape_str(shape_));
+}
+
 void Tensor::check_type(DType want) const {
   if (want != dtype_)
     throw InternalError(fmt::format("tensor holds {} but was read as {}", dtype_name(dtype_),

@@ -7,11 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/tensor.h"
+#include "core/tensor.h"  // NamedTensors
 
 namespace kiln {
-
-using NamedTensors = std::map<std::string, Tensor>;
 
 Tensor tensor_from_json(const nlohmann::json& j, const std::string& name);
 nlohmann::json tensor_to_json(const Tensor& t);

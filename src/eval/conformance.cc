@@ -10,7 +10,6 @@
 #include <set>
 
 #include "graph/onnx_io.h"
-#include "runtime/plan.h"
 #include "runtime/session.h"
 
 namespace fs = std::filesystem;
@@ -141,7 +140,7 @@ ConformanceResult run_impl(const std::string& dir, const ConformanceOptions& o) 
         r.reason = fmt::format("uses sequence/optional/map values ('{}')", v.name);
         return r;
       }
-  auto missing = find_missing_kernels(g, OpsetMap::from(model), KernelRegistry::global());
+  auto missing = missing_kernels(model);
   if (!missing.empty()) {
     r.status = S::Skip;
     r.reason = "no kernel for ";

@@ -8,7 +8,7 @@
 namespace kiln::pipelines {
 
 EncoderTask::EncoderTask(std::string task, std::unique_ptr<ModelDir> dir, PipelineOptions options, const std::string& stem)
-    : Pipeline(std::move(task)), dir_(std::move(dir)), options_(std::move(options)) {
+    : JsonPipeline(std::move(task)), dir_(std::move(dir)), options_(std::move(options)) {
   if (!dir_->find_graph(stem)) {
     if (dir_->find_graph("encoder_model"))
       throw BadModel(fmt::format("{} holds an encoder-decoder model (encoder_model.onnx), not the single {}.onnx task {} "

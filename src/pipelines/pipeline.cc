@@ -1,4 +1,4 @@
-// kiln::pipeline(): task name -> task pipeline over a model folder.
+// kiln::pipeline(): task name -> task pipeline over a model folder; the base class's defaults.
 #include "pipelines/pipeline.h"
 
 #include "core/error.h"
@@ -12,7 +12,41 @@ std::vector<std::string> pipeline_tasks() {
           "translation_XX_to_YY", "text-generation"};
 }
 
+Pipeline::~Pipeline() = default;
+
+static std::string no_call(const std::string& task, const char* call) {
+  return fmt::format("the {} pipeline has no {}(); use run_json() or the call of its task", task, call);
+}
+std::vector<std::vector<LabelScore>> Pipeline::classify(const std::vector<PipelineInput>&) {
+  throw Unsupported(no_call(task_, "classify"));
+}
+std::vector<std::vector<TokenEntity>> Pipeline::tag(const std::vector<PipelineInput>&) {
+  throw Unsupported(no_call(task_, "tag"));
+}
+std::vector<Answer> Pipeline::answer(const std::vector<PipelineInput>&) { throw Unsupported(no_call(task_, "answer")); }
+std::vector<std::vector<std::vector<float>>> Pipeline::embed(const std::vector<PipelineInput>&) {
+  throw Unsupported(no_call(task_, "embed"));
+}
+std::vector<std::vector<std::vector<MaskFill>>> Pipeline::fill(const std::vector<PipelineInput>&) {
+  throw Unsupported(no_call(task_, "fill"));
+}
+std::vector<Generation> Pipeline::generate(const std::vector<PipelineInput>&) {
+  throw Unsupported(no_call(task_, "generate"));
+}
+
+std::vector<std::string> JsonPipeline::run_json(const std::vector<PipelineInput>& inputs) {
+  std::vector<std::string> out;
+  for (const nlohmann::json& r : run(inputs))
+    out.push_back(r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return out;
+}
+
 std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& model_dir, const PipelineOptions& options) {
+  return json_pipeline(task, model_dir, options);
+}
+
+std::unique_ptr<JsonPipeline> json_pipeline(const std::string& task, const std::string& model_dir,
+                                            const PipelineOptions& options) {
   using namespace pipelines;
   KILN_CHECK(options.device == "cpu" || options.device.empty(), Unsupported,
              "device '{}' is not available yet; kiln runs pipelines on cpu", options.device);
@@ -28,7 +62,7 @@ std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& m
   KILN_CHECK(generation || encoder, BadInput, "unknown task '{}'; kiln knows: {}", task, known());
   auto dir = std::make_unique<ModelDir>(model_dir, options.file, options.threads);
   dir->set_run_limits(options.max_tensor_bytes, options.run_timeout_ms);
-  dir->set_load_limits(options.load_limits);
+  dir->set_load_limits({options.max_model_bytes, options.max_subgraph_depth});
   if (task == "text-classification" || task == "sentiment-analysis")
     return std::make_unique<TextClassificationPipeline>(std::move(dir), options);
   if (task == "token-classification" || task == "ner") return std::make_unique<TokenClassificationPipeline>(std::move(dir), options);
@@ -49,3 +83,12 @@ std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& m
 }
 
 }  // namespace kiln
+
+namespace kiln::pipelines {
+
+static const Tokenizer* folder_tokenizer(const ModelDir& dir) { return dir.has_tokenizer() ? &dir.tokenizer() : nullptr; }
+const Tokenizer* EncoderTask::tokenizer() const { return folder_tokenizer(*dir_); }
+const Tokenizer* Text2TextPipeline::tokenizer() const { return folder_tokenizer(*dir_); }
+const Tokenizer* TextGenerationPipeline::tokenizer() const { return folder_tokenizer(*dir_); }
+
+}  // namespace kiln::pipelines

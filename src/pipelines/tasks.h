@@ -13,7 +13,7 @@
 namespace kiln::pipelines {
 
 // Shared by the encoder-only tasks: tokenizes (or takes ids), pads a batch, feeds the graph.
-class EncoderTask : public Pipeline {
+class EncoderTask : public JsonPipeline {
  protected:
   EncoderTask(std::string task, std::unique_ptr<ModelDir> dir, PipelineOptions options, const std::string& stem = "model");
   // Encodes one input (special tokens added, truncated when options ask for it).
@@ -33,51 +33,36 @@ class EncoderTask : public Pipeline {
   const Tensor& output(const NamedTensors& outs, const std::string& name, int rank) const;
   int64_t pad_id() const;
 
+ public:
+  const Tokenizer* tokenizer() const override;
+
+ protected:
   std::unique_ptr<ModelDir> dir_;
   PipelineOptions options_;
   std::shared_ptr<const Session> session_;
   std::string graph_path_;
 };
 
-struct LabelScore {
-  std::string label;
-  float score = 0;
-};
-
 class TextClassificationPipeline : public EncoderTask {
  public:
   TextClassificationPipeline(std::unique_ptr<ModelDir> dir, PipelineOptions options);
   // Per input: every label with its score, best first.
-  std::vector<std::vector<LabelScore>> classify(const std::vector<PipelineInput>& inputs);
+  std::vector<std::vector<LabelScore>> classify(const std::vector<PipelineInput>& inputs) override;
   std::vector<nlohmann::json> run(const std::vector<PipelineInput>& inputs) override;
-};
-
-struct TokenEntity {
-  std::string entity;  // label (none) or entity group (aggregated)
-  float score = 0;
-  int64_t index = -1;  // token index (aggregation none only)
-  std::string word;
-  int64_t start = 0, end = 0;  // character offsets in the input text
 };
 
 class TokenClassificationPipeline : public EncoderTask {
  public:
   TokenClassificationPipeline(std::unique_ptr<ModelDir> dir, PipelineOptions options);
-  std::vector<std::vector<TokenEntity>> tag(const std::vector<PipelineInput>& inputs);
+  std::vector<std::vector<TokenEntity>> tag(const std::vector<PipelineInput>& inputs) override;
   std::vector<nlohmann::json> run(const std::vector<PipelineInput>& inputs) override;
-};
-
-struct Answer {
-  float score = 0;
-  int64_t start = 0, end = 0;  // character offsets in the context
-  std::string answer;
 };
 
 class QuestionAnsweringPipeline : public EncoderTask {
  public:
   QuestionAnsweringPipeline(std::unique_ptr<ModelDir> dir, PipelineOptions options);
   // text = question, text_pair = context.
-  std::vector<Answer> answer(const std::vector<PipelineInput>& inputs);
+  std::vector<Answer> answer(const std::vector<PipelineInput>& inputs) override;
   std::vector<nlohmann::json> run(const std::vector<PipelineInput>& inputs) override;
 };
 
@@ -85,37 +70,26 @@ class FeatureExtractionPipeline : public EncoderTask {
  public:
   FeatureExtractionPipeline(std::unique_ptr<ModelDir> dir, PipelineOptions options);
   // Per input: one vector per token (pooling none) or one pooled vector.
-  std::vector<std::vector<std::vector<float>>> embed(const std::vector<PipelineInput>& inputs);
+  std::vector<std::vector<std::vector<float>>> embed(const std::vector<PipelineInput>& inputs) override;
   std::vector<nlohmann::json> run(const std::vector<PipelineInput>& inputs) override;
-};
-
-struct MaskFill {
-  float score = 0;
-  int64_t token = 0;
-  std::string token_str, sequence;
 };
 
 class FillMaskPipeline : public EncoderTask {
  public:
   FillMaskPipeline(std::unique_ptr<ModelDir> dir, PipelineOptions options);
   // Per input, per mask position: the top_k candidates.
-  std::vector<std::vector<std::vector<MaskFill>>> fill(const std::vector<PipelineInput>& inputs);
+  std::vector<std::vector<std::vector<MaskFill>>> fill(const std::vector<PipelineInput>& inputs) override;
   std::vector<nlohmann::json> run(const std::vector<PipelineInput>& inputs) override;
-};
-
-struct Generation {
-  std::vector<std::vector<int64_t>> sequences;  // as generate() returns them
-  std::vector<double> scores;                   // beam search's sequences_scores
-  std::vector<std::string> texts;               // decoded (skip special tokens) when a tokenizer is there
 };
 
 // text2text-generation, summarization, translation: encoder_model + decoder graphs.
-class Text2TextPipeline : public Pipeline {
+class Text2TextPipeline : public JsonPipeline {
  public:
   Text2TextPipeline(std::string task, std::unique_ptr<ModelDir> dir, PipelineOptions options);
-  std::vector<Generation> generate(const std::vector<PipelineInput>& inputs);
+  std::vector<Generation> generate(const std::vector<PipelineInput>& inputs) override;
   std::vector<nlohmann::json> run(const std::vector<PipelineInput>& inputs) override;
-  const gen::GenerationConfig& generation_config() const { return gen_; }
+  const GenerationConfig* generation_config() const override { return &gen_; }
+  const Tokenizer* tokenizer() const override;
 
  private:
   std::unique_ptr<ModelDir> dir_;
@@ -126,12 +100,13 @@ class Text2TextPipeline : public Pipeline {
 };
 
 // text-generation: decoder-only models (GPT-2 style) with their past.
-class TextGenerationPipeline : public Pipeline {
+class TextGenerationPipeline : public JsonPipeline {
  public:
   TextGenerationPipeline(std::unique_ptr<ModelDir> dir, PipelineOptions options);
-  std::vector<Generation> generate(const std::vector<PipelineInput>& inputs);
+  std::vector<Generation> generate(const std::vector<PipelineInput>& inputs) override;
   std::vector<nlohmann::json> run(const std::vector<PipelineInput>& inputs) override;
-  const gen::GenerationConfig& generation_config() const { return gen_; }
+  const GenerationConfig* generation_config() const override { return &gen_; }
+  const Tokenizer* tokenizer() const override;
 
  private:
   std::unique_ptr<ModelDir> dir_;

@@ -9,7 +9,7 @@
 namespace kiln::pipelines {
 
 Text2TextPipeline::Text2TextPipeline(std::string task, std::unique_ptr<ModelDir> dir, PipelineOptions options)
-    : Pipeline(std::move(task)), dir_(std::move(dir)), options_(std::move(options)) {
+    : JsonPipeline(std::move(task)), dir_(std::move(dir)), options_(std::move(options)) {
   if (!dir_->find_graph("encoder_model") && (dir_->find_graph("model") || dir_->find_graph("decoder_model")))
     throw BadModel(fmt::format("{} has no encoder_model.onnx (it holds: {}); task {} needs an encoder-decoder folder "
                                "(encoder_model.onnx + decoder_model.onnx [+ decoder_with_past_model.onnx]){}",

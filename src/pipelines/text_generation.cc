@@ -18,7 +18,7 @@ bool has_past_input(const Session& s) {
 }  // namespace
 
 TextGenerationPipeline::TextGenerationPipeline(std::unique_ptr<ModelDir> dir, PipelineOptions options)
-    : Pipeline("text-generation"), dir_(std::move(dir)), options_(std::move(options)) {
+    : JsonPipeline("text-generation"), dir_(std::move(dir)), options_(std::move(options)) {
   if (dir_->find_graph("encoder_model"))
     throw BadModel(fmt::format("{} holds an encoder-decoder model (encoder_model.onnx); use --task text2text-generation",
                                dir_->dir()));

@@ -17,15 +17,7 @@ namespace kiln::quant {
 // Activation ranges from calibration: value name -> (min, max).
 using Ranges = std::map<std::string, std::pair<float, float>>;
 
-struct GraphStats {
-  std::map<std::string, int> quantized;    // op type -> nodes quantized
-  std::map<std::string, int> left_float;   // op type -> nodes of the requested types left in float
-  std::map<std::string, int> reasons;      // why nodes were left in float -> count
-  int64_t weights_quantized = 0;           // float parameters replaced by 8-bit ones
-  std::vector<std::string> quantized_nodes;  // names of the nodes rewritten
-  std::vector<std::string> warnings;
-  int total_quantized() const;
-};
+// GraphStats (what was quantized per graph) is public: include/kiln/quantize.h.
 
 // A graph and the graphs around it (a subgraph reads its parents' values and initializers).
 struct Scope {

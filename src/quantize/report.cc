@@ -173,3 +173,9 @@ nlohmann::json report_to_json(const Report& r) {
 }
 
 }  // namespace kiln::quant
+
+namespace kiln::quant {
+
+std::string report_json(const Report& r) { return report_to_json(r).dump(); }
+
+}  // namespace kiln::quant

@@ -12,7 +12,7 @@
 namespace kiln {
 
 Session::Session(const std::string& path, SessionOptions options)
-    : options_(options), model_(std::make_unique<Model>(load_model(path, options.load_limits()))) {
+    : options_(options), model_(std::make_unique<Model>(load_model(path, load_limits(options)))) {
   init();
 }
 
@@ -32,6 +32,10 @@ Session::Session(Model model, SessionOptions options)
 }
 
 Session::~Session() = default;
+
+std::vector<std::string> missing_kernels(const Model& model) {
+  return find_missing_kernels(model.graph, OpsetMap::from(model), KernelRegistry::global());
+}
 
 // Runs one node on constant inputs with the CPU kernels (for constant folding).
 static std::optional<std::vector<Tensor>> evaluate_node(const Node& n, const std::vector<const Tensor*>& ins,
@@ -59,7 +63,9 @@ static std::optional<std::vector<Tensor>> evaluate_node(const Node& n, const std
 }
 
 void Session::init() {
-  check_nesting(model_->graph, 0, options_.load_limits());
+  check_nesting(model_->graph, 0, load_limits(options_));
+  KILN_CHECK(options_.device.is_cpu(), Unsupported,
+             "kiln runs on the CPU only; leave SessionOptions::device at its default");
   // Kernels made here (packed weights, oneDNN primitives) are made for this session's thread count.
   // The first session also sets the process default, for work outside runs (a pipeline's tokenizer).
   configure_threads_once(options_.threads);
@@ -91,6 +97,26 @@ void Session::init() {
 
 const std::vector<ValueInfo>& Session::inputs() const { return model_->graph.inputs; }
 const std::vector<ValueInfo>& Session::outputs() const { return model_->graph.outputs; }
+
+static std::vector<TensorInfo> tensor_infos(const std::vector<ValueInfo>& values) {
+  std::vector<TensorInfo> out;
+  for (const ValueInfo& v : values) {
+    TensorInfo t;
+    t.name = v.name;
+    t.dtype = v.dtype;
+    t.has_rank = v.shape.has_value();
+    if (v.shape)
+      for (const Dim& d : *v.shape) {
+        t.shape.push_back(d.value.value_or(-1));
+        t.dim_names.push_back(d.symbol);
+      }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<TensorInfo> Session::input_info() const { return tensor_infos(inputs()); }
+std::vector<TensorInfo> Session::output_info() const { return tensor_infos(outputs()); }
 
 static std::string dims_str(const ValueInfo& v) {
   if (!v.shape) return "any shape";

@@ -62,7 +62,7 @@ class PipelineTokenizer : public Tokenizer {
   std::optional<size_t> model_max_length() const override;
 
   // Whether the reference reports token_type_ids for this tokenizer (its post-processor makes them).
-  bool has_type_ids() const { return post_ && post_->gives_type_ids(); }
+  bool has_type_ids() const override { return post_ && post_->gives_type_ids(); }
   // Tokens of one sequence, before the post-processor (ids, tokens, offsets).
   Encoding encode_sequence(std::string_view text) const;
   // Number of special tokens the post-processor adds.

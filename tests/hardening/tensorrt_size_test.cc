@@ -1,9 +1,9 @@
 // kiln quantize --preset tensorrt --static on the fixtures: the file holds no initializer nothing
 // reads (the 124 % came from the replaced originals left behind), loads and runs in kiln and
 // in ONNX Runtime within int8 tolerance of the float model (ONNX Runtime on the float file as the
-// reference). The preset keeps Optimum's form, float weights each with a QuantizeLinear /
-// DequantizeLinear pair, so its file is the float file plus scales and Q/DQ nodes; --int8-weights
-// stores the weights as int8 + DequantizeLinear instead, and that file is smaller than the float one.
+// reference). The preset stores int8 weights + DequantizeLinear, so its file is smaller than the
+// float one; --qdq-weight-pairs keeps Optimum's form, float weights each with a QuantizeLinear /
+// DequantizeLinear pair: the float file plus scales and Q/DQ nodes.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -68,13 +68,13 @@ void check_tensorrt(const std::string& fixture, const std::string& extra, bool e
 }
 
 TEST(TensorRtPreset, OptimumFormHasNoDeadWeights) {
-  check_tensorrt("bert-tiny", "", false);
-  check_tensorrt("distilbert-tiny", "", false);
+  check_tensorrt("bert-tiny", "--qdq-weight-pairs", false);
+  check_tensorrt("distilbert-tiny", "--qdq-weight-pairs", false);
 }
 
-TEST(TensorRtPreset, Int8WeightsAreSmallerThanFloat) {
-  check_tensorrt("bert-tiny", "--int8-weights", true);
-  check_tensorrt("distilbert-tiny", "--int8-weights", true);
+TEST(TensorRtPreset, IsSmallerThanFloat) {
+  check_tensorrt("bert-tiny", "", true);
+  check_tensorrt("distilbert-tiny", "", true);
 }
 
 }  // namespace

@@ -12,7 +12,7 @@ namespace kiln::gen {
 
 // Called with (input index, return-sequence index, token) for each new token of greedy and
 // sampling runs, as soon as it is chosen. Beam search does not stream (its beams change).
-using TokenCallback = std::function<void(size_t input, size_t sequence, int64_t token)>;
+using TokenCallback = kiln::TokenCallback;
 
 struct GenerateResult {
   // Per input: num_return_sequences sequences, each start ids + new tokens, as generate() returns

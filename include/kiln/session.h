@@ -1,0 +1,108 @@
+// kiln/session.h: load an ONNX graph once, run it many times.
+//
+//   kiln::Session s("model.onnx", {.threads = 4});
+//   kiln::NamedTensors out = s.run({{"input_ids", ids}, {"attention_mask", mask}});
+//   const kiln::Tensor& logits = out.at("logits");
+//
+// Sessions are CPU-only for now (SessionOptions::device). One session may be run from several
+// threads at once; each run is bitwise the same as it would be alone.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiln/api.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+struct SessionOptions {
+  // Threads for this session's runs only (0 = one per available core). Other sessions in the same
+  // process keep their own count.
+  int threads = 0;
+  // 0: run the graph as it is; 1: constant folding and dead-node removal; 2: also fusions.
+  int optimization_level = 2;
+  // The largest tensor one run may allocate, in bytes (0 = no limit). A node asking for more fails
+  // with BadInput naming the node, the shape and the size, instead of the process being killed for
+  // memory. 16 GiB is above any single activation of the models kiln exports (and fits in the
+  // memory of the machines they run on); raise it for bigger ones.
+  size_t max_tensor_bytes = kDefaultMaxTensorBytes;
+  // Wall-clock limit of one run in milliseconds (0 = none). Checked before every node and every
+  // subgraph run (each If branch and Loop/Scan iteration); a run past it fails with BadInput.
+  // A single long kernel is not interrupted.
+  int64_t run_timeout_ms = 0;
+  // Reading the model: the largest .onnx file Session(path) parses, in bytes, external data not
+  // counted (0 = protobuf's 2 GB only); and how deep subgraphs may nest (0 = no limit), checked for
+  // models given in memory too. Past either: BadModel, before anything runs.
+  uint64_t max_model_bytes = kDefaultMaxModelBytes;
+  int max_subgraph_depth = kDefaultMaxSubgraphDepth;
+  // Where the graph runs. kiln has the CPU only: any other device is refused with Unsupported.
+  // (Last, so that positional initialisation of the fields above keeps its meaning.)
+  Device device = {};
+
+  static constexpr size_t kDefaultMaxTensorBytes = size_t(16) << 30;
+  static constexpr uint64_t kDefaultMaxModelBytes = 2147483647;  // protobuf's own limit
+  static constexpr int kDefaultMaxSubgraphDepth = 64;
+};
+
+// A graph input or output as the model declares it.
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::Undefined;
+  // One entry per dimension: its size, or -1 when it is not fixed (then `dim_names` may name it,
+  // e.g. "batch_size"). `has_rank` is false when the model does not declare a rank at all.
+  std::vector<int64_t> shape;
+  std::vector<std::string> dim_names;
+  bool has_rank = true;
+};
+
+// kiln's graph IR and execution plan (src/graph, src/runtime); not part of the public API.
+struct Model;
+struct ValueInfo;
+class ExecutionPlan;
+
+class KILN_API Session {
+ public:
+  // Loads a .onnx file (with its external data). Throws BadModel for a malformed or unsupported
+  // graph (naming every op kiln lacks), IoError when the file cannot be read, Unsupported for a
+  // device other than the CPU.
+  explicit Session(const std::string& path, SessionOptions options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  std::vector<TensorInfo> input_info() const;
+  std::vector<TensorInfo> output_info() const;
+  const SessionOptions& options() const { return options_; }
+
+  // Runs with named feeds; returns the requested outputs (all graph outputs when empty).
+  // Throws BadInput naming the input when a feed is missing, unknown, or of the wrong type or shape,
+  // and when a run passes the options' limits.
+  //
+  // Thread safety: run() may be called from several threads at once on one session. Each run has its
+  // own values; what the kernels share across runs (packed weights, oneDNN primitives made on first
+  // use, the buffer cache) is made once under a lock and only read afterwards. Results do not depend
+  // on what else runs: a run gives bitwise the same outputs as the same run alone. Each run uses
+  // options().threads OpenMP threads of its calling thread's own pool, so N concurrent callers use up
+  // to N x threads cores.
+  NamedTensors run(const NamedTensors& feeds, const std::vector<std::string>& output_names = {}) const;
+
+  // For kiln's own modules (the types are defined under src/, see src/runtime/session.h).
+  explicit Session(Model model, SessionOptions options = {});
+  const std::vector<ValueInfo>& inputs() const;
+  const std::vector<ValueInfo>& outputs() const;
+  const Model& model() const { return *model_; }
+
+ private:
+  void init();
+  void validate(const NamedTensors& feeds) const;
+
+  SessionOptions options_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<ExecutionPlan> plan_;
+};
+
+}  // namespace kiln
