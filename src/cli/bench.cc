@@ -29,7 +29,10 @@ struct Opts {
   int64_t max_new_tokens = 16;
   size_t max_tensor_bytes = kiln::SessionOptions::kDefaultMaxTensorBytes;
   int64_t timeout_ms = 0;
-  kiln::LoadLimits load;
+  struct {  // SessionOptions' limits on reading the file
+    uint64_t max_model_bytes = kiln::SessionOptions::kDefaultMaxModelBytes;
+    int max_subgraph_depth = kiln::SessionOptions::kDefaultMaxSubgraphDepth;
+  } load;
   kiln::cli::EvalFlags f;
 };
 

@@ -13,7 +13,10 @@ KILN_COMMAND(exec_command, "exec", "Run an ONNX graph on tensors given as JSON")
     int threads = 0;
     size_t max_tensor_bytes = kiln::SessionOptions::kDefaultMaxTensorBytes;
     int64_t timeout_ms = 0;
-    kiln::LoadLimits load;
+    struct {  // SessionOptions' limits on reading the file
+    uint64_t max_model_bytes = kiln::SessionOptions::kDefaultMaxModelBytes;
+    int max_subgraph_depth = kiln::SessionOptions::kDefaultMaxSubgraphDepth;
+  } load;
     int opt_level = 2;
     std::vector<std::string> outputs;
   };
