@@ -45,24 +45,34 @@ bool contains(const std::vector<std::string>& v, const std::string& x) {
 // A folder kiln's Tokenizer::from_dir can read.
 bool has_tokenizer_files(const fs::path& d) {
   for (const auto& f : ModelFolder::tokenizer_files())
-    if (f != "merges.txt" && fs::is_regular_file(d / f)) return f != "vocab.json" || fs::is_regular_file(d / "merges.txt");
+    if (f != "merges.txt" && fs::is_regular_file(d / f))
+      return f != "vocab.json" || fs::is_regular_file(d / "merges.txt");
   return false;
 }
 
 // Every tokenizer file kiln or transformers reads, copied with a model.
 const std::vector<std::string>& tokenizer_companions() {
-  static const std::vector<std::string> files = {
-      "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-      "vocab.txt",      "vocab.json",            "merges.txt",              "spiece.model",
-      "sentencepiece.bpe.model", "tokenizer.model", "source.spm",          "target.spm"};
+  static const std::vector<std::string> files = {"tokenizer.json",
+                                                 "tokenizer_config.json",
+                                                 "special_tokens_map.json",
+                                                 "added_tokens.json",
+                                                 "vocab.txt",
+                                                 "vocab.json",
+                                                 "merges.txt",
+                                                 "spiece.model",
+                                                 "sentencepiece.bpe.model",
+                                                 "tokenizer.model",
+                                                 "source.spm",
+                                                 "target.spm"};
   return files;
 }
 
 }  // namespace
 
 const std::vector<std::string>& ModelFolder::tokenizer_files() {
-  static const std::vector<std::string> files = {"tokenizer.json", "vocab.txt",  "vocab.json", "merges.txt",
-                                                 "spiece.model",  "sentencepiece.bpe.model", "tokenizer.model"};
+  static const std::vector<std::string> files = {"tokenizer.json", "vocab.txt",    "vocab.json",
+                                                 "merges.txt",     "spiece.model", "sentencepiece.bpe.model",
+                                                 "tokenizer.model"};
   return files;
 }
 
@@ -82,9 +92,10 @@ ModelFolder ModelFolder::open(const std::string& dir) {
   // Graphs: at the top level, or in onnx/ (Optimum's Hub layout), never both.
   std::vector<std::string> top = onnx_files(d), sub = onnx_files(d / "onnx");
   if (!top.empty() && !sub.empty())
-    throw BadInput(fmt::format("{} is ambiguous: it holds graphs both at its top level ({}) and in onnx/ ({}); "
-                               "keep one set",
-                               dir, join(top), join(sub)));
+    throw BadInput(
+        fmt::format("{} is ambiguous: it holds graphs both at its top level ({}) and in onnx/ ({}); "
+                    "keep one set",
+                    dir, join(top), join(sub)));
   m.graph_dir_ = sub.empty() ? dir : (d / "onnx").string();
   m.graphs_ = sub.empty() ? top : sub;
 
@@ -112,7 +123,8 @@ ModelFolder ModelFolder::open(const std::string& dir) {
     if (!rel.empty() && fs::is_directory(d / rel, ec)) m.tokenizer_pointer_ = (d / rel).lexically_normal().string();
   }
   if (has_tokenizer_files(d)) m.tokenizer_dir_ = dir;
-  else if (!m.tokenizer_pointer_.empty() && has_tokenizer_files(m.tokenizer_pointer_)) m.tokenizer_dir_ = m.tokenizer_pointer_;
+  else if (!m.tokenizer_pointer_.empty() && has_tokenizer_files(m.tokenizer_pointer_))
+    m.tokenizer_dir_ = m.tokenizer_pointer_;
   return m;
 }
 
@@ -125,7 +137,8 @@ std::vector<std::string> ModelFolder::main_graphs() const {
 
 std::string ModelFolder::layout() const {
   auto has = [&](const char* f) { return contains(graphs_, f); };
-  const bool decoder = has("decoder_model.onnx") || has("decoder_model_merged.onnx") || has("decoder_with_past_model.onnx");
+  const bool decoder =
+      has("decoder_model.onnx") || has("decoder_model_merged.onnx") || has("decoder_with_past_model.onnx");
   if (has("encoder_model.onnx") && decoder) return "seq2seq";
   if (decoder) return "decoder";
   if (has("model.onnx")) return "encoder";
@@ -173,9 +186,9 @@ std::string ModelFolder::require_graph(const std::string& stem, const std::strin
   if (auto p = graph(stem, file)) return *p;
   std::string want = file.empty()                                   ? stem + ".onnx"
                      : (stem == "model" && file.ends_with(".onnx")) ? file
-                                                                     : fmt::format("{}.onnx for --file {}", stem, file);
-  throw IoError(fmt::format("{} has no {} (looked in it and in onnx/; it holds: {}); {}", path_, want,
-                            graphs_listing(), why));
+                                                                    : fmt::format("{}.onnx for --file {}", stem, file);
+  throw IoError(
+      fmt::format("{} has no {} (looked in it and in onnx/; it holds: {}); {}", path_, want, graphs_listing(), why));
 }
 
 std::string ModelFolder::task() const {
@@ -186,9 +199,10 @@ std::string ModelFolder::task() const {
 
 std::string ModelFolder::require_task() const {
   if (std::string t = task(); !t.empty()) return t;
-  const std::string why = config_path_.empty()       ? "it has no config.json"
-                          : architectures_.empty() ? "its config.json names no architectures"
-                                                   : "kiln maps none of its architectures (" + join(architectures_) + ")";
+  const std::string why = config_path_.empty() ? "it has no config.json"
+                          : architectures_.empty()
+                              ? "its config.json names no architectures"
+                              : "kiln maps none of its architectures (" + join(architectures_) + ")";
   throw BadInput(fmt::format(
       "cannot infer the task of {}: {}; pass --task (text-classification, token-classification, question-answering, "
       "feature-extraction, fill-mask, text2text-generation, summarization, translation, text-generation)",
@@ -227,9 +241,9 @@ std::vector<std::string> ModelFolder::tokenizer_paths() const {
 
 std::string ModelFolder::tokenizer_pointer_for(const std::string& out_dir) const {
   if (tokenizer_pointer_.empty()) return "";
-  std::string rel = fs::relative(fs::weakly_canonical(fs::absolute(tokenizer_pointer_)),
-                                 fs::weakly_canonical(fs::absolute(out_dir)))
-                        .string();
+  std::string rel =
+      fs::relative(fs::weakly_canonical(fs::absolute(tokenizer_pointer_)), fs::weakly_canonical(fs::absolute(out_dir)))
+          .string();
   if (rel.empty()) rel = fs::weakly_canonical(fs::absolute(tokenizer_pointer_)).string();
   return (tokenizer_pointer_use_ ? "use " : "") + rel + "\n";
 }
