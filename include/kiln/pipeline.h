@@ -210,7 +210,8 @@ class KILN_API Pipeline {
 
 // Opens the model folder for the task. Throws (kiln::Error) naming what is missing or does not fit:
 // an unknown task, a folder without the graphs or config the task needs, graph inputs/outputs the
-// task cannot use.
+// task cannot use. task "" (or "auto"): the one config.json's `architectures` imply
+// (kiln::ModelFolder::task()), as transformers' pipeline(model=DIR) does.
 KILN_API std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& model_dir,
                                             const PipelineOptions& options = {});
 

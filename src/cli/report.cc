@@ -10,16 +10,16 @@
 #include "core/tensor_json.h"
 #include "eval/model_report.h"
 #include "graph/model_files.h"
-#include "pipelines/model_dir.h"
+#include "kiln/model_folder.h"
 
 namespace {
 
 // The graphs a pipeline of this folder reads (standard names; --file picks variants).
 std::vector<std::string> pipeline_graphs(const std::string& dir, const std::string& file) {
-  kiln::pipelines::ModelDir md(dir, file);
+  const kiln::ModelFolder folder = kiln::ModelFolder::open(dir);
   std::vector<std::string> out;
-  for (const char* stem : {"model", "encoder_model", "decoder_model", "decoder_with_past_model", "decoder_model_merged"})
-    if (auto p = md.find_graph(stem)) out.push_back(*p);
+  for (const auto& stem : kiln::ModelFolder::graph_stems())
+    if (auto p = folder.graph(stem, file)) out.push_back(*p);
   return out;
 }
 

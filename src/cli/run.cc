@@ -1,4 +1,5 @@
-// kiln run DIR --task TASK [options] [TEXT ...]: a task pipeline over a model folder. Inputs are the
+// kiln run DIR [--task TASK] [options] [TEXT ...]: a task pipeline over a model folder (the task, when
+// not given, from config.json's architectures). Inputs are the
 // TEXT arguments, else --input-ids lists (no tokenizer needed), else the lines of stdin.
 #include <cstdio>
 #include <iostream>
@@ -9,6 +10,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "kiln/model_folder.h"
 #include "kiln/pipeline.h"
 
 namespace {
@@ -90,8 +92,8 @@ KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text
   sub.add_option("dir", o->dir, "model folder (config.json, *.onnx, tokenizer files)")->required();
   sub.add_option("text", o->texts, "input texts (default: one per line of stdin)");
   sub.add_option("--task", o->task, "text-classification, token-classification, question-answering, feature-extraction, "
-                                    "fill-mask, text2text-generation, summarization, translation, text-generation")
-      ->required();
+                                    "fill-mask, text2text-generation, summarization, translation, text-generation "
+                                    "(default: the one config.json's architectures imply)");
   sub.add_option("--file", o->p.file, "graph file (model_quantized.onnx) or suffix of every graph (quantized)");
   sub.add_option("--input-ids", o->input_ids, "token ids of one input, comma-separated (repeat for more inputs)")
       ->allow_extra_args(false);
@@ -135,6 +137,7 @@ KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text
   sub.add_flag("--normalize", o->normalize, "feature-extraction: L2-normalise");
   sub.add_option("--function-to-apply", o->p.function_to_apply, "text-classification: softmax, sigmoid, none");
   return [o] {
+    if (o->task.empty()) o->task = kiln::ModelFolder::open(o->dir).require_task();
     kiln::PipelineOptions p = o->p;
     p.batch_size = o->batch_size;
     p.truncation = o->truncation;

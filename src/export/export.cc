@@ -15,6 +15,7 @@
 #include "export/model_files.h"
 #include "export/tasks.h"
 #include "graph/onnx_io.h"
+#include "kiln/model_folder.h"
 
 namespace kiln {
 
@@ -131,6 +132,7 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   fs::path config_path = fs::is_directory(src_path) ? src_path / "config.json" : src_path;
   fs::path src_dir = fs::is_directory(src_path) ? src_path : src_path.parent_path();
   nlohmann::json config = read_config(config_path);
+  const ModelFolder folder = ModelFolder::open(src_dir.string());  // what travels with the model
   std::string model_type = config.value("model_type", std::string());
   auto& archs = architectures();
   auto it = archs.find(model_type);
@@ -188,16 +190,21 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
     fs::copy_file(config_path, tmp / "config.json");  // as it is, whatever its file name
     result.files.push_back("config.json");
     bool generates = resolved.task == "text2text-generation" || resolved.task == "text-generation";
-    if (fs::exists(src_dir / "generation_config.json")) {
-      fs::copy_file(src_dir / "generation_config.json", tmp / "generation_config.json");
-      result.files.push_back("generation_config.json");
-    } else if (generates) {
+    for (const std::string& f : folder.travelling_files()) {
+      if (f == "config.json") continue;  // copied above, from whatever file config_path names
+      fs::copy_file(src_dir / f, tmp / f, fs::copy_options::overwrite_existing);
+      result.files.push_back(f);
+    }
+    if (folder.generation_config_path().empty() && generates) {
       write_file_atomic((tmp / "generation_config.json").string(),
                         generation_config_from_model_config(config).dump(2) + "\n");
       result.files.push_back("generation_config.json");
     }
-    for (const std::string& f : copy_tokenizer_files(src_dir.string(), tmp.string(), out.string()))
-      result.files.push_back(f);
+    // A tokenizer.txt pointer names a folder relative to the model folder: keep it naming the same one.
+    if (std::string pointer = folder.tokenizer_pointer_for(out.string()); !pointer.empty()) {
+      write_file_atomic((tmp / "tokenizer.txt").string(), pointer);
+      result.files.push_back("tokenizer.txt");
+    }
     for (const std::string& f : result.files) result.file_bytes.push_back((int64_t)fs::file_size(tmp / f));
     if (fs::exists(out)) fs::remove(out);  // empty, checked above
     fs::rename(tmp, out);

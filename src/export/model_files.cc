@@ -82,40 +82,4 @@ json generation_config_from_model_config(const json& config) {
   return out;
 }
 
-const std::vector<std::string>& tokenizer_files() {
-  static const std::vector<std::string> files = {
-      "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-      "vocab.json",     "merges.txt",            "spiece.model",            "tokenizer.model",
-      "sentencepiece.bpe.model", "source.spm",   "target.spm",              "added_tokens.json"};
-  return files;
-}
-
-std::vector<std::string> copy_tokenizer_files(const std::string& src_dir, const std::string& dst_dir,
-                                              const std::string& final_dir) {
-  std::vector<std::string> copied;
-  for (const std::string& f : tokenizer_files()) {
-    fs::path from = fs::path(src_dir) / f;
-    if (!fs::is_regular_file(from)) continue;
-    fs::copy_file(from, fs::path(dst_dir) / f, fs::copy_options::overwrite_existing);
-    copied.push_back(f);
-  }
-  fs::path pointer = fs::path(src_dir) / "tokenizer.txt";
-  if (fs::is_regular_file(pointer)) {
-    std::string text = read_file(pointer.string());
-    std::string rel = text;
-    while (!rel.empty() && std::isspace((unsigned char)rel.back())) rel.pop_back();
-    while (!rel.empty() && std::isspace((unsigned char)rel.front())) rel.erase(rel.begin());
-    fs::path target = fs::path(src_dir) / rel;
-    std::error_code ec;
-    if (!rel.empty() && fs::path(rel).is_relative() && fs::is_directory(target, ec)) {
-      std::string moved =
-          fs::relative(fs::weakly_canonical(target), fs::weakly_canonical(fs::absolute(final_dir))).string();
-      if (!moved.empty()) text = moved + "\n";
-    }
-    write_file_atomic((fs::path(dst_dir) / "tokenizer.txt").string(), text);  // otherwise as it was
-    copied.push_back("tokenizer.txt");
-  }
-  return copied;
-}
-
 }  // namespace kiln

@@ -24,25 +24,4 @@ std::string canonical_task(const std::string& task) {
   return t;
 }
 
-std::string task_for_class(const std::string& c) {
-  struct Suffix {
-    const char* suffix;
-    const char* task;
-  };
-  static const Suffix kSuffixes[] = {
-      {"ForSequenceClassification", "text-classification"},
-      {"ForTokenClassification", "token-classification"},
-      {"ForQuestionAnswering", "question-answering"},
-      {"ForMaskedLM", "fill-mask"},
-      {"ForConditionalGeneration", "text2text-generation"},
-      {"MTModel", "text2text-generation"},  // MarianMTModel, FSMTModel
-      {"LMHeadModel", "text-generation"},
-      {"ForCausalLM", "text-generation"},
-      {"Model", "feature-extraction"},
-  };
-  for (const Suffix& s : kSuffixes)
-    if (ends_with(c, s.suffix)) return s.task;
-  return "";
-}
-
 }  // namespace kiln

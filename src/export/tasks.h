@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "kiln/model_folder.h"
+
 namespace kiln {
 
 // Tasks some architecture of kiln's exporter writes (Optimum's names).
@@ -15,11 +17,7 @@ const std::vector<std::string>& known_tasks();
 // fill-mask, default -> feature-extraction. Anything else is returned as it is.
 std::string canonical_task(const std::string& task);
 
-// The task a model class of config.json's `architectures` implies ("" when none):
-// *ForSequenceClassification -> text-classification, *ForTokenClassification ->
-// token-classification, *ForQuestionAnswering -> question-answering, *ForMaskedLM -> fill-mask,
-// *ForConditionalGeneration and MarianMTModel -> text2text-generation, *LMHeadModel and
-// *ForCausalLM -> text-generation, other *Model -> feature-extraction.
-std::string task_for_class(const std::string& model_class);
+// task_for_class (the task a model class of config.json's `architectures` implies) is
+// kiln/model_folder.h's: one table for export's --task auto and the pipelines' inferred task.
 
 }  // namespace kiln

@@ -10,6 +10,7 @@
 #include "core/buffer.h"
 #include "core/error.h"
 #include "core/tensor_json.h"
+#include "kiln/model_folder.h"
 #include "onnx/onnx_pb.h"
 
 namespace kiln {
@@ -46,24 +47,6 @@ int64_t file_bytes(const fs::path& p) {
   return ec ? 0 : (int64_t)n;
 }
 
-// The folder a fixture-style tokenizer.txt ("use ../tokenizers/x" or just the path) points at.
-fs::path tokenizer_folder(const fs::path& dir) {
-  for (const char* f : {"tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model"})
-    if (fs::exists(dir / f)) return dir;
-  fs::path pointer = dir / "tokenizer.txt";
-  if (!fs::is_regular_file(pointer)) return dir;
-  std::string rel = read_file(pointer.string());
-  while (!rel.empty() && std::isspace((unsigned char)rel.back())) rel.pop_back();
-  if (rel.rfind("use ", 0) == 0) rel = rel.substr(4);
-  fs::path target = dir / rel;
-  return fs::is_directory(target) ? target : dir;
-}
-
-const char* kConfigFiles[] = {"config.json", "generation_config.json"};
-const char* kTokenizerFiles[] = {"tokenizer.json",  "tokenizer_config.json", "special_tokens_map.json",
-                                 "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
-                                 "sentencepiece.bpe.model", "source.spm", "target.spm", "tokenizer.model"};
-
 }  // namespace
 
 std::vector<std::string> external_data_files(const std::string& onnx_path) {
@@ -99,15 +82,10 @@ int64_t graph_bytes(const std::string& onnx_path, std::set<std::string>* counted
 ModelFolderSize model_folder_size(const std::string& dir_arg, const std::vector<std::string>& graphs_arg) {
   const fs::path dir(dir_arg);
   KILN_CHECK(fs::is_directory(dir), IoError, "model folder {} does not exist (or is not a folder)", dir_arg);
+  const ModelFolder folder = ModelFolder::open(dir_arg);
   std::vector<std::string> graphs = graphs_arg;
-  if (graphs.empty()) {
-    for (const fs::path& sub : {dir, dir / "onnx"}) {
-      if (!fs::is_directory(sub)) continue;
-      for (const auto& e : fs::directory_iterator(sub))
-        if (e.is_regular_file() && e.path().extension() == ".onnx") graphs.push_back(e.path().string());
-    }
-    std::sort(graphs.begin(), graphs.end());
-  }
+  if (graphs.empty())
+    for (const auto& g : folder.graphs()) graphs.push_back((fs::path(folder.graph_dir()) / g).string());
   ModelFolderSize s;
   std::set<std::string> seen;
   auto add = [&](const fs::path& p, const char* role) {
@@ -120,9 +98,8 @@ ModelFolderSize model_folder_size(const std::string& dir_arg, const std::vector<
     for (const auto& d : external_data_files(g)) add(d, "weights");
   }
   s.graph_bytes = s.total_bytes;
-  for (const char* f : kConfigFiles) add(dir / f, "config");
-  const fs::path tok = tokenizer_folder(dir);
-  for (const char* f : kTokenizerFiles) add(tok / f, "tokenizer");
+  for (const char* f : {"config.json", "generation_config.json"}) add(dir / f, "config");
+  for (const auto& f : folder.tokenizer_paths()) add(f, "tokenizer");
   return s;
 }
 

@@ -1,12 +1,12 @@
-// A model folder as Optimum and kiln write it: finds its graphs (model.onnx, encoder_model.onnx,
-// decoder_model.onnx, decoder_with_past_model.onnx, decoder_model_merged.onnx, their _quantized
-// variants, also under onnx/), its config and its tokenizer.
+// A model folder opened for the pipelines: what the folder holds comes from kiln::ModelFolder
+// (graphs, tokenizer location); this adds the parsed config, the sessions and the loaded tokenizer.
 #pragma once
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "kiln/model_folder.h"
 #include "pipelines/model_config.h"
 #include "runtime/session.h"
 #include "tokenizers/tokenizer.h"
@@ -20,6 +20,7 @@ class ModelDir {
   ModelDir(std::string dir, std::string file = "", int threads = 0);
 
   const std::string& dir() const { return dir_; }
+  const ModelFolder& folder() const { return folder_; }
   const ModelConfig& config() const { return config_; }
   ModelConfig& config() { return config_; }
 
@@ -43,9 +44,8 @@ class ModelDir {
   std::string graphs_listing() const;
 
  private:
-  std::string tokenizer_dir() const;
-
   std::string dir_, file_;
+  ModelFolder folder_;
   int threads_;
   size_t max_tensor_bytes_ = size_t(16) << 30;
   int64_t run_timeout_ms_ = 0;

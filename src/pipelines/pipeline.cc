@@ -2,6 +2,7 @@
 #include "pipelines/pipeline.h"
 
 #include "core/error.h"
+#include "kiln/model_folder.h"
 #include "pipelines/tasks.h"
 
 namespace kiln {
@@ -45,9 +46,12 @@ std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& m
   return json_pipeline(task, model_dir, options);
 }
 
-std::unique_ptr<JsonPipeline> json_pipeline(const std::string& task, const std::string& model_dir,
+std::unique_ptr<JsonPipeline> json_pipeline(const std::string& task_arg, const std::string& model_dir,
                                             const PipelineOptions& options) {
   using namespace pipelines;
+  // No task: the one config.json's architectures imply, as transformers' pipeline(model=DIR) does.
+  const std::string task =
+      task_arg.empty() || task_arg == "auto" ? ModelFolder::open(model_dir).require_task() : task_arg;
   KILN_CHECK(options.device == "cpu" || options.device.empty(), Unsupported,
              "device '{}' is not available yet; kiln runs pipelines on cpu", options.device);
   auto known = [&] {

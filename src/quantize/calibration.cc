@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "kiln/model_folder.h"
 #include "quantize/quantize_model.h"
 #include "quantize/range_collectors.h"
 #include "runtime/session.h"
@@ -123,12 +124,11 @@ std::vector<Raw> read_samples(const fs::path& p) {
 
 namespace {
 
-// The tokenizer of a model folder (or of the folder its tokenizer.txt names, as the fixtures do).
+// The tokenizer of a model folder (kiln::ModelFolder: its own files, or the folder its tokenizer.txt names).
 std::unique_ptr<Tokenizer> folder_tokenizer(const std::string& model_dir) {
   KILN_CHECK(!model_dir.empty(), BadInput, "text calibration samples need the model folder's tokenizer");
-  std::string dir = tokenizer_dir_of(model_dir);
   try {
-    return Tokenizer::from_dir(dir);
+    return Tokenizer::from_dir(ModelFolder::open(model_dir).require_tokenizer_dir());
   } catch (const Error& e) {
     throw BadInput(fmt::format("text calibration samples need a tokenizer in {} ({})", model_dir, e.what()));
   }
@@ -152,15 +152,6 @@ NamedTensors tokenized(const Tokenizer& tok, const Raw& r, const Model& model) {
 }
 
 }  // namespace
-
-std::string tokenizer_dir_of(const std::string& model_dir) {
-  fs::path dir(model_dir);
-  if (fs::exists(dir / "tokenizer.json") || !fs::exists(dir / "tokenizer.txt")) return model_dir;
-  std::string rel = read_file((dir / "tokenizer.txt").string());
-  while (!rel.empty() && std::isspace((unsigned char)rel.back())) rel.pop_back();
-  if (rel.rfind("use ", 0) == 0) rel = rel.substr(4);
-  return fs::weakly_canonical(dir / rel).string();
-}
 
 std::vector<NamedTensors> load_calibration_samples(const std::string& data, const Model& model,
                                                    const std::string& graph_file, int max_samples,

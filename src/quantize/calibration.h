@@ -11,10 +11,6 @@
 
 namespace kiln::quant {
 
-// The folder holding a model folder's tokenizer: itself, or the one its tokenizer.txt names
-// ("use ../../data/tokenizers/x", relative to the model folder, as the shared fixtures do).
-std::string tokenizer_dir_of(const std::string& model_dir);
-
 // Samples (named feeds) for one graph from options.calibration_data:
 // - a .json file: one tensor-JSON object ({name: {dtype, dims, data}}) or an array of them;
 // - a .jsonl file: one tensor-JSON object per line, or {"text": "...", ["text_pair": "..."]} lines

@@ -3,11 +3,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "core/tensor_json.h"
 #include "graph/external_data.h"
 #include "graph/model_files.h"
 #include "graph/onnx_io.h"
+#include "kiln/model_folder.h"
 #include "quantize/accuracy_target.h"
 #include "quantize/calibration.h"
 #include "quantize/presets.h"
@@ -21,12 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kGraphNames = {"model.onnx", "encoder_model.onnx", "decoder_model.onnx",
-                                              "decoder_with_past_model.onnx", "decoder_model_merged.onnx"};
-const std::vector<std::string> kCopied = {
-    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-    "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
-    "source.spm", "target.spm", "preprocessor_config.json"};
 constexpr const char* kSharedData = "weights.onnx_data";
 
 int64_t bytes_of(const fs::path& p) {
@@ -79,7 +75,8 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
 
   // Which graphs, and where each goes.
   std::vector<std::pair<fs::path, fs::path>> graphs;  // (input, output)
-  fs::path out_dir;
+  fs::path out_dir, graph_out;
+  std::optional<ModelFolder> model_folder;
   if (folder) {
     KILN_CHECK(out != in, BadInput, "OUT is the input folder {}: give another folder (kiln never overwrites its input)",
                in_arg);
@@ -88,12 +85,15 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
     KILN_CHECK(!fs::exists(out) || fs::is_directory(out), BadInput,
                "{} is a file; for a model folder OUT must be a folder", out_arg);
     out_dir = out;
-    for (const auto& n : kGraphNames)
-      if (fs::exists(in / n)) graphs.push_back({in / n, out / n});
-    if (graphs.empty())
-      for (const auto& e : fs::directory_iterator(in))
-        if (e.is_regular_file() && e.path().extension() == ".onnx") graphs.push_back({e.path(), out / e.path().filename()});
-    KILN_CHECK(!graphs.empty(), BadInput, "{} holds no .onnx graph (model.onnx, encoder_model.onnx, ...)", in_arg);
+    model_folder = ModelFolder::open(in.string());
+    // The graphs keep their place: top level, or onnx/ (shared weights go beside them).
+    graph_out = out / fs::path(model_folder->graph_dir()).lexically_relative(in);
+    for (const auto& n : model_folder->main_graphs())
+      graphs.push_back({fs::path(model_folder->graph_dir()) / n, graph_out / n});
+    KILN_CHECK(!graphs.empty(), BadInput,
+               "{} holds no .onnx graph (looked for model.onnx, encoder_model.onnx, decoder_model.onnx, "
+               "decoder_with_past_model.onnx, decoder_model_merged.onnx or any other .onnx, in it and in onnx/)",
+               in_arg);
   } else {
     KILN_CHECK(in.extension() == ".onnx", BadInput,
                "{} is not an ONNX file (no .onnx extension); give a .onnx file or a model folder", in_arg);
@@ -104,8 +104,9 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
     graphs.push_back({in, target});
   }
   std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  KILN_CHECK(!ec && fs::is_directory(out_dir), IoError, "cannot create the folder {}: {}", out_dir.string(),
+  if (graph_out.empty()) graph_out = out_dir;
+  fs::create_directories(graph_out, ec);
+  KILN_CHECK(!ec && fs::is_directory(graph_out), IoError, "cannot create the folder {}: {}", graph_out.string(),
              ec.message());
 
   KILN_CHECK(options.accuracy_target < 0 || graphs.size() == 1, Unsupported,
@@ -119,7 +120,7 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
   // Weights stored once across graphs: one external-data file for a folder of several graphs.
   std::unique_ptr<SharedExternalData> shared;
   if (folder && graphs.size() > 1 && options.share_weights)
-    shared = std::make_unique<SharedExternalData>((out_dir / kSharedData).string());
+    shared = std::make_unique<SharedExternalData>((graph_out / kSharedData).string());
 
   std::vector<std::pair<std::string, fs::path>> pending;  // temp file -> final path
   std::set<std::string> counted_before;  // external-data files shared by input graphs: counted once
@@ -135,7 +136,8 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
       Ranges ranges;
       if (options.is_static) {
         if (progress) progress(fmt::format("calibrating {}", src.filename().string()));
-        ranges = calibrate(model, options, src.filename().string(), progress, src.parent_path().string());
+        ranges = calibrate(model, options, src.filename().string(), progress,
+                           folder ? in.string() : src.parent_path().string());
       }
       Options gopt = options;
       if (options.accuracy_target >= 0) {
@@ -187,21 +189,18 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
   }
 
   if (folder) {
-    for (const auto& n : kCopied)
-      if (fs::exists(in / n)) {
-        copy_atomic(in / n, out_dir / n);
-        FileReport fr;
-        fr.name = n;
-        fr.role = "copied";
-        fr.bytes_before = bytes_of(in / n);
-        fr.bytes_after = bytes_of(out_dir / n);
-        report.files.push_back(fr);
-      }
-    // The fixtures' tokenizer.txt names a tokenizer folder relative to the model folder: keep it valid.
-    if (fs::exists(in / "tokenizer.txt") && !fs::exists(in / "tokenizer.json")) {
-      fs::path target = tokenizer_dir_of(in.string());
-      write_file_atomic((out_dir / "tokenizer.txt").string(),
-                        "use " + target.lexically_relative(out_dir).string() + "\n");
+    for (const auto& n : model_folder->travelling_files()) {
+      copy_atomic(in / n, out_dir / n);
+      FileReport fr;
+      fr.name = n;
+      fr.role = "copied";
+      fr.bytes_before = bytes_of(in / n);
+      fr.bytes_after = bytes_of(out_dir / n);
+      report.files.push_back(fr);
+    }
+    // A tokenizer.txt pointer names a folder relative to the model folder: keep it naming the same one.
+    if (std::string pointer = model_folder->tokenizer_pointer_for(out_dir.string()); !pointer.empty()) {
+      write_file_atomic((out_dir / "tokenizer.txt").string(), pointer);
       FileReport fr;
       fr.name = "tokenizer.txt";
       fr.role = "copied";

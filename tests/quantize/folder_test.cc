@@ -176,3 +176,36 @@ TEST(QuantizeCli, JsonSummaryOfAFolder) {
   EXPECT_EQ(ort["quantization"]["weights_dtype"], "QInt8");
   EXPECT_EQ(ort["quantization"]["per_channel"], true);
 }
+
+// A folder in Optimum's Hub layout (graphs under onnx/) with a tokenizer.txt pointer: the graph is
+// found there and written at the same place, the files that travel with it are copied, and the
+// pointer still names the same tokenizer folder from the output.
+TEST(QuantizeFolder, OnnxSubfolderAndTokenizerPointer) {
+  TempDir d;
+  fs::path src = d.path / "models" / "m", tok = d.path / "tok";
+  fs::create_directories(src / "onnx");
+  fs::create_directories(tok);
+  fs::copy_file(test::fixture("models/distilbert-tiny/model.onnx"), src / "onnx" / "model.onnx");
+  fs::copy_file(test::fixture("models/distilbert-tiny/config.json"), src / "config.json");
+  std::ofstream(src / "special_tokens_map.json") << "{}";
+  std::ofstream(tok / "tokenizer.json") << "{}";
+  std::ofstream(src / "tokenizer.txt") << "use ../../tok\n";
+  fs::path out = d.path / "out" / "q";
+  Report r = quantize_path(src.string(), out.string(), preset_options("avx512_vnni", false));
+  ASSERT_TRUE(fs::exists(out / "onnx" / "model.onnx"));
+  EXPECT_FALSE(fs::exists(out / "model.onnx"));
+  Model m = load_model((out / "onnx" / "model.onnx").string());
+  bool integer = false;
+  for (const auto& n : m.graph.nodes) integer = integer || n.op_type == "MatMulInteger" || n.op_type == "DynamicQuantizeLinear";
+  EXPECT_TRUE(integer);
+  for (const char* f : {"config.json", "special_tokens_map.json", "kiln_quantize.json"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  std::string pointer = read_file((out / "tokenizer.txt").string());
+  ASSERT_EQ(pointer.rfind("use ", 0), 0u) << pointer;
+  pointer = pointer.substr(4);
+  pointer.erase(pointer.find_last_not_of("\n") + 1);
+  EXPECT_EQ(fs::weakly_canonical(out / pointer), fs::weakly_canonical(tok)) << pointer;
+  std::vector<std::string> names;
+  for (const auto& f : r.files) names.push_back(f.name);
+  EXPECT_NE(std::find(names.begin(), names.end(), "tokenizer.txt"), names.end());
+}
