@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   std::printf("model %s: %.1f MB (%ju bytes), %d loads\n", path.c_str(), (double)size / 1e6, size, runs);
   std::printf("load median %.3f s (min %.3f, max %.3f)\n", median(load), *std::min_element(load.begin(), load.end()),
               *std::max_element(load.begin(), load.end()));
-  std::printf("initializer bytes left in the file's mapping (not copied): %.1f of %.1f MB\n", (double)viewed / 1e6,
+  std::printf("initializer bytes held as views (not copied after the parse): %.1f of %.1f MB\n", (double)viewed / 1e6,
               (double)total / 1e6);
   std::printf("load + read every weight byte median %.3f s\n", median(touch));
   return 0;
