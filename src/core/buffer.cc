@@ -24,10 +24,12 @@ namespace {
 // rounded size, as ONNX Runtime's arena does: a model runs with the same sizes every time, so in
 // steady state no block is allocated and no page is faulted in and zeroed by the kernel again
 // (glibc would return each of these to the OS: at DistilBERT size that was ~2,300 page faults, a
-// few ms, per run). Small blocks go straight to malloc, which already recycles them.
+// few ms, per run). Small blocks (shapes, scalars, a layer's bias-sized temporaries) are kept too,
+// by their 64-byte-rounded size, so a steady-state run takes no block of any size from the system
+// (tests/runtime/steady_alloc_test.cc counts them).
 class BlockCache {
  public:
-  static constexpr size_t kMinBytes = 64 * 1024, kGranule = 4096;
+  static constexpr size_t kLargeBytes = 64 * 1024, kGranule = 4096;
 
   static BlockCache& instance() {
     static BlockCache* c = new BlockCache();  // never destroyed: blocks may be freed at exit
@@ -78,31 +80,26 @@ class BlockCache {
 
 }  // namespace
 
-static std::atomic<size_t> g_fresh_large{0};
+static std::atomic<size_t> g_fresh_large{0}, g_fresh{0};
 
 std::shared_ptr<Buffer> Buffer::allocate(size_t bytes) {
   size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
-  std::shared_ptr<void> owner;
-  void* p = nullptr;
-  if (rounded >= BlockCache::kMinBytes) {
-    rounded = (rounded + BlockCache::kGranule - 1) / BlockCache::kGranule * BlockCache::kGranule;
-    p = BlockCache::instance().take(rounded);
-    if (!p) {
-      p = std::aligned_alloc(kAlignment, rounded);
-      if (!p) throw std::bad_alloc();
-      g_fresh_large.fetch_add(1, std::memory_order_relaxed);
-    }
-    owner = std::shared_ptr<void>(p, [rounded](void* q) { BlockCache::instance().give(q, rounded); });
-  } else {
+  const bool large = rounded >= BlockCache::kLargeBytes;
+  if (large) rounded = (rounded + BlockCache::kGranule - 1) / BlockCache::kGranule * BlockCache::kGranule;
+  void* p = BlockCache::instance().take(rounded);
+  if (!p) {
     p = std::aligned_alloc(kAlignment, rounded);
     if (!p) throw std::bad_alloc();
-    owner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    g_fresh.fetch_add(1, std::memory_order_relaxed);
+    if (large) g_fresh_large.fetch_add(1, std::memory_order_relaxed);
   }
+  std::shared_ptr<void> owner(p, [rounded](void* q) { BlockCache::instance().give(q, rounded); });
   return std::make_shared<Buffer>(p, bytes, std::move(owner), Device{});
 }
 
 size_t Buffer::fresh_large_blocks() { return g_fresh_large.load(std::memory_order_relaxed); }
+size_t Buffer::fresh_blocks() { return g_fresh.load(std::memory_order_relaxed); }
 size_t Buffer::cached_bytes() { return BlockCache::instance().cached(); }
 void Buffer::release_cached() { BlockCache::instance().trim(); }
 

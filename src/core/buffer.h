@@ -13,14 +13,16 @@ class Buffer {
  public:
   static constexpr size_t kAlignment = 64;
 
-  // A new aligned heap block (contents uninitialised). Blocks of 64 KiB and more come from, and
-  // return to, a process-wide cache of freed blocks by size (capped by KILN_BUFFER_CACHE_MB,
-  // default 2048), so steady-state runs allocate nothing.
+  // A new aligned heap block (contents uninitialised). Blocks come from, and return to, a
+  // process-wide cache of freed blocks by size (64-byte multiples below 64 KiB, 4 KiB multiples
+  // above; capped by KILN_BUFFER_CACHE_MB, default 2048), so steady-state runs allocate nothing.
   static std::shared_ptr<Buffer> allocate(size_t bytes);
   // Bytes held by that cache, and a way to give them back to the system.
   static size_t cached_bytes();
   // How many blocks of 64 KiB and more were taken from the system (not from the cache) so far.
   static size_t fresh_large_blocks();
+  // The same for blocks of every size.
+  static size_t fresh_blocks();
   static void release_cached();
   // A view of `bytes` at `data`, valid while `owner` lives; nothing is copied.
   static std::shared_ptr<Buffer> view(void* data, size_t bytes, std::shared_ptr<const void> owner,

@@ -13,6 +13,7 @@
 #include "core/buffer.h"
 #include "core/limits.h"
 #include "graph/onnx_io.h"
+#include "graph/onnx_wire.h"
 #include "onnx/onnx_pb.h"
 
 namespace kiln {
@@ -25,6 +26,10 @@ struct LoadContext {
   std::string base_dir;  // folder for external data ("" = refuse external data)
   std::map<std::string, std::shared_ptr<MappedFile>> mapped;  // external files, mapped once
   LoadLimits limits;
+  // The model file when it is mapped: the top-level graph's initializers' raw_data was left out of
+  // the parsed bytes (graph/onnx_wire.h) and lies in this file at raw_spans[i].
+  std::shared_ptr<MappedFile> model_file;
+  std::vector<RawDataSpan> raw_spans;
 };
 
 // depth: 0 for the main graph, 1 for a subgraph of one of its nodes, ...
@@ -81,7 +86,22 @@ int64_t parse_external_number(const std::string& text, const char* key, const st
   return v;
 }
 
-Tensor tensor_from_proto(onnx::TensorProto& tp, LoadContext& ctx) {
+// A view of initializer bytes in the mapped model file, or a copy when they are not aligned for
+// their element type (protobuf puts them at any offset).
+Tensor mapped_tensor(DType dt, const Shape& shape, const char* p, size_t bytes,
+                     const std::shared_ptr<MappedFile>& file) {
+  size_t align = std::min<size_t>(std::max<size_t>(dtype_size(dt), 1), 8);
+  if (bytes == 0 || reinterpret_cast<uintptr_t>(p) % align != 0) {
+    Tensor t(dt, shape);
+    if (bytes) std::memcpy(t.raw(), p, bytes);
+    return t;
+  }
+  std::shared_ptr<const void> keep = file;
+  auto buf = Buffer::view(const_cast<char*>(p), bytes, keep);
+  return Tensor::view(dt, shape, buf);
+}
+
+Tensor tensor_from_proto(onnx::TensorProto& tp, LoadContext& ctx, const RawDataSpan* span = nullptr) {
   int32_t dt_raw = tp.data_type();
   KILN_CHECK(dtype_is_known(dt_raw), Unsupported, "tensor {} has element type {}, which kiln does not support",
              tensor_label(tp), dt_raw);
@@ -124,6 +144,12 @@ Tensor tensor_from_proto(onnx::TensorProto& tp, LoadContext& ctx) {
     Tensor t(dt, shape);
     for (int64_t i = 0; i < n; ++i) t.data<std::string>()[i] = tp.string_data((int)i);
     return t;
+  }
+
+  if (tp.has_raw_data() && span && span->present) {
+    KILN_CHECK(span->size == bytes, BadModel, "tensor {}: {} bytes of data for shape {} of {} ({} expected)",
+               tensor_label(tp), span->size, shape_str(shape), dtype_name(dt), bytes);
+    return mapped_tensor(dt, shape, ctx.model_file->data() + span->offset, bytes, ctx.model_file);
   }
 
   if (tp.has_raw_data()) {
@@ -254,6 +280,7 @@ Attribute attribute_from_proto(onnx::AttributeProto& ap, LoadContext& ctx, const
 }
 
 Graph graph_from_proto(const onnx::GraphProto& gp_const, LoadContext& ctx, int depth) {
+  const bool top_level = depth == 0;
   // Tensors are moved out of the proto (no copies), so work on a mutable view of it.
   auto& gp = const_cast<onnx::GraphProto&>(gp_const);
   check_subgraph_depth(depth, gp.name(), ctx.limits);
@@ -262,13 +289,16 @@ Graph graph_from_proto(const onnx::GraphProto& gp_const, LoadContext& ctx, int d
   g.doc = gp.doc_string();
   KILN_CHECK(gp.sparse_initializer_size() == 0, Unsupported,
              "graph '{}' has sparse initializers, which kiln does not support yet", g.name);
-  for (auto& tp : *gp.mutable_initializer()) {
+  // Spans of the top-level graph's initializers in the mapped file (one per initializer).
+  const bool spans = top_level && ctx.model_file && (int)ctx.raw_spans.size() == gp.initializer_size();
+  for (int i = 0; i < gp.initializer_size(); ++i) {
+    auto& tp = *gp.mutable_initializer(i);
     KILN_CHECK(!tp.name().empty(), BadModel, "graph '{}' has an initializer without a name", g.name);
     KILN_CHECK(!g.initializers.count(tp.name()), BadModel,
                "graph '{}': two initializers are named '{}'; every value needs a name of its own, so the model file "
                "is corrupt, re-export it",
                g.name, tp.name());
-    g.initializers[tp.name()] = tensor_from_proto(tp, ctx);
+    g.initializers[tp.name()] = tensor_from_proto(tp, ctx, spans ? &ctx.raw_spans[(size_t)i] : nullptr);
   }
   for (const auto& v : gp.input()) {
     // Old exporters (IR < 4) list initializers as inputs too; those are not real inputs.
@@ -371,15 +401,42 @@ void parse_model_file(onnx::ModelProto& mp, const std::string& path, const LoadL
   if (!ok) not_onnx(path);
 }
 
+// Zero-copy load of embedded weights: maps the file, parses it without the top-level
+// initializers' raw_data (graph/onnx_wire.h) and leaves ctx pointing at the mapping for them.
+// Returns false, with mp and ctx untouched, when the file cannot be taken that way (it cannot be
+// mapped, or its wire data is not followed by the pre-scan); parse_model_file then reads it as it
+// is and reports any error with the usual message.
+bool parse_mapped_model(onnx::ModelProto& mp, const std::string& path, LoadContext& ctx) {
+  std::shared_ptr<MappedFile> file;
+  try {
+    file = MappedFile::open(path);
+  } catch (const Error&) {
+    return false;
+  }
+  if (file->size() == 0 || file->size() >= (size_t)INT32_MAX) return false;
+  check_model_size(file->size(), path, ctx.limits);
+  std::string slim;
+  std::vector<RawDataSpan> spans;
+  if (!slim_model_bytes(file->data(), file->size(), &slim, &spans)) return false;
+  // Nothing to point at: the plain parse is as good and keeps no mapping alive.
+  bool any = false;
+  for (const auto& s : spans) any = any || (s.present && s.size > 0);
+  if (!any) return false;
+  parse_model_proto(mp, slim.data(), slim.size(), path, ctx.limits);
+  ctx.model_file = std::move(file);
+  ctx.raw_spans = std::move(spans);
+  return true;
+}
+
 }  // namespace
 
 Model load_model(const std::string& path, const LoadLimits& limits) {
   KILN_CHECK(fs::exists(path), IoError, "model file {} does not exist", path);
   KILN_CHECK(!fs::is_directory(path), BadInput, "{} is a folder; give the path of a .onnx file", path);
   onnx::ModelProto mp;
-  parse_model_file(mp, path, limits);
   LoadContext ctx;
   ctx.limits = limits;
+  if (!parse_mapped_model(mp, path, ctx)) parse_model_file(mp, path, limits);
   ctx.base_dir = fs::absolute(fs::path(path)).parent_path().string();
   Model m = model_from_proto(mp, ctx);
   m.path = path;

@@ -10,7 +10,7 @@ using namespace kiln;
 
 namespace {
 
-// Three chained 256 x 256 products: every activation is 256 KiB, above the cache's 64 KiB floor.
+// Three chained 256 x 256 products: every activation is 256 KiB, counted by fresh_large_blocks().
 Model chain() {
   GraphBuilder b("chain", 13);
   std::string x = b.input("x", DType::F32, {Dim{256, ""}, Dim{256, ""}});
