@@ -35,7 +35,9 @@ void expect_same_model(const Model& a, const Model& b) {
 
 // The message load_model gives for bytes protobuf cannot parse.
 std::string not_onnx_message(const std::string& path) {
-  return path + " is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)";
+  return path +
+         " is not a valid ONNX model (protobuf parse failed: truncated, not ONNX, or nested deeper than protobuf "
+         "allows); check the file, or download or export it again";
 }
 
 TEST(OnnxMappedLoad, SameModelAsTheProtobufParse) {
