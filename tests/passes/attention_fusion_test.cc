@@ -340,3 +340,39 @@ TEST(AttentionFusion, DecoderStepWithCache) {
 }
 
 }  // namespace
+
+// A 16-bit float model (Optimum's --fp16 export of T5: unscaled scores, a position bias) fuses too:
+// the kernel widens to float32, runs the block and rounds the output once. Compared with ONNX
+// Runtime running the unfused fp16 graph (which rounds after every op), within fp16 precision.
+TEST(AttentionFusion, HalfPrecisionT5) {
+  const int64_t B = 2, S = 7, H = 4, D = 8, C = H * D;
+  GraphBuilder b("attn_fp16", 13);
+  auto dyn = [](const char* n) { return Dim{std::nullopt, n}; };
+  std::string split = b.const_i64({0, -1, H, D});
+  auto in = [&](const char* name) {
+    return b.op("Reshape", {b.input(name, DType::F16, {dyn("batch"), dyn("seq"), Dim{C, ""}}), split});
+  };
+  std::string q4 = b.op("Transpose", {in("q")}, {{"perm", attr_ints({0, 2, 1, 3})}});
+  std::string kt = b.op("Transpose", {in("k")}, {{"perm", attr_ints({0, 2, 3, 1})}});
+  std::string v4 = b.op("Transpose", {in("v")}, {{"perm", attr_ints({0, 2, 1, 3})}});
+  std::string bias = b.input("position_bias", DType::F16, {Dim{1, ""}, Dim{H, ""}, dyn("seq"), dyn("seq")});
+  std::string p = b.op("Softmax", {b.op("Add", {b.op("MatMul", {q4, kt}), bias})}, {{"axis", attr_int(-1)}});
+  std::string o = b.op("Transpose", {b.op("MatMul", {p, v4})}, {{"perm", attr_ints({0, 2, 1, 3})}});
+  b.output(b.op("Reshape", {o, b.const_i64({0, -1, C})}), "y", DType::F16, {dyn("batch"), dyn("seq"), Dim{C, ""}});
+  Model m = b.finish();
+  test::ScratchDir dir("kiln-attn16");
+  std::string path = (dir.path / "attn16.onnx").string();
+  save_model(m, path);
+  Session s(path);
+  EXPECT_EQ(count_op(s.model().graph, "kiln", "Attention"), 1);
+
+  NamedTensors feeds{{"q", random_tensor({B, S, C}, 21, 1.0f).cast(DType::F16)},
+                     {"k", random_tensor({B, S, C}, 22, 1.0f).cast(DType::F16)},
+                     {"v", random_tensor({B, S, C}, 23, 1.0f).cast(DType::F16)},
+                     {"position_bias", random_tensor({1, H, S, S}, 24, 1.0f).cast(DType::F16)}};
+  Tensor got = s.run(feeds).at("y");
+  ASSERT_EQ(got.dtype(), DType::F16);
+  KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
+  Tensor ort = test::run_ort(path, feeds, dir.path.string()).at("y");
+  EXPECT_LE(test::relative_error(got.cast(DType::F32), ort.cast(DType::F32)), 5e-3);
+}

@@ -107,10 +107,42 @@ class AttentionKernel : public OpKernel {
   }
 
   void compute(KernelContext& ctx) override {
+    // 16-bit float models (fp16 / bf16 exports) run through float32: inputs and additive masks are
+    // widened, the block runs as below, and the output is rounded once to the model's type (the
+    // unfused nodes round after every op, so this is at least as accurate).
+    const DType dt = ctx.input(0).dtype();
+    if (dt == DType::F16 || dt == DType::BF16) {
+      std::vector<Tensor> wide(ctx.num_inputs());
+      std::vector<const Tensor*> in(ctx.num_inputs(), nullptr);
+      for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+        if (!ctx.has_input(i)) continue;
+        const Tensor& t = ctx.input(i);
+        if (t.dtype() == DType::F16 || t.dtype() == DType::BF16) {
+          wide[i] = t.cast(DType::F32);
+          in[i] = &wide[i];
+        } else {
+          in[i] = &t;
+        }
+      }
+      Tensor out;
+      run_f32(ctx, in, &out);
+      ctx.set_output(0, out.cast(dt));
+      return;
+    }
+    std::vector<const Tensor*> in(ctx.num_inputs(), nullptr);
+    for (size_t i = 0; i < ctx.num_inputs(); ++i)
+      if (ctx.has_input(i)) in[i] = &ctx.input(i);
+    run_f32(ctx, in, nullptr);
+  }
+
+ private:
+  // Runs on float32 inputs `in` (indexed like the node's). The output goes to the node's output 0,
+  // or to *wide_out when given (the 16-bit path casts it afterwards).
+  void run_f32(KernelContext& ctx, const std::vector<const Tensor*>& in, Tensor* wide_out) {
     const Node& node = ctx.node();
-    const Tensor& q = ctx.input(0);
-    const Tensor& k = ctx.input(1);
-    const Tensor& v = ctx.input(2);
+    const Tensor& q = *in[0];
+    const Tensor& k = *in[1];
+    const Tensor& v = *in[2];
     auto unsupported = [&](const std::string& why) {
       throw Unsupported(fmt::format(
           "{}: fused attention {}; run at optimization level 1 (kiln exec/run --optimization-level 1) to "
@@ -118,7 +150,7 @@ class AttentionKernel : public OpKernel {
           node.label(), why));
     };
     if (q.dtype() != DType::F32 || k.dtype() != DType::F32 || v.dtype() != DType::F32)
-      unsupported("runs float32 only");
+      unsupported("runs float32 and 16-bit floats only");
     if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) unsupported("needs rank-4 query, key and value");
     const int64_t B = q.dim(0), S = q.dim(1), H = q.dim(2), D = q.dim(3);
     // Key and value rows: token-major [b, t, H, D] or head-major [b, H, t, D].
@@ -131,7 +163,7 @@ class AttentionKernel : public OpKernel {
     std::vector<Broadcast4> bc(ops_.size());
     for (size_t i = 0; i < ops_.size(); ++i) {
       if (ops_[i].input < 0) continue;
-      const Tensor& t = ctx.input(ops_[i].input);
+      const Tensor& t = *in[(size_t)ops_[i].input];
       if (ops_[i].kind == OpKind::Add && t.dtype() != DType::F32) unsupported("adds float32 tensors only");
       if (ops_[i].kind != OpKind::Add && !where_type_ok(t.dtype()))
         unsupported(fmt::format("does not take a mask of type {}", dtype_name(t.dtype())));
@@ -146,7 +178,8 @@ class AttentionKernel : public OpKernel {
       bc[i] = {&t, full[0] == 1 ? 0 : st[0], full[1] == 1 ? 0 : st[1], full[2] == 1 ? 0 : st[2],
                full[3] == 1 ? 0 : st[3]};
     }
-    Tensor& out = ctx.allocate_output(0, DType::F32, {B, S, H, Dv});
+    if (wide_out) *wide_out = Tensor(DType::F32, {B, S, H, Dv});
+    Tensor& out = wide_out ? *wide_out : ctx.allocate_output(0, DType::F32, {B, S, H, Dv});
     if (out.numel() == 0) return;
     if (T == 0) {
       std::memset(out.data<float>(), 0, out.numel() * sizeof(float));
@@ -202,7 +235,6 @@ class AttentionKernel : public OpKernel {
     KILN_CHECK(!failed, InternalError, "{}: oneDNN's sgemm failed", node.label());
   }
 
- private:
   static void apply(const ScoreOp& op, const Broadcast4& bc, float* row, int64_t b, int64_t h, int64_t i, int64_t T) {
     switch (op.kind) {
       case OpKind::Mul:
