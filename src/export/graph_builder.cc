@@ -6,37 +6,6 @@
 
 namespace kiln {
 
-Attribute attr_int(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Int;
-  a.i = v;
-  return a;
-}
-Attribute attr_float(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Float;
-  a.f = v;
-  return a;
-}
-Attribute attr_string(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::String;
-  a.s = std::move(v);
-  return a;
-}
-Attribute attr_ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Ints;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute attr_tensor(Tensor t) {
-  Attribute a;
-  a.kind = Attribute::Kind::Tensor;
-  a.t = std::move(t);
-  return a;
-}
-
 GraphBuilder::GraphBuilder(std::string graph_name, int64_t opset) : opset_(opset) {
   // The IR version each opset was released with (opsets 13-18 are all readable as IR 8).
   model_.ir_version = opset >= 21 ? 10 : opset >= 19 ? 9 : 8;

@@ -14,12 +14,6 @@
 
 namespace kiln {
 
-Attribute attr_int(int64_t v);
-Attribute attr_float(float v);
-Attribute attr_string(std::string v);
-Attribute attr_ints(std::vector<int64_t> v);
-Attribute attr_tensor(Tensor t);
-
 class GraphBuilder {
  public:
   explicit GraphBuilder(std::string graph_name, int64_t opset = 17);

@@ -6,6 +6,44 @@
 
 namespace kiln {
 
+Attribute attr_int(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::Int;
+  a.i = v;
+  return a;
+}
+Attribute attr_float(float v) {
+  Attribute a;
+  a.kind = Attribute::Kind::Float;
+  a.f = v;
+  return a;
+}
+Attribute attr_string(std::string v) {
+  Attribute a;
+  a.kind = Attribute::Kind::String;
+  a.s = std::move(v);
+  return a;
+}
+Attribute attr_ints(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::Ints;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute attr_floats(std::vector<float> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::Floats;
+  a.floats = std::move(v);
+  return a;
+}
+Attribute attr_tensor(Tensor t) {
+  Attribute a;
+  a.kind = Attribute::Kind::Tensor;
+  a.t = std::move(t);
+  return a;
+}
+
+
 std::string canonical_domain(const std::string& d) { return d == "ai.onnx" ? std::string() : d; }
 
 const Attribute* Node::attr(const std::string& k) const {

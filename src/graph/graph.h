@@ -49,6 +49,14 @@ struct Attribute {
   std::string ref_attr_name;  // for function bodies (kept, not interpreted)
 };
 
+// Attributes of one kind, for passes and builders that write nodes.
+Attribute attr_int(int64_t v);
+Attribute attr_float(float v);
+Attribute attr_string(std::string v);
+Attribute attr_ints(std::vector<int64_t> v);
+Attribute attr_floats(std::vector<float> v);
+Attribute attr_tensor(Tensor t);
+
 struct Node {
   std::string name;
   std::string op_type;

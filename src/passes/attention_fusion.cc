@@ -26,13 +26,6 @@ bool has_perm(const Node& n, std::vector<int64_t> perm) {
   return is_onnx(n, "Transpose") && n.inputs.size() == 1 && n.attr_ints("perm") == perm;
 }
 
-Attribute float_attr(float f) {
-  Attribute a;
-  a.kind = Attribute::Kind::Float;
-  a.f = f;
-  return a;
-}
-
 // A constant scalar (one element) that does not widen a 4-D operand: rank at most 4.
 std::optional<float> scalar_const(const Graph& g, const GraphIndex& ix, const std::string& v) {
   auto s = ix.scalar(v);
@@ -180,17 +173,11 @@ class Matcher {
     fused.name = (sm.name.empty() ? "attention_" + std::to_string(sm_i) : sm.name) + "/fused_attention";
     fused.inputs = {q4, k4, v4};
     fused.outputs = {out_t.outputs[0]};
-    Attribute heads_major;
-    heads_major.kind = Attribute::Kind::String;
-    heads_major.s = "bhsd";
-    if (k_heads) fused.attributes["k_layout"] = heads_major;
-    if (v_heads) fused.attributes["v_layout"] = heads_major;
+    if (k_heads) fused.attributes["k_layout"] = attr_string("bhsd");
+    if (v_heads) fused.attributes["v_layout"] = attr_string("bhsd");
     if (q_scale) {
-      fused.attributes["q_scale"] = float_attr(*q_scale);
-      Attribute a;
-      a.kind = Attribute::Kind::String;
-      a.s = q_scale_op;
-      fused.attributes["q_scale_op"] = a;
+      fused.attributes["q_scale"] = attr_float(*q_scale);
+      fused.attributes["q_scale_op"] = attr_string(q_scale_op);
     }
     Attribute kinds, scalars, tensors;
     kinds.kind = Attribute::Kind::Strings;

@@ -13,20 +13,6 @@ namespace kiln {
 
 namespace {
 
-Attribute string_attr(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::String;
-  a.s = std::move(v);
-  return a;
-}
-
-Attribute floats_attr(std::vector<float> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Floats;
-  a.floats = std::move(v);
-  return a;
-}
-
 // The activation node as FusedConv's (name, params), or false when it is not one that can be fused.
 bool activation_of(const GraphIndex& ix, const Node& act, const std::string& conv_out, std::string& name,
                    std::vector<float>& params) {
@@ -85,8 +71,8 @@ int fuse_conv_activation(Graph& g) {
     fused.domain = "com.microsoft";
     fused.name = (conv.name.empty() ? "fused_conv_" + std::to_string(i) : conv.name) + "_" + name;
     fused.outputs = act.outputs;
-    fused.attributes["activation"] = string_attr(name);
-    if (!params.empty()) fused.attributes["activation_params"] = floats_attr(params);
+    fused.attributes["activation"] = attr_string(name);
+    if (!params.empty()) fused.attributes["activation_params"] = attr_floats(params);
     dead.insert((int)i);
     dead.insert(a);
     added.push_back(std::move(fused));

@@ -51,10 +51,7 @@ Node layout_node(const std::string& in, const std::string& out, const char* to) 
   n.name = out + "_layout";
   n.inputs = {in};
   n.outputs = {out};
-  Attribute a;
-  a.kind = Attribute::Kind::String;
-  a.s = to;
-  n.attributes["to"] = a;
+  n.attributes["to"] = attr_string(to);
   return n;
 }
 

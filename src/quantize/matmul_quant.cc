@@ -7,13 +7,6 @@ namespace kiln::quant {
 
 namespace {
 
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Int;
-  a.i = v;
-  return a;
-}
-
 bool decline(Context& ctx, const Node& n, const std::string& why) {
   ctx.stats().left_float[n.op_type]++;
   ctx.stats().reasons[why]++;
@@ -76,7 +69,7 @@ bool quantize_matmul(Context& ctx, const Scope& scope, const Node& n, std::vecto
       // Float weight kept, followed by its own QuantizeLinear -> DequantizeLinear pair.
       std::string wq = ctx.fresh(b_name + "_QuantizeLinear_Output");
       Node q = ctx.make_node("QuantizeLinear", {b_name, w.scale, w.zero_point}, {wq}, b_name + "_QuantizeLinear");
-      if (w.axis >= 0) q.attributes["axis"] = int_attr(w.axis);
+      if (w.axis >= 0) q.attributes["axis"] = attr_int(w.axis);
       out.push_back(std::move(q));
       QValue wp = w;
       wp.q = wq;
@@ -128,7 +121,7 @@ bool quantize_matmul(Context& ctx, const Scope& scope, const Node& n, std::vecto
     out.push_back(ctx.make_node("MatMulInteger", {a.q, wq.q, a.zero_point, wq.zero_point}, {mm}, y + "_MatMulInteger"));
     std::string cast = ctx.fresh(mm + "_cast_output");
     Node c = ctx.make_node("Cast", {mm}, {cast}, mm + "_cast");
-    c.attributes["to"] = int_attr((int64_t)DType::F32);
+    c.attributes["to"] = attr_int((int64_t)DType::F32);
     out.push_back(std::move(c));
     std::string scales = ctx.fresh(y + "_scales_mul_output");
     out.push_back(ctx.make_node("Mul", {a.scale, wq.scale}, {scales}, y + "_scales_mul"));

@@ -150,10 +150,7 @@ int restore_transposed_weights(Graph& g) {
     t.name = name + "_Transpose";
     t.inputs = {table};
     t.outputs = {name};
-    Attribute perm;
-    perm.kind = Attribute::Kind::Ints;
-    perm.ints = {1, 0};
-    t.attributes["perm"] = perm;
+    t.attributes["perm"] = attr_ints({1, 0});
     front.push_back(std::move(t));
     it = g.initializers.erase(it);
     ++restored;
