@@ -59,6 +59,16 @@ void run_reorder(const dnnl::reorder& r, const dnnl::memory& from, const dnnl::m
   r.execute(dnnl_stream(), args);
 }
 
+// One reorder from src (laid out as `from`) to dst (as `to`), run to completion now: constant weights
+// packed once, a layout change between regions.
+void reorder_now(const dnnl::memory::desc& from, const void* src, const dnnl::memory::desc& to, void* dst) {
+  size_t scratch = 0;
+  auto r = make_reorder(from, to, scratch);
+  dnnl::memory a(from, dnnl_engine(), const_cast<void*>(src)), b(to, dnnl_engine(), dst);
+  run_reorder(r, a, b, scratch);
+  dnnl_stream().wait();
+}
+
 dims minus_one(const std::vector<int64_t>& v) {
   dims d;
   for (int64_t x : v) d.push_back(x - 1);
@@ -110,13 +120,8 @@ void DnnlConv::pack_weights(const Tensor& w) {
 std::shared_ptr<dnnl::memory> DnnlConv::packed_for(const dnnl::memory::desc& md) {
   for (auto& p : packed_)
     if (p->get_desc() == md) return p;
-  dims wd = md.dims();
-  dnnl::memory src(plain(wd), dnnl_engine(), const_cast<void*>(packed_src_.raw()));
   auto dst = std::make_shared<dnnl::memory>(md, dnnl_engine());
-  size_t scratch = 0;
-  auto r = make_reorder(src.get_desc(), md, scratch);
-  run_reorder(r, src, *dst, scratch);
-  dnnl_stream().wait();
+  reorder_now(plain(md.dims()), packed_src_.raw(), md, dst->get_data_handle());
   packed_.push_back(dst);
   return dst;
 }
@@ -253,11 +258,7 @@ bool channels_reorder_f32(const Shape& nchw, const float* src, float* dst, bool 
     dnnl::memory::desc first(d, dt::f32, tag::abcd), last(d, dt::f32, tag::acdb);
     const auto& from = to_last ? first : last;
     const auto& to = to_last ? last : first;
-    size_t scratch = 0;
-    auto r = make_reorder(from, to, scratch);
-    dnnl::memory a(from, dnnl_engine(), const_cast<float*>(src)), b(to, dnnl_engine(), dst);
-    run_reorder(r, a, b, scratch);
-    dnnl_stream().wait();
+    reorder_now(from, src, to, dst);
     return true;
   } catch (const dnnl::error&) {
     return false;
