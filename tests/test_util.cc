@@ -113,9 +113,9 @@ NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const 
 }
 
 std::map<std::string, double> kiln_vs_ort(const std::string& model, const NamedTensors& feeds,
-                                          const std::string& scratch) {
+                                          const std::string& scratch, const SessionOptions& options) {
   NamedTensors ort = run_ort(model, feeds, scratch);
-  NamedTensors got = Session(model).run(feeds);
+  NamedTensors got = Session(model, options).run(feeds);
   std::map<std::string, double> err;
   for (const auto& [name, ref] : ort)
     err[name] = got.count(name) ? relative_error(got.at(name), ref) : std::numeric_limits<double>::infinity();

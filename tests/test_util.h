@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/tensor_json.h"
+#include "kiln/session.h"
 
 namespace kiln::test {
 
@@ -48,10 +49,11 @@ bool have_ort();
 // std::runtime_error with the peer's log when it fails. scratch is a folder for the JSON files.
 NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const std::string& scratch);
 
-// Runs model in kiln (a Session, default options) and in ONNX Runtime on the same feeds; returns
-// relative_error(kiln, ort) for every output ONNX Runtime gives (+inf when kiln lacks one).
+// Runs model in kiln (a Session with `options`, default ones unless given) and in ONNX Runtime on
+// the same feeds; returns relative_error(kiln, ort) for every output ONNX Runtime gives (+inf when
+// kiln lacks one).
 std::map<std::string, double> kiln_vs_ort(const std::string& model, const NamedTensors& feeds,
-                                          const std::string& scratch);
+                                          const std::string& scratch, const SessionOptions& options = {});
 
 // Runs libonnx's checker (onnx::checker::check_model on the file, external data beside it
 // resolved); throws onnx::checker::ValidationError saying what is invalid.

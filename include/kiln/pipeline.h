@@ -89,8 +89,10 @@ struct KILN_API GenerationOptions {
 using TokenCallback = std::function<void(size_t input, size_t sequence, int64_t token)>;
 
 struct PipelineOptions {
-  std::string device = "cpu";  // kiln has the CPU only; anything else is Unsupported
-  int threads = 0;             // 0 = one per core
+  // Where the graphs run (SessionOptions::device): "cpu", "cuda" or "cuda:N". A device this build
+  // has no backend for is refused with Unsupported when the pipeline is made.
+  std::string device = "cpu";
+  int threads = 0;  // 0 = one per core
   // Limits of each graph run (SessionOptions): largest tensor in bytes (0 = none) and wall-clock
   // milliseconds per run (0 = none; a generation makes one run per token).
   size_t max_tensor_bytes = size_t(16) << 30;

@@ -4,8 +4,9 @@
 //   kiln::NamedTensors out = s.run({{"input_ids", ids}, {"attention_mask", mask}});
 //   const kiln::Tensor& logits = out.at("logits");
 //
-// Sessions are CPU-only for now (SessionOptions::device). One session may be run from several
-// threads at once; each run is bitwise the same as it would be alone.
+// A session runs on the CPU unless SessionOptions::device names another device this build has a
+// backend for. One session may be run from several threads at once; each run is bitwise the same as
+// it would be alone.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -39,8 +40,10 @@ struct SessionOptions {
   // models given in memory too. Past either: BadModel, before anything runs.
   uint64_t max_model_bytes = kDefaultMaxModelBytes;
   int max_subgraph_depth = kDefaultMaxSubgraphDepth;
-  // Where the graph runs. kiln has the CPU only: any other device is refused with Unsupported.
-  // (Last, so that positional initialisation of the fields above keeps its meaning.)
+  // Where the graph runs: each node on this device when it has a kernel there, else on the CPU,
+  // with copies where values cross (inputs are given and outputs returned in CPU memory). A device
+  // this build has no backend for (cuda, when built without CUDA) is refused with Unsupported before
+  // the model is read. (Last, so that positional initialisation of the fields above keeps its meaning.)
   Device device = {};
 
   static constexpr size_t kDefaultMaxTensorBytes = size_t(16) << 30;
@@ -68,7 +71,7 @@ class KILN_API Session {
  public:
   // Loads a .onnx file (with its external data). Throws BadModel for a malformed or unsupported
   // graph (naming every op kiln lacks), IoError when the file cannot be read, Unsupported for a
-  // device other than the CPU.
+  // device this build cannot run on.
   explicit Session(const std::string& path, SessionOptions options = {});
   ~Session();
   Session(const Session&) = delete;
@@ -79,8 +82,9 @@ class KILN_API Session {
   const SessionOptions& options() const { return options_; }
 
   // Runs with named feeds; returns the requested outputs (all graph outputs when empty).
-  // Throws BadInput naming the input when a feed is missing, unknown, or of the wrong type or shape,
-  // and when a run passes the options' limits.
+  // Feeds are in CPU memory and so are the outputs, whatever the device. Throws BadInput naming the
+  // input when a feed is missing, unknown, or of the wrong type or shape, and when a run passes the
+  // options' limits.
   //
   // Thread safety: run() may be called from several threads at once on one session. Each run has its
   // own values; what the kernels share across runs (packed weights, oneDNN primitives made on first
@@ -95,6 +99,7 @@ class KILN_API Session {
   const std::vector<ValueInfo>& inputs() const;
   const std::vector<ValueInfo>& outputs() const;
   const Model& model() const { return *model_; }
+  const ExecutionPlan& plan() const { return *plan_; }
 
  private:
   void init();

@@ -106,29 +106,40 @@ constexpr DType dtype_of<std::string>() {
   return DType::String;
 }
 
-// Where a tensor's bytes live. kiln runs on the CPU today; a Session asked for another device
-// refuses with Unsupported.
-enum class DeviceType { Cpu, Cuda };
+// Where a tensor's bytes live. The CPU is always there; another device is served by a backend
+// compiled into kiln (docs/architecture.md, "Devices"), and a Session asked for a device no backend
+// serves refuses with Unsupported. `Test` is a device only kiln's own test binaries register (a
+// separate heap with a few kernels), to exercise device placement without hardware.
+enum class DeviceType { Cpu, Cuda, Test };
 
 struct Device {
   DeviceType type = DeviceType::Cpu;
-  int index = 0;
+  int index = 0;  // which device of that type (always 0 for the CPU)
   bool operator==(const Device&) const = default;
   bool is_cpu() const { return type == DeviceType::Cpu; }
 };
+
+KILN_API std::string_view device_type_name(DeviceType t);  // "cpu", "cuda", "test"
+KILN_API std::string device_name(Device d);                // "cpu", "cuda:0", "test:1"
+// "cpu", "cuda" (= cuda:0) or "cuda:N"; throws BadInput for anything else. Whether this build can
+// run on the device is a separate question, answered when a Session is made.
+KILN_API Device parse_device(std::string_view name);
 
 using Shape = std::vector<int64_t>;
 
 KILN_API int64_t shape_numel(const Shape& s);    // throws BadInput (negative dims), BadModel (overflow)
 KILN_API std::string shape_str(const Shape& s);  // "[2, 3]"
 
-class Buffer;  // the memory a tensor points into (kiln's own: src/core/buffer.h)
+class Buffer;     // the memory a tensor points into (kiln's own: src/core/buffer.h)
+class Allocator;  // where a device's memory comes from (kiln's own: src/core/allocator.h)
 
 class KILN_API Tensor {
  public:
   Tensor() = default;
   // A new tensor on the CPU heap. Numeric contents are uninitialised; strings are empty.
   Tensor(DType dtype, Shape shape);
+  // A new tensor in memory from `allocator` (its device's; string tensors live on the CPU only).
+  Tensor(DType dtype, Shape shape, Allocator& allocator);
   // A tensor over existing bytes (no copy); `offset` is in bytes.
   static Tensor view(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, size_t offset = 0);
   static Tensor zeros(DType dtype, Shape shape);
@@ -151,6 +162,8 @@ class KILN_API Tensor {
   const std::shared_ptr<Buffer>& buffer() const { return buffer_; }
   size_t offset() const { return offset_; }
 
+  // The first element. On a device other than the CPU this is device memory: only that device's
+  // kernels and copies may touch it (item_f64, to_vector, clone ... are for CPU tensors).
   void* raw();
   const void* raw() const;
 

@@ -1,4 +1,4 @@
-// kiln bench MODEL.onnx --inputs IN.json [--warmup N] [--repeat N] [--threads N] [--json]
+// kiln bench MODEL.onnx --inputs IN.json [--warmup N] [--repeat N] [--threads N] [--device D] [--json]
 //   Times session creation and run(); prints the median. Compare against a peer in the same run
 //   (bench/compare) because a shared machine drifts.
 // kiln bench DIR [--task T] [--batch-size N] [--seq-len L | --data FILE] [--samples N] [--json]
@@ -21,7 +21,7 @@
 namespace {
 
 struct Opts {
-  std::string model, inputs;
+  std::string model, inputs, device = "cpu";
   int warmup = -1, repeat = 50;
   bool json = false;
   std::optional<size_t> seq_len;
@@ -41,9 +41,10 @@ int bench_graph(const Opts& o) {
              o.model);
   using clock = std::chrono::steady_clock;
   auto ms = [](clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  kiln::SessionOptions so;
+  so.device = kiln::parse_device(o.device);
   kiln::NamedTensors feeds = kiln::read_tensors_json(o.inputs);
   auto t0 = clock::now();
-  kiln::SessionOptions so;
   so.threads = o.f.threads;
   so.max_tensor_bytes = o.max_tensor_bytes;
   so.run_timeout_ms = o.timeout_ms;
@@ -75,6 +76,7 @@ int bench_folder(const Opts& o) {
   ev::BenchSettings s;
   s.task = o.f.resolved_task(o.model);
   s.pipeline.threads = o.f.threads;
+  s.pipeline.device = o.device;
   s.pipeline.max_tensor_bytes = o.max_tensor_bytes;
   s.pipeline.run_timeout_ms = o.timeout_ms;
   s.pipeline.max_model_bytes = o.load.max_model_bytes;
@@ -119,6 +121,7 @@ KILN_COMMAND(bench_command, "bench", "Time an ONNX graph on given inputs, or a m
   sub.add_option("--warmup", o->warmup, "untimed runs first (graph: 10 runs; folder: 1 batch)");
   sub.add_option("--repeat", o->repeat, "graph: timed runs");
   sub.add_flag("--json", o->json, "one JSON line");
+  sub.add_option("--device", o->device, "where the graphs run: cpu (default), cuda or cuda:N");
   sub.add_option("--max-tensor-bytes", o->max_tensor_bytes, "largest tensor a run may allocate (0 = no limit)");
   sub.add_option("--timeout-ms", o->timeout_ms, "wall-clock limit of each run in ms (0 = none)");
   sub.add_option("--max-model-bytes", o->load.max_model_bytes, "largest .onnx file read, external data not counted");

@@ -1,4 +1,6 @@
-// kiln inspect MODEL.onnx [--json]: interface, opsets, op histogram, parameters, missing kernels.
+// kiln inspect MODEL.onnx [--json] [--plan [--device D] [--optimization-level N]]: interface, opsets,
+// op histogram, parameters, missing kernels; with --plan, the session's steps: each node's device
+// and the copies between devices.
 #include <cstdio>
 #include <map>
 
@@ -42,17 +44,53 @@ std::string dims_text(const nlohmann::json& v) {
   return s + "]";
 }
 
+nlohmann::json plan_json(const kiln::PlanInfo& plan) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& st : plan.steps)
+    steps.push_back({{"op", st.op},
+                     {"name", st.name},
+                     {"device", kiln::device_name(st.device)},
+                     {"inputs", st.inputs},
+                     {"outputs", st.outputs}});
+  return {{"device", kiln::device_name(plan.device)},
+          {"copies", plan.copies()},
+          {"constants_on_device", plan.constants_on_device},
+          {"steps", steps}};
+}
+
+void print_plan(const nlohmann::json& plan) {
+  std::printf("plan on %s: %zu steps, %zu copies between devices\n", plan["device"].get<std::string>().c_str(),
+              plan["steps"].size(), plan["copies"].get<size_t>());
+  size_t i = 0;
+  for (const auto& st : plan["steps"]) {
+    auto list = [](const nlohmann::json& names) {
+      std::string s;
+      for (const auto& n : names) s += (s.empty() ? "" : ", ") + n.get<std::string>();
+      return s;
+    };
+    std::printf("  %4zu %-8s %-28s %s -> %s\n", i++, st["device"].get<std::string>().c_str(),
+                st["op"].get<std::string>().c_str(), list(st["inputs"]).c_str(), list(st["outputs"]).c_str());
+  }
+  for (const auto& c : plan["constants_on_device"])
+    std::printf("  initializer %s copied to %s when planned\n", c.get<std::string>().c_str(),
+                plan["device"].get<std::string>().c_str());
+}
+
 }  // namespace
 
 KILN_COMMAND(inspect_command, "inspect", "Show a model's inputs, outputs, opsets, ops and what kiln cannot run") {
   struct Opts {
-    std::string model;
-    bool json = false;
+    std::string model, device = "cpu";
+    bool json = false, plan = false;
+    int opt_level = 2;
     kiln::LoadLimits load;
   };
   auto o = std::make_shared<Opts>();
   sub.add_option("model", o->model, "ONNX model file")->required();
   sub.add_flag("--json", o->json, "machine-readable output");
+  sub.add_flag("--plan", o->plan, "also the execution plan: each step's device, copies between devices");
+  sub.add_option("--device", o->device, "--plan: the session's device (cpu, cuda, cuda:N)");
+  sub.add_option("--optimization-level", o->opt_level, "--plan: 0 none, 1 constant folding, 2 fusions");
   sub.add_option("--max-model-bytes", o->load.max_model_bytes, "largest .onnx file read, external data not counted");
   sub.add_option("--max-subgraph-depth", o->load.max_subgraph_depth, "deepest nesting of subgraphs (0 = no limit)");
   return [o] {
@@ -75,6 +113,14 @@ KILN_COMMAND(inspect_command, "inspect", "Show a model's inputs, outputs, opsets
     j["parameters"] = m.graph.parameter_count();
     j["parameter_bytes"] = m.graph.parameter_bytes();
     j["unsupported_ops"] = kiln::missing_kernels(m);
+    if (o->plan) {
+      kiln::SessionOptions so;
+      so.device = kiln::parse_device(o->device);
+      so.optimization_level = o->opt_level;
+      so.max_model_bytes = o->load.max_model_bytes;
+      so.max_subgraph_depth = o->load.max_subgraph_depth;
+      j["plan"] = plan_json(kiln::describe_plan(kiln::Session(o->model, so)));
+    }
     if (o->json) {
       std::printf("%s\n", j.dump(2).c_str());
       return 0;
@@ -101,6 +147,7 @@ KILN_COMMAND(inspect_command, "inspect", "Show a model's inputs, outputs, opsets
       std::printf("kiln cannot run %zu op(s):\n", missing.size());
       for (const auto& s : missing) std::printf("  %s\n", s.get<std::string>().c_str());
     }
+    if (o->plan) print_plan(j["plan"]);
     return 0;
   };
 }

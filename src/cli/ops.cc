@@ -32,7 +32,7 @@ KILN_COMMAND(ops_command, "ops", "List every kernel: domain, op type, opset rang
       if (!o->op.empty() && d.op_type != o->op) continue;
       std::vector<std::string> types;
       for (kiln::DType t : d.input0_types) types.emplace_back(kiln::dtype_name(t));
-      std::string device = d.device == kiln::DeviceType::Cpu ? "cpu" : "cuda";
+      std::string device(kiln::device_type_name(d.device));
       if (o->json) {
         all.push_back({{"device", device}, {"domain", domain_of(d)}, {"op", d.op_type}, {"since", d.since},
                        {"until", d.until}, {"types", types}, {"priority", d.priority}});

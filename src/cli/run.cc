@@ -103,7 +103,7 @@ KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text
   sub.add_option("--timeout-ms", o->p.run_timeout_ms, "wall-clock limit of each graph run in ms (0 = none)");
   sub.add_option("--max-model-bytes", o->p.max_model_bytes, "largest .onnx file read, external data not counted");
   sub.add_option("--max-subgraph-depth", o->p.max_subgraph_depth, "deepest nesting of subgraphs (0 = no limit)");
-  sub.add_option("--device", o->p.device, "cpu");
+  sub.add_option("--device", o->p.device, "where the graphs run: cpu (default), cuda or cuda:N");
   sub.add_option("--batch-size", o->batch_size, "inputs run together (padded); results equal one-by-one runs");
   sub.add_flag("--truncation", o->truncation, "truncate inputs to --max-length tokens (default: the tokenizer's limit)");
   sub.add_option("--max-length", o->max_length, "input length limit with --truncation (question-answering: window length)");

@@ -1,5 +1,6 @@
-// Memory that tensors point into: a 64-byte-aligned heap block, or a view into memory owned by
-// something else (an mmap of a model file, a protobuf's bytes) that the buffer keeps alive.
+// Memory that tensors point into: a 64-byte-aligned block from a device's allocator (the CPU heap
+// unless a backend says otherwise), or a view into memory owned by something else (an mmap of a
+// model file, a protobuf's bytes) that the buffer keeps alive. A buffer knows its device.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -13,9 +14,9 @@ class Buffer {
  public:
   static constexpr size_t kAlignment = 64;
 
-  // A new aligned heap block (contents uninitialised). Blocks come from, and return to, a
-  // process-wide cache of freed blocks by size (64-byte multiples below 64 KiB, 4 KiB multiples
-  // above; capped by KILN_BUFFER_CACHE_MB, default 2048), so steady-state runs allocate nothing.
+  // A new aligned CPU heap block (contents uninitialised) from the CPU allocator's cache of freed
+  // blocks (core/cpu_allocator.h), so steady-state runs allocate nothing. Another device's memory
+  // comes from its Allocator (Allocator::buffer).
   static std::shared_ptr<Buffer> allocate(size_t bytes);
   // Bytes held by that cache, and a way to give them back to the system.
   static size_t cached_bytes();

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/allocator.h"
 #include "core/limits.h"
 
 namespace kiln {
@@ -38,6 +39,19 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   numel_ = shape_numel(shape_);
   checked_tensor_bytes(dtype_, shape_, numel_);  // overflow and the run's max_tensor_bytes
   buffer_ = allocate_for(dtype_, numel_);
+}
+
+Tensor::Tensor(DType dtype, Shape shape, Allocator& allocator) : dtype_(dtype), shape_(std::move(shape)) {
+  numel_ = shape_numel(shape_);
+  checked_tensor_bytes(dtype_, shape_, numel_);
+  const Device device = allocator.device();
+  if (device.is_cpu()) {
+    buffer_ = allocate_for(dtype_, numel_);
+    return;
+  }
+  KILN_CHECK(dtype_ != DType::String, Unsupported, "a string tensor cannot live on {}: strings live on the CPU only",
+             device_name(device));
+  buffer_ = allocator.buffer((size_t)numel_ * dtype_size(dtype_));
 }
 
 Tensor Tensor::view(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, size_t offset) {

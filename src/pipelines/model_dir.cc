@@ -20,6 +20,7 @@ std::string ModelDir::require_graph(const std::string& stem, const std::string& 
 std::shared_ptr<const Session> ModelDir::open(const std::string& path) const {
   SessionOptions so;
   so.threads = threads_;
+  so.device = device_;
   so.max_tensor_bytes = max_tensor_bytes_;
   so.run_timeout_ms = run_timeout_ms_;
   so.max_model_bytes = load_limits_.max_model_bytes;

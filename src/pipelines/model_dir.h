@@ -29,6 +29,8 @@ class ModelDir {
   // Like find_graph, but throws IoError naming the file, what the folder holds and what the task needs.
   std::string require_graph(const std::string& stem, const std::string& task) const;
   std::shared_ptr<const Session> open(const std::string& path) const;
+  // The device every session open() makes runs on (SessionOptions::device).
+  void set_device(Device device) { device_ = device; }
   // Limits given to every session open() makes (SessionOptions::max_tensor_bytes, run_timeout_ms).
   void set_run_limits(size_t max_tensor_bytes, int64_t run_timeout_ms) {
     max_tensor_bytes_ = max_tensor_bytes;
@@ -47,6 +49,7 @@ class ModelDir {
   std::string dir_, file_;
   ModelFolder folder_;
   int threads_;
+  Device device_;
   size_t max_tensor_bytes_ = size_t(16) << 30;
   int64_t run_timeout_ms_ = 0;
   LoadLimits load_limits_;

@@ -1,6 +1,7 @@
 // kiln::pipeline(): task name -> task pipeline over a model folder; the base class's defaults.
 #include "pipelines/pipeline.h"
 
+#include "core/device_registry.h"
 #include "core/error.h"
 #include "kiln/model_folder.h"
 #include "pipelines/tasks.h"
@@ -52,8 +53,8 @@ std::unique_ptr<JsonPipeline> json_pipeline(const std::string& task_arg, const s
   // No task: the one config.json's architectures imply, as transformers' pipeline(model=DIR) does.
   const std::string task =
       task_arg.empty() || task_arg == "auto" ? ModelFolder::open(model_dir).require_task() : task_arg;
-  KILN_CHECK(options.device == "cpu" || options.device.empty(), Unsupported,
-             "device '{}' is not available yet; kiln runs pipelines on cpu", options.device);
+  const Device device = options.device.empty() ? Device{} : parse_device(options.device);
+  require_allocator(device);  // Unsupported now, before any file is read, when this build cannot run there
   auto known = [&] {
     std::string s;
     for (const auto& t : pipeline_tasks()) s += (s.empty() ? "" : ", ") + t;
@@ -65,6 +66,7 @@ std::unique_ptr<JsonPipeline> json_pipeline(const std::string& task_arg, const s
                        task == "ner" || task == "question-answering" || task == "feature-extraction" || task == "fill-mask";
   KILN_CHECK(generation || encoder, BadInput, "unknown task '{}'; kiln knows: {}", task, known());
   auto dir = std::make_unique<ModelDir>(model_dir, options.file, options.threads);
+  dir->set_device(device);
   dir->set_run_limits(options.max_tensor_bytes, options.run_timeout_ms);
   dir->set_load_limits({options.max_model_bytes, options.max_subgraph_depth});
   if (task == "text-classification" || task == "sentiment-analysis")

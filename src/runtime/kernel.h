@@ -1,6 +1,8 @@
 // What a kernel is and what it sees. A kernel is created once per node when a session is planned
 // (KernelInfo: the node, its opset, constant inputs for pre-packing) and then computes many times
-// (KernelContext: this run's inputs, outputs to allocate, subgraphs to run).
+// (KernelContext: this run's inputs, outputs to allocate, subgraphs to run). A kernel runs on the
+// device the plan placed its node on: its inputs are in that device's memory (but for the inputs
+// its KernelDef reads on the CPU) and allocate_output takes memory from that device's allocator.
 #pragma once
 #include <functional>
 #include <map>
@@ -8,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/tensor.h"
 #include "graph/graph.h"
 
@@ -20,6 +23,8 @@ struct KernelInfo {
   const Node& node;
   int64_t opset = 0;  // opset version of the node's domain in this model
   // One entry per node input: the tensor when the input is a constant (initializer), else null.
+  // Always the CPU copy (for packing weights), whatever the node's device; at run time the kernel
+  // gets the input in its device's memory like any other.
   std::vector<const Tensor*> constant_inputs = {};
   // One entry per node input: the dtype when known before running (graph input/initializer), else Undefined.
   std::vector<DType> input_types = {};
@@ -32,9 +37,12 @@ struct KernelInfo {
 
 class KernelContext {
  public:
+  // `allocator`: the node's device's, null for the CPU; `cpu_outputs`: a bit per output its kernel
+  // makes in CPU memory whatever its device (KernelDef::cpu_outputs).
   KernelContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>& outputs,
-                std::vector<bool> wanted, Frame* frame)
-      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), wanted_(std::move(wanted)), frame_(frame) {}
+                std::vector<bool> wanted, Frame* frame, Allocator* allocator = nullptr, uint64_t cpu_outputs = 0)
+      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), wanted_(std::move(wanted)), frame_(frame),
+        allocator_(allocator), cpu_outputs_(cpu_outputs) {}
 
   const Node& node() const { return node_; }
   size_t num_inputs() const { return inputs_.size(); }
@@ -46,10 +54,17 @@ class KernelContext {
   const Tensor& input(size_t i) const;
   // Whether anyone reads output i (optional outputs may be skipped).
   bool output_wanted(size_t i) const { return i < wanted_.size() && wanted_[i]; }
-  // Allocates output i with the given type and shape and returns it.
+  // Allocates output i with the given type and shape, in the memory of the node's device, and
+  // returns it.
   Tensor& allocate_output(size_t i, DType dtype, Shape shape);
-  // Sets output i to an existing tensor (e.g. a reshaped view of an input).
+  // Sets output i to an existing tensor (e.g. a reshaped view of an input), which must be in the
+  // memory of the node's device.
   void set_output(size_t i, Tensor t);
+  // Output i as set so far (undefined before allocate_output / set_output).
+  const Tensor& output(size_t i) const { return outputs_.at(i); }
+  // The device the node runs on, and its allocator (for a device kernel's temporaries).
+  Device device() const { return allocator_ ? allocator_->device() : Device{}; }
+  Allocator* allocator() const { return allocator_; }
   // Runs a compiled subgraph with the given inputs in the scope of this node; returns its outputs.
   std::vector<Tensor> run_subgraph(const ExecutionPlan& plan, const std::vector<Tensor>& inputs) const;
 
@@ -59,6 +74,8 @@ class KernelContext {
   std::vector<Tensor>& outputs_;
   std::vector<bool> wanted_;
   Frame* frame_;
+  Allocator* allocator_;  // null: the CPU
+  uint64_t cpu_outputs_;
 };
 
 class OpKernel {

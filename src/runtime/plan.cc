@@ -7,7 +7,10 @@
 #include <set>
 #include <unordered_set>
 
+#include "core/device_registry.h"
 #include "core/limits.h"
+#include "runtime/copy_step.h"
+#include "runtime/placement.h"
 
 namespace kiln {
 
@@ -28,11 +31,11 @@ static void collect_missing(const Graph& g, const OpsetMap& opsets, const Kernel
                             std::set<std::string>& out) {
   for (const auto& n : g.nodes) {
     int64_t v = opsets.get(n.domain);
-    if (!reg.find(device, n.domain, n.op_type, v))
+    if (!reg.find(DeviceType::Cpu, n.domain, n.op_type, v) && (device == DeviceType::Cpu || !reg.find(device, n.domain, n.op_type, v)))
       out.insert(fmt::format("{}:{} (opset {})", n.domain.empty() ? "ai.onnx" : n.domain, n.op_type, v));
     for (const auto& [_, a] : n.attributes) {
-      if (a.g) collect_missing(*a.g, opsets, reg, device, out);
-      for (const auto& sg : a.graphs) collect_missing(*sg, opsets, reg, device, out);
+      if (a.g) collect_missing(*a.g, opsets, reg, DeviceType::Cpu, out);  // bodies run on the CPU
+      for (const auto& sg : a.graphs) collect_missing(*sg, opsets, reg, DeviceType::Cpu, out);
     }
   }
 }
@@ -47,18 +50,27 @@ std::vector<std::string> find_missing_kernels(const Graph& g, const OpsetMap& op
 int ExecutionPlan::slot_of(const std::string& name) {
   auto it = slots_.find(name);
   if (it != slots_.end()) return it->second;
-  int s = (int)slot_names_.size();
+  int s = new_slot(name, Device{});
   slots_[name] = s;
+  return s;
+}
+
+// A slot no graph name refers to (a copy's), so it cannot clash with one.
+int ExecutionPlan::new_slot(const std::string& name, Device device) {
+  int s = (int)slot_names_.size();
   slot_names_.push_back(name);
+  slot_devices_.push_back(device);
   return s;
 }
 
 ExecutionPlan::~ExecutionPlan() = default;
 
 ExecutionPlan::ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const KernelRegistry& reg,
-                             const std::vector<std::string>& outer)
-    : graph_(graph) {
-  auto missing = find_missing_kernels(graph, opsets, reg);
+                             const std::vector<std::string>& outer, Device device)
+    : graph_(graph), device_(device.is_cpu() ? Device{} : device) {
+  Allocator* device_alloc = device_.is_cpu() ? nullptr : &require_allocator(device_);
+  Allocator& cpu_alloc = *find_allocator(Device{});
+  auto missing = find_missing_kernels(graph, opsets, reg, device_.type);
   if (!missing.empty()) {
     std::string list;
     for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
@@ -67,12 +79,15 @@ ExecutionPlan::ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const K
   }
   std::unordered_set<std::string> outer_set(outer.begin(), outer.end());
   std::unordered_set<std::string> defined;
+  std::unordered_map<int, const Tensor*> constant_of;
   for (const auto& v : graph.inputs) {
     input_slots_.push_back(slot_of(v.name));
     defined.insert(v.name);
   }
   for (const auto& [name, t] : graph.initializers) {
-    constants_.push_back({slot_of(name), t});
+    int s = slot_of(name);
+    constants_.push_back({s, t});
+    constant_of[s] = &t;
     defined.insert(name);
   }
   for (const auto& n : graph.nodes)
@@ -100,22 +115,50 @@ ExecutionPlan::ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const K
     if ((int)last_use.size() <= s) last_use.resize(s + 1, -1);
     last_use[s] = step;
   };
+  // The slot holding value `s` in CPU memory (on_cpu) or in the device's: `s` itself when it is
+  // there already, else its copy, made once: initializers now, other values by a copy step
+  // appended here (before the step that first reads it there).
+  std::map<std::pair<int, bool>, int> copied;
+  auto placed = [&](int s, bool on_cpu) {
+    const Device want = on_cpu ? Device{} : device_;
+    if (slot_devices_[s] == want) return s;
+    auto it = copied.find({s, on_cpu});
+    if (it != copied.end()) return it->second;
+    Allocator& to = on_cpu ? cpu_alloc : *device_alloc;
+    const std::string name = slot_names_[s] + "@" + device_name(want);
+    int c = new_slot(name, want);
+    if (auto k = constant_of.find(s); k != constant_of.end()) {
+      constants_.push_back({c, copy_to(*k->second, to)});
+      constants_on_device_.push_back(slot_names_[s]);
+    } else {
+      Step st;
+      st.node = &copy_nodes_.emplace_back(copy_node(slot_names_[s], name, want));
+      st.kernel = copy_kernel(to);
+      st.inputs = {s};
+      st.outputs = {c};
+      st.device = want;
+      touch(s, (int)steps_.size());
+      steps_.push_back(std::move(st));
+    }
+    copied[{s, on_cpu}] = c;
+    return c;
+  };
+  std::vector<std::pair<std::string, int>> read_by_subgraphs;  // name -> its CPU copy
+
   for (const auto& n : graph.nodes) {
     Step st;
     st.node = &n;
-    int idx = (int)steps_.size();
     KernelInfo info{n};
     info.opset = opsets.get(n.domain);
+    std::vector<int> ins;
     for (const auto& in : n.inputs) {
       if (in.empty()) {
-        st.inputs.push_back(-1);
+        ins.push_back(-1);
         info.constant_inputs.push_back(nullptr);
         info.input_types.push_back(DType::Undefined);
         continue;
       }
-      int s = use(in);
-      st.inputs.push_back(s);
-      touch(s, idx);
+      ins.push_back(use(in));
       auto it = graph.initializers.find(in);
       info.constant_inputs.push_back(it == graph.initializers.end() ? nullptr : &it->second);
       DType t = DType::Undefined;
@@ -123,19 +166,41 @@ ExecutionPlan::ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const K
       else if (const ValueInfo* vi = graph.find_input(in)) t = vi->dtype;
       info.input_types.push_back(t);
     }
+    std::vector<int> reads;  // outer values the node's subgraphs read (through the frame)
     for (const auto& [attr_name, a] : n.attributes) {
       if (!a.g) continue;
-      std::unordered_set<std::string> reads;
-      collect_outer_reads(*a.g, reads);
-      for (const auto& r : reads) touch(use(r), idx);
+      std::unordered_set<std::string> names;
+      collect_outer_reads(*a.g, names);
+      for (const auto& r : names) reads.push_back(use(r));
       info.subgraphs[attr_name] = std::make_shared<ExecutionPlan>(*a.g, opsets, reg, visible);
     }
-    for (const auto& o : n.outputs) st.outputs.push_back(o.empty() ? -1 : slot_of(o));
-    const KernelFactory* f = reg.find(DeviceType::Cpu, n.domain, n.op_type, info.opset,
-                                      info.input_types.empty() ? DType::Undefined : info.input_types[0]);
-    if (!f) f = reg.find(DeviceType::Cpu, n.domain, n.op_type, info.opset);
+    Placement p = place_node(n, info.opset, info.input_types.empty() ? DType::Undefined : info.input_types[0],
+                             device_alloc, reg);
+    // Each input in the memory the kernel reads it from; subgraphs (on the CPU) read CPU copies.
+    for (size_t k = 0; k < ins.size(); ++k) st.inputs.push_back(ins[k] < 0 ? -1 : placed(ins[k], p.input_on_cpu(k)));
+    for (int& r : reads) {
+      int c = placed(r, true);
+      if (c != r) read_by_subgraphs.push_back({slot_names_[r], c});
+      r = c;
+    }
+    const int idx = (int)steps_.size();
+    for (int s : st.inputs)
+      if (s >= 0) touch(s, idx);
+    for (int s : reads) touch(s, idx);
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      if (n.outputs[k].empty()) {
+        st.outputs.push_back(-1);
+        continue;
+      }
+      int s = slot_of(n.outputs[k]);
+      slot_devices_[s] = p.output_on_cpu(k) ? Device{} : p.device;
+      st.outputs.push_back(s);
+    }
+    st.device = p.device;
+    st.allocator = p.allocator;
+    st.cpu_outputs = p.cpu_outputs;
     try {
-      st.kernel = (*f)(info);
+      st.kernel = p.kernel->factory(info);
     } catch (const Error& e) {
       throw BadModel(fmt::format("{}: {}", n.label(), e.what()));
     }
@@ -146,8 +211,9 @@ ExecutionPlan::ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const K
     KILN_CHECK(defined.count(v.name) || outer_set.count(v.name), BadModel,
                "graph '{}': output '{}' is produced by no node", graph.name, v.name);
     if (!defined.count(v.name)) use(v.name);
-    output_slots_.push_back(s);
+    output_slots_.push_back(placed(s, true));  // outputs leave in CPU memory
   }
+  for (const auto& [name, c] : read_by_subgraphs) slots_[name] = c;
   // Wanted outputs and releases.
   last_use.resize(slot_names_.size(), -1);
   std::unordered_set<int> keep(output_slots_.begin(), output_slots_.end());
@@ -219,7 +285,7 @@ std::vector<Tensor> ExecutionPlan::run(const std::vector<Tensor>& inputs, const 
       ins.push_back(&values[s]);
     }
     outs.assign(st.outputs.size(), Tensor());
-    KernelContext ctx(*st.node, std::move(ins), outs, st.wanted, &frame);
+    KernelContext ctx(*st.node, std::move(ins), outs, st.wanted, &frame, st.allocator, st.cpu_outputs);
     OpProfile* prof = profile();
     auto started = prof ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     try {
@@ -242,6 +308,7 @@ std::vector<Tensor> ExecutionPlan::run(const std::vector<Tensor>& inputs, const 
         default: throw InternalError(msg);
       }
     }
+    if (st.allocator) check_output_devices(st, outs);  // off the CPU only: one compare per step here
     for (size_t k = 0; k < st.outputs.size(); ++k) {
       if (st.outputs[k] < 0) continue;
       if (!outs[k].defined() && st.wanted[k])
@@ -255,6 +322,35 @@ std::vector<Tensor> ExecutionPlan::run(const std::vector<Tensor>& inputs, const 
   return result;
 }
 
+void ExecutionPlan::check_output_devices(const Step& st, const std::vector<Tensor>& outs) const {
+  for (size_t k = 0; k < outs.size(); ++k) {
+    if (!outs[k].defined() || st.outputs[k] < 0) continue;
+    const Device want = slot_devices_[st.outputs[k]], got = outs[k].device();
+    if (!(got == want))
+      throw InternalError(fmt::format("{} on {} left output {} in {} memory instead of {}; a device kernel allocates "
+                                      "through KernelContext::allocate_output",
+                                      st.node->label(), device_name(st.device), k, device_name(got),
+                                      device_name(want)));
+  }
+}
+
+PlanInfo ExecutionPlan::describe() const {
+  PlanInfo info;
+  info.device = device_;
+  info.constants_on_device = constants_on_device_;
+  for (const auto& st : steps_) {
+    PlanStepInfo s;
+    const Node& n = *st.node;
+    s.op = n.domain.empty() || n.domain == "ai.onnx" ? n.op_type : n.domain + ":" + n.op_type;
+    s.name = n.name;
+    s.device = st.device;
+    for (int i : st.inputs) s.inputs.push_back(i < 0 ? "" : slot_names_[i]);
+    for (int o : st.outputs) s.outputs.push_back(o < 0 ? "" : slot_names_[o]);
+    info.steps.push_back(std::move(s));
+  }
+  return info;
+}
+
 const Tensor& KernelContext::input(size_t i) const {
   if (!has_input(i))
     throw BadModel(fmt::format("{}: required input {} is missing", node_.label(), i));
@@ -263,7 +359,10 @@ const Tensor& KernelContext::input(size_t i) const {
 
 Tensor& KernelContext::allocate_output(size_t i, DType dtype, Shape shape) {
   KILN_CHECK(i < outputs_.size(), BadModel, "{}: has no output {}", node_.label(), i);
-  outputs_[i] = Tensor(dtype, std::move(shape));
+  if (!allocator_ || (i < 64 && (cpu_outputs_ >> i & 1)))
+    outputs_[i] = Tensor(dtype, std::move(shape));
+  else
+    outputs_[i] = Tensor(dtype, std::move(shape), *allocator_);
   return outputs_[i];
 }
 

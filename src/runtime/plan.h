@@ -1,7 +1,9 @@
-// ExecutionPlan: a graph compiled for running. Nodes in topological order with their kernels,
-// values in numbered slots, and for each node the slots to release after it runs (last use).
-// If/Loop/Scan bodies are plans too; they read enclosing values through the parent Frame.
+// ExecutionPlan: a graph compiled for running. Nodes in topological order with their kernels and
+// devices (runtime/placement.h), values in numbered slots, a copy step wherever a value crosses
+// devices, and for each step the slots to release after it runs (last use). If/Loop/Scan bodies
+// are plans too; they read enclosing values through the parent Frame.
 #pragma once
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -9,6 +11,7 @@
 
 #include "graph/graph.h"
 #include "runtime/kernel.h"
+#include "runtime/plan_info.h"
 #include "runtime/registry.h"
 
 namespace kiln {
@@ -19,15 +22,20 @@ struct OpsetMap {
   static OpsetMap from(const Model& m);
 };
 
-// Ops of a graph (subgraphs included) that no kernel implements: "domain:Op (opset N)" each.
+// Ops of a graph (subgraphs included) that no kernel implements, on `device` nor on the CPU:
+// "domain:Op (opset N)" each.
 std::vector<std::string> find_missing_kernels(const Graph& g, const OpsetMap& opsets, const KernelRegistry& reg,
                                               DeviceType device = DeviceType::Cpu);
 
 class ExecutionPlan {
  public:
   // Compiles `graph` (which must outlive the plan). `outer` are names visible from enclosing graphs.
+  // `device`: where nodes run when it has their kernel (the CPU otherwise; subgraphs always run on
+  // the CPU). Inputs arrive and outputs leave in CPU memory; a value read on another device than
+  // the one it was made on is copied by a step inserted before its first reader there (initializers
+  // once, here). Throws Unsupported when no backend serves `device`.
   ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const KernelRegistry& reg,
-                const std::vector<std::string>& outer = {});
+                const std::vector<std::string>& outer = {}, Device device = {});
   ~ExecutionPlan();
 
   const Graph& graph() const { return graph_; }
@@ -36,6 +44,9 @@ class ExecutionPlan {
 
   // Runs with one tensor per graph input (in order). `parent` resolves outer-scope names.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs, const Frame* parent = nullptr) const;
+
+  // The steps in running order, copies included (kiln inspect --plan).
+  PlanInfo describe() const;
 
  private:
   friend class Frame;
@@ -46,12 +57,24 @@ class ExecutionPlan {
     std::vector<int> outputs;  // slot per node output, -1 when absent
     std::vector<bool> wanted;  // output read by someone
     std::vector<int> release;  // slots whose last use is this step
+    Device device;             // where it runs (a copy: its destination)
+    Allocator* allocator = nullptr;  // the device's allocator for a node off the CPU, else null
+    uint64_t cpu_outputs = 0;        // outputs such a node makes in CPU memory (a bit each)
   };
 
   int slot_of(const std::string& name);
+  int new_slot(const std::string& name, Device device);
+  // Throws InternalError when a kernel off the CPU left an output in the wrong memory.
+  void check_output_devices(const Step& st, const std::vector<Tensor>& outs) const;
 
   const Graph& graph_;
+  Device device_;
   std::vector<Step> steps_;
+  std::deque<Node> copy_nodes_;  // the nodes of copy steps (not in the graph)
+  std::vector<Device> slot_devices_;        // where each slot's value lives
+  std::vector<std::string> constants_on_device_;
+  // Value name -> slot. Once planned, what subgraphs read a name from: for a value made on a device,
+  // its CPU copy.
   std::unordered_map<std::string, int> slots_;
   std::vector<std::string> slot_names_;
   std::vector<std::pair<int, Tensor>> constants_;       // initializer slots

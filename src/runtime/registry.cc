@@ -20,7 +20,7 @@ const KernelRegistry& KernelRegistry::global() {
     for (auto fn : registrations()) fn(reg);
     // Highest priority first; equal priorities keep registration order.
     std::stable_sort(reg.entries_.begin(), reg.entries_.end(),
-                     [](const Entry& a, const Entry& b) { return a.def.priority > b.def.priority; });
+                     [](const RegisteredKernel& a, const RegisteredKernel& b) { return a.def.priority > b.def.priority; });
     return reg;
   }();
   return r;
@@ -28,6 +28,9 @@ const KernelRegistry& KernelRegistry::global() {
 
 void KernelRegistry::add(KernelDef def, KernelFactory factory) {
   def.domain = canonical_domain(def.domain);
+  for (int o : def.cpu_outputs)
+    KILN_CHECK(o >= 0 && o < 64, InternalError, "{}: cpu_outputs names output {}; kiln tracks outputs 0-63",
+               def.op_type, o);
   entries_.push_back({std::move(def), std::move(factory)});
 }
 
@@ -41,8 +44,8 @@ void KernelRegistry::add_fn(const std::string& domain, const std::string& op, in
   add(std::move(def), [fn = std::move(fn)](const KernelInfo&) { return std::make_unique<FunctionKernel>(fn); });
 }
 
-const KernelFactory* KernelRegistry::find(DeviceType device, const std::string& domain, const std::string& op,
-                                          int64_t opset, DType input0) const {
+const RegisteredKernel* KernelRegistry::find(DeviceType device, const std::string& domain, const std::string& op,
+                                             int64_t opset, DType input0) const {
   std::string d = canonical_domain(domain);
   for (const auto& e : entries_) {
     const auto& k = e.def;
@@ -51,7 +54,7 @@ const KernelFactory* KernelRegistry::find(DeviceType device, const std::string& 
     if (input0 != DType::Undefined && !k.input0_types.empty() &&
         std::find(k.input0_types.begin(), k.input0_types.end(), input0) == k.input0_types.end())
       continue;
-    return &e.factory;
+    return &e;
   }
   return nullptr;
 }

@@ -1,5 +1,6 @@
-// The kernel registry: kernels keyed by (device, domain, op type, opset range), with an optional
-// type constraint. The session picks, for each node, the first registered kernel that matches.
+// The kernel registry: kernels keyed by (device type, domain, op type, opset range), with an
+// optional type constraint. The plan places each node on the session's device when that device has
+// a matching kernel, else on the CPU (runtime/placement.h), and takes the first kernel that matches.
 #pragma once
 #include <functional>
 #include <memory>
@@ -23,9 +24,20 @@ struct KernelDef {
   std::vector<DType> input0_types = {};
   // Among matching kernels the highest priority wins (a specialised kernel over a generic one).
   int priority = 0;
+  // For a kernel of a device other than the CPU: the inputs it reads in CPU memory whatever its
+  // device (shapes, axes, indices it needs on the host: Reshape's shape, Slice's starts), and the
+  // outputs it makes in CPU memory (Shape's). The plan copies those inputs to the CPU when they come
+  // from the device, and allocate_output puts those outputs on the CPU. (At most 64 outputs.)
+  std::vector<int> cpu_inputs = {};
+  std::vector<int> cpu_outputs = {};
 };
 
 using KernelFactory = std::function<std::unique_ptr<OpKernel>(const KernelInfo&)>;
+
+struct RegisteredKernel {
+  KernelDef def;
+  KernelFactory factory;
+};
 
 class KernelRegistry {
  public:
@@ -37,19 +49,16 @@ class KernelRegistry {
   void add_fn(const std::string& domain, const std::string& op, int64_t since, int64_t until,
               FunctionKernel::Fn fn);
 
-  // The first matching kernel, or null.
-  const KernelFactory* find(DeviceType device, const std::string& domain, const std::string& op,
-                            int64_t opset, DType input0 = DType::Undefined) const;
+  // The first matching kernel, or null. input0 is the type of the node's first input when known
+  // before running (a kernel constrained to other types does not match); Undefined matches any.
+  const RegisteredKernel* find(DeviceType device, const std::string& domain, const std::string& op,
+                               int64_t opset, DType input0 = DType::Undefined) const;
   // True when any kernel of this op exists for some opset (to tell "unknown op" from "wrong opset").
   bool knows(const std::string& domain, const std::string& op) const;
   std::vector<KernelDef> all() const;
 
  private:
-  struct Entry {
-    KernelDef def;
-    KernelFactory factory;
-  };
-  std::vector<Entry> entries_;
+  std::vector<RegisteredKernel> entries_;
 };
 
 // Kernel files register themselves: at static-init time each KILN_REGISTER_KERNELS block is added

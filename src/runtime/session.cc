@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/device_registry.h"
 #include "core/limits.h"
 #include "core/threads.h"
 #include "graph/onnx_io.h"
@@ -11,8 +12,16 @@
 
 namespace kiln {
 
+// The options with the device checked before anything is loaded: Unsupported when this build has
+// no backend for it. The CPU's index is always 0.
+static SessionOptions checked(SessionOptions options) {
+  if (options.device.is_cpu()) options.device = Device{};
+  require_allocator(options.device);
+  return options;
+}
+
 Session::Session(const std::string& path, SessionOptions options)
-    : options_(options), model_(std::make_unique<Model>(load_model(path, load_limits(options)))) {
+    : options_(checked(options)), model_(std::make_unique<Model>(load_model(path, load_limits(options_)))) {
   init();
 }
 
@@ -27,7 +36,7 @@ static void check_nesting(const Graph& g, int depth, const LoadLimits& limits) {
 }
 
 Session::Session(Model model, SessionOptions options)
-    : options_(options), model_(std::make_unique<Model>(std::move(model))) {
+    : options_(checked(options)), model_(std::make_unique<Model>(std::move(model))) {
   init();
 }
 
@@ -42,14 +51,14 @@ static std::optional<std::vector<Tensor>> evaluate_node(const Node& n, const std
                                                         const OpsetMap& opsets) {
   const auto& reg = KernelRegistry::global();
   int64_t v = opsets.get(n.domain);
-  const KernelFactory* f = reg.find(DeviceType::Cpu, n.domain, n.op_type, v);
-  if (!f) return std::nullopt;
+  const RegisteredKernel* k = reg.find(DeviceType::Cpu, n.domain, n.op_type, v);
+  if (!k) return std::nullopt;
   try {
     KernelInfo info{n};
     info.opset = v;
     info.constant_inputs = ins;
     for (const Tensor* t : ins) info.input_types.push_back(t ? t->dtype() : DType::Undefined);
-    auto kernel = (*f)(info);
+    auto kernel = k->factory(info);
     std::vector<Tensor> outs(n.outputs.size());
     std::vector<bool> wanted(n.outputs.size(), true);
     KernelContext ctx(n, ins, outs, wanted, nullptr);
@@ -64,8 +73,6 @@ static std::optional<std::vector<Tensor>> evaluate_node(const Node& n, const std
 
 void Session::init() {
   check_nesting(model_->graph, 0, load_limits(options_));
-  KILN_CHECK(options_.device.is_cpu(), Unsupported,
-             "kiln runs on the CPU only; leave SessionOptions::device at its default");
   // Kernels made here (packed weights, oneDNN primitives) are made for this session's thread count.
   // The first session also sets the process default, for work outside runs (a pipeline's tokenizer).
   configure_threads_once(options_.threads);
@@ -92,8 +99,11 @@ void Session::init() {
     }
     remove_dead_nodes(model_->graph);
   }
-  plan_ = std::make_unique<ExecutionPlan>(model_->graph, opsets, KernelRegistry::global());
+  plan_ = std::make_unique<ExecutionPlan>(model_->graph, opsets, KernelRegistry::global(), std::vector<std::string>{},
+                                          options_.device);
 }
+
+PlanInfo describe_plan(const Session& session) { return session.plan().describe(); }
 
 const std::vector<ValueInfo>& Session::inputs() const { return model_->graph.inputs; }
 const std::vector<ValueInfo>& Session::outputs() const { return model_->graph.outputs; }
@@ -140,6 +150,8 @@ void Session::validate(const NamedTensors& feeds) const {
     auto it = feeds.find(v.name);
     KILN_CHECK(it != feeds.end(), BadInput, "input '{}' ({} {}) is missing", v.name, dtype_name(v.dtype), dims_str(v));
     const Tensor& t = it->second;
+    KILN_CHECK(t.device().is_cpu(), BadInput, "input '{}' is in {} memory; feeds are given in CPU memory", v.name,
+               device_name(t.device()));
     KILN_CHECK(v.dtype == DType::Undefined || t.dtype() == v.dtype, BadInput,
                "input '{}' must be {} but is {}", v.name, dtype_name(v.dtype), dtype_name(t.dtype()));
     if (!v.shape) continue;

@@ -5,12 +5,17 @@
 #include "core/tensor_json.h"
 #include "graph/graph.h"
 #include "kiln/session.h"
+#include "runtime/plan_info.h"
 
 namespace kiln {
 
 // The ops of `model` (subgraphs included) that no CPU kernel implements, as "domain:Op (opset N)",
 // without making a session (kiln inspect, the conformance runner).
 std::vector<std::string> missing_kernels(const Model& model);
+
+// The session's plan step by step: each node's device and the copies between devices (kiln inspect
+// --plan).
+PlanInfo describe_plan(const Session& session);
 
 // The options' limits on reading a model file, as graph/onnx_io.h takes them.
 inline LoadLimits load_limits(const SessionOptions& o) { return {o.max_model_bytes, o.max_subgraph_depth}; }
