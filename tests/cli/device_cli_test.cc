@@ -12,9 +12,7 @@ std::string kiln(const std::string& args) { return kiln::test::kiln_binary() + "
 
 std::string distilbert() { return kiln::test::fixture("models/distilbert-tiny"); }
 
-std::string graph_args() {
-  return distilbert() + "/model.onnx --inputs " + distilbert() + "/ref/case0_inputs.json";
-}
+std::string graph_args() { return distilbert() + "/model.onnx --inputs " + distilbert() + "/ref/case0_inputs.json"; }
 
 // Exit code `code` and one line (stdout and stderr together) starting with `start`.
 void expect_one_line(const std::string& args, int code, const std::string& start) {

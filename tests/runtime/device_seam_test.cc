@@ -64,8 +64,8 @@ Model mixed_model(bool with_host_check) {
   Graph& g = m.graph;
   g.name = "mixed";
   g.inputs = {f32("x", {2, 3})};
-  g.initializers["w"] = Tensor::from_vector<float>({3, 4}, {0.5f, -1.f, 2.f, 0.25f, -0.75f, 1.5f, -0.5f, 1.f, 1.f,
-                                                            0.125f, -2.f, 0.5f});
+  g.initializers["w"] =
+      Tensor::from_vector<float>({3, 4}, {0.5f, -1.f, 2.f, 0.25f, -0.75f, 1.5f, -0.5f, 1.f, 1.f, 0.125f, -2.f, 0.5f});
   g.initializers["b"] = Tensor::from_vector<float>({4}, {0.1f, -0.2f, 0.3f, -0.4f});
   g.nodes.push_back(node("MatMul", {"x", "w"}, {"m"}));
   g.nodes.push_back(node("Add", {"m", "b"}, {"a"}));
@@ -87,9 +87,7 @@ Model mixed_model(bool with_host_check) {
   return m;
 }
 
-NamedTensors mixed_feeds() {
-  return {{"x", Tensor::from_vector<float>({2, 3}, {1.f, -2.f, 0.5f, 3.f, 0.25f, -1.f})}};
-}
+NamedTensors mixed_feeds() { return {{"x", Tensor::from_vector<float>({2, 3}, {1.f, -2.f, 0.5f, 3.f, 0.25f, -1.f})}}; }
 
 SessionOptions on(Device d, int level = 2) {
   SessionOptions o;
@@ -137,8 +135,8 @@ TEST(DeviceSeam, MixedGraphPlacesNodesAndCopiesExactlyWhereValuesCross) {
       "Softmax@cpu(r@cpu)->s",
       "kiln:Copy@test:0(s)->s@test:0",
       "Add@test:0(s@test:0,r)->t",
-      "Shape@test:0(r)->shp",      // made in CPU memory: no copy for Reshape's shape
-      "Reshape@test:0(t,shp)->y",  // its shape input is read on the CPU
+      "Shape@test:0(r)->shp",                    // made in CPU memory: no copy for Reshape's shape
+      "Reshape@test:0(t,shp)->y",                // its shape input is read on the CPU
       "kiln.test:HostCheck@cpu(r@cpu)->r_host",  // the CPU copy of r made for Softmax, reused
       "kiln:Copy@cpu(y)->y@cpu",                 // outputs leave in CPU memory
   };
@@ -237,9 +235,8 @@ TEST(DeviceSeam, SubgraphsReadCpuCopiesOfDeviceValues) {
   std::vector<std::string> steps;
   for (const auto& st : describe_plan(dev).steps) steps.push_back(step_text(st));
   EXPECT_EQ(steps, (std::vector<std::string>{"kiln:Copy@test:0(x)->x@test:0", "Relu@test:0(x@test:0)->r",
-                                             "kiln:Copy@cpu(r)->r@cpu", "If@cpu(c)->z",
-                                             "kiln:Copy@test:0(z)->z@test:0", "Add@test:0(r,z@test:0)->y",
-                                             "kiln:Copy@cpu(y)->y@cpu"}));
+                                             "kiln:Copy@cpu(r)->r@cpu", "If@cpu(c)->z", "kiln:Copy@test:0(z)->z@test:0",
+                                             "Add@test:0(r,z@test:0)->y", "kiln:Copy@cpu(y)->y@cpu"}));
   for (bool c : {true, false}) {
     NamedTensors feeds{{"x", Tensor::from_vector<float>({2, 2}, {1.f, -2.f, 3.f, -4.f})},
                        {"c", Tensor::from_vector<bool>({}, {c})}};
@@ -324,8 +321,7 @@ TEST(DeviceSeam, AKernelLeavingAnOutputInTheWrongMemoryIsCaught) {
     s.run({{"x", Tensor::from_vector<float>({2}, {1.f, 2.f})}});
     ADD_FAILURE() << "accepted";
   } catch (const InternalError& e) {
-    EXPECT_NE(std::string(e.what()).find("left output 0 in cpu memory instead of test:0"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("left output 0 in cpu memory instead of test:0"), std::string::npos) << e.what();
   }
 }
 

@@ -140,14 +140,16 @@ class Kernel final : public OpKernel {
       const Tensor* t = ctx.input_or_null(i);
       if (!t) continue;
       if (listed(cpu_inputs_, i) ? !in_cpu_memory(*t) : !in_heap(*t))
-        log().violation(op + " input " + std::to_string(i) + " is in the wrong memory (" + device_name(t->device()) + ")");
+        log().violation(op + " input " + std::to_string(i) + " is in the wrong memory (" + device_name(t->device()) +
+                        ")");
     }
     cpu_->compute(ctx);
     for (size_t i = 0; i < ctx.num_outputs(); ++i) {
       const Tensor& t = ctx.output(i);
       if (!t.defined()) continue;
       if (listed(cpu_outputs_, i) ? !in_cpu_memory(t) : !in_heap(t))
-        log().violation(op + " output " + std::to_string(i) + " is in the wrong memory (" + device_name(t.device()) + ")");
+        log().violation(op + " output " + std::to_string(i) + " is in the wrong memory (" + device_name(t.device()) +
+                        ")");
     }
     std::lock_guard<std::mutex> lock(log().mu);
     ++log().runs[op];
