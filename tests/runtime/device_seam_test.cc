@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <thread>
 
 #include "core/tensor_json.h"
 #include "fake_device.h"
@@ -275,6 +276,25 @@ TEST(DeviceSeam, DistilBertOnTheDeviceEqualsTheCpuRunAndPyTorch) {
     for (const auto& [name, err] : test::kiln_vs_ort(model, feeds, dir.path.string(), on(fake_device::kDevice)))
       EXPECT_LT(err, 1e-4) << name;
   }
+}
+
+TEST(DeviceSeam, ConcurrentRunsOnTheDeviceGiveTheSameOutputs) {
+  const std::string model = test::fixture("models/distilbert-tiny/model.onnx");
+  NamedTensors feeds = read_tensors_json(test::fixture("models/distilbert-tiny/ref/case0_inputs.json"));
+  fake_device::log().clear();
+  SessionOptions cpu = on(Device{}), dev_options = on(fake_device::kDevice);
+  cpu.threads = dev_options.threads = 1;  // application threads only (as scripts/tsan wants them)
+  NamedTensors want = Session(model, cpu).run(feeds);
+  Session dev(model, dev_options);
+  std::vector<NamedTensors> got(4 * 4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < 4; ++r) got[t * 4 + r] = dev.run(feeds);
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) expect_bitwise_equal(g, want);
+  expect_no_violations();
 }
 
 TEST(DeviceSeam, CpuSessionsHaveNoCopies) {
