@@ -31,7 +31,8 @@ static void collect_missing(const Graph& g, const OpsetMap& opsets, const Kernel
                             std::set<std::string>& out) {
   for (const auto& n : g.nodes) {
     int64_t v = opsets.get(n.domain);
-    if (!reg.find(DeviceType::Cpu, n.domain, n.op_type, v) && (device == DeviceType::Cpu || !reg.find(device, n.domain, n.op_type, v)))
+    const bool on_device = device != DeviceType::Cpu && reg.find(device, n.domain, n.op_type, v);
+    if (!on_device && !reg.find(DeviceType::Cpu, n.domain, n.op_type, v))
       out.insert(fmt::format("{}:{} (opset {})", n.domain.empty() ? "ai.onnx" : n.domain, n.op_type, v));
     for (const auto& [_, a] : n.attributes) {
       if (a.g) collect_missing(*a.g, opsets, reg, DeviceType::Cpu, out);  // bodies run on the CPU

@@ -20,7 +20,9 @@ const KernelRegistry& KernelRegistry::global() {
     for (auto fn : registrations()) fn(reg);
     // Highest priority first; equal priorities keep registration order.
     std::stable_sort(reg.entries_.begin(), reg.entries_.end(),
-                     [](const RegisteredKernel& a, const RegisteredKernel& b) { return a.def.priority > b.def.priority; });
+                     [](const RegisteredKernel& a, const RegisteredKernel& b) {
+                       return a.def.priority > b.def.priority;
+                     });
     return reg;
   }();
   return r;
