@@ -199,7 +199,7 @@ py::array embedding(std::vector<std::vector<float>>&& rows, bool pooled) {
   flat->reserve(rows.size() * width);
   for (auto& r : rows) flat->insert(flat->end(), r.begin(), r.end());
   py::capsule base(flat, [](void* p) { delete static_cast<std::vector<float>*>(p); });
-  if (pooled && rows.size() == 1) return py::array_t<float>({(ssize_t)width}, flat->data(), base);
+  if (pooled && rows.size() == 1) return py::array_t<float>(std::vector<ssize_t>{(ssize_t)width}, flat->data(), base);
   return py::array_t<float>({(ssize_t)rows.size(), (ssize_t)width}, flat->data(), base);
 }
 
