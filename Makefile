@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 20
 PREFIX ?= /usr/local
 
-.PHONY: all build deps demo test peers clean asan tsan fuzz install
+.PHONY: all build deps demo test peers clean asan tsan fuzz install python
 
 all: build
 
@@ -17,6 +17,10 @@ $(BUILD)/build.ninja:
 
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The Python module (docs/python.md): $(BUILD)/python/kiln, used with PYTHONPATH=$(BUILD)/python.
+python: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target kiln_python
 
 # ONNX Runtime and the JavaScript tokenizers library as peers (npm; CI fails when unreachable, a local run skips loudly).
 peers:

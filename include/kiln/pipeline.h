@@ -204,6 +204,10 @@ class KILN_API Pipeline {
   virtual std::vector<std::vector<std::vector<MaskFill>>> fill(const std::vector<PipelineInput>& inputs);
   // text2text-generation, summarization, translation, text-generation.
   virtual std::vector<Generation> generate(const std::vector<PipelineInput>& inputs);
+  // The same with settings for this call only (transformers' `pipe(text, max_new_tokens=...)`):
+  // the set fields of `overrides` replace those of generation_config() for these inputs, which
+  // stays as it was. Throws BadInput for settings generate() refuses.
+  virtual std::vector<Generation> generate(const std::vector<PipelineInput>& inputs, const GenerationOptions& overrides);
 
  protected:
   explicit Pipeline(std::string task) : task_(std::move(task)) {}

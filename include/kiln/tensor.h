@@ -142,6 +142,12 @@ class KILN_API Tensor {
   Tensor(DType dtype, Shape shape, Allocator& allocator);
   // A tensor over existing bytes (no copy); `offset` is in bytes.
   static Tensor view(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, size_t offset = 0);
+  // A tensor over memory kiln does not own, e.g. a numpy array: nothing is copied. `data` holds
+  // shape_numel(shape) elements of `dtype`, row-major and contiguous; `owner` keeps that memory
+  // alive and is released when the last tensor using it (a copy, an output of a run that aliases
+  // it) is gone. kiln reads the bytes and never writes them (is_view() is true). Throws BadInput for
+  // String tensors (their elements are std::string objects) and for a null `data` with elements.
+  static Tensor wrap(DType dtype, Shape shape, void* data, std::shared_ptr<const void> owner);
   static Tensor zeros(DType dtype, Shape shape);
 
   template <typename T>
@@ -166,6 +172,10 @@ class KILN_API Tensor {
   // kernels and copies may touch it (item_f64, to_vector, clone ... are for CPU tensors).
   void* raw();
   const void* raw() const;
+  // True when the bytes belong to something else (a memory-mapped model file, memory given to
+  // wrap()): read them, do not write them. A run's outputs can be such views (a graph output that
+  // is a weight, or that aliases a feed).
+  bool is_view() const;
 
   // The elements as T (throws InternalError when T is not the tensor's type).
   template <typename T>

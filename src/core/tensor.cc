@@ -67,6 +67,23 @@ Tensor Tensor::view(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, si
   return t;
 }
 
+Tensor Tensor::wrap(DType dtype, Shape shape, void* data, std::shared_ptr<const void> owner) {
+  KILN_CHECK(dtype != DType::String, BadInput,
+             "string tensors cannot wrap outside memory (their elements are std::string objects); build them with "
+             "Tensor(DType::String, shape)");
+  KILN_CHECK(dtype_is_known((int32_t)dtype), BadInput,
+             "cannot wrap memory as element type {}", (int)dtype);
+  const int64_t n = shape_numel(shape);
+  KILN_CHECK(data != nullptr || n == 0, BadInput, "cannot wrap a null pointer as a tensor of shape {}",
+             shape_str(shape));
+  size_t bytes = 0;
+  KILN_CHECK(!__builtin_mul_overflow((size_t)n, dtype_size(dtype), &bytes), BadInput,
+             "shape {} of {} holds more bytes than memory can", shape_str(shape), dtype_name(dtype));
+  return view(dtype, std::move(shape), Buffer::view(data, bytes, std::move(owner)));
+}
+
+bool Tensor::is_view() const { return buffer_ && buffer_->is_view(); }
+
 Tensor Tensor::zeros(DType dtype, Shape shape) {
   Tensor t(dtype, std::move(shape));
   if (dtype != DType::String && t.nbytes()) std::memset(t.raw(), 0, t.nbytes());

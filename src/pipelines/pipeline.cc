@@ -35,6 +35,9 @@ std::vector<std::vector<std::vector<MaskFill>>> Pipeline::fill(const std::vector
 std::vector<Generation> Pipeline::generate(const std::vector<PipelineInput>&) {
   throw Unsupported(no_call(task_, "generate"));
 }
+std::vector<Generation> Pipeline::generate(const std::vector<PipelineInput>&, const GenerationOptions&) {
+  throw Unsupported(no_call(task_, "generate"));
+}
 
 std::vector<std::string> JsonPipeline::run_json(const std::vector<PipelineInput>& inputs) {
   std::vector<std::string> out;

@@ -87,6 +87,7 @@ class Text2TextPipeline : public JsonPipeline {
  public:
   Text2TextPipeline(std::string task, std::unique_ptr<ModelDir> dir, PipelineOptions options);
   std::vector<Generation> generate(const std::vector<PipelineInput>& inputs) override;
+  std::vector<Generation> generate(const std::vector<PipelineInput>& inputs, const GenerationOptions& overrides) override;
   std::vector<nlohmann::json> run(const std::vector<PipelineInput>& inputs) override;
   const GenerationConfig* generation_config() const override { return &gen_; }
   const Tokenizer* tokenizer() const override;
@@ -104,6 +105,7 @@ class TextGenerationPipeline : public JsonPipeline {
  public:
   TextGenerationPipeline(std::unique_ptr<ModelDir> dir, PipelineOptions options);
   std::vector<Generation> generate(const std::vector<PipelineInput>& inputs) override;
+  std::vector<Generation> generate(const std::vector<PipelineInput>& inputs, const GenerationOptions& overrides) override;
   std::vector<nlohmann::json> run(const std::vector<PipelineInput>& inputs) override;
   const GenerationConfig* generation_config() const override { return &gen_; }
   const Tokenizer* tokenizer() const override;

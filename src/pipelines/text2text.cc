@@ -45,6 +45,13 @@ Text2TextPipeline::Text2TextPipeline(std::string task, std::unique_ptr<ModelDir>
 }
 
 std::vector<Generation> Text2TextPipeline::generate(const std::vector<PipelineInput>& inputs) {
+  return generate(inputs, GenerationOptions{});
+}
+
+std::vector<Generation> Text2TextPipeline::generate(const std::vector<PipelineInput>& inputs,
+                                                 const GenerationOptions& overrides) {
+  gen::GenerationConfig config = gen_;  // this call's settings: the pipeline's, then the overrides
+  overrides.apply_to(config);
   std::vector<std::vector<int64_t>> ids;
   for (const auto& in : inputs) {
     if (in.ids) {
@@ -61,7 +68,7 @@ std::vector<Generation> Text2TextPipeline::generate(const std::vector<PipelineIn
     }
     KILN_CHECK(!ids.back().empty(), BadInput, "input {} has no tokens; the encoder needs at least one", ids.size());
   }
-  const int64_t pad = gen_.pad_token_id.value_or(0);
+  const int64_t pad = config.pad_token_id.value_or(0);
   std::vector<Generation> out(inputs.size());
   const size_t bs = std::max<size_t>(1, options_.batch_size);
   for (size_t first = 0; first < ids.size(); first += bs) {
@@ -80,12 +87,12 @@ std::vector<Generation> Text2TextPipeline::generate(const std::vector<PipelineIn
     if (options_.on_encoded) options_.on_encoded();
     auto it = outs.find("last_hidden_state");
     Tensor hidden = it != outs.end() ? it->second : outs.begin()->second;
-    gen::CachedDecoder dec(decoder_, (int64_t)n, hidden, i64_matrix(mask), gen_.use_cache);
-    std::vector<std::vector<int64_t>> start(n, std::vector<int64_t>{*gen_.decoder_start_token_id});
+    gen::CachedDecoder dec(decoder_, (int64_t)n, hidden, i64_matrix(mask), config.use_cache);
+    std::vector<std::vector<int64_t>> start(n, std::vector<int64_t>{*config.decoder_start_token_id});
     gen::TokenCallback cb;
     if (options_.on_token)
       cb = [&](size_t input, size_t seq, int64_t tok) { options_.on_token(first + input, seq, tok); };
-    gen::GenerateResult r = gen::generate(dec, start, gen_, cb);
+    gen::GenerateResult r = gen::generate(dec, start, config, cb);
     for (size_t i = 0; i < n; ++i) {
       Generation& g = out[first + i];
       g.sequences = std::move(r.sequences[i]);

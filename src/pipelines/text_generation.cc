@@ -53,14 +53,21 @@ TextGenerationPipeline::TextGenerationPipeline(std::unique_ptr<ModelDir> dir, Pi
 }
 
 std::vector<Generation> TextGenerationPipeline::generate(const std::vector<PipelineInput>& inputs) {
+  return generate(inputs, GenerationOptions{});
+}
+
+std::vector<Generation> TextGenerationPipeline::generate(const std::vector<PipelineInput>& inputs,
+                                                      const GenerationOptions& overrides) {
+  gen::GenerationConfig config = gen_;  // this call's settings: the pipeline's, then the overrides
+  overrides.apply_to(config);
   std::vector<std::vector<int64_t>> ids;
   for (const auto& in : inputs) {
     if (in.ids) ids.push_back(*in.ids);
     else ids.push_back(dir_->tokenizer().encode(in.text).ids);
     if (ids.back().empty()) {
-      KILN_CHECK(gen_.bos_token_id.has_value(), BadInput,
+      KILN_CHECK(config.bos_token_id.has_value(), BadInput,
                  "input {} has no tokens and the model has no bos_token_id to start from", ids.size());
-      ids.back() = {*gen_.bos_token_id};
+      ids.back() = {*config.bos_token_id};
     }
   }
   std::vector<Generation> out(inputs.size());
@@ -72,12 +79,12 @@ std::vector<Generation> TextGenerationPipeline::generate(const std::vector<Pipel
     for (const auto& [len, members] : by_len) {
       std::vector<std::vector<int64_t>> start;
       for (size_t i : members) start.push_back(ids[i]);
-      gen::CachedDecoder dec(decoder_, (int64_t)members.size(), Tensor(), Tensor(), gen_.use_cache);
+      gen::CachedDecoder dec(decoder_, (int64_t)members.size(), Tensor(), Tensor(), config.use_cache);
       gen::TokenCallback cb;
       if (options_.on_token)
         // A reference, not the binding itself: clang before 16 cannot capture structured bindings.
         cb = [&, &group = members](size_t input, size_t seq, int64_t tok) { options_.on_token(group[input], seq, tok); };
-      gen::GenerateResult r = gen::generate(dec, start, gen_, cb);
+      gen::GenerateResult r = gen::generate(dec, start, config, cb);
       for (size_t k = 0; k < members.size(); ++k) {
         out[members[k]].sequences = std::move(r.sequences[k]);
         out[members[k]].scores = std::move(r.scores[k]);

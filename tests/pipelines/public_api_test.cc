@@ -64,3 +64,36 @@ TEST(PublicPipeline, UnknownTaskAndDeviceAreRefused) {
   o.device = "cuda";
   EXPECT_THROW(kiln::pipeline("text-classification", fixture("models/distilbert-tiny"), o), kiln::Unsupported);
 }
+
+// Settings for one call (generate(inputs, overrides)) against transformers' generate() on the t5
+// fixture (ref/generate_greedy.json: max_new_tokens 12); the pipeline's own settings are untouched.
+TEST(PublicPipeline, GenerateWithOverridesForOneCall) {
+  auto j = nlohmann::json::parse(kiln::read_file(fixture("models/t5-tiny/ref/generate_greedy.json")));
+  auto& t = j["tensors"];
+  std::vector<kiln::PipelineInput> inputs;
+  std::vector<std::vector<int64_t>> want;
+  for (int i = 0; t.contains("input_ids." + std::to_string(i)); ++i) {
+    inputs.push_back(kiln::PipelineInput::from_ids(t["input_ids." + std::to_string(i)]["data"].get<std::vector<int64_t>>()));
+    want.push_back(t["output_ids." + std::to_string(i)]["data"].get<std::vector<int64_t>>());
+  }
+  ASSERT_EQ(inputs.size(), 3u);
+  kiln::PipelineOptions o;
+  o.threads = 1;
+  o.generation.max_new_tokens = 3;
+  auto p = kiln::pipeline("text2text-generation", fixture("models/t5-tiny"), o);
+  kiln::GenerationOptions call;
+  call.max_new_tokens = j["generate_kwargs"]["max_new_tokens"].get<int64_t>();
+  auto got = p->generate(inputs, call);
+  ASSERT_EQ(got.size(), inputs.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].sequences.at(0), want[i]) << "input " << i;
+  ASSERT_NE(p->generation_config(), nullptr);
+  EXPECT_EQ(p->generation_config()->max_new_tokens, 3) << "the pipeline's settings stay";
+  auto plain = p->generate({inputs[0]});
+  EXPECT_EQ(plain[0].sequences.at(0), std::vector<int64_t>(want[0].begin(), want[0].begin() + 4))
+      << "decoder start + 3 new tokens, a prefix of greedy's";
+  kiln::GenerationOptions bad;
+  bad.num_beams = 0;
+  EXPECT_THROW(p->generate(inputs, bad), kiln::BadInput);
+  auto clf = kiln::pipeline("text-classification", fixture("models/distilbert-tiny"), {.threads = 1});
+  EXPECT_THROW(clf->generate(inputs, call), kiln::Unsupported);
+}
