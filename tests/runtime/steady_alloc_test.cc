@@ -22,18 +22,36 @@ std::atomic<size_t> g_news{0}, g_new_bytes{0};
 
 }  // namespace
 
-// Replaced for this test binary only: counts while g_counting is set, then allocates as the
-// default does (malloc, so the default operator delete frees it).
-void* operator new(std::size_t n) {
+// Replaced for this test binary only: counts while g_counting is set, then allocates with malloc.
+// Every plain form is replaced (throwing and nothrow, single and array, every delete), so that no
+// block from the library's operator new (std::get_temporary_buffer takes the nothrow one) is
+// freed here: AddressSanitizer reports such a pair as alloc-dealloc-mismatch.
+namespace {
+void* counted_malloc(std::size_t n) noexcept {
   if (g_counting.load(std::memory_order_relaxed)) {
     g_news.fetch_add(1, std::memory_order_relaxed);
     g_new_bytes.fetch_add(n, std::memory_order_relaxed);
   }
-  if (void* p = std::malloc(n ? n : 1)) return p;
+  return std::malloc(n ? n : 1);
+}
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (void* p = counted_malloc(n)) return p;
   throw std::bad_alloc();
 }
+void* operator new[](std::size_t n) {
+  if (void* p = counted_malloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 using namespace kiln;
 
