@@ -9,13 +9,13 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <climits>
 #include <array>
 #include <cstring>
 #include <utility>
 
 #include "core/threads.h"
 #include "runtime/kernels/cpu/isa.h"
-#include "runtime/kernels/cpu/vec_math.h"
 
 namespace kiln::cpu {
 
@@ -34,6 +34,58 @@ struct Job {
   const VnniEpilogue* e;
   const int32_t* rowsum;  // M values when e->zb is set
 };
+
+// GELU (erf form) of 16 floats in registers: the formula of vec::gelu_erf (Abramowitz-Stegun 7.1.26
+// for |z| >= 0.5 with kiln's exp, the odd Taylor series below; absolute error of erf < 3e-7), with
+// 1 / (1 + 0.3275911 |z|) from vrcp14ps and one Newton step instead of a division (a division per
+// 16 values cost about as much as the rest of the formula). Applied to the tile's rows before they
+// are stored, so the FFN's widest activation is written once and never read back for it.
+KILN_VNNI inline __m512 gelu_erf16(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
+  const __m512 az = _mm512_abs_ps(z);
+  const __m512 z2 = _mm512_mul_ps(z, z);
+  // 2/sqrt(pi) * (z - z^3/3 + z^5/10 - z^7/42 + z^9/216 - z^11/1320)
+  __m512 s = _mm512_set1_ps(-1.0f / 1320.0f);
+  s = _mm512_fmadd_ps(s, z2, _mm512_set1_ps(1.0f / 216.0f));
+  s = _mm512_fmadd_ps(s, z2, _mm512_set1_ps(-1.0f / 42.0f));
+  s = _mm512_fmadd_ps(s, z2, _mm512_set1_ps(1.0f / 10.0f));
+  s = _mm512_fmadd_ps(s, z2, _mm512_set1_ps(-1.0f / 3.0f));
+  s = _mm512_fmadd_ps(s, z2, one);
+  const __m512 small = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(1.1283791670955126f), z), s);
+  const __m512 d = _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), az, one);
+  __m512 t = _mm512_rcp14_ps(d);
+  t = _mm512_fmadd_ps(t, _mm512_fnmadd_ps(d, t, one), t);
+  __m512 p = _mm512_set1_ps(1.061405429f);
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+  // exp(-z2): 2^k * exp(r), r = -z2 - k ln2, exp(r) by a degree-6 polynomial; 0 below -87.34.
+  const __m512 lo = _mm512_set1_ps(-87.3365447504f);
+  const __m512 nz2 = _mm512_sub_ps(_mm512_setzero_ps(), z2);
+  const __m512 xc = _mm512_max_ps(nz2, lo);
+  const __m512 magic = _mm512_set1_ps(12582912.0f);
+  const __m512 k = _mm512_sub_ps(_mm512_fmadd_ps(xc, _mm512_set1_ps(1.44269504088896341f), magic), magic);
+  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), xc);
+  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 q = _mm512_set1_ps(1.9875691500e-4f);
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.3981999507e-3f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
+  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
+  q = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(q, r), r, r), one);
+  const __m512i ki = _mm512_cvttps_epi32(k);
+  __m512 ex = _mm512_mul_ps(q, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ki, _mm512_set1_epi32(127)), 23)));
+  ex = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(nz2, lo, _CMP_GE_OQ), ex);
+  // 1 - p t exp(-z2), with z's sign
+  __m512 big = _mm512_fnmadd_ps(_mm512_mul_ps(p, t), ex, one);
+  big = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(big),
+                                             _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32(INT32_MIN))));
+  const __m512 erf = _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask(az, _mm512_set1_ps(0.5f), _CMP_LT_OQ), small);
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(one, erf));
+}
 
 KILN_VNNI inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
@@ -55,6 +107,7 @@ KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __
   if (e.scale) {
     __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(mask, v), _mm512_maskz_loadu_ps(mask, e.scale + col));
     if (e.bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, e.bias + col));
+    if (e.gelu) f = gelu_erf16(f);
     _mm512_mask_storeu_ps(e.out_f32 + m * N + col, mask, f);
   } else {
     _mm512_mask_storeu_epi32(e.out_i32 + m * N + col, mask, v);
@@ -64,19 +117,18 @@ KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __
 // MR rows of A (from m0) times panel p of B over all of K; the sums stay in registers until the
 // epilogue.
 template <int MR>
-KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p) {
+KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch) {
   const int8_t* bp = j.b->panel(p);
   const uint8_t* a = j.a + m0 * j.lda;
   const int64_t lda = j.lda, k4 = j.b->k4;
-  const bool prefetch = m0 == 0;
   __m512i acc0[MR], acc1[MR];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
   for (int64_t k = 0; k < k4; ++k) {
     const __m512i b0 = _mm512_load_si512(bp + k * kBlock), b1 = _mm512_load_si512(bp + k * kBlock + 64);
     if (prefetch) {
-      // The first row tile of a panel brings the panel in from memory (weights do not stay in
-      // cache between runs): ask for it well ahead.
+      // The first row tile of a panel (in each block of rows) brings the panel in from memory
+      // (weights do not stay in cache between runs): ask for it well ahead.
       _mm_prefetch(reinterpret_cast<const char*>(bp + (k + 16) * kBlock), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(bp + (k + 16) * kBlock + 64), _MM_HINT_T0);
     }
@@ -96,14 +148,9 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p) {
     finish(acc0[r], j, m0 + r, col, lo);
     if (hi) finish(acc1[r], j, m0 + r, col + 16, hi);
   }
-  if (j.e->gelu) {
-    // the tile's rows are still in L1
-    float* out = j.e->out_f32 + m0 * j.b->N + col;
-    for (int r = 0; r < MR; ++r) vec::gelu_erf(out + r * j.b->N, out + r * j.b->N, cols, Isa::Avx512);
-  }
 }
 
-using TileFn = void (*)(const Job&, int64_t, int64_t);
+using TileFn = void (*)(const Job&, int64_t, int64_t, bool);
 
 template <int... R>
 constexpr auto make_tiles(std::integer_sequence<int, R...>) {
@@ -163,13 +210,24 @@ void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, c
     }
   }
   Job job{a, lda, M, &b, &e, rowsum.data()};
+  // Rows of A are taken in blocks small enough to stay in L2 (kBlockBytes of A); within a block,
+  // consecutive jobs share a panel of B, so the panel stays in L1 across the block's row tiles and the
+  // block's rows stay in L2 across the panels. One block (the whole of A) at 128 tokens; at larger
+  // batches A would otherwise come from L3 once per panel.
+  constexpr int64_t kBlockBytes = 384 << 10;
   const int64_t mtiles = (M + kMR - 1) / kMR;
-  // Consecutive jobs share a panel of B, so a thread's panel stays in cache across its row tiles.
-  parallel_for(b.panels * mtiles, kMR * kPanel * b.K / 16, [&](long j0, long j1) {
+  const int64_t max_tiles = std::max<int64_t>(1, kBlockBytes / (kMR * b.k4 * 4));
+  const int64_t blocks = (mtiles + max_tiles - 1) / max_tiles;
+  const int64_t btiles = (mtiles + blocks - 1) / blocks;  // row tiles per block (the last may have fewer)
+  const int64_t per_block = b.panels * btiles;
+  parallel_for(blocks * per_block, kMR * kPanel * b.K / 16, [&](long j0, long j1) {
     for (long jb = j0; jb < j1; ++jb) {
-      int64_t p = jb / mtiles, m0 = (jb % mtiles) * kMR;
+      int64_t blk = jb / per_block, rest = jb % per_block;
+      int64_t p = rest / btiles, t = rest % btiles;
+      int64_t m0 = (blk * btiles + t) * kMR;
+      if (m0 >= M) continue;
       int64_t rows = std::min<int64_t>(kMR, M - m0);
-      kTiles[rows - 1](job, m0, p);
+      kTiles[rows - 1](job, m0, p, t == 0);
     }
   });
 }
