@@ -275,6 +275,10 @@ class AttentionKernel : public OpKernel {
     switch (t.dtype()) {
       case DType::Bool:
       case DType::U8:
+        if (bc.st == 1) {
+          attention_where_bytes(static_cast<const uint8_t*>(t.raw()) + off, T, when, op.scalar, row);
+          return;
+        }
         where_typed(static_cast<const uint8_t*>(t.raw()) + off, bc.st, when, op.scalar, row, T);
         return;
       case DType::I8:

@@ -143,7 +143,24 @@ KILN_ATTN_AVX2 void gemm_avx2(int64_t m, int64_t n, int64_t k, float alpha, cons
   }
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void where_bytes_avx512(const uint8_t* c, int64_t n, bool when,
+                                                                          float fill, float* row) {
+  const __m512 f = _mm512_set1_ps(fill);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 in = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+    __mmask16 set = _mm_mask_cmpneq_epi8_mask(in, _mm_maskz_loadu_epi8(in, c + j), _mm_setzero_si128());
+    if (!when) set = (__mmask16)(~set & in);
+    _mm512_mask_storeu_ps(row + j, set, f);
+  }
+}
+
 }  // namespace
+
+void attention_where_bytes(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row, Isa isa) {
+  if (isa == Isa::Avx512) return where_bytes_avx512(c, n, fill_when_true, fill, row);
+  for (int64_t j = 0; j < n; ++j)
+    if ((c[j] != 0) == fill_when_true) row[j] = fill;
+}
 
 bool attention_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
                     int64_t ldb, float* c, int64_t ldc, Isa isa) {

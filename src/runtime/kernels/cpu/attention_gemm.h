@@ -13,4 +13,10 @@ namespace kiln::cpu {
 bool attention_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
                     int64_t ldb, float* c, int64_t ldc, Isa isa = active_isa());
 
+// A Where on one row of scores with a byte (bool / uint8) condition read contiguously: row[j] = fill
+// where (c[j] != 0) == fill_when_true. The exporters' padding masks; a scalar loop over 128 scores
+// cost about as much as the row's softmax.
+void attention_where_bytes(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row,
+                           Isa isa = active_isa());
+
 }  // namespace kiln::cpu
