@@ -89,6 +89,7 @@ void Session::init() {
       fuse_conv_activation(model_->graph);
       conv_channels_last(model_->graph);
       fuse_attention(model_->graph);
+      fuse_dynamic_quantize_range(model_->graph);
     }
     remove_dead_nodes(model_->graph);
   }

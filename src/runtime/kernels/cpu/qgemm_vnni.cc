@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <limits>
 #include <array>
 #include <cstring>
 #include <utility>
@@ -150,6 +151,22 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch) {
   }
 }
 
+// Folds the range of a finished tile (rows x cols floats, row stride ld, still in L1) into lo / hi;
+// a NaN is passed over, as DynamicQuantizeLinear's own reduction does.
+KILN_VNNI inline void tile_range(const float* out, int64_t rows, int64_t cols, int64_t ld, __m512* lo, __m512* hi) {
+  const __mmask16 m0 = lanes(cols), m1 = lanes(cols - 16);
+  for (int64_t r = 0; r < rows; ++r) {
+    const __m512 a = _mm512_maskz_loadu_ps(m0, out + r * ld);
+    *lo = _mm512_mask_min_ps(*lo, m0, a, *lo);
+    *hi = _mm512_mask_max_ps(*hi, m0, a, *hi);
+    if (m1) {
+      const __m512 b = _mm512_maskz_loadu_ps(m1, out + r * ld + 16);
+      *lo = _mm512_mask_min_ps(*lo, m1, b, *lo);
+      *hi = _mm512_mask_max_ps(*hi, m1, b, *hi);
+    }
+  }
+}
+
 using TileFn = void (*)(const Job&, int64_t, int64_t, bool);
 
 template <int... R>
@@ -157,6 +174,30 @@ constexpr auto make_tiles(std::integer_sequence<int, R...>) {
   return std::array<TileFn, sizeof...(R)>{&tile<R + 1>...};
 }
 const auto kTiles = make_tiles(std::make_integer_sequence<int, kMR>{});
+
+// Which tiles the jobs are: job = (row block, panel, row tile of the block), in that order.
+struct Layout {
+  int64_t M, panels, btiles, per_block;
+};
+
+// Jobs j0 .. j1-1 on this thread; the range of their float outputs, when asked for, is merged once.
+KILN_VNNI void run_jobs(const Job& job, const Layout& l, long j0, long j1) {
+  const VnniEpilogue& e = *job.e;
+  const int64_t N = job.b->N;
+  const bool want_range = e.range && e.scale;
+  __m512 lo = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 hi = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (long jb = j0; jb < j1; ++jb) {
+    int64_t blk = jb / l.per_block, rest = jb % l.per_block;
+    int64_t p = rest / l.btiles, t = rest % l.btiles;
+    int64_t m0 = (blk * l.btiles + t) * kMR;
+    if (m0 >= l.M) continue;
+    int64_t rows = std::min<int64_t>(kMR, l.M - m0);
+    kTiles[rows - 1](job, m0, p, t == 0);
+    if (want_range) tile_range(e.out_f32 + m0 * N + p * kPanel, rows, std::min<int64_t>(kPanel, N - p * kPanel), N, &lo, &hi);
+  }
+  if (want_range) e.range->merge(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
+}
 
 }  // namespace
 
@@ -224,16 +265,8 @@ void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, c
   const int64_t blocks = (mtiles + max_tiles - 1) / max_tiles;
   const int64_t btiles = (mtiles + blocks - 1) / blocks;  // row tiles per block (the last may have fewer)
   const int64_t per_block = b.panels * btiles;
-  parallel_for(blocks * per_block, kMR * kPanel * b.K / 16, [&](long j0, long j1) {
-    for (long jb = j0; jb < j1; ++jb) {
-      int64_t blk = jb / per_block, rest = jb % per_block;
-      int64_t p = rest / btiles, t = rest % btiles;
-      int64_t m0 = (blk * btiles + t) * kMR;
-      if (m0 >= M) continue;
-      int64_t rows = std::min<int64_t>(kMR, M - m0);
-      kTiles[rows - 1](job, m0, p, t == 0);
-    }
-  });
+  const Layout layout{M, b.panels, btiles, per_block};
+  parallel_for(blocks * per_block, kMR * kPanel * b.K / 16, [&](long j0, long j1) { run_jobs(job, layout, j0, j1); });
 }
 
 }  // namespace kiln::cpu
