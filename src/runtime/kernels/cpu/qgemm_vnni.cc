@@ -109,6 +109,7 @@ KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __
     __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(mask, v), _mm512_maskz_loadu_ps(mask, e.scale + col));
     if (e.bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, e.bias + col));
     if (e.gelu) f = gelu_erf16(f);
+    if (e.residual) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, e.residual + m * N + col));
     _mm512_mask_storeu_ps(e.out_f32 + m * N + col, mask, f);
   } else {
     _mm512_mask_storeu_epi32(e.out_i32 + m * N + col, mask, v);
@@ -125,6 +126,15 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch) {
   __m512i acc0[MR], acc1[MR];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
+  if (j.e->residual) {
+    // The residual rows the epilogue adds: asked for now, they arrive while the sums are made (at
+    // batch 32 they come from L3 or memory, and a load at the end of the tile would wait for them).
+    const float* res = j.e->residual + m0 * j.b->N + p * kPanel;
+    for (int r = 0; r < MR; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(res + r * j.b->N), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(res + r * j.b->N + 16), _MM_HINT_T0);
+    }
+  }
   for (int64_t k = 0; k < k4; ++k) {
     const __m512i b0 = _mm512_load_si512(bp + k * kBlock), b1 = _mm512_load_si512(bp + k * kBlock + 64);
     if (prefetch) {

@@ -43,6 +43,7 @@ struct VnniEpilogue {
   const float* scale = nullptr;      // N values, or null for int32 output
   const float* bias = nullptr;       // N values or null
   bool gelu = false;                 // float output only: GELU (erf form) after the bias
+  const float* residual = nullptr;   // float output only: M x N values added last (not with gelu)
   float* out_f32 = nullptr;
   int32_t* out_i32 = nullptr;
   // Float output only: [min, max] of everything written is merged in here (each tile's rows read

@@ -7,6 +7,7 @@
 
 #include "core/threads.h"
 #include "runtime/kernels/cpu/common.h"
+#include "runtime/kernels/cpu/elementwise.h"
 #include "runtime/kernels/cpu/matmul_shape.h"
 #include "runtime/kernels/cpu/quant_gemm.h"
 #include "runtime/kernels/cpu/quant_simd.h"
@@ -355,20 +356,54 @@ class MatMulIntegerToFloatKernel : public QuantMatMulBase {
       bias = float_values(*t);
       KILN_CHECK((int64_t)bias.size() == d.N, BadInput, "{}: bias must have {} values", node.label(), d.N);
     }
+    // kiln:MatMulIntegerToFloat's input 7: a residual added in the epilogue (passes/quant_residual_fusion.cc).
+    const Tensor* residual = ctx.input_or_null(7);
+    KILN_CHECK(!residual || residual->dtype() == DType::F32, Unsupported, "{}: the residual must be float32, got {}",
+               node.label(), residual ? dtype_name(residual->dtype()) : "");
+    if (residual && residual->shape() != d.out) {
+      // A residual that broadcasts: the product, then the Add as the Add kernel does it.
+      Tensor prod(DType::F32, d.out);
+      product_float(ctx, d, a, b, za, zb, as[0], bsc, bias, nullptr, prod.data<float>(), nullptr);
+      Shape os = broadcast_shapes({d.out, residual->shape()}, node);
+      Tensor& y = ctx.allocate_output(0, DType::F32, os);
+      binary_map<float>(prod.data<float>(), d.out, residual->data<float>(), residual->shape(), y.data<float>(), os,
+                        [](float u, float v) { return u + v; });
+      const int range_out = ValueRange::output_index(node);
+      ValueRange range;
+      if (range_out >= 0 && ctx.output_wanted((size_t)range_out) && y.numel() > 0) {
+        float lo, hi;
+        quant_kernels().min_max(y.data<float>(), y.numel(), &lo, &hi);
+        range.merge(lo, hi);
+      }
+      range.write(ctx, range_out);
+      return;
+    }
     Tensor& y = ctx.allocate_output(0, DType::F32, d.out);
     // kiln:DynamicQuantizeLinear reads the output's range from here (passes/quantize_range_fusion.cc).
     const int range_out = ValueRange::output_index(node);
     ValueRange range;
     if (y.numel() == 0) return range.write(ctx, range_out);
-    Dequant dq{as[0], bsc.data(), (int64_t)bsc.size(), bias.empty() ? nullptr : bias.data(), gelu_};
-    if (range_out >= 0 && ctx.output_wanted((size_t)range_out)) dq.range = &range;
-    float* py = y.data<float>();
-    bool asg = a.dtype() == DType::I8, bsg = b.dtype() == DType::I8;
-    batched(d, a, b, [&](int64_t rows, const void* pa, const void* pb, int64_t first, int64_t off) {
-      gemm_.run_float(rows, d.K, d.N, pa, asg, rows_of(za, first, rows), pb, bsg, zb, dq, py + off);
-    });
+    product_float(ctx, d, a, b, za, zb, as[0], bsc, bias, residual ? residual->data<float>() : nullptr,
+                  y.data<float>(), range_out >= 0 && ctx.output_wanted((size_t)range_out) ? &range : nullptr);
     range.write(ctx, range_out);
   }
+
+ private:
+  // y (d.out, float) = the dequantized product (+ bias, GELU, + residual of y's shape).
+  void product_float(KernelContext& ctx, const MatMulDims& d, const Tensor& a, const Tensor& b,
+                     const std::vector<int32_t>& za, const std::vector<int32_t>& zb, float a_scale,
+                     const std::vector<float>& bsc, const std::vector<float>& bias, const float* residual, float* py,
+                     ValueRange* range) {
+    Dequant dq{a_scale, bsc.data(), (int64_t)bsc.size(), bias.empty() ? nullptr : bias.data(), gelu_};
+    dq.range = range;
+    bool asg = a.dtype() == DType::I8, bsg = b.dtype() == DType::I8;
+    batched(d, a, b, [&](int64_t rows, const void* pa, const void* pb, int64_t first, int64_t off) {
+      Dequant dqo = dq;
+      if (residual) dqo.residual = residual + off;
+      gemm_.run_float(rows, d.K, d.N, pa, asg, rows_of(za, first, rows), pb, bsg, zb, dqo, py + off);
+    });
+  }
+
 
  private:
   bool gelu_ = false;
