@@ -228,9 +228,7 @@ class AttentionKernel : public OpKernel {
         if (packed != b * H + h) {
           const float* kb = kp + b * T * H * D + h * (k_heads_ ? T * D : D);
           const int64_t ldk = k_heads_ ? D : H * D;
-          float* kt = ktbuf.data();
-          for (int64_t j = 0; j < T; ++j)
-            for (int64_t d = 0; d < D; ++d) kt[d * T + j] = kb[j * ldk + d];
+          attention_transpose(kb, T, D, ldk, ktbuf.data());
           packed = b * H + h;
         }
         if (!attention_gemm(m, T, D, alpha_, qa, lda, ktbuf.data(), T, s, T)) failed = true;
