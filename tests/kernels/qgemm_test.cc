@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 
 #include "core/threads.h"
@@ -22,7 +23,10 @@ struct Case {
 std::vector<Int8Path> paths() {
   std::vector<Int8Path> p{Int8Path::DnnlF32, Int8Path::Reference};
   if (vnni_gemm_supported()) p.push_back(Int8Path::Vnni);
-  if (cpu_features().avx512vnni) p.push_back(Int8Path::DnnlInt8);
+  // oneDNN's u8 x s8 is exact only with VNNI; capped below it (ONEDNN_MAX_CPU_ISA, as the emulated
+  // AVX2 runs do) its pairs may saturate, and kiln never takes that path without VNNI.
+  if (cpu_features().avx512vnni && active_isa() == Isa::Avx512 && !std::getenv("ONEDNN_MAX_CPU_ISA"))
+    p.push_back(Int8Path::DnnlInt8);
   return p;
 }
 
