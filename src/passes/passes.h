@@ -44,5 +44,12 @@ int conv_channels_last(Graph& g);
 // Attention as torch.onnx.export writes it (Reshape/Transpose, MatMul, scale, mask Add/Where,
 // Softmax, MatMul, Transpose) -> kiln:Attention on the Reshape outputs (session-time only).
 int fuse_attention(Graph& g);
+// MatMulIntegerToFloat (no activation) read only by Add(., r) -> kiln:MatMulIntegerToFloat with r as
+// input 7, added in the epilogue (the transformer's residual). Session-time only, never saved.
+int fuse_matmul_integer_residual(Graph& g);
+// DynamicQuantizeLinear of a value made by LayerNormalization, kiln:Attention or MatMulIntegerToFloat
+// (through Reshapes) -> kiln:DynamicQuantizeLinear(x, range), the producer writing [min, max] of its
+// output as one more output (attribute range_output). Session-time only, never saved.
+int fuse_dynamic_quantize_range(Graph& g);
 
 }  // namespace kiln

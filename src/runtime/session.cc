@@ -93,9 +93,11 @@ void Session::init() {
       fuse_matmul_integer_to_float(model_->graph);
       fuse_matmul_bias(model_->graph);
       fuse_matmul_gelu(model_->graph);
+      fuse_matmul_integer_residual(model_->graph);
       fuse_conv_activation(model_->graph);
       conv_channels_last(model_->graph);
       fuse_attention(model_->graph);
+      fuse_dynamic_quantize_range(model_->graph);
     }
     remove_dead_nodes(model_->graph);
   }

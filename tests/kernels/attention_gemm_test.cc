@@ -44,4 +44,41 @@ TEST(AttentionGemm, MatchesFloat64OnEveryIsa) {
   }
 }
 
+// K^T packing: every element lands at its transposed place, row counts around the 16-row gathers.
+TEST(AttentionTranspose, EveryIsaPutsEachElementInPlace) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    for (int64_t rows : {1, 15, 16, 17, 128, 131})
+      for (int64_t cols : {1, 64, 65}) {
+        const int64_t ld = cols + 7;
+        std::vector<float> src(rows * ld), dst(rows * cols, -1.f);
+        for (size_t i = 0; i < src.size(); ++i) src[i] = (float)i;
+        attention_transpose(src.data(), rows, cols, ld, dst.data(), isa);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c)
+            ASSERT_EQ(dst[c * rows + r], src[r * ld + c]) << isa_name(isa) << " " << rows << "x" << cols;
+      }
+  }
+}
+
+// The byte-mask Where on a row: filled exactly where (c != 0) == fill_when_true, else untouched.
+TEST(AttentionWhereBytes, EveryIsaFillsExactlyTheChosenPlaces) {
+  std::mt19937 g(3);
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    for (int64_t n : {1, 15, 16, 17, 128, 130})
+      for (bool when : {false, true}) {
+        std::vector<uint8_t> c(n);
+        for (auto& x : c) x = g() % 3 == 0 ? 0 : (uint8_t)(1 + g() % 255);
+        std::vector<float> row(n + 1), want;
+        for (int64_t j = 0; j <= n; ++j) row[j] = (float)j;
+        want = row;
+        for (int64_t j = 0; j < n; ++j)
+          if ((c[j] != 0) == when) want[j] = -3.4e38f;
+        attention_where_bytes(c.data(), n, when, -3.4e38f, row.data(), isa);
+        EXPECT_EQ(row, want) << isa_name(isa) << " n=" << n << " when=" << when;
+      }
+  }
+}
+
 }  // namespace

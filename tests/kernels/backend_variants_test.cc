@@ -51,7 +51,8 @@ TEST(BackendVariants, QuantizeU8) {
   for (Isa isa : kVariants) {
     if (!isa_supported(isa)) continue;
     for (int64_t n : {1, 5, 8, 16, 31, 33, 1000, 4099}) {
-      for (float scale : {1.f, 0.25f, 0.0137f}) {
+      // 1e-31: x / scale overflows for the large values (the division fallback of the vector kernels)
+      for (float scale : {1.f, 0.25f, 0.0137f, 100.f / 255.f, 1e-31f}) {
         for (int zp : {0, 17, 128, 255}) {
           auto x = random_floats(n, scale, (uint32_t)(n * 31 + zp));
           if (n > 4) x[3] = NAN;

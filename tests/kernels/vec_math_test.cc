@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "runtime/kernels/cpu/vec_math.h"
@@ -107,6 +108,51 @@ TEST(VecMath, ArithAllStepsAndOps) {
             ASSERT_EQ(o[i], want) << isa_name(isa) << " op " << op << " steps " << sa << sb << " at " << i;
           }
         }
+}
+
+// Layer norm divides by the deviation (int8 models amplify a last-bit difference); the FMA variants
+// compute the quotient as a product corrected by its exact remainder, which must be the division's
+// value. Rows of small integers with a power-of-two length and an integer mean, so the mean and
+// variance are exact in any summation order; each output must then be (x - mean) / sd, divided, times scale plus bias (one FMA,
+// or a product and a sum where the variant does not contract them).
+TEST(VecMath, LayerNormDividesExactly) {
+  std::mt19937 g(11);
+  std::uniform_int_distribution<int> u(-100, 100);
+  std::normal_distribution<float> d(0.f, 1.f);
+  for (Isa isa : supported_isas())
+    for (int64_t n : {16, 64, 1024})
+      for (int trial = 0; trial < 20; ++trial) {
+        std::vector<float> x(n), scale(n), bias(n), y(n);
+        // Pairs of opposite integers: the mean is 0 and every sum exact.
+        for (int64_t i = 0; i < n / 2; ++i) {
+          x[i] = (float)u(g);
+          x[n / 2 + i] = -x[i];
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          x[i] += (float)(trial % 5);  // and a mean that is not 0
+          scale[i] = d(g);
+          bias[i] = d(g);
+        }
+        const bool with_bias = trial % 3 != 0;
+        float mean, inv;
+        vec::layer_norm(x.data(), y.data(), n, scale.data(), with_bias ? bias.data() : nullptr, 1e-5f, &mean, &inv,
+                        isa);
+        double s = 0, v = 0;
+        for (float xv : x) s += xv;
+        const float m = (float)(s / (double)n);
+        ASSERT_EQ(mean, m);
+        for (float xv : x) v += ((double)xv - m) * ((double)xv - m);
+        const float sd = std::sqrt((float)(v / (double)n) + 1e-5f);
+        for (int64_t i = 0; i < n; ++i) {
+          volatile float q = (x[i] - m) / sd;
+          const float b = with_bias ? bias[i] : 0.f;
+          volatile float prod = q * scale[i];
+          const float fused = with_bias ? std::fma((float)q, scale[i], b) : (float)prod;
+          const float apart = prod + b;
+          ASSERT_TRUE(y[i] == fused || y[i] == apart)
+              << isa_name(isa) << " n=" << n << " i=" << i << ": " << y[i] << " vs " << fused << " / " << apart;
+        }
+      }
 }
 
 }  // namespace

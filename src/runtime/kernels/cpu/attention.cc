@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <memory>
 #include <string>
@@ -21,6 +22,8 @@
 #include "core/threads.h"
 #include "runtime/kernels/cpu/attention_gemm.h"
 #include "runtime/kernels/cpu/common.h"
+#include "runtime/kernels/cpu/quant_simd.h"
+#include "runtime/kernels/cpu/value_range.h"
 #include "runtime/kernels/cpu/vec_math.h"
 #include "runtime/registry.h"
 
@@ -180,8 +183,15 @@ class AttentionKernel : public OpKernel {
     }
     if (wide_out) *wide_out = Tensor(DType::F32, {B, S, H, Dv});
     Tensor& out = wide_out ? *wide_out : ctx.allocate_output(0, DType::F32, {B, S, H, Dv});
-    if (out.numel() == 0) return;
+    // kiln:DynamicQuantizeLinear reads the output's range from here (passes/quantize_range_fusion.cc;
+    // it refuses 16-bit inputs, so the 16-bit path writes no real range).
+    const int range_out = ValueRange::output_index(node);
+    const bool want_range = !wide_out && range_out >= 0 && ctx.output_wanted((size_t)range_out) && Dv > 0;
+    ValueRange range;
+    if (out.numel() == 0) return range.write(ctx, range_out);
     if (T == 0) {
+      range.merge(0.f, 0.f);
+      range.write(ctx, range_out);
       std::memset(out.data<float>(), 0, out.numel() * sizeof(float));
       return;
     }
@@ -193,7 +203,9 @@ class AttentionKernel : public OpKernel {
     const int64_t blocks = (S + rows - 1) / rows;
     const int64_t items = B * H * blocks;
     std::atomic<bool> failed{false};
+    const QuantKernels& qk = quant_kernels();
     parallel_for(items, rows * T * (D + Dv) * 2, [&](long begin, long end) {
+      float lo = std::numeric_limits<float>::infinity(), hi = -lo;
       thread_local std::vector<float> sbuf, qbuf, ktbuf;
       sbuf.resize(rows * T);
       ktbuf.resize(D * T);
@@ -216,9 +228,7 @@ class AttentionKernel : public OpKernel {
         if (packed != b * H + h) {
           const float* kb = kp + b * T * H * D + h * (k_heads_ ? T * D : D);
           const int64_t ldk = k_heads_ ? D : H * D;
-          float* kt = ktbuf.data();
-          for (int64_t j = 0; j < T; ++j)
-            for (int64_t d = 0; d < D; ++d) kt[d * T + j] = kb[j * ldk + d];
+          attention_transpose(kb, T, D, ldk, ktbuf.data());
           packed = b * H + h;
         }
         if (!attention_gemm(m, T, D, alpha_, qa, lda, ktbuf.data(), T, s, T)) failed = true;
@@ -228,10 +238,20 @@ class AttentionKernel : public OpKernel {
           vec::softmax(row, row, T);
         }
         const float* vb = vp + b * T * H * Dv + h * (v_heads_ ? T * Dv : Dv);
-        if (!attention_gemm(m, Dv, T, 1.0f, s, T, vb, v_heads_ ? Dv : H * Dv, op + ((b * S + i0) * H + h) * Dv, H * Dv))
-          failed = true;
+        float* ob = op + ((b * S + i0) * H + h) * Dv;
+        if (!attention_gemm(m, Dv, T, 1.0f, s, T, vb, v_heads_ ? Dv : H * Dv, ob, H * Dv)) failed = true;
+        if (want_range) {  // the block's output rows are still in L1
+          for (int64_t i = 0; i < m; ++i) {
+            float l, h2;
+            qk.min_max(ob + i * H * Dv, Dv, &l, &h2);
+            lo = std::min(lo, l);
+            hi = std::max(hi, h2);
+          }
+        }
       }
+      if (want_range) range.merge(lo, hi);
     });
+    range.write(ctx, range_out);
     KILN_CHECK(!failed, InternalError, "{}: oneDNN's sgemm failed", node.label());
   }
 
@@ -275,6 +295,10 @@ class AttentionKernel : public OpKernel {
     switch (t.dtype()) {
       case DType::Bool:
       case DType::U8:
+        if (bc.st == 1) {
+          attention_where_bytes(static_cast<const uint8_t*>(t.raw()) + off, T, when, op.scalar, row);
+          return;
+        }
         where_typed(static_cast<const uint8_t*>(t.raw()) + off, bc.st, when, op.scalar, row, T);
         return;
       case DType::I8:

@@ -143,7 +143,45 @@ KILN_ATTN_AVX2 void gemm_avx2(int64_t m, int64_t n, int64_t k, float alpha, cons
   }
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void where_bytes_avx512(const uint8_t* c, int64_t n, bool when,
+                                                                          float fill, float* row) {
+  const __m512 f = _mm512_set1_ps(fill);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 in = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+    __mmask16 set = _mm_mask_cmpneq_epi8_mask(in, _mm_maskz_loadu_epi8(in, c + j), _mm_setzero_si128());
+    if (!when) set = (__mmask16)(~set & in);
+    _mm512_mask_storeu_ps(row + j, set, f);
+  }
+}
+
+__attribute__((target("avx512f"))) void transpose_avx512(const float* src, int64_t rows, int64_t cols, int64_t ld,
+                                                       float* dst) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int32_t)ld));
+  for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+    const __mmask16 in = rows - r0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (rows - r0)) - 1);
+    const float* s = src + r0 * ld;
+    for (int64_t c = 0; c < cols; ++c) {
+      const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, idx, s + c, 4);
+      _mm512_mask_storeu_ps(dst + c * rows + r0, in, v);
+    }
+  }
+}
+
 }  // namespace
+
+void attention_transpose(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst, Isa isa) {
+  // The gather's offsets are 32-bit: 15 rows of ld floats must stay below 2^31 bytes.
+  if (isa == Isa::Avx512 && ld < (int64_t)1 << 24) return transpose_avx512(src, rows, cols, ld, dst);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * ld + c];
+}
+
+void attention_where_bytes(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row, Isa isa) {
+  if (isa == Isa::Avx512) return where_bytes_avx512(c, n, fill_when_true, fill, row);
+  for (int64_t j = 0; j < n; ++j)
+    if ((c[j] != 0) == fill_when_true) row[j] = fill;
+}
 
 bool attention_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
                     int64_t ldb, float* c, int64_t ldc, Isa isa) {

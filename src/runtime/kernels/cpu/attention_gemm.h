@@ -13,4 +13,15 @@ namespace kiln::cpu {
 bool attention_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
                     int64_t ldb, float* c, int64_t ldc, Isa isa = active_isa());
 
+// dst[c * rows + r] = src[r * ld + c] for r < rows, c < cols: K^T of one head ([D, T]) from its rows,
+// so the scores product reads contiguous rows. AVX-512: 16 rows at a time by gathers (the scalar loop
+// cost a quarter as much as the two products together).
+void attention_transpose(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst, Isa isa = active_isa());
+
+// A Where on one row of scores with a byte (bool / uint8) condition read contiguously: row[j] = fill
+// where (c[j] != 0) == fill_when_true. The exporters' padding masks; a scalar loop over 128 scores
+// cost about as much as the row's softmax.
+void attention_where_bytes(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row,
+                           Isa isa = active_isa());
+
 }  // namespace kiln::cpu

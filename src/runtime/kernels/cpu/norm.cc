@@ -3,8 +3,11 @@
 // InstanceNormalization, GroupNormalization, LpNormalization, MeanVarianceNormalization, LRN.
 // Everything computes in float32 (other float types are converted on the way in and out).
 #include <cmath>
+#include <limits>
 
 #include "runtime/kernels/cpu/elementwise.h"
+#include "runtime/kernels/cpu/quant_simd.h"
+#include "runtime/kernels/cpu/value_range.h"
 #include "runtime/registry.h"
 
 namespace kiln::cpu {
@@ -79,7 +82,13 @@ class LayerNormKernel : public OpKernel {
     const float* pb = bias.empty() ? nullptr : bias.data();
     const float eps = eps_;
     const Isa isa = active_isa();
+    // kiln:DynamicQuantizeLinear reads the output's range from here (passes/quantize_range_fusion.cc).
+    const int range_out = ValueRange::output_index(node);
+    const bool want_range = range_out >= 0 && ctx.output_wanted((size_t)range_out) && n > 0;
+    ValueRange range;
+    const QuantKernels& qk = quant_kernels();
     parallel_for(rows, n * 4, [&](long b, long e) {
+      float lo = std::numeric_limits<float>::infinity(), hi = -lo;
       for (long row = b; row < e; ++row) {
         float m, inv;
         vec::layer_norm(px + row * n, py + row * n, n, ps, pb, eps, &m, &inv, isa);
@@ -87,8 +96,16 @@ class LayerNormKernel : public OpKernel {
           pm[row] = m;
           pi[row] = inv;
         }
+        if (want_range) {  // the row is still in L1
+          float l, h;
+          qk.min_max(py + row * n, n, &l, &h);
+          lo = std::min(lo, l);
+          hi = std::max(hi, h);
+        }
       }
+      if (want_range) range.merge(lo, hi);
     });
+    range.write(ctx, range_out);
     set_float_output(ctx, 0, y, x0.dtype());
     if (want_stats) {
       if (ctx.num_outputs() > 1) ctx.set_output(1, mean_t);

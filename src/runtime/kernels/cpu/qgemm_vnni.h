@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/kernels/cpu/value_range.h"
+
 namespace kiln::cpu {
 
 // Whether this CPU (and the active ISA) can run the kernel.
@@ -41,8 +43,12 @@ struct VnniEpilogue {
   const float* scale = nullptr;      // N values, or null for int32 output
   const float* bias = nullptr;       // N values or null
   bool gelu = false;                 // float output only: GELU (erf form) after the bias
+  const float* residual = nullptr;   // float output only: M x N values added last (not with gelu)
   float* out_f32 = nullptr;
   int32_t* out_i32 = nullptr;
+  // Float output only: [min, max] of everything written is merged in here (each tile's rows read
+  // back while in L1), for kiln:DynamicQuantizeLinear.
+  ValueRange* range = nullptr;
 };
 
 // y = epilogue(a x b) for a (M x K u8, row stride lda >= K). Runs on the thread pool.

@@ -7,9 +7,11 @@
 
 #include "core/threads.h"
 #include "runtime/kernels/cpu/common.h"
+#include "runtime/kernels/cpu/elementwise.h"
 #include "runtime/kernels/cpu/matmul_shape.h"
 #include "runtime/kernels/cpu/quant_gemm.h"
 #include "runtime/kernels/cpu/quant_simd.h"
+#include "runtime/kernels/cpu/value_range.h"
 #include "runtime/registry.h"
 
 namespace kiln::cpu {
@@ -55,6 +57,16 @@ inline float quantize_value(float v, float zp, float lo, float hi) {
   return q > lo ? q : lo;
 }
 
+// (scale, zero point) of the range [mn, mx] of the values, widened to take 0.
+void params_from_range(float mn, float mx, float* scale, uint8_t* zero_point) {
+  mn = std::min(mn, 0.f);
+  mx = std::max(mx, 0.f);
+  // ONNX Runtime takes scale 1 when the range is empty (every value 0).
+  float s = mx == mn ? 1.f : (mx - mn) / 255.f;
+  *scale = s;
+  *zero_point = (uint8_t)quantize_value(-mn / s, 0.f, 0.f, 255.f);
+}
+
 // Per-tensor dynamic range of x: the (scale, zero point) DynamicQuantizeLinear computes.
 void dynamic_params(const float* x, int64_t n, float* scale, uint8_t* zero_point) {
   const QuantKernels& qk = quant_kernels();
@@ -75,12 +87,7 @@ void dynamic_params(const float* x, int64_t n, float* scale, uint8_t* zero_point
       mx = std::max(mx, hi[c]);
     }
   }
-  mn = std::min(mn, 0.f);
-  mx = std::max(mx, 0.f);
-  // ONNX Runtime takes scale 1 when the range is empty (every value 0).
-  float s = mx == mn ? 1.f : (mx - mn) / 255.f;
-  *scale = s;
-  *zero_point = (uint8_t)quantize_value(-mn / s, 0.f, 0.f, 255.f);
+  params_from_range(mn, mx, scale, zero_point);
 }
 
 void quantize_u8_parallel(const float* x, int64_t n, float scale, int32_t zp, uint8_t* y) {
@@ -100,6 +107,25 @@ void dynamic_quantize_linear(KernelContext& ctx) {
   float scale;
   uint8_t zp;
   dynamic_params(x.data<float>(), x.numel(), &scale, &zp);
+  Tensor& y = ctx.allocate_output(0, DType::U8, x.shape());
+  quantize_u8_parallel(x.data<float>(), x.numel(), scale, zp, y.data<uint8_t>());
+  if (ctx.num_outputs() > 1) ctx.allocate_output(1, DType::F32, {}).data<float>()[0] = scale;
+  if (ctx.num_outputs() > 2) ctx.allocate_output(2, DType::U8, {}).data<uint8_t>()[0] = zp;
+}
+
+// kiln:DynamicQuantizeLinear(x, range): the same, with [min, max] of x written by x's producer
+// (passes/quantize_range_fusion.cc), so x is read once.
+void dynamic_quantize_linear_with_range(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& range = ctx.input(1);
+  KILN_CHECK(x.dtype() == DType::F32, Unsupported, "{}: DynamicQuantizeLinear needs float32 input, got {}",
+             ctx.node().label(), dtype_name(x.dtype()));
+  KILN_CHECK(range.dtype() == DType::F32 && range.numel() == 2, InternalError, "{}: the range must be 2 floats",
+             ctx.node().label());
+  float scale;
+  uint8_t zp;
+  // An empty x: the producer merged nothing (+inf, -inf), which widens to [0, 0] as an empty x does.
+  params_from_range(range.data<float>()[0], range.data<float>()[1], &scale, &zp);
   Tensor& y = ctx.allocate_output(0, DType::U8, x.shape());
   quantize_u8_parallel(x.data<float>(), x.numel(), scale, zp, y.data<uint8_t>());
   if (ctx.num_outputs() > 1) ctx.allocate_output(1, DType::F32, {}).data<float>()[0] = scale;
@@ -330,15 +356,54 @@ class MatMulIntegerToFloatKernel : public QuantMatMulBase {
       bias = float_values(*t);
       KILN_CHECK((int64_t)bias.size() == d.N, BadInput, "{}: bias must have {} values", node.label(), d.N);
     }
+    // kiln:MatMulIntegerToFloat's input 7: a residual added in the epilogue (passes/quant_residual_fusion.cc).
+    const Tensor* residual = ctx.input_or_null(7);
+    KILN_CHECK(!residual || residual->dtype() == DType::F32, Unsupported, "{}: the residual must be float32, got {}",
+               node.label(), residual ? dtype_name(residual->dtype()) : "");
+    if (residual && residual->shape() != d.out) {
+      // A residual that broadcasts: the product, then the Add as the Add kernel does it.
+      Tensor prod(DType::F32, d.out);
+      product_float(ctx, d, a, b, za, zb, as[0], bsc, bias, nullptr, prod.data<float>(), nullptr);
+      Shape os = broadcast_shapes({d.out, residual->shape()}, node);
+      Tensor& y = ctx.allocate_output(0, DType::F32, os);
+      binary_map<float>(prod.data<float>(), d.out, residual->data<float>(), residual->shape(), y.data<float>(), os,
+                        [](float u, float v) { return u + v; });
+      const int range_out = ValueRange::output_index(node);
+      ValueRange range;
+      if (range_out >= 0 && ctx.output_wanted((size_t)range_out) && y.numel() > 0) {
+        float lo, hi;
+        quant_kernels().min_max(y.data<float>(), y.numel(), &lo, &hi);
+        range.merge(lo, hi);
+      }
+      range.write(ctx, range_out);
+      return;
+    }
     Tensor& y = ctx.allocate_output(0, DType::F32, d.out);
-    if (y.numel() == 0) return;
-    Dequant dq{as[0], bsc.data(), (int64_t)bsc.size(), bias.empty() ? nullptr : bias.data(), gelu_};
-    float* py = y.data<float>();
+    // kiln:DynamicQuantizeLinear reads the output's range from here (passes/quantize_range_fusion.cc).
+    const int range_out = ValueRange::output_index(node);
+    ValueRange range;
+    if (y.numel() == 0) return range.write(ctx, range_out);
+    product_float(ctx, d, a, b, za, zb, as[0], bsc, bias, residual ? residual->data<float>() : nullptr,
+                  y.data<float>(), range_out >= 0 && ctx.output_wanted((size_t)range_out) ? &range : nullptr);
+    range.write(ctx, range_out);
+  }
+
+ private:
+  // y (d.out, float) = the dequantized product (+ bias, GELU, + residual of y's shape).
+  void product_float(KernelContext& ctx, const MatMulDims& d, const Tensor& a, const Tensor& b,
+                     const std::vector<int32_t>& za, const std::vector<int32_t>& zb, float a_scale,
+                     const std::vector<float>& bsc, const std::vector<float>& bias, const float* residual, float* py,
+                     ValueRange* range) {
+    Dequant dq{a_scale, bsc.data(), (int64_t)bsc.size(), bias.empty() ? nullptr : bias.data(), gelu_};
+    dq.range = range;
     bool asg = a.dtype() == DType::I8, bsg = b.dtype() == DType::I8;
     batched(d, a, b, [&](int64_t rows, const void* pa, const void* pb, int64_t first, int64_t off) {
-      gemm_.run_float(rows, d.K, d.N, pa, asg, rows_of(za, first, rows), pb, bsg, zb, dq, py + off);
+      Dequant dqo = dq;
+      if (residual) dqo.residual = residual + off;
+      gemm_.run_float(rows, d.K, d.N, pa, asg, rows_of(za, first, rows), pb, bsg, zb, dqo, py + off);
     });
   }
+
 
  private:
   bool gelu_ = false;
@@ -435,6 +500,8 @@ KernelFactory make() {
 
 KILN_REGISTER_KERNELS(register_quant_kernels) {
   r.add_fn("", "DynamicQuantizeLinear", 11, kMaxOpset, dynamic_quantize_linear);
+  // With the range of x from its producer (written only by the session's fusion pass, never saved).
+  r.add_fn("kiln", "DynamicQuantizeLinear", 1, kMaxOpset, dynamic_quantize_linear_with_range);
   r.add_fn("", "QuantizeLinear", 10, kMaxOpset, quantize_linear);
   r.add_fn("", "DequantizeLinear", 10, kMaxOpset, dequantize_linear);
   r.add({DeviceType::Cpu, "", "MatMulInteger", 10, kMaxOpset}, make<MatMulIntegerKernel>());

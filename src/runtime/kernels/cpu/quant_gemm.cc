@@ -186,7 +186,7 @@ void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_si
 
 bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                         const void* b, const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu,
-                        float* y, int32_t* c) {
+                        const float* residual, ValueRange* range, float* y, int32_t* c) {
   if (path_ != Int8Path::Vnni || b != nullptr || a_signed || !has_constant_b() || K != const_k_ || N != const_n_)
     return false;
   KILN_CHECK(za.size() <= 1 || (int64_t)za.size() == M, InternalError, "Int8Gemm: a zero points");
@@ -209,6 +209,8 @@ bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_s
   e.scale = scale;
   e.bias = bias;
   e.gelu = gelu;
+  e.range = range;
+  e.residual = residual;
   e.out_f32 = y;
   e.out_i32 = c;
   vnni_gemm(M, static_cast<const uint8_t*>(a), K, const_vnni_, e);
@@ -217,7 +219,7 @@ bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_s
 
 void Int8Gemm::run(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                    const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* c) {
-  if (run_vnni(M, K, N, a, a_signed, za, b, zb, nullptr, nullptr, false, nullptr, c)) return;
+  if (run_vnni(M, K, N, a, a_signed, za, b, zb, nullptr, nullptr, false, nullptr, nullptr, nullptr, c)) return;
   // The raw product lands in c and is corrected in place.
   product(M, K, N, a, a_signed, za, b, b_signed, zb, c, [](int64_t, int32_t*) {});
 }
@@ -226,12 +228,22 @@ void Int8Gemm::run_float(int64_t M, int64_t K, int64_t N, const void* a, bool a_
                          const void* b, bool b_signed, const std::vector<int32_t>& zb, const Dequant& dq, float* y) {
   std::vector<float> scale((size_t)N);
   for (int64_t n = 0; n < N; ++n) scale[n] = dq.a_scale * dq.b_scale[dq.b_scale_count == 1 ? 0 : n];
-  if (run_vnni(M, K, N, a, a_signed, za, b, zb, scale.data(), dq.bias, dq.gelu, y, nullptr)) return;
+  if (run_vnni(M, K, N, a, a_signed, za, b, zb, scale.data(), dq.bias, dq.gelu, dq.residual, dq.range, y, nullptr)) return;
   const QuantKernels& qk = quant_kernels();
   product(M, K, N, a, a_signed, za, b, b_signed, zb, nullptr,
           [&](int64_t m, int32_t* row) {
             qk.dequant_row(row, scale.data(), dq.bias, y + m * N, N);
             if (dq.gelu) vec::gelu_erf(y + m * N, y + m * N, N);
+            if (dq.residual) {
+              float* row_y = y + m * N;
+              const float* row_r = dq.residual + m * N;
+              for (int64_t n = 0; n < N; ++n) row_y[n] = row_y[n] + row_r[n];
+            }
+            if (dq.range && N > 0) {
+              float lo, hi;
+              qk.min_max(y + m * N, N, &lo, &hi);
+              dq.range->merge(lo, hi);
+            }
           });
 }
 

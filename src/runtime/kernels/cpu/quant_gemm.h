@@ -33,6 +33,8 @@ struct Dequant {
   int64_t b_scale_count = 1;
   const float* bias = nullptr;  // N values or null
   bool gelu = false;            // then GELU (erf form), as com.microsoft BiasGelu computes it
+  ValueRange* range = nullptr;  // when set, [min, max] of the float outputs is merged in here
+  const float* residual = nullptr;  // M x N values added last (without gelu), as a following Add would
 };
 
 class Int8Gemm {
@@ -68,7 +70,7 @@ class Int8Gemm {
   // into y (float, with scale/bias/gelu) or c (int32). False when it does not apply.
   bool run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                 const void* b, const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu,
-                float* y, int32_t* c);
+                const float* residual, ValueRange* range, float* y, int32_t* c);
   template <typename Finish>
   void product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Finish&& finish);

@@ -38,11 +38,16 @@ __attribute__((target("avx2,fma"))) void min_max(const float* x, int64_t n, floa
 
 __attribute__((target("avx2,fma"))) void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point,
                                                     uint8_t* y) {
-  const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zero_point);
+  const __m256 vs = _mm256_set1_ps(scale), vr = _mm256_set1_ps(1.0f / scale), vz = _mm256_set1_ps((float)zero_point);
   const __m256 hi = _mm256_set1_ps(255.f), lo = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+    // x / scale as the AVX-512 variant computes it (quant_simd_avx512.cc): the product with 1/scale
+    // corrected once by the exact remainder, the division only where that gives NaN.
+    const __m256 xv = _mm256_loadu_ps(x + i);
+    __m256 v = _mm256_mul_ps(xv, vr);
+    v = _mm256_fmadd_ps(_mm256_fnmadd_ps(v, vs, xv), vr, v);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))) v = _mm256_div_ps(xv, vs);
     v = _mm256_add_ps(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
     v = _mm256_max_ps(_mm256_min_ps(v, hi), lo);  // min returns 255 for NaN (second operand)
     __m256i q = _mm256_cvtps_epi32(v);

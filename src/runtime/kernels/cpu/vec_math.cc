@@ -132,7 +132,22 @@ inline float gelu_tanh_f(float x) {
      Runtime do: int8 models amplify the last-bit difference. */                                  \
   const float sd = std::sqrt(v / (float)n + eps);                               \
   const float inv = 1.0f / sd;                                                  \
-  if (bias) {                                                                   \
+  /* With FMA the quotient is (x - m) * inv corrected once by the exact remainder, which is the       \
+     correctly rounded quotient, the division's value (Markstein), without a division per 16 values; \
+     for a finite, positive sd |x - m| / sd stays below sqrt(n), so nothing overflows. */            \
+  if (kFmaDivide && sd > 0 && sd < std::numeric_limits<float>::infinity()) {                           \
+    if (bias) {                                                                 \
+      _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                     \
+        const float d = x[i] - m, q0 = d * inv;                                 \
+        y[i] = std::fma(std::fma(-q0, sd, d), inv, q0) * scale[i] + bias[i];    \
+      }                                                                         \
+    } else {                                                                    \
+      _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                     \
+        const float d = x[i] - m, q0 = d * inv;                                 \
+        y[i] = std::fma(std::fma(-q0, sd, d), inv, q0) * scale[i];              \
+      }                                                                         \
+    }                                                                           \
+  } else if (bias) {                                                            \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) / sd * scale[i] + bias[i]; \
   } else {                                                                      \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) / sd * scale[i]; \
@@ -187,11 +202,14 @@ inline float gelu_tanh_f(float x) {
 
 namespace base_isa {
 KILN_GENERIC_REDUCTIONS()
+constexpr bool kFmaDivide = false;  // std::fma would be a library call here
 }  // namespace base_isa
 namespace avx2_isa {
 KILN_GENERIC_REDUCTIONS(__attribute__((target("avx2,fma"))))
+constexpr bool kFmaDivide = true;
 }  // namespace avx2_isa
 namespace avx512_isa {
+constexpr bool kFmaDivide = true;
 #if defined(__clang__)  // clang has no prefer-vector-width target feature; min_vector_width says the same
 #define KILN_AVX512_ATTR __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma"), min_vector_width(512)))
 #else
@@ -225,6 +243,7 @@ KILN_AVX512_ATTR float sum_of(const float* x, int64_t n) {
 }  // namespace avx512_isa
 
 #define KILN_DEFINE_ISA_IN(ns, suffix, attr) \
+  using ns::kFmaDivide;                      \
   using ns::max_of;                          \
   using ns::sum_of;                          \
   KILN_DEFINE_ISA(suffix, attr)

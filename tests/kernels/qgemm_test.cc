@@ -1,0 +1,101 @@
+// The 8-bit product behind MatMulInteger / MatMulIntegerToFloat (Int8Gemm) on every path this CPU can
+// run (kiln's AVX512-VNNI kernel, oneDNN int8, oneDNN float, the plain loops), against the definition
+// summed in int64 / double: odd shapes (M, N, K not multiples of the 12 x 32 tile or of 4), enough
+// rows for several row blocks of the VNNI kernel, zero points of A and of B's columns, and the float
+// epilogue with bias and GELU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+
+#include "core/threads.h"
+#include "runtime/kernels/cpu/isa.h"
+#include "runtime/kernels/cpu/quant_gemm.h"
+
+namespace kiln::cpu {
+namespace {
+
+struct Case {
+  int64_t M, K, N;
+};
+
+std::vector<Int8Path> paths() {
+  std::vector<Int8Path> p{Int8Path::DnnlF32, Int8Path::Reference};
+  if (vnni_gemm_supported()) p.push_back(Int8Path::Vnni);
+  // oneDNN's u8 x s8 is exact only with VNNI; capped below it (ONEDNN_MAX_CPU_ISA, as the emulated
+  // AVX2 runs do) its pairs may saturate, and kiln never takes that path without VNNI.
+  if (cpu_features().avx512vnni && active_isa() == Isa::Avx512 && !std::getenv("ONEDNN_MAX_CPU_ISA"))
+    p.push_back(Int8Path::DnnlInt8);
+  return p;
+}
+
+const char* path_name(Int8Path p) {
+  switch (p) {
+    case Int8Path::Vnni: return "vnni";
+    case Int8Path::DnnlInt8: return "dnnl-int8";
+    case Int8Path::DnnlF32: return "dnnl-f32";
+    default: return "reference";
+  }
+}
+
+double gelu(double h) { return 0.5 * h * (1 + std::erf(h / std::sqrt(2.0))); }
+
+TEST(Int8Gemm, EveryPathMatchesTheDefinition) {
+  // 1000 x 1030 takes three row blocks of the VNNI kernel (blocks of A are kept to 384 KiB).
+  const Case cases[] = {{1, 5, 3}, {13, 33, 37}, {130, 768, 96}, {1000, 1030, 70}};
+  std::mt19937 rng(7);
+  ThreadScope threads(2);
+  for (const Case& c : cases) {
+    std::vector<uint8_t> a((size_t)(c.M * c.K));
+    for (auto& x : a) x = (uint8_t)rng();
+    Tensor b(DType::I8, {c.K, c.N});
+    for (int64_t i = 0; i < c.K * c.N; ++i) b.data<int8_t>()[i] = (int8_t)rng();
+    std::vector<int32_t> zb_cols((size_t)c.N);
+    for (auto& z : zb_cols) z = (int32_t)(rng() % 21) - 10;
+    std::vector<float> b_scale((size_t)c.N), bias((size_t)c.N);
+    for (int64_t n = 0; n < c.N; ++n) {
+      b_scale[n] = 0.001f * (float)(1 + n % 7);
+      bias[n] = 0.05f * (float)((int)(n % 11) - 5);
+    }
+    for (int zcase = 0; zcase < 2; ++zcase) {
+      const std::vector<int32_t> za = zcase ? std::vector<int32_t>{131} : std::vector<int32_t>{};
+      const std::vector<int32_t> zb = zcase ? zb_cols : std::vector<int32_t>{};
+      // The definition.
+      std::vector<int64_t> want((size_t)(c.M * c.N), 0);
+      for (int64_t m = 0; m < c.M; ++m)
+        for (int64_t k = 0; k < c.K; ++k) {
+          int64_t av = (int64_t)a[m * c.K + k] - (za.empty() ? 0 : za[0]);
+          for (int64_t n = 0; n < c.N; ++n)
+            want[m * c.N + n] += av * ((int64_t)b.data<int8_t>()[k * c.N + n] - (zb.empty() ? 0 : zb[n]));
+        }
+      for (Int8Path p : paths()) {
+        SCOPED_TRACE(std::string(path_name(p)) + " " + std::to_string(c.M) + "x" + std::to_string(c.K) + "x" +
+                     std::to_string(c.N) + (zcase ? " with zero points" : ""));
+        Int8Gemm g(p);
+        g.set_constant_b(b, c.K, c.N);
+        std::vector<int32_t> y((size_t)(c.M * c.N));
+        g.run(c.M, c.K, c.N, a.data(), false, za, nullptr, true, zb, y.data());
+        for (int64_t i = 0; i < c.M * c.N; ++i) ASSERT_EQ(y[i], want[i]) << i;
+        for (bool with_gelu : {false, true}) {
+          const float a_scale = 0.02f;
+          Dequant dq{a_scale, b_scale.data(), c.N, bias.data(), with_gelu};
+          std::vector<float> yf((size_t)(c.M * c.N));
+          g.run_float(c.M, c.K, c.N, a.data(), false, za, nullptr, true, zb, dq, yf.data());
+          double worst = 0, top = 1e-3;
+          for (int64_t m = 0; m < c.M; ++m)
+            for (int64_t n = 0; n < c.N; ++n) {
+              double h = (double)want[m * c.N + n] * ((double)a_scale * b_scale[n]) + bias[n];
+              double w = with_gelu ? gelu(h) : h;
+              worst = std::max(worst, std::fabs(yf[m * c.N + n] - w));
+              top = std::max(top, std::fabs(w));
+            }
+          EXPECT_LE(worst / top, 2e-6) << (with_gelu ? "gelu" : "bias");
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kiln::cpu
