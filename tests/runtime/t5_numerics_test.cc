@@ -2,8 +2,9 @@
 // t5-small), so fp32 rounding in the q/k projections and in QKᵀ is amplified by the softmax. This
 // test runs the t5-small encoder exactly as torch.onnx.export writes it (the weight-less skeleton
 // copied into tests/fixtures, filled here with seeded random weights whose q and k projections are
-// scaled so that the scores reach T5's size) and holds kiln's error within 2× ONNX Runtime's own
-// error, both measured against ONNX Runtime running the same graph in float64.
+// scaled so that the scores reach T5's size) and holds kiln's error within 2× ONNX Runtime's own error, both measured
+// against ONNX Runtime running the same graph in float64 with its optimizations off (its float64
+// fusions are wrong by 0.4 here).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -154,12 +155,6 @@ NamedTensors encoder_feeds(int64_t batch, int64_t seq) {
   return {{"input_ids", ids}, {"attention_mask", mask}};
 }
 
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs((double)t.data<float>()[i]));
-  return m;
-}
-
 // Largest |a - ref| over max|ref|, with ref in float64.
 double error_vs_f64(const Tensor& a, const Tensor& ref) {
   EXPECT_EQ(a.shape(), ref.shape());
@@ -176,55 +171,25 @@ double error_vs_f64(const Tensor& a, const Tensor& ref) {
 TEST(T5Numerics, EncoderWithLargeScoresWithinTwiceOnnxRuntimesError) {
   KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
   test::ScratchDir dir("kiln-t5num");
-  // q, k ~ N(0, 1.5): the unscaled scores reach about 1e4, as trained t5-small's do.
-  Model m = inflated_encoder(dir.path / "skeleton", getenv("QK") ? std::stof(getenv("QK")) : 1.5f);
+  // q, k ~ N(0, 0.3): the unscaled scores reach 1e4 to 2e5, as trained t5-small's do (3.4e4), and
+  // one of them comes close to a tie that the softmax amplifies: with oneDNN's unblocked float sums
+  // kiln was 0.18 off here, ONNX Runtime 0.001.
+  Model m = inflated_encoder(dir.path / "skeleton", 0.3f);
   fs::create_directories(dir.path / "f32");
   fs::create_directories(dir.path / "f64");
   const std::string f32 = (dir.path / "f32/encoder_model.onnx").string();
   const std::string f64 = (dir.path / "f64/encoder_model.onnx").string();
-  if (getenv("DBG")) {
-    for (const Node& n : m.graph.nodes)
-      if (n.name.find("block.0/") != std::string::npos && 
-          std::set<std::string>{"MatMul", "Softmax", "Relu", "Pow", "ReduceMean", "Sqrt", "Reciprocal"}.count(
-              n.op_type))
-        m.graph.outputs.push_back(ValueInfo{n.outputs[0], DType::F32, std::nullopt, "", false});
-  }
   save_model(m, f32);
   make_f64(m.graph);
   save_model(m, f64);
 
-  NamedTensors feeds = encoder_feeds(2, 48);
-  Tensor ref = test::run_ort(f64, feeds, dir.path.string(), getenv("OPT") ? getenv("OPT") : "").at("last_hidden_state");
-  Tensor ort = test::run_ort(f32, feeds, dir.path.string()).at("last_hidden_state");
-  Tensor got = Session(f32).run(feeds).at("last_hidden_state");
+  const NamedTensors feeds = encoder_feeds(2, 48);
+  const Tensor ref = test::run_ort(f64, feeds, dir.path.string(), "--opt disable").at("last_hidden_state");
+  const double ort = error_vs_f64(test::run_ort(f32, feeds, dir.path.string()).at("last_hidden_state"), ref);
   SessionOptions plain;
   plain.optimization_level = 1;
-  Tensor unfused = Session(f32, plain).run(feeds).at("last_hidden_state");
-  const double ort_err = error_vs_f64(ort, ref), err = error_vs_f64(got, ref);
-  std::printf("max|ref| %.3g  ORT fp32 error %.3g  kiln %.3g  kiln level 1 %.3g\n", max_abs(got), ort_err, err,
-              error_vs_f64(unfused, ref));
-  EXPECT_LE(err, 2 * ort_err);
-  if (getenv("DBG")) {
-    Tensor k64 = Session(f64).run(feeds).at("last_hidden_state");
-    double e = 0;
-    for (int64_t i = 0; i < ref.numel(); ++i) e = std::max(e, std::fabs(k64.data<double>()[i] - ref.data<double>()[i]));
-    std::printf("kiln f64 vs ort f64: %.3g\n", e);
-    NamedTensors o64 = test::run_ort(f64, feeds, dir.path.string(), "--opt disable"),
-                 o32 = test::run_ort(f32, feeds, dir.path.string()), k32 = Session(f32, plain).run(feeds);
-    for (const Node& n : m.graph.nodes) {
-      if (!o64.count(n.outputs[0])) continue;
-      const Tensor &a = o32.at(n.outputs[0]), &r = o64.at(n.outputs[0]);
-      if (a.dtype() != DType::F32 || r.dtype() != DType::F64) { std::printf("%s types\n", n.name.c_str()); continue; }
-      std::printf("%-50s %s ort %.3g kiln %.3g  max %.3g\n", n.name.c_str(), n.op_type.c_str(), error_vs_f64(a, r),
-                  error_vs_f64(k32.at(n.outputs[0]), r), max_abs(a));
-    }
-    const int64_t S = ref.shape()[1], C = ref.shape()[2];
-    for (int64_t b = 0; b < ref.shape()[0]; ++b)
-      for (int64_t j = 0; j < S; ++j) {
-        double e = 0;
-        for (int64_t c = 0; c < C; ++c)
-          e = std::max(e, std::fabs(ort.data<float>()[(b * S + j) * C + c] - ref.data<double>()[(b * S + j) * C + c]));
-        std::printf("b%ld t%ld %.3g\n", (long)b, (long)j, e);
-      }
-  }
+  const double fused = error_vs_f64(Session(f32).run(feeds).at("last_hidden_state"), ref);
+  const double unfused = error_vs_f64(Session(f32, plain).run(feeds).at("last_hidden_state"), ref);
+  EXPECT_LE(fused, 2 * ort) << "ONNX Runtime's error " << ort;
+  EXPECT_LE(unfused, 2 * ort) << "ONNX Runtime's error " << ort;
 }
