@@ -58,9 +58,7 @@ std::set<std::string> query_key_weights(const Graph& g) {
 Model inflated_encoder(const fs::path& dir, float qk_std) {
   fs::create_directories(dir);
   fs::copy_file(test::fixture(kSkeleton), dir / "encoder_model.onnx");
-  {
-    std::ofstream w(dir / "encoder_model.weights.bin", std::ios::binary);
-  }
+  { std::ofstream w(dir / "encoder_model.weights.bin", std::ios::binary); }
   fs::resize_file(dir / "encoder_model.weights.bin", 160u << 20);  // holes: no disk written
   Model m = load_model((dir / "encoder_model.onnx").string());
   const std::set<std::string> qk = query_key_weights(m.graph);
@@ -132,7 +130,8 @@ void make_f64(Graph& g) {
     if (t.dtype() == DType::F32) t = to_f64(t);
   for (Node& n : g.nodes) {
     if (keep.count(&n)) continue;
-    if (n.op_type == "Cast" && n.attr_int("to", 0) == (int64_t)DType::F32) n.attributes["to"] = attr_int((int64_t)DType::F64);
+    if (n.op_type == "Cast" && n.attr_int("to", 0) == (int64_t)DType::F32)
+      n.attributes["to"] = attr_int((int64_t)DType::F64);
     if ((n.op_type == "Constant" || n.op_type == "ConstantOfShape") && n.has_attr("value") &&
         n.attributes["value"].t.dtype() == DType::F32)
       n.attributes["value"] = attr_tensor(to_f64(n.attributes["value"].t));

@@ -51,9 +51,7 @@ int64_t b_offset(int64_t k0, int64_t N, bool trans_b) { return trans_b ? k0 : k0
 
 DnnlMatMul::DnnlMatMul(dt a, dt b, dt c) : ta_(a), tb_(b), tc_(c) {}
 
-int64_t DnnlMatMul::chunk_k(int64_t K) const {
-  return ta_ == dt::f32 && tb_ == dt::f32 && K > kChunkK ? kChunkK : K;
-}
+int64_t DnnlMatMul::chunk_k(int64_t K) const { return ta_ == dt::f32 && tb_ == dt::f32 && K > kChunkK ? kChunkK : K; }
 
 void DnnlMatMul::pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int64_t m_hint) {
   {
@@ -129,8 +127,7 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
           chosen = packed->get_desc();
           have = true;
           break;
-        } catch (const dnnl::error&) {
-        }
+        } catch (const dnnl::error&) {}
       }
       if (!have) {
         auto any = dnnl::memory::desc(dims{s.K, s.N}, tb_, dnnl::memory::format_tag::any);
@@ -149,8 +146,8 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
       p->prim = dnnl::matmul(pd);
     }
   } catch (const dnnl::error& e) {
-    throw InternalError(fmt::format("oneDNN could not make a matrix product for {}x{}x{} (batch {}): {}", s.M,
-                                    s.K, s.N, s.batch, e.what()));
+    throw InternalError(fmt::format("oneDNN could not make a matrix product for {}x{}x{} (batch {}): {}", s.M, s.K, s.N,
+                                    s.batch, e.what()));
   }
   std::shared_ptr<const Prepared> made = std::move(p);
   cache_.emplace(key, made);
@@ -179,8 +176,8 @@ void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, voi
     const bool first = ci == 0, last = ci == chunks - 1;
     MatMulShape part = shape;
     part.K = std::min(ck, shape.K - k0);
-    std::shared_ptr<const Prepared> held = prepare(
-        Key{part, shape.K, alpha, accumulate || !first, packed, bias != nullptr && last, gelu && last});
+    std::shared_ptr<const Prepared> held =
+        prepare(Key{part, shape.K, alpha, accumulate || !first, packed, bias != nullptr && last, gelu && last});
     const Prepared& p = *held;
     const char* a_at = static_cast<const char*>(a) + a_offset(k0, shape.M, shape.trans_a) * ea;
     dnnl::memory am(p.a_md, eng, const_cast<char*>(a_at));
