@@ -93,7 +93,8 @@ bool have_ort() {
   return false;
 }
 
-NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const std::string& scratch) {
+NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const std::string& scratch,
+                     const std::string& extra_args) {
   std::string js = ort_peer();
   if (js.empty()) throw std::runtime_error("ONNX Runtime peer not installed (make peers)");
   namespace fs = std::filesystem;
@@ -104,7 +105,7 @@ NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const 
   std::string out = (fs::path(scratch) / ("ort-out-" + tag + ".json")).string();
   write_file_atomic(in, tensors_to_json_text(feeds));
   std::string log;
-  int rc = run_command("node " + js + " '" + model + "' '" + in + "' '" + out + "'", &log);
+  int rc = run_command("node " + js + " '" + model + "' '" + in + "' '" + out + "' " + extra_args, &log);
   if (rc != 0) throw std::runtime_error("ort-run.js failed (exit " + std::to_string(rc) + ") on " + model + ": " + log);
   NamedTensors got = read_tensors_json(out);
   fs::remove(in);

@@ -46,8 +46,10 @@ std::string ort_peer();
 bool have_ort();
 
 // Runs ONNX Runtime (build/peers/ort-run.js) on model with feeds; returns its outputs. Throws
-// std::runtime_error with the peer's log when it fails. scratch is a folder for the JSON files.
-NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const std::string& scratch);
+// std::runtime_error with the peer's log when it fails. scratch is a folder for the JSON files;
+// extra_args go to ort-run.js (e.g. "--opt disable").
+NamedTensors run_ort(const std::string& model, const NamedTensors& feeds, const std::string& scratch,
+                     const std::string& extra_args = "");
 
 // Runs model in kiln (a Session with `options`, default ones unless given) and in ONNX Runtime on
 // the same feeds; returns relative_error(kiln, ort) for every output ONNX Runtime gives (+inf when

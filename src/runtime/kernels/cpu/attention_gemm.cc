@@ -14,39 +14,48 @@ namespace kiln::cpu {
 
 namespace {
 
+// Sums over k are kept in registers for at most kBlockK terms, then added into C (as ONNX Runtime's
+// MLAS does): one FMA chain over a long k (P·V over 512+ keys) rounds worse than blocked sums.
+constexpr int64_t kBlockK = 256;
+
 #define KILN_ATTN_AVX512 __attribute__((target("avx512f,fma")))
 
 // MR rows x NV vectors of 16 columns; the last vector masked by `tail`.
 template <int MR, int NV>
 KILN_ATTN_AVX512 inline void block(int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                                    float* c, int64_t ldc, __mmask16 tail) {
-  __m512 acc[MR][NV];
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t kk = 0; kk < k; ++kk) {
-    const float* brow = b + kk * ldb;
-    __m512 bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v)
-      bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(tail, brow + 16 * v) : _mm512_loadu_ps(brow + 16 * v);
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      __m512 av = _mm512_set1_ps(a[r * lda + kk]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
-    }
-  }
   const __m512 al = _mm512_set1_ps(alpha);
+  for (int64_t k0 = 0; k0 == 0 || k0 < k; k0 += kBlockK) {
+    __m512 acc[MR][NV];
 #pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r)
+    for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      __m512 y = alpha == 1.0f ? acc[r][v] : _mm512_mul_ps(acc[r][v], al);
-      if (v == NV - 1) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, tail, y);
-      else _mm512_storeu_ps(c + r * ldc + 16 * v, y);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t kk = k0; kk < std::min(k, k0 + kBlockK); ++kk) {
+      const float* brow = b + kk * ldb;
+      __m512 bv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v)
+        bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(tail, brow + 16 * v) : _mm512_loadu_ps(brow + 16 * v);
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) {
+        __m512 av = _mm512_set1_ps(a[r * lda + kk]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+      }
     }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        __m512 y = alpha == 1.0f ? acc[r][v] : _mm512_mul_ps(acc[r][v], al);
+        if (k0 > 0)
+          y = _mm512_add_ps(y, v == NV - 1 ? _mm512_maskz_loadu_ps(tail, c + r * ldc + 16 * v)
+                                           : _mm512_loadu_ps(c + r * ldc + 16 * v));
+        if (v == NV - 1) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, tail, y);
+        else _mm512_storeu_ps(c + r * ldc + 16 * v, y);
+      }
+  }
 }
 
 template <int NV>
@@ -86,33 +95,38 @@ KILN_ATTN_AVX512 void gemm_avx512(int64_t m, int64_t n, int64_t k, float alpha, 
 template <int MR, int NV>
 KILN_ATTN_AVX2 inline void block2(int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                                   float* c, int64_t ldc, __m256i tail) {
-  __m256 acc[MR][NV];
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
-  for (int64_t kk = 0; kk < k; ++kk) {
-    const float* brow = b + kk * ldb;
-    __m256 bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v)
-      bv[v] = v == NV - 1 ? _mm256_maskload_ps(brow + 8 * v, tail) : _mm256_loadu_ps(brow + 8 * v);
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      __m256 av = _mm256_broadcast_ss(a + r * lda + kk);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
-    }
-  }
   const __m256 al = _mm256_set1_ps(alpha);
+  for (int64_t k0 = 0; k0 == 0 || k0 < k; k0 += kBlockK) {
+    __m256 acc[MR][NV];
 #pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r)
+    for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      __m256 y = alpha == 1.0f ? acc[r][v] : _mm256_mul_ps(acc[r][v], al);
-      if (v == NV - 1) _mm256_maskstore_ps(c + r * ldc + 8 * v, tail, y);
-      else _mm256_storeu_ps(c + r * ldc + 8 * v, y);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+    for (int64_t kk = k0; kk < std::min(k, k0 + kBlockK); ++kk) {
+      const float* brow = b + kk * ldb;
+      __m256 bv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v)
+        bv[v] = v == NV - 1 ? _mm256_maskload_ps(brow + 8 * v, tail) : _mm256_loadu_ps(brow + 8 * v);
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) {
+        __m256 av = _mm256_broadcast_ss(a + r * lda + kk);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+      }
     }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        __m256 y = alpha == 1.0f ? acc[r][v] : _mm256_mul_ps(acc[r][v], al);
+        if (k0 > 0)
+          y = _mm256_add_ps(y, v == NV - 1 ? _mm256_maskload_ps(c + r * ldc + 8 * v, tail)
+                                           : _mm256_loadu_ps(c + r * ldc + 8 * v));
+        if (v == NV - 1) _mm256_maskstore_ps(c + r * ldc + 8 * v, tail, y);
+        else _mm256_storeu_ps(c + r * ldc + 8 * v, y);
+      }
+  }
 }
 
 template <int NV>
@@ -130,8 +144,8 @@ KILN_ATTN_AVX2 void rows2(int64_t m, int64_t k, float alpha, const float* a, int
   }
 }
 
-KILN_ATTN_AVX2 void gemm_avx2(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                              const float* b, int64_t ldb, float* c, int64_t ldc) {
+KILN_ATTN_AVX2 void gemm_avx2(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                              int64_t ldb, float* c, int64_t ldc) {
   for (int64_t j0 = 0; j0 < n; j0 += 16) {
     const int64_t nb = std::min<int64_t>(16, n - j0);
     const int nv = (int)((nb + 7) / 8);

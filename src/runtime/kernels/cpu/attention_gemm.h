@@ -1,7 +1,7 @@
 // The small products inside one attention block: C[m, n] = alpha * A[m, k] B[k, n], all row-major
 // with leading dimensions, one thread. AVX-512 and AVX2: kiln's register-blocked kernels (6 rows x
-// 64 columns of sums in 24 zmm registers, or 6 x 16 in 12 ymm, over the whole of k, each sum a
-// single FMA chain in k order); otherwise oneDNN's sgemm. Returns false when oneDNN fails (the
+// 64 columns of sums in 24 zmm registers, or 6 x 16 in 12 ymm; each sum an FMA chain in k order over
+// blocks of 256 k, added into C block by block, as ONNX Runtime's MLAS sums); otherwise oneDNN's sgemm. Returns false when oneDNN fails (the
 // caller runs inside a parallel region).
 #pragma once
 #include <cstdint>

@@ -1,5 +1,6 @@
 #include "runtime/kernels/cpu/dnnl_util.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -29,21 +30,28 @@ void* scratchpad(size_t bytes) {
   return buf->data();
 }
 
-// Dense row-major (or transposed) matrix descriptors, 2-D for one matrix, 3-D for a batch.
-dnnl::memory::desc matrix_md(int64_t batch, int64_t rows, int64_t cols, bool stored_transposed, dt type) {
-  if (batch == 1) {
-    dims d{rows, cols};
-    dims st = stored_transposed ? dims{1, rows} : dims{cols, 1};
-    return dnnl::memory::desc(d, type, st);
-  }
-  dims d{batch, rows, cols};
-  dims st = stored_transposed ? dims{rows * cols, 1, rows} : dims{rows * cols, cols, 1};
-  return dnnl::memory::desc(d, type, st);
+// Matrix descriptors, 2-D for one matrix, 3-D for a batch: `rows` x `cols` of a dense row-major
+// matrix (or, when stored_transposed, of one stored cols x rows) whose columns (A: K) or rows (B: K) are
+// a window of `ld` of them (the full K), so that a K-chunk is read in place.
+dnnl::memory::desc a_md(int64_t batch, int64_t rows, int64_t cols, int64_t ld, bool stored_transposed, dt type) {
+  dims st = stored_transposed ? dims{1, rows} : dims{ld, 1};
+  if (batch == 1) return dnnl::memory::desc(dims{rows, cols}, type, st);
+  return dnnl::memory::desc(dims{batch, rows, cols}, type, dims{rows * ld, st[0], st[1]});
 }
+dnnl::memory::desc b_md(int64_t batch, int64_t rows, int64_t cols, int64_t ld, bool stored_transposed, dt type) {
+  dims st = stored_transposed ? dims{1, ld} : dims{cols, 1};
+  if (batch == 1) return dnnl::memory::desc(dims{rows, cols}, type, st);
+  return dnnl::memory::desc(dims{batch, rows, cols}, type, dims{ld * cols, st[0], st[1]});
+}
+// Where K-chunk starting at k0 begins, in elements, in A (M x K) and in B (K x N).
+int64_t a_offset(int64_t k0, int64_t M, bool trans_a) { return trans_a ? k0 * M : k0; }
+int64_t b_offset(int64_t k0, int64_t N, bool trans_b) { return trans_b ? k0 : k0 * N; }
 
 }  // namespace
 
 DnnlMatMul::DnnlMatMul(dt a, dt b, dt c) : ta_(a), tb_(b), tc_(c) {}
+
+int64_t DnnlMatMul::chunk_k(int64_t K) const { return ta_ == dt::f32 && tb_ == dt::f32 && K > kChunkK ? kChunkK : K; }
 
 void DnnlMatMul::pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int64_t m_hint) {
   {
@@ -56,19 +64,25 @@ void DnnlMatMul::pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int
     cache_.clear();
     order_.clear();
   }
-  // Choose (and fill) the layout now, so the first run does no reorder.
-  prepare(Key{MatMulShape{1, m_hint, K, N, false, trans_b}, 1.f, false, true, false, false});
+  // Choose (and fill) the layouts now, so the first run does no reorder: the first chunk's, and the
+  // last one's when it is shorter (the chunks between share the first one's layout).
+  const int64_t ck = chunk_k(K), last = K - (K - 1) / ck * ck;
+  prepare(Key{MatMulShape{1, m_hint, ck, N, false, trans_b}, K, 1.f, false, true, false, false});
+  if (last != ck) prepare(Key{MatMulShape{1, m_hint, last, N, false, trans_b}, K, 1.f, true, true, false, false});
 }
 
-std::shared_ptr<dnnl::memory> DnnlMatMul::packed_for(const dnnl::memory::desc& md) {
-  for (auto& p : packed_)
-    if (p->get_desc() == md) return p;
-  auto src_md = matrix_md(1, packed_k_, packed_n_, packed_trans_, tb_);
-  dnnl::memory src(src_md, dnnl_engine(), const_cast<void*>(packed_src_.raw()));
+std::shared_ptr<dnnl::memory> DnnlMatMul::packed_for(const dnnl::memory::desc& md, int64_t chunk) {
+  for (auto& [c, p] : packed_)
+    if (c == chunk && p->get_desc() == md) return p;
+  const int64_t ck = chunk_k(packed_k_), k0 = chunk * ck, kc = std::min(ck, packed_k_ - k0);
+  auto src_md = b_md(1, kc, packed_n_, packed_k_, packed_trans_, tb_);
+  const char* base = static_cast<const char*>(packed_src_.raw()) +
+                     b_offset(k0, packed_n_, packed_trans_) * dnnl::memory::data_type_size(tb_);
+  dnnl::memory src(src_md, dnnl_engine(), const_cast<char*>(base));
   auto dst = std::make_shared<dnnl::memory>(md, dnnl_engine());
   dnnl::reorder(src, *dst).execute(dnnl_stream(), src, *dst);
   dnnl_stream().wait();
-  packed_.push_back(dst);
+  packed_.emplace_back(chunk, dst);
   return dst;
 }
 
@@ -78,8 +92,8 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
   if (it != cache_.end()) return it->second;
   const MatMulShape& s = key.shape;
   auto p = std::make_unique<Prepared>();
-  p->a_md = matrix_md(s.batch, s.M, s.K, s.trans_a, ta_);
-  p->c_md = matrix_md(s.batch, s.M, s.N, false, tc_);
+  p->a_md = a_md(s.batch, s.M, s.K, key.ld_k, s.trans_a, ta_);
+  p->c_md = a_md(s.batch, s.M, s.N, s.N, false, tc_);
   if (key.bias) p->bias_md = dnnl::memory::desc(dims{1, s.N}, dt::f32, dims{s.N, 1});
   auto make_desc = [&](const dnnl::memory::desc& w) {
     return key.bias ? dnnl::matmul::desc(p->a_md, w, p->bias_md, p->c_md) : dnnl::matmul::desc(p->a_md, w, p->c_md);
@@ -95,36 +109,45 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
   }
   try {
     if (key.packed) {
+      // The chunks this primitive serves: those of its length.
+      const int64_t ck = chunk_k(packed_k_), chunks = (packed_k_ + ck - 1) / ck;
+      std::vector<int64_t> mine;
+      for (int64_t c = 0; c < chunks; ++c)
+        if (std::min(ck, packed_k_ - c * ck) == s.K) mine.push_back(c);
+      KILN_CHECK(!mine.empty(), InternalError, "packed matrix product: no K-chunk of length {}", s.K);
       // Prefer a layout already packed (one copy of the weights serves every M); otherwise let
       // oneDNN choose and pack the weights once more for it.
       dnnl::matmul::primitive_desc pd;
+      dnnl::memory::desc chosen;
       bool have = false;
-      for (auto& packed : packed_) {
+      for (auto& [c, packed] : packed_) {
+        if (c != mine.front()) continue;
         try {
           pd = dnnl::matmul::primitive_desc(make_desc(packed->get_desc()), attr, dnnl_engine());
-          p->packed = packed;
+          chosen = packed->get_desc();
           have = true;
           break;
-        } catch (const dnnl::error&) {
-        }
+        } catch (const dnnl::error&) {}
       }
       if (!have) {
         auto any = dnnl::memory::desc(dims{s.K, s.N}, tb_, dnnl::memory::format_tag::any);
         pd = dnnl::matmul::primitive_desc(make_desc(any), attr, dnnl_engine());
-        p->packed = packed_for(pd.weights_desc());
+        chosen = pd.weights_desc();
       }
-      p->b_md = p->packed->get_desc();
+      p->packed.resize(chunks);
+      for (int64_t c : mine) p->packed[c] = packed_for(chosen, c);
+      p->b_md = chosen;
       p->scratch_md = pd.scratchpad_desc();
       p->prim = dnnl::matmul(pd);
     } else {
-      p->b_md = matrix_md(s.batch, s.K, s.N, s.trans_b, tb_);
+      p->b_md = b_md(s.batch, s.K, s.N, key.ld_k, s.trans_b, tb_);
       dnnl::matmul::primitive_desc pd(make_desc(p->b_md), attr, dnnl_engine());
       p->scratch_md = pd.scratchpad_desc();
       p->prim = dnnl::matmul(pd);
     }
   } catch (const dnnl::error& e) {
-    throw InternalError(fmt::format("oneDNN could not make a matrix product for {}x{}x{} (batch {}): {}", s.M,
-                                    s.K, s.N, s.batch, e.what()));
+    throw InternalError(fmt::format("oneDNN could not make a matrix product for {}x{}x{} (batch {}): {}", s.M, s.K, s.N,
+                                    s.batch, e.what()));
   }
   std::shared_ptr<const Prepared> made = std::move(p);
   cache_.emplace(key, made);
@@ -144,22 +167,34 @@ void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, voi
                InternalError, "packed matrix product used with another shape");
   }
   KILN_CHECK(!bias || shape.batch == 1, InternalError, "matrix product: a bias needs batch 1");
-  std::shared_ptr<const Prepared> held = prepare(Key{shape, alpha, accumulate, packed, bias != nullptr, gelu});
-  const Prepared& p = *held;
   auto& eng = dnnl_engine();
-  dnnl::memory am(p.a_md, eng, const_cast<void*>(a));
-  dnnl::memory cm(p.c_md, eng, c);
   auto& strm = dnnl_stream();
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, am}, {DNNL_ARG_DST, cm}};
-  if (packed)
-    args.emplace(DNNL_ARG_WEIGHTS, *p.packed);
-  else
-    args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(p.b_md, eng, const_cast<void*>(b)));
-  if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias_md, eng, const_cast<float*>(bias)));
-  if (size_t bytes = p.scratch_md.get_size())
-    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratch_md, eng, scratchpad(bytes)));
-  p.prim.execute(strm, args);
-  strm.wait();
+  const int64_t ck = chunk_k(shape.K), chunks = (shape.K + ck - 1) / ck;
+  const size_t ea = dnnl::memory::data_type_size(ta_), eb = dnnl::memory::data_type_size(tb_);
+  for (int64_t ci = 0; ci < chunks; ++ci) {
+    const int64_t k0 = ci * ck;
+    const bool first = ci == 0, last = ci == chunks - 1;
+    MatMulShape part = shape;
+    part.K = std::min(ck, shape.K - k0);
+    std::shared_ptr<const Prepared> held =
+        prepare(Key{part, shape.K, alpha, accumulate || !first, packed, bias != nullptr && last, gelu && last});
+    const Prepared& p = *held;
+    const char* a_at = static_cast<const char*>(a) + a_offset(k0, shape.M, shape.trans_a) * ea;
+    dnnl::memory am(p.a_md, eng, const_cast<char*>(a_at));
+    dnnl::memory cm(p.c_md, eng, c);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, am}, {DNNL_ARG_DST, cm}};
+    if (packed) {
+      args.emplace(DNNL_ARG_WEIGHTS, *p.packed[ci]);
+    } else {
+      const char* b_at = static_cast<const char*>(b) + b_offset(k0, shape.N, shape.trans_b) * eb;
+      args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(p.b_md, eng, const_cast<char*>(b_at)));
+    }
+    if (bias && last) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias_md, eng, const_cast<float*>(bias)));
+    if (size_t bytes = p.scratch_md.get_size())
+      args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratch_md, eng, scratchpad(bytes)));
+    p.prim.execute(strm, args);
+    strm.wait();
+  }
 }
 
 }  // namespace kiln::cpu

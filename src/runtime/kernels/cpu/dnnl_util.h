@@ -30,6 +30,10 @@ struct MatMulShape {
 };
 
 // A matrix product of fixed element types by oneDNN (f32 x f32 -> f32, or u8/s8 x s8 -> s32).
+// Float products with K above kChunkK run as K-chunks of kChunkK, the first writing C and the rest
+// adding into it (bias and GELU with the last): oneDNN's kernels otherwise carry all of K in one
+// register sum, whose rounding error grows with K; a blocked sum stays as accurate as ONNX Runtime's
+// (MLAS blocks K the same way), which matters where a softmax amplifies the error (T5's scores).
 // run() may be called from several threads at once: primitives are made under a lock, and each
 // call passes its own scratchpad (oneDNN's user scratchpad mode; with its default library mode a
 // primitive must not run on two threads at once, nor on a thread other than the one that made it).
@@ -42,15 +46,21 @@ class DnnlMatMul {
   void pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int64_t m_hint = 128);
   bool has_packed_b() const { return packed_k_ > 0; }
 
+  // The K block of float products (integer products are exact and are never split).
+  static constexpr int64_t kChunkK = 256;
+
   // C = alpha * op(A) * op(B) (+ bias[n], float32, batch 1 only), plus the previous contents of C
   // when accumulate, then GELU (erf form) when gelu. With packed B (shape.batch 1, same K, N and
   // trans_b), `b` is ignored and may be null.
-  void run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha = 1.f,
-           bool accumulate = false, const float* bias = nullptr, bool gelu = false);
+  void run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha = 1.f, bool accumulate = false,
+           const float* bias = nullptr, bool gelu = false);
 
  private:
+  // One primitive: `shape` is one K-chunk's (its K is the chunk's length), `ld_k` the full K, the
+  // leading dimension of A and of a transposed B.
   struct Key {
     MatMulShape shape;
+    int64_t ld_k;
     float alpha;
     bool accumulate;
     bool packed;
@@ -62,23 +72,28 @@ class DnnlMatMul {
     dnnl::matmul prim;
     dnnl::memory::desc a_md, b_md, c_md, bias_md;
     dnnl::memory::desc scratch_md;  // the primitive's scratchpad (user mode: the caller provides it)
-    std::shared_ptr<dnnl::memory> packed;  // weights in the primitive's layout, when packed
+    // When packed: each K-chunk of the weights in the primitive's layout, by chunk index (null for
+    // chunks of another length, which have their own primitive).
+    std::vector<std::shared_ptr<dnnl::memory>> packed;
   };
   // The primitive for a key, made on first use. At most kMaxCached are kept (oldest dropped first), so
   // a server that sees every sequence length does not grow without bound.
   std::shared_ptr<const Prepared> prepare(const Key& key);
   static constexpr size_t kMaxCached = 64;
-  std::shared_ptr<dnnl::memory> packed_for(const dnnl::memory::desc& md);
+  // Chunk `chunk` of the constant weights in layout `md`, re-laid out on first use.
+  std::shared_ptr<dnnl::memory> packed_for(const dnnl::memory::desc& md, int64_t chunk);
+  int64_t chunk_k(int64_t K) const;
 
   dnnl::memory::data_type ta_, tb_, tc_;
   std::mutex mu_;
   std::map<Key, std::shared_ptr<const Prepared>> cache_;
   std::deque<Key> order_;
-  // Constant weights: the source (kept alive) and its copies in each layout a primitive asked for.
+  // Constant weights: the source (kept alive) and copies of its K-chunks in each layout a primitive
+  // asked for (with the chunk index).
   Tensor packed_src_;
   int64_t packed_k_ = 0, packed_n_ = 0;
   bool packed_trans_ = false;
-  std::vector<std::shared_ptr<dnnl::memory>> packed_;
+  std::vector<std::pair<int64_t, std::shared_ptr<dnnl::memory>>> packed_;
 };
 
 }  // namespace kiln::cpu
