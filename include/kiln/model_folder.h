@@ -16,6 +16,7 @@
 //   sentencepiece.bpe.model, tokenizer.model or source.spm (Marian), in the folder, or in the folder
 //   named by a tokenizer.txt pointer ("use DIR" or "DIR", relative to the model folder).
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,20 @@
 #include "kiln/api.h"
 
 namespace kiln {
+
+// A file a model reads from disk.
+struct ModelFile {
+  std::string path;
+  std::string role;  // "graph", "weights" (external data), "config", "tokenizer"
+  int64_t bytes = 0;
+};
+
+// What a model takes on disk: each file once (external data shared by graphs counted once).
+struct ModelFolderSize {
+  std::vector<ModelFile> files;
+  int64_t graph_bytes = 0;  // graphs and their external data
+  int64_t total_bytes = 0;  // everything in `files`
+};
 
 class KILN_API ModelFolder {
  public:
@@ -60,6 +75,18 @@ class KILN_API ModelFolder {
   const std::string& model_type() const { return model_type_; }
   const std::vector<std::string>& architectures() const { return architectures_; }
   bool is_encoder_decoder() const { return is_encoder_decoder_; }
+  // config_path(), or throws IoError saying the folder needs a config.json.
+  std::string require_config() const;
+  // A classifier's labels by id: config.json's id2label, "LABEL_<id>" for ids it does not name,
+  // num_labels of them when given; empty when config.json has neither.
+  const std::vector<std::string>& labels() const { return labels_; }
+  // config.json's vocab_size (0 when absent).
+  int64_t vocab_size() const { return vocab_size_; }
+  // The longest input the position embeddings take: max_position_embeddings, n_positions or n_ctx
+  // (the first given); nullopt when config.json gives none.
+  std::optional<int64_t> max_positions() const { return max_positions_; }
+  // config.json's prefix: the text generation models put before every input ("" when none).
+  const std::string& prefix() const { return prefix_; }
   // The task transformers' pipeline(model=DIR) would pick from `architectures`
   // (...ForSequenceClassification -> text-classification, ...ForConditionalGeneration ->
   // text2text-generation, ...LMHeadModel -> text-generation, ...Model -> feature-extraction); ""
@@ -89,6 +116,12 @@ class KILN_API ModelFolder {
   // tokenizer; "" when this folder has no pointer.
   std::string tokenizer_pointer_for(const std::string& out_dir) const;
 
+  // The files a pipeline opened with PipelineOptions::file = `file` reads, with their sizes: the
+  // standard graphs graph(stem, file) picks (every graph when there is no standard one), their
+  // external data, config.json, generation_config.json and the tokenizer files. Throws BadModel when
+  // a graph is not ONNX.
+  ModelFolderSize size_on_disk(const std::string& file = "") const;
+
   // The file names a tokenizer can be read from, in the order Tokenizer::from_dir tries them.
   static const std::vector<std::string>& tokenizer_files();
   // The standard graph stems, in Optimum's order (model, encoder_model, decoder_model,
@@ -96,7 +129,12 @@ class KILN_API ModelFolder {
   static const std::vector<std::string>& graph_stems();
 
  private:
-  std::string path_, graph_dir_, config_path_, generation_config_path_, model_type_, tokenizer_dir_;
+  void read_config();
+
+  std::string path_, graph_dir_, config_path_, generation_config_path_, model_type_, tokenizer_dir_, prefix_;
+  std::vector<std::string> labels_;
+  int64_t vocab_size_ = 0;
+  std::optional<int64_t> max_positions_;
   std::string tokenizer_pointer_;  // the folder tokenizer.txt names ("" when none)
   std::vector<std::string> graphs_, architectures_;
   bool is_encoder_decoder_ = false, tokenizer_pointer_use_ = false;

@@ -7,29 +7,18 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "graph/onnx_io.h"
-#include "runtime/session.h"
+#include "kiln/inspect.h"
+#include "kiln/session.h"
 
 namespace {
 
-void count_ops(const kiln::Graph& g, std::map<std::string, int>& hist) {
-  for (const auto& n : g.nodes) {
-    hist[(n.domain.empty() ? "" : n.domain + ":") + n.op_type]++;
-    for (const auto& [_, a] : n.attributes) {
-      if (a.g) count_ops(*a.g, hist);
-      for (const auto& sg : a.graphs) count_ops(*sg, hist);
-    }
-  }
-}
-
-nlohmann::json value_json(const kiln::ValueInfo& v) {
+nlohmann::json value_json(const kiln::TensorInfo& v) {
   nlohmann::json dims = nlohmann::json::array();
-  if (v.shape)
-    for (const auto& d : *v.shape) {
-      if (d.value) dims.push_back(*d.value);
-      else dims.push_back(d.symbol.empty() ? "?" : d.symbol);
-    }
-  return {{"name", v.name}, {"dtype", std::string(kiln::dtype_name(v.dtype))}, {"dims", v.shape ? dims : nullptr}};
+  for (size_t i = 0; i < v.shape.size(); ++i) {
+    if (v.shape[i] >= 0) dims.push_back(v.shape[i]);
+    else dims.push_back(i < v.dim_names.size() && !v.dim_names[i].empty() ? v.dim_names[i] : "?");
+  }
+  return {{"name", v.name}, {"dtype", std::string(kiln::dtype_name(v.dtype))}, {"dims", v.has_rank ? dims : nullptr}};
 }
 
 std::string dims_text(const nlohmann::json& v) {
@@ -83,7 +72,7 @@ KILN_COMMAND(inspect_command, "inspect", "Show a model's inputs, outputs, opsets
     std::string model, device = "cpu";
     bool json = false, plan = false;
     int opt_level = 2;
-    kiln::LoadLimits load;
+    kiln::SessionOptions load;  // its limits on reading the file
   };
   auto o = std::make_shared<Opts>();
   sub.add_option("model", o->model, "ONNX model file")->required();
@@ -94,31 +83,27 @@ KILN_COMMAND(inspect_command, "inspect", "Show a model's inputs, outputs, opsets
   sub.add_option("--max-model-bytes", o->load.max_model_bytes, "largest .onnx file read, external data not counted");
   sub.add_option("--max-subgraph-depth", o->load.max_subgraph_depth, "deepest nesting of subgraphs (0 = no limit)");
   return [o] {
-    kiln::Model m = kiln::load_model(o->model, o->load);
+    kiln::ModelSummary m = kiln::inspect_model(o->model, o->load);
     nlohmann::json j;
     j["file"] = o->model;
     j["ir_version"] = m.ir_version;
-    j["producer"] = m.producer_name + (m.producer_version.empty() ? "" : " " + m.producer_version);
+    j["producer"] = m.producer;
     nlohmann::json opsets = nlohmann::json::object();
-    for (const auto& op : m.opsets) opsets[op.domain.empty() ? "ai.onnx" : op.domain] = op.version;
+    for (const auto& [domain, version] : m.opsets) opsets[domain] = version;
     j["opsets"] = opsets;
     j["inputs"] = nlohmann::json::array();
-    for (const auto& v : m.graph.inputs) j["inputs"].push_back(value_json(v));
+    for (const auto& v : m.inputs) j["inputs"].push_back(value_json(v));
     j["outputs"] = nlohmann::json::array();
-    for (const auto& v : m.graph.outputs) j["outputs"].push_back(value_json(v));
-    std::map<std::string, int> hist;
-    count_ops(m.graph, hist);
-    j["ops"] = hist;
-    j["nodes"] = m.graph.nodes.size();
-    j["parameters"] = m.graph.parameter_count();
-    j["parameter_bytes"] = m.graph.parameter_bytes();
-    j["unsupported_ops"] = kiln::missing_kernels(m);
+    for (const auto& v : m.outputs) j["outputs"].push_back(value_json(v));
+    j["ops"] = m.ops;
+    j["nodes"] = m.nodes;
+    j["parameters"] = m.parameters;
+    j["parameter_bytes"] = m.parameter_bytes;
+    j["unsupported_ops"] = m.unsupported_ops;
     if (o->plan) {
-      kiln::SessionOptions so;
+      kiln::SessionOptions so = o->load;
       so.device = kiln::parse_device(o->device);
       so.optimization_level = o->opt_level;
-      so.max_model_bytes = o->load.max_model_bytes;
-      so.max_subgraph_depth = o->load.max_subgraph_depth;
       j["plan"] = plan_json(kiln::describe_plan(kiln::Session(o->model, so)));
     }
     if (o->json) {
@@ -137,10 +122,9 @@ KILN_COMMAND(inspect_command, "inspect", "Show a model's inputs, outputs, opsets
     for (const auto& v : j["outputs"])
       std::printf("  %-32s %-8s %s\n", v["name"].get<std::string>().c_str(), v["dtype"].get<std::string>().c_str(),
                   dims_text(v).c_str());
-    std::printf("parameters: %lld (%.1f MB)\n", (long long)m.graph.parameter_count(),
-                m.graph.parameter_bytes() / 1e6);
-    std::printf("nodes: %zu\nops:\n", m.graph.nodes.size());
-    for (const auto& [op, n] : hist) std::printf("  %-28s %d\n", op.c_str(), n);
+    std::printf("parameters: %lld (%.1f MB)\n", (long long)m.parameters, m.parameter_bytes / 1e6);
+    std::printf("nodes: %zu\nops:\n", m.nodes);
+    for (const auto& [op, n] : m.ops) std::printf("  %-28s %d\n", op.c_str(), n);
     const auto& missing = j["unsupported_ops"];
     if (missing.empty()) std::printf("kiln can run every op in this model\n");
     else {

@@ -9,21 +9,7 @@
 #include "cli/progress.h"
 #include "core/tensor_json.h"
 #include "eval/model_report.h"
-#include "graph/model_files.h"
 #include "kiln/model_folder.h"
-
-namespace {
-
-// The graphs a pipeline of this folder reads (standard names; --file picks variants).
-std::vector<std::string> pipeline_graphs(const std::string& dir, const std::string& file) {
-  const kiln::ModelFolder folder = kiln::ModelFolder::open(dir);
-  std::vector<std::string> out;
-  for (const auto& stem : kiln::ModelFolder::graph_stems())
-    if (auto p = folder.graph(stem, file)) out.push_back(*p);
-  return out;
-}
-
-}  // namespace
 
 KILN_COMMAND(report_command, "report", "Compare model folders: size on disk, task metric, time, speed-up") {
   struct Opts {
@@ -82,7 +68,7 @@ KILN_COMMAND(report_command, "report", "Compare model folders: size on disk, tas
       }
       ev::ReportRow row;
       row.folder = dir;
-      row.size_bytes = kiln::model_folder_size(dir, pipeline_graphs(dir, o->f.file)).total_bytes;
+      row.size_bytes = kiln::ModelFolder::open(dir).size_on_disk(o->f.file).total_bytes;
       row.metric = r.metric;
       row.metric_value = r.value;
       row.eval_samples = r.samples;

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "eval/synthetic_input.h"
-#include "pipelines/model_dir.h"
+#include "kiln/model_folder.h"
 
 namespace kiln::eval {
 
@@ -69,10 +69,13 @@ BenchResult bench_pipeline(const std::string& model_dir, const BenchSettings& s)
 
   // The inputs, made before anything is timed.
   std::vector<PipelineInput> pool;
-  pipelines::ModelDir dir(model_dir, s.pipeline.file, s.pipeline.threads);
+  const ModelFolder folder = ModelFolder::open(model_dir);
+  folder.require_config();
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (folder.has_tokenizer()) tokenizer = Tokenizer::from_dir(folder.tokenizer_dir());
   if (s.data_file.empty()) {
     bool text = false;
-    pool.push_back(synthetic_input(dir, s.task, s.seq_len, &text));
+    pool.push_back(synthetic_input(folder, tokenizer.get(), s.task, s.seq_len, &text));
     r.synthetic_text = text;
     r.seq_len = s.seq_len;
   } else {
@@ -83,10 +86,13 @@ BenchResult bench_pipeline(const std::string& model_dir, const BenchSettings& s)
     }
     r.synthetic_text = true;
     // seq_len: the mean token count of the texts used (special tokens included, before truncation).
+    if (!tokenizer)
+      tokenizer = Tokenizer::from_dir(
+          folder.require_tokenizer_dir("copy the tokenizer files in, or pass token ids with --input-ids"));
     size_t tokens = 0, n = std::min(pool.size(), s.samples);
     for (size_t i = 0; i < n; ++i)
-      tokens += pool[i].text_pair ? dir.tokenizer().encode_pair(pool[i].text, *pool[i].text_pair).ids.size()
-                                  : dir.tokenizer().encode(pool[i].text).ids.size();
+      tokens += pool[i].text_pair ? tokenizer->encode_pair(pool[i].text, *pool[i].text_pair).ids.size()
+                                  : tokenizer->encode(pool[i].text).ids.size();
     r.seq_len = (tokens + n / 2) / n;
   }
   auto batch_at = [&](size_t first, size_t n) {

@@ -4,8 +4,8 @@
 #include <chrono>
 
 #include "core/error.h"
-#include "pipelines/model_config.h"
-#include "pipelines/model_dir.h"
+#include "kiln/model_folder.h"
+#include "kiln/tokenizer.h"
 
 namespace kiln::eval {
 
@@ -46,11 +46,11 @@ std::vector<size_t> gold_labels(const std::vector<Example>& ex, const std::vecto
 
 // The model's labels by id (config.json's id2label).
 std::vector<std::string> model_labels(const std::string& model_dir) {
-  pipelines::ModelConfig cfg = pipelines::read_model_config(model_dir);
-  KILN_CHECK(cfg.num_labels > 0, BadModel, "{}/config.json names no labels (id2label); kiln eval needs them", model_dir);
-  std::vector<std::string> labels;
-  for (int64_t i = 0; i < cfg.num_labels; ++i) labels.push_back(cfg.label(i));
-  return labels;
+  const ModelFolder folder = ModelFolder::open(model_dir);
+  folder.require_config();
+  KILN_CHECK(!folder.labels().empty(), BadModel, "{}/config.json names no labels (id2label); kiln eval needs them",
+             model_dir);
+  return folder.labels();
 }
 
 void check_labels(const std::string& model_dir, const std::vector<Example>& examples, const EvalSettings& s) {
@@ -79,14 +79,16 @@ TaskKind task_kind(const std::string& task) {
 }
 
 std::string default_task(const std::string& model_dir) {
-  pipelines::ModelConfig cfg = pipelines::read_model_config(model_dir);
-  for (const auto& a : cfg.architectures) {
+  const ModelFolder folder = ModelFolder::open(model_dir);
+  folder.require_config();
+  const std::vector<std::string>& architectures = folder.architectures();
+  for (const auto& a : architectures) {
     if (a.ends_with("ForSequenceClassification")) return "text-classification";
     if (a.ends_with("ForConditionalGeneration") || a.ends_with("ForSeq2SeqLM")) return "text2text-generation";
     if (a.ends_with("ForCausalLM") || a.ends_with("LMHeadModel")) return "text-generation";
   }
   throw BadInput(fmt::format("{}/config.json does not tell the task (architectures: {}); give --task", model_dir,
-                             cfg.architectures.empty() ? std::string("none") : join(cfg.architectures)));
+                             architectures.empty() ? std::string("none") : join(architectures)));
 }
 
 DataColumns default_columns(TaskKind kind) {
@@ -102,17 +104,12 @@ DataColumns default_columns(TaskKind kind) {
 }
 
 std::optional<size_t> default_max_length(const std::string& model_dir) {
-  pipelines::ModelDir dir(model_dir);
+  const ModelFolder folder = ModelFolder::open(model_dir);
+  folder.require_config();
   std::optional<size_t> limit;
-  for (const char* k : {"max_position_embeddings", "n_positions", "n_ctx"}) {
-    auto it = dir.config().raw.find(k);
-    if (it != dir.config().raw.end() && it->is_number_integer() && it->get<int64_t>() > 0) {
-      limit = (size_t)it->get<int64_t>();
-      break;
-    }
-  }
-  if (dir.has_tokenizer())
-    if (auto t = dir.tokenizer().model_max_length()) limit = limit ? std::min(*limit, *t) : *t;
+  if (auto p = folder.max_positions()) limit = (size_t)*p;
+  if (folder.has_tokenizer())
+    if (auto t = Tokenizer::from_dir(folder.tokenizer_dir())->model_max_length()) limit = limit ? std::min(*limit, *t) : *t;
   return limit;
 }
 

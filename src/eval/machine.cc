@@ -1,9 +1,7 @@
 #include "eval/machine.h"
 
-#include <fstream>
-
 #include "core/threads.h"
-#include "runtime/kernels/cpu/isa.h"
+#include "kiln/cpu.h"
 
 namespace kiln::eval {
 
@@ -13,17 +11,10 @@ nlohmann::json MachineInfo::to_json() const {
 
 MachineInfo machine_info() {
   MachineInfo m;
-  m.cpu = "unknown CPU";
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
-      m.cpu = line.substr(line.find(':') + 1);
-      m.cpu.erase(0, m.cpu.find_first_not_of(" \t"));
-      break;
-    }
-  m.isa = std::string(cpu::isa_name(cpu::active_isa()));
-  const auto& f = cpu::cpu_features();
-  m.vnni = f.avx512vnni || f.avxvnni;
+  const CpuInfo& c = cpu_info();
+  m.cpu = c.model_name;
+  m.isa = c.isa;
+  m.vnni = c.vnni;
   m.threads = thread_count();
   return m;
 }

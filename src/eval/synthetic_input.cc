@@ -14,20 +14,21 @@ std::string repeat(const std::string& word, size_t n, const std::string& last) {
 
 }  // namespace
 
-PipelineInput synthetic_input(const pipelines::ModelDir& dir, const std::string& task, size_t seq_len, bool* is_text) {
+PipelineInput synthetic_input(const ModelFolder& folder, const Tokenizer* tokenizer, const std::string& task,
+                              size_t seq_len, bool* is_text) {
   KILN_CHECK(seq_len > 0, BadInput, "--seq-len must be at least 1");
   KILN_CHECK(task != "question-answering", Unsupported,
              "kiln bench makes no synthetic question-answering inputs; give --data with question and context columns");
   *is_text = false;
   const bool generation = task.find("generation") != std::string::npos || task == "summarization" ||
                           task.rfind("translation", 0) == 0;
-  const std::string prefix = generation && task != "text-generation" ? dir.config().prefix : "";
-  if (dir.has_tokenizer()) {
-    const Tokenizer& tok = dir.tokenizer();
+  const std::string prefix = generation && task != "text-generation" ? folder.prefix() : "";
+  if (tokenizer) {
+    const Tokenizer& tok = *tokenizer;
     std::string last;
     if (task == "fill-mask") {
       KILN_CHECK(tok.mask_token().has_value(), BadModel, "{}: the tokenizer has no mask token; fill-mask needs one",
-                 dir.dir());
+                 folder.path());
       last = *tok.mask_token();
     }
     auto length = [&](const std::string& text) {
@@ -49,10 +50,9 @@ PipelineInput synthetic_input(const pipelines::ModelDir& dir, const std::string&
     }
   }
   // Token ids: a plain vocabulary id repeated (the mask id last for fill-mask).
-  int64_t vocab = dir.config().vocab_size > 0 ? dir.config().vocab_size : 1000;
+  int64_t vocab = folder.vocab_size() > 0 ? folder.vocab_size() : 1000;
   std::vector<int64_t> ids(seq_len, std::min<int64_t>(1000, vocab - 1));
-  if (task == "fill-mask" && dir.has_tokenizer() && dir.tokenizer().mask_token_id())
-    ids.back() = *dir.tokenizer().mask_token_id();
+  if (task == "fill-mask" && tokenizer && tokenizer->mask_token_id()) ids.back() = *tokenizer->mask_token_id();
   return PipelineInput::from_ids(ids);
 }
 

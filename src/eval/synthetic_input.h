@@ -6,12 +6,14 @@
 #include <cstddef>
 #include <string>
 
-#include "pipelines/model_dir.h"
-#include "pipelines/pipeline.h"
+#include "kiln/model_folder.h"
+#include "kiln/pipeline.h"
+#include "kiln/tokenizer.h"
 
 namespace kiln::eval {
 
-// `is_text` tells which of the two forms was made.
-PipelineInput synthetic_input(const pipelines::ModelDir& dir, const std::string& task, size_t seq_len, bool* is_text);
+// `tokenizer`: the folder's (nullptr when it has none). `is_text` tells which of the two forms was made.
+PipelineInput synthetic_input(const ModelFolder& folder, const Tokenizer* tokenizer, const std::string& task,
+                              size_t seq_len, bool* is_text);
 
 }  // namespace kiln::eval

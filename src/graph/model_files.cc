@@ -103,4 +103,11 @@ ModelFolderSize model_folder_size(const std::string& dir_arg, const std::vector<
   return s;
 }
 
+ModelFolderSize ModelFolder::size_on_disk(const std::string& file) const {
+  std::vector<std::string> graphs;
+  for (const auto& stem : graph_stems())
+    if (auto p = graph(stem, file)) graphs.push_back(*p);
+  return model_folder_size(path(), graphs);
+}
+
 }  // namespace kiln

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "kiln/model_folder.h"
+
 namespace kiln {
 
 // The external-data files (paths beside the graph) that the tensors of the graph at `onnx_path`
@@ -18,17 +20,7 @@ std::vector<std::string> external_data_files(const std::string& onnx_path);
 // with a graph counted before) is not counted again, and the files counted are added to it.
 int64_t graph_bytes(const std::string& onnx_path, std::set<std::string>* counted = nullptr);
 
-struct ModelFile {
-  std::string path;
-  std::string role;  // "graph", "weights" (external data), "config", "tokenizer"
-  int64_t bytes = 0;
-};
-
-struct ModelFolderSize {
-  std::vector<ModelFile> files;
-  int64_t graph_bytes = 0;  // graphs and their external data
-  int64_t total_bytes = 0;  // everything in `files`
-};
+// ModelFile and ModelFolderSize are public (kiln/model_folder.h, ModelFolder::size_on_disk).
 
 // The files of a model folder the pipelines read: `graphs` (paths; when empty, every .onnx in DIR
 // and DIR/onnx), each external-data file once, config.json, generation_config.json and the

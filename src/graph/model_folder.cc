@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -102,13 +103,7 @@ ModelFolder ModelFolder::open(const std::string& dir) {
   // config.json and generation_config.json.
   if (fs::is_regular_file(d / "config.json")) {
     m.config_path_ = (d / "config.json").string();
-    auto j = nlohmann::json::parse(read_file(m.config_path_), nullptr, false);
-    KILN_CHECK(j.is_object(), BadModel, "{} is not a JSON object; fix or replace config.json", m.config_path_);
-    if (auto t = j.find("model_type"); t != j.end() && t->is_string()) m.model_type_ = t->get<std::string>();
-    if (auto a = j.find("architectures"); a != j.end() && a->is_array())
-      for (const auto& c : *a)
-        if (c.is_string()) m.architectures_.push_back(c.get<std::string>());
-    if (auto e = j.find("is_encoder_decoder"); e != j.end() && e->is_boolean()) m.is_encoder_decoder_ = e->get<bool>();
+    m.read_config();
   }
   if (fs::is_regular_file(d / "generation_config.json"))
     m.generation_config_path_ = (d / "generation_config.json").string();
@@ -195,6 +190,50 @@ std::string ModelFolder::task() const {
   for (const auto& a : architectures_)
     if (std::string t = task_for_class(a); !t.empty()) return t;
   return "";
+}
+
+void ModelFolder::read_config() {
+  auto j = nlohmann::json::parse(read_file(config_path_), nullptr, false);
+  KILN_CHECK(j.is_object(), BadModel, "{} is not a JSON object; fix or replace config.json", config_path_);
+  auto int_field = [&](const char* key) -> std::optional<int64_t> {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<int64_t>();
+  };
+  if (auto t = j.find("model_type"); t != j.end() && t->is_string()) model_type_ = t->get<std::string>();
+  if (auto a = j.find("architectures"); a != j.end() && a->is_array())
+    for (const auto& c : *a)
+      if (c.is_string()) architectures_.push_back(c.get<std::string>());
+  if (auto e = j.find("is_encoder_decoder"); e != j.end() && e->is_boolean()) is_encoder_decoder_ = e->get<bool>();
+  if (auto p = j.find("prefix"); p != j.end() && p->is_string()) prefix_ = p->get<std::string>();
+  vocab_size_ = int_field("vocab_size").value_or(0);
+  for (const char* k : {"max_position_embeddings", "n_positions", "n_ctx"})
+    if (auto v = int_field(k); v && *v > 0) {
+      max_positions_ = v;
+      break;
+    }
+  // Labels: id2label's names by id, num_labels of them (id2label's size when not given).
+  std::map<int64_t, std::string> id2label;
+  if (auto it = j.find("id2label"); it != j.end() && it->is_object())
+    for (auto& [k, v] : it->items()) {
+      try {
+        id2label[std::stoll(k)] = v.is_string() ? v.get<std::string>() : v.dump();
+      } catch (const std::exception&) {
+        throw BadModel(fmt::format("{}: id2label key '{}' is not an integer id", config_path_, k));
+      }
+    }
+  int64_t n = int_field("num_labels").value_or((int64_t)id2label.size());
+  for (int64_t i = 0; i < n; ++i) {
+    auto it = id2label.find(i);
+    labels_.push_back(it != id2label.end() ? it->second : fmt::format("LABEL_{}", i));
+  }
+}
+
+std::string ModelFolder::require_config() const {
+  KILN_CHECK(!config_path_.empty(), IoError,
+             "{} has no config.json; a model folder needs it (labels, special token ids): copy it from the checkpoint",
+             path_);
+  return config_path_;
 }
 
 std::string ModelFolder::require_task() const {

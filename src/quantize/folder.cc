@@ -9,13 +9,13 @@
 #include "graph/external_data.h"
 #include "graph/model_files.h"
 #include "graph/onnx_io.h"
+#include "kiln/cpu.h"
 #include "kiln/model_folder.h"
 #include "quantize/accuracy_target.h"
 #include "quantize/calibration.h"
 #include "quantize/presets.h"
 #include "quantize/quantize.h"
 #include "quantize/quantize_model.h"
-#include "runtime/kernels/cpu/isa.h"
 
 namespace kiln::quant {
 
@@ -43,12 +43,6 @@ Model load_input(const fs::path& p) {
     throw BadModel(fmt::format("{} is not a valid ONNX model ({}); give a .onnx file or a model folder", p.string(),
                                e.what()));
   }
-}
-
-bool cpu_has_vnni() {
-  // The runtime's one place for CPU features (clang 14 does not know "avxvnni" as a builtin name).
-  const auto& f = cpu::cpu_features();
-  return f.avx512vnni || f.avxvnni;
 }
 
 void copy_atomic(const fs::path& from, const fs::path& to) {
@@ -211,7 +205,7 @@ Report quantize_path(const std::string& in_arg, const std::string& out_arg, cons
   }
 
   if (options.activation_type == DType::U8 && options.weight_type == DType::I8 && !options.reduce_range &&
-      !cpu_has_vnni())
+      !cpu_info().vnni)
     report.warnings.push_back(
         "this CPU has no VNNI: ONNX Runtime's u8 x s8 kernels (AVX2/AVX-512 without VNNI) can saturate; if accuracy "
         "drops, quantize with --reduce-range (or the avx2 preset's u8 weights)");

@@ -110,7 +110,7 @@ PlanInfo describe_plan(const Session& session) { return session.plan().describe(
 const std::vector<ValueInfo>& Session::inputs() const { return model_->graph.inputs; }
 const std::vector<ValueInfo>& Session::outputs() const { return model_->graph.outputs; }
 
-static std::vector<TensorInfo> tensor_infos(const std::vector<ValueInfo>& values) {
+std::vector<TensorInfo> tensor_infos(const std::vector<ValueInfo>& values) {
   std::vector<TensorInfo> out;
   for (const ValueInfo& v : values) {
     TensorInfo t;

@@ -13,9 +13,8 @@ namespace kiln {
 // without making a session (kiln inspect, the conformance runner).
 std::vector<std::string> missing_kernels(const Model& model);
 
-// The session's plan step by step: each node's device and the copies between devices (kiln inspect
-// --plan).
-PlanInfo describe_plan(const Session& session);
+// Graph inputs/outputs as the public API describes them (Session::input_info, inspect_model).
+std::vector<TensorInfo> tensor_infos(const std::vector<ValueInfo>& values);
 
 // The options' limits on reading a model file, as graph/onnx_io.h takes them.
 inline LoadLimits load_limits(const SessionOptions& o) { return {o.max_model_bytes, o.max_subgraph_depth}; }
