@@ -21,11 +21,11 @@ namespace kiln {
 
 // One kernel of the registry.
 struct KernelEntry {
-  std::string device;  // "cpu" (device type name)
-  std::string domain;  // "ai.onnx", "com.microsoft", "kiln"
-  std::string op;      // op type
-  int64_t since = 1;   // opset range, inclusive
-  int64_t until = 1;   // kMaxOpset (1000) when open-ended: open_ended() is then true
+  std::string device;        // "cpu" (device type name)
+  std::string domain;        // "ai.onnx", "com.microsoft", "kiln"
+  std::string op;            // op type
+  int64_t since = 1;         // opset range, inclusive
+  int64_t until = 1;         // kMaxOpset (1000) when open-ended: open_ended() is then true
   std::vector<DType> types;  // the types of input 0 it accepts (empty = any)
   int priority = 0;          // among kernels matching a node the highest wins
   bool open_ended() const { return until >= 1000; }

@@ -1,28 +1,36 @@
 // --accuracy-target POINTS --eval-data FILE: keep a quantized classifier within POINTS (percent)
 // of its fp32 accuracy on a labelled set by leaving the most sensitive nodes in float.
-// Sensitivity of a node: how far the logits move (mean squared difference from fp32 over the set)
+// Sensitivity of a node: how far the outputs move (mean squared difference from fp32 over the set)
 // when that node alone is quantized. Greedy: nodes are returned to float, most sensitive first,
 // until the accuracy is within the target.
+//
+// What "accuracy" is and how the labelled set is read is eval/'s (eval/labelled_set.h implements
+// AccuracyProbe); this file only decides which nodes stay float.
 #pragma once
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "core/tensor_json.h"
 #include "graph/graph.h"
+#include "kiln/session.h"
 #include "quantize/options.h"
 
 namespace kiln::quant {
 
-struct LabelledSample {
-  NamedTensors inputs;
-  std::vector<int64_t> labels;  // one per row of the logits
+// Runs a session over a labelled set and scores what it gave.
+class AccuracyProbe {
+ public:
+  virtual ~AccuracyProbe() = default;
+  // One output tensor per sample (the outputs accuracy() scores and sensitivity compares).
+  virtual std::vector<Tensor> outputs(const Session& session) const = 0;
+  // Percent of the set answered right from outputs().
+  virtual double accuracy(const std::vector<Tensor>& outputs) const = 0;
 };
 
-// JSON lines: {"label": 2, "input_ids": {tensor}, ...} (or "label": [..] for a batch).
-std::vector<LabelledSample> load_eval_data(const std::string& path, const Model& model);
-
-// Percent of rows whose argmax over the last axis of the first float output equals the label.
-double accuracy(const Model& model, const std::vector<LabelledSample>& samples, int threads = 0);
+// Makes the probe for options.eval_data and a graph whose fed inputs are `input_names`.
+using AccuracyProbeMaker =
+    std::function<std::unique_ptr<AccuracyProbe>(const std::string& eval_data, const std::vector<std::string>& input_names)>;
 
 struct AccuracyResult {
   double fp32 = 0, quantized_all = 0, final = 0;  // percent
@@ -31,6 +39,6 @@ struct AccuracyResult {
 };
 
 // The nodes to exclude (added to options.nodes_to_exclude by the caller) for `model` (fp32).
-AccuracyResult tune_for_accuracy(const Model& model, const Options& options, const std::vector<LabelledSample>& samples);
+AccuracyResult tune_for_accuracy(const Model& model, const Options& options, const AccuracyProbe& probe);
 
 }  // namespace kiln::quant
