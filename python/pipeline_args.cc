@@ -1,6 +1,7 @@
 // kiln.pipeline's arguments as kiln's types (pipeline_args.h).
 #include "pipeline_args.h"
 
+#include <algorithm>
 #include <memory>
 
 #include <pybind11/stl.h>
@@ -30,41 +31,36 @@ bool is_generation_task(const std::string& t) {
          t.rfind("translation_", 0) == 0;
 }
 
+namespace {
+
+// A Python value as GenerationOptions::set takes it: true/false, a number, ids "1,2", sequences "5,6;7".
+std::string setting_text(py::handle v) {
+  if (py::isinstance<py::bool_>(v)) return v.cast<bool>() ? "true" : "false";
+  if (py::isinstance<py::str>(v) || !py::isinstance<py::sequence>(v)) return py::str(v).cast<std::string>();
+  std::string s;
+  for (py::handle item : v.cast<py::sequence>()) {
+    const bool nested = py::isinstance<py::sequence>(item) && !py::isinstance<py::str>(item);
+    s += (s.empty() ? "" : (nested ? ";" : ",")) + setting_text(item);
+  }
+  return s;
+}
+
+std::string joined_names() {
+  std::string s;
+  for (const auto& n : GenerationOptions::names()) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+}  // namespace
+
 bool set_generation(GenerationOptions& g, const std::string& name, py::handle v) {
-  if (name == "max_new_tokens") g.max_new_tokens = opt<int64_t>(v);
-  else if (name == "max_length") g.max_length = opt<int64_t>(v);
-  else if (name == "min_new_tokens") g.min_new_tokens = opt<int64_t>(v);
-  else if (name == "min_length") g.min_length = opt<int64_t>(v);
-  else if (name == "num_beams") g.num_beams = opt<int>(v);
-  else if (name == "num_return_sequences") g.num_return_sequences = opt<int>(v);
-  else if (name == "top_k") g.top_k = opt<int>(v);
-  else if (name == "no_repeat_ngram_size") g.no_repeat_ngram_size = opt<int>(v);
-  else if (name == "do_sample") g.do_sample = opt<bool>(v);
-  else if (name == "early_stopping") g.early_stopping = opt<bool>(v);
-  else if (name == "use_cache") g.use_cache = opt<bool>(v);
-  else if (name == "temperature") g.temperature = opt<float>(v);
-  else if (name == "top_p") g.top_p = opt<float>(v);
-  else if (name == "repetition_penalty") g.repetition_penalty = opt<float>(v);
-  else if (name == "length_penalty") g.length_penalty = opt<float>(v);
-  else if (name == "bad_words_ids") g.bad_words_ids = opt<std::vector<std::vector<int64_t>>>(v);
-  else if (name == "forced_bos_token_id") g.forced_bos_token_id = opt<int64_t>(v);
-  else if (name == "forced_eos_token_id") g.forced_eos_token_id = opt<int64_t>(v);
-  else if (name == "pad_token_id") g.pad_token_id = opt<int64_t>(v);
-  else if (name == "decoder_start_token_id") g.decoder_start_token_id = opt<int64_t>(v);
-  else if (name == "seed") g.seed = opt<uint64_t>(v);
-  else if (name == "eos_token_id" || name == "eos_token_ids") {
-    if (v.is_none()) g.eos_token_ids.reset();
-    else if (py::isinstance<py::int_>(v)) g.eos_token_ids = std::vector<int64_t>{v.cast<int64_t>()};
-    else g.eos_token_ids = v.cast<std::vector<int64_t>>();
-  } else return false;
+  const auto& names = GenerationOptions::names();
+  if (name != "eos_token_ids" && std::find(names.begin(), names.end(), name) == names.end()) return false;
+  if (!v.is_none()) g.set(name, setting_text(v));  // None: not set (the model's value stays)
   return true;
 }
 
-const char* const kGenerationNames =
-    "max_new_tokens, max_length, min_new_tokens, min_length, num_beams, num_return_sequences, do_sample, "
-    "temperature, top_k, top_p, repetition_penalty, no_repeat_ngram_size, length_penalty, early_stopping, "
-    "bad_words_ids, eos_token_id, pad_token_id, decoder_start_token_id, forced_bos_token_id, forced_eos_token_id, "
-    "use_cache, seed";
+const std::string kGenerationNames = joined_names();
 
 PipelineOptions parse_options(const std::string& task, const py::kwargs& kw) {
   PipelineOptions o;

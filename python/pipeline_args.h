@@ -15,7 +15,7 @@ bool is_generation_task(const std::string& task);
 // One generation setting by its transformers name into `g`; false when `name` is not one.
 bool set_generation(GenerationOptions& g, const std::string& name, py::handle value);
 // The names set_generation() knows, for error messages.
-extern const char* const kGenerationNames;
+extern const std::string kGenerationNames;
 // kiln.pipeline()'s keyword arguments for `task`; throws BadInput naming an unknown one.
 PipelineOptions parse_options(const std::string& task, const py::kwargs& kw);
 // A list (or 1-D integer array) of token ids, rather than a batch of inputs.

@@ -25,8 +25,13 @@
 namespace kiln {
 
 // Generation settings by their transformers names (GenerationConfig / generate() kwargs), with
-// transformers 4.25's defaults. A pipeline fills them from the model folder (generation_config.json,
-// else config.json and its task_specific_params), then applies the caller's GenerationOptions.
+// transformers 4.25's defaults. One struct all the way, filled in layers, each a GenerationOptions
+// whose set fields replace what the layers below said:
+//   these defaults < config.json < generation_config.json < config.json's task_specific_params[task]
+//   < PipelineOptions::generation < the overrides of one generate() call.
+// (generation_config.json, when present, is the model's own generation config in transformers; the
+// generation fields of config.json are its fallback.) Pipeline::generation_config() is the result
+// of all but the last layer.
 struct GenerationConfig {
   int64_t max_length = 20;                // total length, start ids included
   std::optional<int64_t> max_new_tokens;  // when set, wins over max_length
@@ -69,7 +74,9 @@ struct GenerationConfig {
   }
 };
 
-// The caller's layer of generation settings: only the fields set here replace the model's.
+// One layer of generation settings: only the fields set here replace those below. The same struct
+// is read from a model's config files (from_json), set from command-line strings (set) and given by
+// callers (PipelineOptions::generation, generate()'s overrides).
 struct KILN_API GenerationOptions {
   std::optional<int64_t> max_new_tokens, max_length, min_new_tokens, min_length;
   std::optional<int> num_beams, num_return_sequences, top_k, no_repeat_ngram_size;
@@ -79,6 +86,29 @@ struct KILN_API GenerationOptions {
   std::optional<int64_t> forced_bos_token_id, forced_eos_token_id, pad_token_id, decoder_start_token_id;
   std::optional<std::vector<int64_t>> eos_token_ids;
   std::optional<uint64_t> seed;
+  std::optional<int64_t> bos_token_id;  // (last, so that positional initialisation of the above keeps its meaning)
+
+  // Sets one field from text, by its transformers name: max_new_tokens, max_length, min_new_tokens,
+  // min_length, num_beams, num_return_sequences, do_sample, temperature, top_k, top_p,
+  // repetition_penalty, no_repeat_ngram_size, length_penalty, early_stopping, bad_words_ids,
+  // bos_token_id, eos_token_id (or eos_token_ids), pad_token_id, decoder_start_token_id,
+  // forced_bos_token_id, forced_eos_token_id, use_cache, seed. A leading "--" and '-' for '_' are
+  // accepted, so command-line flags map one to one. Values: integers, decimals, true/false (1/0);
+  // eos_token_id a comma-separated list ("1,2"); bad_words_ids sequences separated by ';' ("5,6;7").
+  // Throws BadInput naming the setting and what it takes.
+  void set(const std::string& name, const std::string& value);
+  // The names set() knows, in the order above.
+  static const std::vector<std::string>& names();
+
+  // The generation fields of a config.json, generation_config.json or task_specific_params object
+  // (JSON text), read as transformers reads them: eos_token_id an id or a list, a list where one id
+  // is wanted gives its first, early_stopping "never" is false, null is "not set"; other keys are
+  // ignored. Throws BadModel for text that is not a JSON object or a field of the wrong type.
+  static GenerationOptions from_json(const std::string& json_object);
+
+  // The overrides merge: the set fields of `later` replace these (a later max_length unsets
+  // max_new_tokens, a later min_length min_new_tokens, as in apply_to).
+  GenerationOptions& merge(const GenerationOptions& later);
 
   // Writes the set fields into `c` (max_length clears max_new_tokens, min_length min_new_tokens),
   // then checks the result: throws BadInput for settings generate() refuses.

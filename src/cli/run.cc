@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -73,19 +74,54 @@ std::string plain_text(const std::string& task, const nlohmann::json& r) {
   return r.dump();
 }
 
+// The generation flags: kiln run's spelling, the GenerationOptions setting each sets, and for the
+// switches the value they give. Values go to GenerationOptions::set as text (repeats joined by ';').
+struct GenerationFlag {
+  const char* flag;
+  const char* setting;
+  const char* help;
+  const char* switch_value = nullptr;  // a flag without a value
+};
+
+const GenerationFlag kGenerationFlags[] = {
+    {"--max-new-tokens", "max_new_tokens", "tokens to generate at most"},
+    {"--min-new-tokens", "min_new_tokens", "tokens to generate at least (eos banned before)"},
+    {"--generate-max-length", "max_length", "generate()'s max_length (start ids included)"},
+    {"--min-length", "min_length", "generate()'s min_length (start ids included)"},
+    {"--num-beams", "num_beams", "beam search with this many beams"},
+    {"--do-sample", "do_sample", "sample instead of greedy/beam choice", "true"},
+    {"--top-p", "top_p", "sampling: nucleus probability"},
+    {"--temperature", "temperature", "sampling temperature"},
+    {"--repetition-penalty", "repetition_penalty", "penalty for tokens already in the sequence (1 = none)"},
+    {"--no-repeat-ngram-size", "no_repeat_ngram_size", "ban repeating n-grams of this size"},
+    {"--length-penalty", "length_penalty", "beam search: score = logprob / length^penalty"},
+    {"--num-return-sequences", "num_return_sequences", "sequences per input"},
+    {"--early-stopping", "early_stopping", "beam search stops when num_beams hypotheses are done", "true"},
+    {"--bad-words-ids", "bad_words_ids", "banned token sequence, comma-separated (repeatable)"},
+    {"--forced-bos-token-id", "forced_bos_token_id", "token forced first"},
+    {"--forced-eos-token-id", "forced_eos_token_id", "token forced last"},
+    {"--seed", "seed", "sampling seed (repeatable results)"},
+    {"--no-cache", "use_cache", "re-run the whole sequence each step (no KV cache)", "false"},
+};
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
 }  // namespace
 
 KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text2text-generation, ...) on a model folder") {
   struct Opts {
     std::string dir, task, context;
-    std::vector<std::string> texts, input_ids, bad_words;
-    bool json = false, truncation = false, normalize = false, no_cache = false, impossible = false;
+    std::vector<std::string> texts, input_ids;
+    bool json = false, truncation = false, normalize = false, impossible = false;
     kiln::PipelineOptions p;
-    std::optional<int64_t> max_new_tokens, min_new_tokens, gen_max_length, min_length, max_length, forced_bos, forced_eos;
-    std::optional<int> num_beams, top_k, no_repeat, num_return;
-    std::optional<float> temperature, top_p, rep_penalty, len_penalty;
-    std::optional<uint64_t> seed;
-    bool do_sample = false, early_stopping = false;
+    std::optional<int64_t> max_length;
+    std::optional<int> top_k;  // text-classification and fill-mask, and generation's top_k
+    // Generation flags as given: setting name -> values (kiln::GenerationOptions::set reads them).
+    std::map<std::string, std::vector<std::string>> generation;
     size_t batch_size = 1;
   };
   auto o = std::make_shared<Opts>();
@@ -107,26 +143,13 @@ KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text
   sub.add_option("--batch-size", o->batch_size, "inputs run together (padded); results equal one-by-one runs");
   sub.add_flag("--truncation", o->truncation, "truncate inputs to --max-length tokens (default: the tokenizer's limit)");
   sub.add_option("--max-length", o->max_length, "input length limit with --truncation (question-answering: window length)");
-  // generation, by transformers' names
-  sub.add_option("--max-new-tokens", o->max_new_tokens, "tokens to generate at most");
-  sub.add_option("--min-new-tokens", o->min_new_tokens, "tokens to generate at least (eos banned before)");
-  sub.add_option("--generate-max-length", o->gen_max_length, "generate()'s max_length (start ids included)");
-  sub.add_option("--min-length", o->min_length, "generate()'s min_length (start ids included)");
-  sub.add_option("--num-beams", o->num_beams, "beam search with this many beams");
-  sub.add_flag("--do-sample", o->do_sample, "sample instead of greedy/beam choice");
+  // generation, by transformers' names (flag -> GenerationOptions setting)
+  for (const GenerationFlag& f : kGenerationFlags) {
+    auto& values = o->generation[f.setting];
+    if (f.switch_value) sub.add_flag_callback(f.flag, [&values, &f] { values = {f.switch_value}; }, f.help);
+    else sub.add_option(f.flag, values, f.help)->allow_extra_args(false);
+  }
   sub.add_option("--top-k", o->top_k, "sampling: keep the k best tokens; text-classification: labels to list; fill-mask: candidates");
-  sub.add_option("--top-p", o->top_p, "sampling: nucleus probability");
-  sub.add_option("--temperature", o->temperature, "sampling temperature");
-  sub.add_option("--repetition-penalty", o->rep_penalty, "penalty for tokens already in the sequence (1 = none)");
-  sub.add_option("--no-repeat-ngram-size", o->no_repeat, "ban repeating n-grams of this size");
-  sub.add_option("--length-penalty", o->len_penalty, "beam search: score = logprob / length^penalty");
-  sub.add_option("--num-return-sequences", o->num_return, "sequences per input");
-  sub.add_flag("--early-stopping", o->early_stopping, "beam search stops when num_beams hypotheses are done");
-  sub.add_option("--bad-words-ids", o->bad_words, "banned token sequence, comma-separated (repeatable)");
-  sub.add_option("--forced-bos-token-id", o->forced_bos, "token forced first");
-  sub.add_option("--forced-eos-token-id", o->forced_eos, "token forced last");
-  sub.add_option("--seed", o->seed, "sampling seed (repeatable results)");
-  sub.add_flag("--no-cache", o->no_cache, "re-run the whole sequence each step (no KV cache)");
   // other tasks
   sub.add_option("--context", o->context, "question-answering: the context (the inputs are questions)");
   sub.add_option("--doc-stride", o->p.doc_stride, "question-answering: overlap of context windows, in tokens");
@@ -146,28 +169,12 @@ KILN_COMMAND(run_command, "run", "Run a task pipeline (text-classification, text
     p.normalize = o->normalize;
     p.handle_impossible_answer = o->impossible;
     auto& g = p.generation;
-    g.max_new_tokens = o->max_new_tokens;
-    g.min_new_tokens = o->min_new_tokens;
-    g.max_length = o->gen_max_length;
-    g.min_length = o->min_length;
-    g.num_beams = o->num_beams;
-    if (o->do_sample) g.do_sample = true;
-    g.top_k = o->top_k;
-    g.top_p = o->top_p;
-    g.temperature = o->temperature;
-    g.repetition_penalty = o->rep_penalty;
-    g.no_repeat_ngram_size = o->no_repeat;
-    g.length_penalty = o->len_penalty;
-    g.num_return_sequences = o->num_return;
-    if (o->early_stopping) g.early_stopping = true;
-    if (o->no_cache) g.use_cache = false;
-    g.forced_bos_token_id = o->forced_bos;
-    g.forced_eos_token_id = o->forced_eos;
-    g.seed = o->seed;
-    if (!o->bad_words.empty()) {
-      g.bad_words_ids.emplace();
-      for (const auto& b : o->bad_words) g.bad_words_ids->push_back(parse_ids(b, "--bad-words-ids"));
+    for (const auto& [setting, values] : o->generation) {
+      if (values.empty()) continue;
+      // Each --bad-words-ids is one banned sequence; of other repeated flags the last counts.
+      g.set(setting, setting == "bad_words_ids" ? join(values, ";") : values.back());
     }
+    g.top_k = o->top_k;
 
     std::vector<kiln::PipelineInput> inputs;
     if (!o->input_ids.empty()) {

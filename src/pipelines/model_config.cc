@@ -29,54 +29,8 @@ void get(const json& j, const char* key, T& out) {
     throw BadModel(fmt::format("config field '{}' has the wrong type ({})", key, it->dump()));
   }
 }
-template <typename T>
-void get_opt(const json& j, const char* key, std::optional<T>& out) {
-  auto it = j.find(key);
-  if (it == j.end()) return;
-  if (it->is_null()) {
-    out.reset();
-    return;
-  }
-  if (it->is_array()) {  // newer configs allow a list (e.g. several eos ids): take the first
-    if (!it->empty()) out = (*it)[0].get<T>();
-    return;
-  }
-  T v{};
-  get(j, key, v);
-  out = v;
-}
 
 }  // namespace
-
-void read_generation_fields(const json& j, gen::GenerationConfig& g) {
-  get(j, "max_length", g.max_length);
-  get_opt(j, "max_new_tokens", g.max_new_tokens);
-  get(j, "min_length", g.min_length);
-  get_opt(j, "min_new_tokens", g.min_new_tokens);
-  get(j, "do_sample", g.do_sample);
-  get(j, "num_beams", g.num_beams);
-  get(j, "temperature", g.temperature);
-  get(j, "top_k", g.top_k);
-  get(j, "top_p", g.top_p);
-  get(j, "repetition_penalty", g.repetition_penalty);
-  get(j, "no_repeat_ngram_size", g.no_repeat_ngram_size);
-  get(j, "length_penalty", g.length_penalty);
-  if (auto it = j.find("early_stopping"); it != j.end() && !it->is_null())
-    g.early_stopping = it->is_boolean() ? it->get<bool>() : false;  // "never" counts as false
-  get(j, "num_return_sequences", g.num_return_sequences);
-  get(j, "bad_words_ids", g.bad_words_ids);
-  get_opt(j, "bos_token_id", g.bos_token_id);
-  get_opt(j, "pad_token_id", g.pad_token_id);
-  if (auto it = j.find("eos_token_id"); it != j.end()) {
-    g.eos_token_ids.clear();
-    if (it->is_array()) g.eos_token_ids = it->get<std::vector<int64_t>>();
-    else if (it->is_number_integer()) g.eos_token_ids = {it->get<int64_t>()};
-  }
-  get_opt(j, "decoder_start_token_id", g.decoder_start_token_id);
-  get_opt(j, "forced_bos_token_id", g.forced_bos_token_id);
-  get_opt(j, "forced_eos_token_id", g.forced_eos_token_id);
-  get(j, "use_cache", g.use_cache);
-}
 
 std::string ModelConfig::label(int64_t id) const {
   auto it = id2label.find(id);
@@ -88,7 +42,7 @@ void ModelConfig::apply_task_params(const std::string& task) {
   if (tsp == raw.end() || !tsp->is_object()) return;
   auto it = tsp->find(task);
   if (it == tsp->end() || !it->is_object()) return;
-  read_generation_fields(*it, generation);
+  gen::overlay(gen::generation_options_from_json(*it), generation);
   get(*it, "prefix", prefix);
 }
 
@@ -126,9 +80,15 @@ ModelConfig read_model_config(const std::string& dir) {
   get(j, "d_kv", kv);
   c.decoder_heads = heads;
   c.head_dim = kv ? kv : (heads ? hidden / heads : 0);
-  read_generation_fields(j, c.generation);
+  // Generation settings: config.json's, then generation_config.json's over them.
+  GenerationOptions layers = gen::generation_options_from_json(j);
   const std::string gpath = (fs::path(dir) / "generation_config.json").string();
-  if (fs::exists(gpath)) read_generation_fields(read_json(gpath), c.generation);
+  if (fs::exists(gpath)) {
+    json g = read_json(gpath);
+    KILN_CHECK(g.is_object(), BadModel, "{} must hold a JSON object", gpath);
+    layers.merge(gen::generation_options_from_json(g));
+  }
+  gen::overlay(layers, c.generation);
   return c;
 }
 

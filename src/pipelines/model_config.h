@@ -33,7 +33,5 @@ struct ModelConfig {
 
 // Reads DIR/config.json (required) and DIR/generation_config.json (optional).
 ModelConfig read_model_config(const std::string& dir);
-// Fills generation settings from a config.json / generation_config.json object (only keys present).
-void read_generation_fields(const nlohmann::json& j, gen::GenerationConfig& g);
 
 }  // namespace kiln::pipelines
