@@ -3,7 +3,6 @@
 
 #include "core/error.h"
 #include "pipelines/tasks.h"
-#include "pipelines/tensor_rows.h"
 
 namespace kiln::pipelines {
 
@@ -59,34 +58,58 @@ Encoding EncoderTask::encode(const PipelineInput& in) const {
   return e;
 }
 
+std::vector<Encoding> EncoderTask::encode_all(const std::vector<PipelineInput>& inputs) const {
+  const bool plain_texts = std::all_of(inputs.begin(), inputs.end(),
+                                       [](const PipelineInput& in) { return !in.ids && !in.text_pair; });
+  if (!plain_texts || inputs.size() < 2) {
+    std::vector<Encoding> out;
+    out.reserve(inputs.size());
+    for (const auto& in : inputs) out.push_back(encode(in));
+    return out;
+  }
+  const Tokenizer& tok = dir_->tokenizer();
+  std::vector<std::string> texts;
+  texts.reserve(inputs.size());
+  for (const auto& in : inputs) texts.push_back(in.text);
+  std::optional<TruncationOptions> t;
+  if (options_.truncation) {
+    t.emplace();
+    t->max_length = options_.max_length ? *options_.max_length : tok.model_max_length().value_or(512);
+  }
+  return tok.encode_batch(texts, true, t, std::nullopt);
+}
+
 int64_t EncoderTask::pad_id() const {
   if (dir_->has_tokenizer())
     if (auto p = dir_->tokenizer().pad_token_id()) return *p;
   return dir_->config().generation.pad_token_id.value_or(0);
 }
 
-NamedTensors EncoderTask::forward(const std::vector<Encoding>& batch) const {
+NamedTensors EncoderTask::forward(std::span<const Encoding> batch) const {
   size_t len = 0;
   for (const auto& e : batch) len = std::max(len, e.ids.size());
   KILN_CHECK(len > 0, BadInput, "an input has no tokens; give some text or ids");
   const int64_t pad = pad_id();
-  std::vector<std::vector<int64_t>> ids, mask, types, pos;
-  for (const auto& e : batch) {
-    std::vector<int64_t> i = e.ids, m = e.attention_mask, t = e.type_ids, p(len);
-    if (m.size() != i.size()) m.assign(i.size(), 1);
-    if (t.size() != i.size()) t.assign(i.size(), 0);
-    i.resize(len, pad), m.resize(len, 0), t.resize(len, 0);
-    for (size_t k = 0; k < len; ++k) p[k] = (int64_t)k;
-    ids.push_back(i), mask.push_back(m), types.push_back(t), pos.push_back(p);
-  }
+  // Each input the graph takes, written straight from the encodings into its [batch, len] tensor.
+  auto fill = [&](const std::string& name, int64_t* row, const Encoding& e) {
+    const size_t n = e.ids.size();
+    auto put = [&](const std::vector<int64_t>& v, int64_t missing, int64_t padding) {
+      if (v.size() == n) std::copy(v.begin(), v.end(), row);
+      else std::fill(row, row + n, missing);
+      std::fill(row + n, row + len, padding);
+    };
+    if (name == "input_ids") put(e.ids, pad, pad);
+    else if (name == "attention_mask") put(e.attention_mask, 1, 0);
+    else if (name == "token_type_ids") put(e.type_ids, 0, 0);
+    else
+      for (size_t k = 0; k < len; ++k) row[k] = (int64_t)k;  // position_ids
+  };
   NamedTensors feeds;
   for (const auto& v : session_->inputs()) {
-    Tensor t = v.name == "input_ids"        ? i64_matrix(ids)
-               : v.name == "attention_mask" ? i64_matrix(mask)
-               : v.name == "token_type_ids" ? i64_matrix(types)
-                                            : i64_matrix(pos);
+    Tensor t(DType::I64, {(int64_t)batch.size(), (int64_t)len});
+    for (size_t b = 0; b < batch.size(); ++b) fill(v.name, t.data<int64_t>() + b * len, batch[b]);
     if (v.dtype != DType::Undefined && v.dtype != DType::I64) t = t.cast(v.dtype);
-    feeds[v.name] = t;
+    feeds[v.name] = std::move(t);
   }
   return session_->run(feeds);
 }

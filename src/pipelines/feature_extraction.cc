@@ -15,10 +15,9 @@ FeatureExtractionPipeline::FeatureExtractionPipeline(std::unique_ptr<ModelDir> d
 }
 
 std::vector<std::vector<std::vector<float>>> FeatureExtractionPipeline::embed(const std::vector<PipelineInput>& inputs) {
-  std::vector<Encoding> enc;
-  for (const auto& in : inputs) enc.push_back(encode(in));
+  std::vector<Encoding> enc = encode_all(inputs);
   std::vector<std::vector<std::vector<float>>> out(inputs.size());
-  for_chunks(enc, [&](const std::vector<Encoding>& chunk, const NamedTensors& outs, size_t first) {
+  for_chunks(enc, [&](std::span<const Encoding> chunk, const NamedTensors& outs, size_t first) {
     auto it = outs.find("last_hidden_state");
     const Tensor& h = it != outs.end() ? it->second : output(outs, "last_hidden_state", 3);
     KILN_CHECK(h.rank() == 3, BadModel, "{}: last_hidden_state has shape {}, expected [batch, tokens, hidden]",

@@ -29,7 +29,7 @@ std::vector<std::vector<std::vector<MaskFill>>> FillMaskPipeline::fill(const std
   }
   const int k = options_.top_k.value_or(5);
   std::vector<std::vector<std::vector<MaskFill>>> out(inputs.size());
-  for_chunks(enc, [&](const std::vector<Encoding>& chunk, const NamedTensors& outs, size_t first) {
+  for_chunks(enc, [&](std::span<const Encoding> chunk, const NamedTensors& outs, size_t first) {
     const Tensor& logits = output(outs, "logits", 3);
     const int64_t S = logits.dim(1), V = logits.dim(2);
     std::vector<float> all = as_floats(logits);

@@ -35,7 +35,7 @@ std::vector<Answer> QuestionAnsweringPipeline::answer(const std::vector<Pipeline
   std::vector<Answer> best(inputs.size());
   std::vector<bool> have(inputs.size(), false);
   std::vector<float> null_score(inputs.size(), 1e9f);
-  for_chunks(windows, [&](const std::vector<Encoding>& chunk, const NamedTensors& outs, size_t first) {
+  for_chunks(windows, [&](std::span<const Encoding> chunk, const NamedTensors& outs, size_t first) {
     const Tensor& st = output(outs, "start_logits", 2);
     const Tensor& en = output(outs, "end_logits", 2);
     const int64_t S = st.dim(1);

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,14 +19,18 @@ class EncoderTask : public JsonPipeline {
   EncoderTask(std::string task, std::unique_ptr<ModelDir> dir, PipelineOptions options, const std::string& stem = "model");
   // Encodes one input (special tokens added, truncated when options ask for it).
   Encoding encode(const PipelineInput& in) const;
-  // Runs the graph on encodings (padded to the longest, right side) and returns its outputs.
-  NamedTensors forward(const std::vector<Encoding>& batch) const;
+  // Encodes every input the same way; texts without a pair go through the tokenizer's batch
+  // encode (in parallel) together.
+  std::vector<Encoding> encode_all(const std::vector<PipelineInput>& inputs) const;
+  // Runs the graph on encodings (padded to the longest, right side, straight into the graph's
+  // input tensors) and returns its outputs.
+  NamedTensors forward(std::span<const Encoding> batch) const;
   // Runs inputs in chunks of batch_size, calling per_chunk(encodings, outputs, first index).
   template <typename F>
   void for_chunks(const std::vector<Encoding>& all, F&& per_chunk) const {
     const size_t bs = std::max<size_t>(1, options_.batch_size);
     for (size_t i = 0; i < all.size(); i += bs) {
-      std::vector<Encoding> chunk(all.begin() + i, all.begin() + std::min(all.size(), i + bs));
+      std::span<const Encoding> chunk(all.data() + i, std::min(all.size(), i + bs) - i);
       per_chunk(chunk, forward(chunk), i);
     }
   }

@@ -1,5 +1,6 @@
 #include "pipelines/tensor_rows.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace kiln::pipelines {
@@ -13,6 +14,22 @@ Tensor i64_matrix(const std::vector<std::vector<int64_t>>& rows) {
     std::memcpy(p + i * m, rows[i].data(), m * sizeof(int64_t));
   }
   return t;
+}
+
+PaddedBatch pad_batch(const std::vector<std::vector<int64_t>>& rows, size_t first, size_t n, int64_t pad) {
+  size_t len = 0;
+  for (size_t i = 0; i < n; ++i) len = std::max(len, rows[first + i].size());
+  PaddedBatch b{Tensor(DType::I64, {(int64_t)n, (int64_t)len}), Tensor(DType::I64, {(int64_t)n, (int64_t)len})};
+  for (size_t i = 0; i < n; ++i) {
+    const std::vector<int64_t>& r = rows[first + i];
+    int64_t* ids = b.ids.data<int64_t>() + i * len;
+    int64_t* mask = b.mask.data<int64_t>() + i * len;
+    std::copy(r.begin(), r.end(), ids);
+    std::fill(ids + r.size(), ids + len, pad);
+    std::fill(mask, mask + r.size(), 1);
+    std::fill(mask + r.size(), mask + len, 0);
+  }
+  return b;
 }
 
 Tensor take_rows(const Tensor& t, const std::vector<int64_t>& idx) {

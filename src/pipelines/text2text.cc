@@ -64,7 +64,7 @@ std::vector<Generation> Text2TextPipeline::generate(const std::vector<PipelineIn
         t.max_length = options_.max_length ? *options_.max_length : tok.model_max_length().value_or(512);
         tok.truncate(e, t, false);
       }
-      ids.push_back(e.ids);
+      ids.push_back(std::move(e.ids));
     }
     KILN_CHECK(!ids.back().empty(), BadInput, "input {} has no tokens; the encoder needs at least one", ids.size());
   }
@@ -73,21 +73,14 @@ std::vector<Generation> Text2TextPipeline::generate(const std::vector<PipelineIn
   const size_t bs = std::max<size_t>(1, options_.batch_size);
   for (size_t first = 0; first < ids.size(); first += bs) {
     const size_t n = std::min(bs, ids.size() - first);
-    size_t len = 0;
-    for (size_t i = 0; i < n; ++i) len = std::max(len, ids[first + i].size());
-    std::vector<std::vector<int64_t>> rows, mask;
-    for (size_t i = 0; i < n; ++i) {
-      std::vector<int64_t> r = ids[first + i], m(r.size(), 1);
-      r.resize(len, pad), m.resize(len, 0);
-      rows.push_back(r), mask.push_back(m);
-    }
+    PaddedBatch padded = pad_batch(ids, first, n, pad);
     NamedTensors feeds;
-    for (const auto& v : encoder_->inputs()) feeds[v.name] = i64_matrix(v.name == "input_ids" ? rows : mask);
+    for (const auto& v : encoder_->inputs()) feeds[v.name] = v.name == "input_ids" ? padded.ids : padded.mask;
     NamedTensors outs = encoder_->run(feeds);
     if (options_.on_encoded) options_.on_encoded();
     auto it = outs.find("last_hidden_state");
     Tensor hidden = it != outs.end() ? it->second : outs.begin()->second;
-    gen::CachedDecoder dec(decoder_, (int64_t)n, hidden, i64_matrix(mask), config.use_cache);
+    gen::CachedDecoder dec(decoder_, (int64_t)n, hidden, padded.mask, config.use_cache);
     std::vector<std::vector<int64_t>> start(n, std::vector<int64_t>{*config.decoder_start_token_id});
     gen::TokenCallback cb;
     if (options_.on_token)

@@ -14,8 +14,7 @@ TextClassificationPipeline::TextClassificationPipeline(std::unique_ptr<ModelDir>
     : EncoderTask("text-classification", std::move(dir), std::move(options)) {}
 
 std::vector<std::vector<LabelScore>> TextClassificationPipeline::classify(const std::vector<PipelineInput>& inputs) {
-  std::vector<Encoding> enc;
-  for (const auto& in : inputs) enc.push_back(encode(in));
+  std::vector<Encoding> enc = encode_all(inputs);
   const ModelConfig& cfg = dir_->config();
   std::string fn = options_.function_to_apply;
   if (fn.empty()) {
@@ -26,7 +25,7 @@ std::vector<std::vector<LabelScore>> TextClassificationPipeline::classify(const 
   KILN_CHECK(fn == "softmax" || fn == "sigmoid" || fn == "none", BadInput,
              "function_to_apply '{}' is not one of softmax, sigmoid, none", fn);
   std::vector<std::vector<LabelScore>> out(inputs.size());
-  for_chunks(enc, [&](const std::vector<Encoding>& chunk, const NamedTensors& outs, size_t first) {
+  for_chunks(enc, [&](std::span<const Encoding> chunk, const NamedTensors& outs, size_t first) {
     const Tensor& logits = output(outs, "logits", 2);
     const int64_t L = logits.dim(1);
     std::vector<float> all = as_floats(logits);

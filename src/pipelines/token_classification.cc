@@ -36,12 +36,11 @@ TokenClassificationPipeline::TokenClassificationPipeline(std::unique_ptr<ModelDi
 }
 
 std::vector<std::vector<TokenEntity>> TokenClassificationPipeline::tag(const std::vector<PipelineInput>& inputs) {
-  std::vector<Encoding> enc;
-  for (const auto& in : inputs) enc.push_back(encode(in));
+  std::vector<Encoding> enc = encode_all(inputs);
   const ModelConfig& cfg = dir_->config();
   const std::string agg = options_.aggregation_strategy;
   std::vector<std::vector<TokenEntity>> out(inputs.size());
-  for_chunks(enc, [&](const std::vector<Encoding>& chunk, const NamedTensors& outs, size_t first) {
+  for_chunks(enc, [&](std::span<const Encoding> chunk, const NamedTensors& outs, size_t first) {
     const Tensor& logits = output(outs, "logits", 3);
     const int64_t S = logits.dim(1), L = logits.dim(2);
     std::vector<float> all = as_floats(logits);
