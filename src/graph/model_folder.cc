@@ -5,6 +5,7 @@
 #include <cctype>
 #include <filesystem>
 #include <map>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -195,20 +196,24 @@ std::string ModelFolder::task() const {
 void ModelFolder::read_config() {
   auto j = nlohmann::json::parse(read_file(config_path_), nullptr, false);
   KILN_CHECK(j.is_object(), BadModel, "{} is not a JSON object; fix or replace config.json", config_path_);
-  auto int_field = [&](const char* key) -> std::optional<int64_t> {
+  // A field present (and not null) must have the type transformers gives it.
+  auto get = [&](const char* key, auto& out) {
     auto it = j.find(key);
-    if (it == j.end() || !it->is_number_integer()) return std::nullopt;
-    return it->get<int64_t>();
+    if (it == j.end() || it->is_null()) return false;
+    try {
+      out = it->get<std::remove_reference_t<decltype(out)>>();
+    } catch (const nlohmann::json::exception&) {
+      throw BadModel(fmt::format("{}: config field '{}' has the wrong type ({})", config_path_, key, it->dump()));
+    }
+    return true;
   };
-  if (auto t = j.find("model_type"); t != j.end() && t->is_string()) model_type_ = t->get<std::string>();
-  if (auto a = j.find("architectures"); a != j.end() && a->is_array())
-    for (const auto& c : *a)
-      if (c.is_string()) architectures_.push_back(c.get<std::string>());
-  if (auto e = j.find("is_encoder_decoder"); e != j.end() && e->is_boolean()) is_encoder_decoder_ = e->get<bool>();
-  if (auto p = j.find("prefix"); p != j.end() && p->is_string()) prefix_ = p->get<std::string>();
-  vocab_size_ = int_field("vocab_size").value_or(0);
+  get("model_type", model_type_);
+  get("architectures", architectures_);
+  get("is_encoder_decoder", is_encoder_decoder_);
+  get("prefix", prefix_);
+  get("vocab_size", vocab_size_);
   for (const char* k : {"max_position_embeddings", "n_positions", "n_ctx"})
-    if (auto v = int_field(k); v && *v > 0) {
+    if (int64_t v = 0; get(k, v) && v > 0) {
       max_positions_ = v;
       break;
     }
@@ -217,12 +222,13 @@ void ModelFolder::read_config() {
   if (auto it = j.find("id2label"); it != j.end() && it->is_object())
     for (auto& [k, v] : it->items()) {
       try {
-        id2label[std::stoll(k)] = v.is_string() ? v.get<std::string>() : v.dump();
+        id2label[std::stoll(k)] = v.get<std::string>();
       } catch (const std::exception&) {
-        throw BadModel(fmt::format("{}: id2label key '{}' is not an integer id", config_path_, k));
+        throw BadModel(fmt::format("{}: id2label key '{}' is not an integer id with a label name", config_path_, k));
       }
     }
-  int64_t n = int_field("num_labels").value_or((int64_t)id2label.size());
+  int64_t n = (int64_t)id2label.size();
+  get("num_labels", n);
   for (int64_t i = 0; i < n; ++i) {
     auto it = id2label.find(i);
     labels_.push_back(it != id2label.end() ? it->second : fmt::format("LABEL_{}", i));

@@ -1,12 +1,10 @@
 #include "pipelines/model_config.h"
 
-#include <filesystem>
 
 #include "core/error.h"
 #include "core/tensor_json.h"
 
 namespace kiln::pipelines {
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
@@ -33,8 +31,7 @@ void get(const json& j, const char* key, T& out) {
 }  // namespace
 
 std::string ModelConfig::label(int64_t id) const {
-  auto it = id2label.find(id);
-  return it != id2label.end() ? it->second : fmt::format("LABEL_{}", id);
+  return id >= 0 && id < (int64_t)labels.size() ? labels[(size_t)id] : fmt::format("LABEL_{}", id);
 }
 
 void ModelConfig::apply_task_params(const std::string& task) {
@@ -46,31 +43,19 @@ void ModelConfig::apply_task_params(const std::string& task) {
   get(*it, "prefix", prefix);
 }
 
-ModelConfig read_model_config(const std::string& dir) {
-  const std::string path = (fs::path(dir) / "config.json").string();
-  KILN_CHECK(fs::exists(path), IoError,
-             "{} has no config.json; a model folder needs it (labels, special token ids): copy it from the checkpoint",
-             dir);
+ModelConfig read_model_config(const ModelFolder& folder) {
+  const std::string path = folder.require_config();
   ModelConfig c;
   c.raw = read_json(path);
-  KILN_CHECK(c.raw.is_object(), BadModel, "{} must hold a JSON object", path);
   const json& j = c.raw;
-  get(j, "model_type", c.model_type);
-  get(j, "architectures", c.architectures);
-  get(j, "is_encoder_decoder", c.is_encoder_decoder);
+  // What every reader of a folder needs comes from ModelFolder (one parse of those fields).
+  c.model_type = folder.model_type();
+  c.architectures = folder.architectures();
+  c.is_encoder_decoder = folder.is_encoder_decoder();
+  c.labels = folder.labels();
+  c.vocab_size = folder.vocab_size();
+  c.prefix = folder.prefix();
   get(j, "problem_type", c.problem_type);
-  get(j, "vocab_size", c.vocab_size);
-  get(j, "prefix", c.prefix);
-  if (auto it = j.find("id2label"); it != j.end() && it->is_object())
-    for (auto& [k, v] : it->items()) {
-      try {
-        c.id2label[std::stoll(k)] = v.get<std::string>();
-      } catch (const std::exception&) {
-        throw BadModel(fmt::format("{}: id2label key '{}' is not an integer id", path, k));
-      }
-    }
-  c.num_labels = (int64_t)c.id2label.size();
-  get(j, "num_labels", c.num_labels);
   // Decoder attention sizes under the names each architecture uses.
   int64_t heads = 0, hidden = 0, kv = 0;
   for (const char* k : {"decoder_attention_heads", "num_heads", "n_head", "num_attention_heads", "decoder_num_heads"})
@@ -82,8 +67,7 @@ ModelConfig read_model_config(const std::string& dir) {
   c.head_dim = kv ? kv : (heads ? hidden / heads : 0);
   // Generation settings: config.json's, then generation_config.json's over them.
   GenerationOptions layers = gen::generation_options_from_json(j);
-  const std::string gpath = (fs::path(dir) / "generation_config.json").string();
-  if (fs::exists(gpath)) {
+  if (const std::string& gpath = folder.generation_config_path(); !gpath.empty()) {
     json g = read_json(gpath);
     KILN_CHECK(g.is_object(), BadModel, "{} must hold a JSON object", gpath);
     layers.merge(gen::generation_options_from_json(g));

@@ -6,7 +6,7 @@ namespace kiln::pipelines {
 
 ModelDir::ModelDir(std::string dir, std::string file, int threads)
     : dir_(std::move(dir)), file_(std::move(file)), folder_(ModelFolder::open(dir_)), threads_(threads) {
-  config_ = read_model_config(dir_);
+  config_ = read_model_config(folder_);
 }
 
 std::optional<std::string> ModelDir::find_graph(const std::string& stem) const { return folder_.graph(stem, file_); }

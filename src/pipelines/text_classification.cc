@@ -18,7 +18,7 @@ std::vector<std::vector<LabelScore>> TextClassificationPipeline::classify(const 
   const ModelConfig& cfg = dir_->config();
   std::string fn = options_.function_to_apply;
   if (fn.empty()) {
-    if (cfg.problem_type == "multi_label_classification" || cfg.num_labels == 1) fn = "sigmoid";
+    if (cfg.problem_type == "multi_label_classification" || cfg.num_labels() == 1) fn = "sigmoid";
     else if (cfg.problem_type == "regression") fn = "none";
     else fn = "softmax";
   }
