@@ -14,9 +14,25 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <random>
 #include <stdexcept>
 
 namespace kiln::test {
+
+int count_op(const Graph& g, const std::string& domain, const std::string& op) {
+  const std::string want = canonical_domain(domain);
+  int n = 0;
+  for (const auto& node : g.nodes) n += node.op_type == op && canonical_domain(node.domain) == want;
+  return n;
+}
+
+Tensor normal_tensor(const Shape& shape, uint32_t seed, float std, float mean) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> d(mean, std);
+  Tensor t(DType::F32, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(gen);
+  return t;
+}
 
 std::string fixture(const std::string& rel) { return std::string(KILN_SOURCE_DIR) + "/tests/fixtures/" + rel; }
 

@@ -2,9 +2,11 @@
 #pragma once
 #include <filesystem>
 #include <map>
+#include <cstdint>
 #include <string>
 
 #include "core/tensor_json.h"
+#include "graph/graph.h"
 #include "kiln/session.h"
 
 namespace kiln::test {
@@ -35,6 +37,12 @@ struct ScratchDir {
 
 // True under CI (the CI environment variable set to a non-empty value other than "false"/"0").
 bool in_ci();
+
+// Nodes of `g` (not its subgraphs) with this op type in this domain ("" and "ai.onnx" are one).
+int count_op(const Graph& g, const std::string& domain, const std::string& op);
+
+// A float32 tensor of seeded N(mean, std) values (std::mt19937, std::normal_distribution).
+Tensor normal_tensor(const Shape& shape, uint32_t seed, float std, float mean = 0.f);
 
 // build/peers, where scripts/install-peers puts ONNX Runtime and the JS tokenizers.
 std::string peers_dir();

@@ -81,7 +81,9 @@ TEST(LimitsCli, LoopStopsAtTheTimeout) {
   Cli c = run_cli("exec", m, "--timeout-ms 200", dir);
   EXPECT_EQ(c.code, 3);
   EXPECT_EQ(c.out, want);
-  EXPECT_LT(c.ms, 1000.0);  // the whole process, model loading included
+  // The whole process, model loading included: the loop alone would run for ever, so a bound far above
+  // the limit still shows the stop, and leaves room for a sanitized build on a loaded machine.
+  EXPECT_LT(c.ms, 5000.0);
   Cli b = run_cli("bench", m, "--timeout-ms 200 --warmup 0 --repeat 1", dir);
   EXPECT_EQ(b.code, 3);
   EXPECT_EQ(b.out, want);

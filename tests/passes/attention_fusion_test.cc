@@ -178,12 +178,6 @@ Tensor reference(const Case& c, const NamedTensors& f) {
   return y;
 }
 
-int count_op(const Graph& g, const std::string& domain, const std::string& op) {
-  int n = 0;
-  for (const auto& node : g.nodes) n += node.op_type == op && canonical_domain(node.domain) == domain;
-  return n;
-}
-
 class AttentionFusion : public ::testing::TestWithParam<Case> {};
 
 TEST_P(AttentionFusion, OneNodeMatchesOnnxRuntime) {
@@ -194,9 +188,10 @@ TEST_P(AttentionFusion, OneNodeMatchesOnnxRuntime) {
   save_model(m, path);
   Session s(path);
   const Graph& g = s.model().graph;
-  EXPECT_EQ(count_op(g, "kiln", "Attention"), 1);
-  for (const char* op : {"Softmax", "Transpose", "Where", "Expand", "Div"}) EXPECT_EQ(count_op(g, "", op), 0) << op;
-  EXPECT_EQ(count_op(g, "", "MatMul"), 0);
+  EXPECT_EQ(test::count_op(g, "kiln", "Attention"), 1);
+  for (const char* op : {"Softmax", "Transpose", "Where", "Expand", "Div"})
+    EXPECT_EQ(test::count_op(g, "", op), 0) << op;
+  EXPECT_EQ(test::count_op(g, "", "MatMul"), 0);
 
   KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
   NamedTensors feeds = feeds_for(c, 11);
@@ -235,8 +230,8 @@ void expect_left_alone(const Case& c, const Variant& var) {
   std::string path = (dir.path / "attn.onnx").string();
   save_model(m, path);
   Session s(path);
-  EXPECT_EQ(count_op(s.model().graph, "kiln", "Attention"), 0);
-  EXPECT_EQ(count_op(s.model().graph, "", "Softmax"), 1);
+  EXPECT_EQ(test::count_op(s.model().graph, "kiln", "Attention"), 0);
+  EXPECT_EQ(test::count_op(s.model().graph, "", "Softmax"), 1);
   KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
   NamedTensors feeds = feeds_for(c, 5, var.direct);
   NamedTensors ort = test::run_ort(path, feeds, dir.path.string());
@@ -324,8 +319,8 @@ TEST(AttentionFusion, DecoderStepWithCache) {
   std::string path = (dir.path / "step.onnx").string();
   save_model(m, path);
   Session s(path);
-  EXPECT_EQ(count_op(s.model().graph, "kiln", "Attention"), 2);
-  EXPECT_EQ(count_op(s.model().graph, "", "Softmax"), 0);
+  EXPECT_EQ(test::count_op(s.model().graph, "kiln", "Attention"), 2);
+  EXPECT_EQ(test::count_op(s.model().graph, "", "Softmax"), 0);
   KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
   NamedTensors feeds{{"x", random_tensor({B, 1, C}, 21, 1.0f)},
                      {"past_k", random_tensor({B, H, P, D}, 22, 1.0f)},
@@ -364,7 +359,7 @@ TEST(AttentionFusion, HalfPrecisionT5) {
   std::string path = (dir.path / "attn16.onnx").string();
   save_model(m, path);
   Session s(path);
-  EXPECT_EQ(count_op(s.model().graph, "kiln", "Attention"), 1);
+  EXPECT_EQ(test::count_op(s.model().graph, "kiln", "Attention"), 1);
 
   NamedTensors feeds{{"q", random_tensor({B, S, C}, 21, 1.0f).cast(DType::F16)},
                      {"k", random_tensor({B, S, C}, 22, 1.0f).cast(DType::F16)},

@@ -48,12 +48,6 @@ Model linear_gelu(bool extra_reader = false) {
   return m;
 }
 
-int count_op(const Graph& g, const std::string& domain, const std::string& op) {
-  int n = 0;
-  for (const auto& node : g.nodes) n += node.op_type == op && canonical_domain(node.domain) == domain;
-  return n;
-}
-
 const Node* find_op(const Graph& g, const std::string& domain, const std::string& op) {
   for (const auto& node : g.nodes)
     if (node.op_type == op && canonical_domain(node.domain) == domain) return &node;
@@ -68,8 +62,8 @@ TEST(MatMulGeluFusion, FloatLinearGeluIsOneProduct) {
   const Node* fused = find_op(g, "kiln", "MatMulBias");
   ASSERT_NE(fused, nullptr);
   EXPECT_EQ(fused->attr_string("activation", ""), "Gelu");
-  for (const char* op : {"BiasGelu", "Gelu"}) EXPECT_EQ(count_op(g, "com.microsoft", op), 0) << op;
-  for (const char* op : {"MatMul", "Add", "Erf", "Mul"}) EXPECT_EQ(count_op(g, "", op), 0) << op;
+  for (const char* op : {"BiasGelu", "Gelu"}) EXPECT_EQ(test::count_op(g, "com.microsoft", op), 0) << op;
+  for (const char* op : {"MatMul", "Add", "Erf", "Mul"}) EXPECT_EQ(test::count_op(g, "", op), 0) << op;
 
   Tensor x = random_tensor({kRows, kIn}, 3, 1.f);
   Tensor y = s.run({{"x", x}}).at("y");
@@ -92,8 +86,8 @@ TEST(MatMulGeluFusion, Int8LinearGeluMatchesOnnxRuntime) {
   const Node* fused = find_op(s.model().graph, "kiln", "MatMulIntegerToFloat");
   ASSERT_NE(fused, nullptr);
   EXPECT_EQ(fused->attr_string("activation", ""), "Gelu");
-  EXPECT_EQ(count_op(s.model().graph, "com.microsoft", "BiasGelu"), 0);
-  EXPECT_EQ(count_op(s.model().graph, "com.microsoft", "MatMulIntegerToFloat"), 0);
+  EXPECT_EQ(test::count_op(s.model().graph, "com.microsoft", "BiasGelu"), 0);
+  EXPECT_EQ(test::count_op(s.model().graph, "com.microsoft", "MatMulIntegerToFloat"), 0);
 
   KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
   auto dir = std::filesystem::temp_directory_path() / ("kiln-mmgelu-" + std::to_string(::getpid()));
@@ -108,8 +102,8 @@ TEST(MatMulGeluFusion, Int8LinearGeluMatchesOnnxRuntime) {
 TEST(MatMulGeluFusion, ProductWithAnotherReaderIsLeftAlone) {
   Model m = linear_gelu(true);
   Session s(m);
-  EXPECT_EQ(count_op(s.model().graph, "kiln", "MatMulBias"), 0);
-  EXPECT_EQ(count_op(s.model().graph, "com.microsoft", "BiasGelu"), 1);
+  EXPECT_EQ(test::count_op(s.model().graph, "kiln", "MatMulBias"), 0);
+  EXPECT_EQ(test::count_op(s.model().graph, "com.microsoft", "BiasGelu"), 1);
 }
 
 }  // namespace

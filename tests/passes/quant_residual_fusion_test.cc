@@ -15,20 +15,6 @@ using namespace kiln;
 
 namespace {
 
-Tensor normal(Shape s, uint32_t seed, float scale) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  Tensor t(DType::F32, s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(g);
-  return t;
-}
-
-int count_op(const Graph& g, const std::string& domain, const std::string& op) {
-  int n = 0;
-  for (const auto& node : g.nodes) n += node.op_type == op && canonical_domain(node.domain) == domain;
-  return n;
-}
-
 constexpr int64_t kM = 50, kK = 40, kN = 70;
 
 // u8 a [kM, kK] x constant s8 [kK, kN], scales, zero point and bias, then Add(., r) (r first when
@@ -42,9 +28,9 @@ Model product_plus(bool r_first) {
   for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = (int8_t)rng();
   std::string y = b.op("MatMulIntegerToFloat",
                        {a, b.initializer("w", w), b.initializer("a_scale", Tensor::scalar<float>(0.01f)),
-                        b.initializer("b_scale", normal({kN}, 7, 0.02f)),
+                        b.initializer("b_scale", test::normal_tensor({kN}, 7, 0.02f)),
                         b.initializer("a_zp", Tensor::scalar<uint8_t>(120)), "",
-                        b.initializer("bias", normal({kN}, 8, 0.5f))},
+                        b.initializer("bias", test::normal_tensor({kN}, 8, 0.5f))},
                        {}, "com.microsoft");
   std::string out = r_first ? b.op("Add", {r, y}) : b.op("Add", {y, r});
   b.output(out, "out", DType::F32, {});
@@ -65,13 +51,13 @@ TEST(QuantResidualFusion, SameValuesAsTheProductAndTheAdd) {
     for (const Shape& rs : residuals)
       for (int threads : {1, 2}) {
         SCOPED_TRACE(shape_str(rs) + (r_first ? " r first" : "") + " threads " + std::to_string(threads));
-        NamedTensors feeds{{"a", a}, {"r", normal(rs, 11, 1.f)}};
+        NamedTensors feeds{{"a", a}, {"r", test::normal_tensor(rs, 11, 1.f)}};
         SessionOptions fused_opt, plain_opt;
         fused_opt.threads = plain_opt.threads = threads;
         plain_opt.optimization_level = 0;
         Session fused(product_plus(r_first), fused_opt), plain(product_plus(r_first), plain_opt);
-        EXPECT_EQ(count_op(fused.model().graph, "", "Add"), 0);
-        EXPECT_EQ(count_op(fused.model().graph, "kiln", "MatMulIntegerToFloat"), 1);
+        EXPECT_EQ(test::count_op(fused.model().graph, "", "Add"), 0);
+        EXPECT_EQ(test::count_op(fused.model().graph, "kiln", "MatMulIntegerToFloat"), 1);
         Tensor got = fused.run(feeds).at("out"), want = plain.run(feeds).at("out");
         ASSERT_EQ(got.shape(), want.shape());
         int64_t differ = 0;

@@ -18,20 +18,6 @@ using namespace kiln;
 
 namespace {
 
-Tensor normal(Shape s, uint32_t seed, float scale) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  Tensor t(DType::F32, s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(g);
-  return t;
-}
-
-int count_op(const Graph& g, const std::string& domain, const std::string& op) {
-  int n = 0;
-  for (const auto& node : g.nodes) n += node.op_type == op && canonical_domain(node.domain) == domain;
-  return n;
-}
-
 // y (float, a graph output) -> [Reshape ->] DynamicQuantizeLinear -> q, s, zp; checks the session
 // rewrote the quantization and that q, s, zp equal the plain kernel's on the session's own y.
 void check_quantization(Model m, const std::string& y, bool reshape, const NamedTensors& feeds,
@@ -60,8 +46,8 @@ void check_quantization(Model m, const std::string& y, bool reshape, const Named
   SessionOptions opt;
   opt.threads = 2;
   Session s(m, opt);
-  EXPECT_EQ(count_op(s.model().graph, "kiln", "DynamicQuantizeLinear"), 1);
-  EXPECT_EQ(count_op(s.model().graph, "", "DynamicQuantizeLinear"), 0);
+  EXPECT_EQ(test::count_op(s.model().graph, "kiln", "DynamicQuantizeLinear"), 1);
+  EXPECT_EQ(test::count_op(s.model().graph, "", "DynamicQuantizeLinear"), 0);
   bool tagged = false;
   for (const auto& n : s.model().graph.nodes) tagged |= n.op_type == producer_op && n.attributes.count("range_output");
   EXPECT_TRUE(tagged) << producer_op;
@@ -83,9 +69,10 @@ TEST(QuantizeRangeFusion, LayerNormalization) {
     GraphBuilder b("ln", 17);
     std::string x = b.input("x", DType::F32, {Dim{37, ""}, Dim{301, ""}});
     std::string y = b.op("LayerNormalization",
-                         {x, b.initializer("gamma", normal({301}, 1, 1.f)), b.initializer("beta", normal({301}, 2, 1.f))},
+                         {x, b.initializer("gamma", test::normal_tensor({301}, 1, 1.f)),
+                          b.initializer("beta", test::normal_tensor({301}, 2, 1.f))},
                          {{"axis", attr_int(-1)}});
-    check_quantization(b.finish(), y, reshape, {{"x", normal({37, 301}, 3, 2.f)}}, "LayerNormalization");
+    check_quantization(b.finish(), y, reshape, {{"x", test::normal_tensor({37, 301}, 3, 2.f)}}, "LayerNormalization");
   }
 }
 
@@ -102,7 +89,7 @@ Model int8_product(bool gelu) {
                         b.initializer("b_scale", Tensor::scalar<float>(0.02f)),
                         b.initializer("a_zp", Tensor::scalar<uint8_t>(120))},
                        {}, "com.microsoft");
-  if (gelu) y = b.op("BiasGelu", {y, b.initializer("bias", normal({70}, 5, 0.5f))}, {}, "com.microsoft");
+  if (gelu) y = b.op("BiasGelu", {y, b.initializer("bias", test::normal_tensor({70}, 5, 0.5f))}, {}, "com.microsoft");
   Model m = b.finish();
   m.set_opset("com.microsoft", 1);
   return m;
@@ -131,7 +118,7 @@ TEST(QuantizeRangeFusion, QuantizedDistilBert) {
   const std::string dir = test::fixture("models/distilbert-tiny");
   Session s(dir + "/model_quantized.onnx");
   const Graph& g = s.model().graph;
-  EXPECT_GT(count_op(g, "kiln", "DynamicQuantizeLinear"), 0);
+  EXPECT_GT(test::count_op(g, "kiln", "DynamicQuantizeLinear"), 0);
   int attention = 0, ln = 0;
   for (const auto& n : g.nodes) {
     if (!n.attributes.count("range_output")) continue;

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kSkeleton = "models/t5-small-skeleton/encoder_model.onnx";
+const std::string kSkeleton = "skeletons/t5-small/encoder_model.onnx";
 
 // The weight initializers of the q and k projections: MatMul(x, W) → Reshape → Transpose → the
 // MatMul that makes the scores read by a Softmax (through Add / Cast).
