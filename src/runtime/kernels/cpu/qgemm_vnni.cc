@@ -15,8 +15,10 @@
 #include <cstring>
 #include <utility>
 
+#include "core/error.h"
 #include "core/threads.h"
 #include "runtime/kernels/cpu/isa.h"
+#include "runtime/kernels/cpu/row_tiles.h"
 
 namespace kiln::cpu {
 
@@ -27,6 +29,7 @@ namespace {
 constexpr int kMR = 12;       // rows of A per tile: 24 accumulators + 2 B registers + 1 broadcast
 constexpr int kPanel = 32;    // columns of B per panel (two 16-lane registers)
 constexpr int kBlock = 128;   // bytes of one packed group of 4 rows of K
+static_assert(kMR == kTileRows, "row tiles (row_tiles.h) are the kernel's row tiles");
 
 struct Job {
   const uint8_t* a;
@@ -34,6 +37,7 @@ struct Job {
   const VnniPackedB* b;
   const VnniEpilogue* e;
   const int32_t* rowsum;  // M values when e->zb is set
+  bool tiled;             // a is in row tiles (row_tiles.h), lda unused
 };
 
 // GELU (erf form) of 16 floats in registers: 0.5 x (1 + erf(z)), z = x / sqrt(2), erf by
@@ -107,12 +111,13 @@ KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __
 }
 
 // MR rows of A (from m0) times panel p of B over all of K; the sums stay in registers until the
-// epilogue.
-template <int MR>
+// epilogue. Tiled: A in row tiles, the MR x 4 bytes of each step over K side by side (m0 is a multiple
+// of 12 and MR the tile's row count).
+template <int MR, bool Tiled>
 KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch) {
   const int8_t* bp = j.b->panel(p);
-  const uint8_t* a = j.a + m0 * j.lda;
   const int64_t lda = j.lda, k4 = j.b->k4;
+  const uint8_t* a = Tiled ? j.a + m0 * k4 * 4 : j.a + m0 * lda;
   __m512i acc0[MR], acc1[MR];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
@@ -136,7 +141,10 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch) {
 #pragma GCC unroll 12
     for (int r = 0; r < MR; ++r) {
       int32_t four;
-      std::memcpy(&four, a + r * lda + 4 * k, 4);
+      if constexpr (Tiled)
+        std::memcpy(&four, a + k * (4 * MR) + 4 * r, 4);
+      else
+        std::memcpy(&four, a + r * lda + 4 * k, 4);
       const __m512i av = _mm512_set1_epi32(four);
       acc0[r] = _mm512_dpbusd_epi32(acc0[r], av, b0);
       acc1[r] = _mm512_dpbusd_epi32(acc1[r], av, b1);
@@ -179,11 +187,12 @@ KILN_VNNI inline void tile_range(const float* out, int64_t rows, int64_t cols, i
 
 using TileFn = void (*)(const Job&, int64_t, int64_t, bool);
 
-template <int... R>
+template <bool Tiled, int... R>
 constexpr auto make_tiles(std::integer_sequence<int, R...>) {
-  return std::array<TileFn, sizeof...(R)>{&tile<R + 1>...};
+  return std::array<TileFn, sizeof...(R)>{&tile<R + 1, Tiled>...};
 }
-const auto kTiles = make_tiles(std::make_integer_sequence<int, kMR>{});
+const auto kTiles = make_tiles<false>(std::make_integer_sequence<int, kMR>{});
+const auto kTilesTiled = make_tiles<true>(std::make_integer_sequence<int, kMR>{});
 
 // Which tiles the jobs are: job = (row block, panel, row tile of the block), in that order.
 struct Layout {
@@ -203,7 +212,7 @@ KILN_VNNI void run_jobs(const Job& job, const Layout& l, long j0, long j1) {
     int64_t m0 = (blk * l.btiles + t) * kMR;
     if (m0 >= l.M) continue;
     int64_t rows = std::min<int64_t>(kMR, l.M - m0);
-    kTiles[rows - 1](job, m0, p, t == 0);
+    (job.tiled ? kTilesTiled : kTiles)[rows - 1](job, m0, p, t == 0);
     if (want_range) tile_range(e.out_f32 + m0 * N + p * kPanel, rows, std::min<int64_t>(kPanel, N - p * kPanel), N, &lo, &hi);
   }
   if (want_range) e.range->merge(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
@@ -240,11 +249,12 @@ VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N) {
   return p;
 }
 
-void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e) {
+void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e, bool tiled) {
   if (M <= 0 || b.N <= 0) return;
+  KILN_CHECK(!tiled || row_tiles_fit(b.K), InternalError, "vnni_gemm: row tiles with K = {}", b.K);
   // The kernel reads A four bytes at a time: pad K to a multiple of 4 (zeros meet B's zero rows).
   std::vector<uint8_t> padded;
-  if (b.K % 4 != 0) {
+  if (!tiled && b.K % 4 != 0) {
     int64_t ld = b.k4 * 4;
     padded.assign((size_t)(M * ld), 0);
     for (int64_t m = 0; m < M; ++m) std::memcpy(padded.data() + m * ld, a + m * lda, (size_t)b.K);
@@ -256,11 +266,19 @@ void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, c
     rowsum.resize((size_t)M);
     for (int64_t m = 0; m < M; ++m) {
       int32_t s = 0;
-      for (int64_t k = 0; k < b.K; ++k) s += a[m * lda + k];
+      if (tiled) {
+        // Row m's bytes in its tile: 4 of every group of rows x 4.
+        const int64_t m0 = m / kMR * kMR, rows = std::min<int64_t>(kMR, M - m0);
+        const uint8_t* t = a + m0 * b.K + (m - m0) * 4;
+        for (int64_t g = 0; g < b.k4; ++g)
+          for (int i = 0; i < 4; ++i) s += t[g * rows * 4 + i];
+      } else {
+        for (int64_t k = 0; k < b.K; ++k) s += a[m * lda + k];
+      }
       rowsum[m] = s;
     }
   }
-  Job job{a, lda, M, &b, &e, rowsum.data()};
+  Job job{a, lda, M, &b, &e, rowsum.data(), tiled};
   // Rows of A are taken in blocks small enough to stay in L2 (kBlockBytes of A); within a block,
   // consecutive jobs share a panel of B, so the panel stays in L1 across the block's row tiles and the
   // block's rows stay in L2 across the panels. One block (the whole of A) at 128 tokens; at larger

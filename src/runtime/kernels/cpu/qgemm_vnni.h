@@ -51,7 +51,9 @@ struct VnniEpilogue {
   ValueRange* range = nullptr;
 };
 
-// y = epilogue(a x b) for a (M x K u8, row stride lda >= K). Runs on the thread pool.
-void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e);
+// y = epilogue(a x b) for a (M x K u8, row stride lda >= K; or, tiled, in row tiles (row_tiles.h),
+// K a multiple of 4, lda unused). Runs on the thread pool.
+void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e,
+               bool tiled = false);
 
 }  // namespace kiln::cpu
