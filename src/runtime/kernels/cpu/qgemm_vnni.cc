@@ -19,6 +19,7 @@
 #include "core/threads.h"
 #include "runtime/kernels/cpu/isa.h"
 #include "runtime/kernels/cpu/row_tiles.h"
+#include "runtime/kernels/cpu/weight_pages.h"
 
 namespace kiln::cpu {
 
@@ -232,10 +233,9 @@ VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N) {
   p.N = N;
   p.k4 = (K + 3) / 4;
   p.panels = (N + kPanel - 1) / kPanel;
-  p.data.assign((size_t)(p.panels * p.k4 * kBlock + 64), 0);
-  p.offset = (int64_t)((64 - reinterpret_cast<uintptr_t>(p.data.data()) % 64) % 64);
+  p.data = allocate_weight_bytes((size_t)(p.panels * p.k4 * kBlock));
   for (int64_t pn = 0; pn < p.panels; ++pn) {
-    int8_t* dst = p.data.data() + p.offset + pn * p.k4 * kBlock;
+    int8_t* dst = p.data.get() + pn * p.k4 * kBlock;
     for (int64_t g = 0; g < p.k4; ++g)
       for (int64_t c = 0; c < kPanel; ++c) {
         int64_t n = pn * kPanel + c;
