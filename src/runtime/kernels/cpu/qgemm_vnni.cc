@@ -12,6 +12,7 @@
 #include <climits>
 #include <limits>
 #include <array>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -115,7 +116,7 @@ KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __
 // epilogue. Tiled: A in row tiles, the MR x 4 bytes of each step over K side by side (m0 is a multiple
 // of 12 and MR the tile's row count).
 template <int MR, bool Tiled>
-KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch) {
+KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch, const int8_t* next) {
   const int8_t* bp = j.b->panel(p);
   const int64_t lda = j.lda, k4 = j.b->k4;
   const uint8_t* a = Tiled ? j.a + m0 * k4 * 4 : j.a + m0 * lda;
@@ -139,6 +140,7 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch) {
       _mm_prefetch(reinterpret_cast<const char*>(bp + (k + 16) * kBlock), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(bp + (k + 16) * kBlock + 64), _MM_HINT_T0);
     }
+    if (next && (k & 3) == 0) _mm_prefetch(reinterpret_cast<const char*>(next + k * 16), _MM_HINT_T1);
 #pragma GCC unroll 12
     for (int r = 0; r < MR; ++r) {
       int32_t four;
@@ -186,7 +188,7 @@ KILN_VNNI inline void tile_range(const float* out, int64_t rows, int64_t cols, i
   }
 }
 
-using TileFn = void (*)(const Job&, int64_t, int64_t, bool);
+using TileFn = void (*)(const Job&, int64_t, int64_t, bool, const int8_t*);
 
 template <bool Tiled, int... R>
 constexpr auto make_tiles(std::integer_sequence<int, R...>) {
@@ -213,7 +215,10 @@ KILN_VNNI void run_jobs(const Job& job, const Layout& l, long j0, long j1) {
     int64_t m0 = (blk * l.btiles + t) * kMR;
     if (m0 >= l.M) continue;
     int64_t rows = std::min<int64_t>(kMR, l.M - m0);
-    (job.tiled ? kTilesTiled : kTiles)[rows - 1](job, m0, p, t == 0);
+    // Row tiles 1 to 8 of a panel bring the next panel into L2, an eighth each, one line every 4 steps
+    // over K, while their own panel is in L1 (the first tile reads its panel from L3 or memory).
+    const int8_t* next = t >= 1 && t <= 8 ? job.b->panel(p + 1) + (t - 1) * 16 * job.b->k4 : nullptr;
+    (job.tiled ? kTilesTiled : kTiles)[rows - 1](job, m0, p, t == 0, next);
     if (want_range) tile_range(e.out_f32 + m0 * N + p * kPanel, rows, std::min<int64_t>(kPanel, N - p * kPanel), N, &lo, &hi);
   }
   if (want_range) e.range->merge(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
