@@ -89,8 +89,21 @@ KILN_VNNI inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-// One finished 16-column half-row: correction, then float (scale, bias) or int32, masked store.
-KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __mmask16 mask) {
+// [min, max] of the float outputs a thread wrote, folded in while they are in registers; a NaN is
+// passed over, as DynamicQuantizeLinear's own reduction does.
+struct Range16 {
+  __m512 lo, hi;
+};
+KILN_VNNI inline void fold(Range16* rg, __m512 v, __mmask16 mask) {
+  rg->lo = _mm512_mask_min_ps(rg->lo, mask, v, rg->lo);
+  rg->hi = _mm512_mask_max_ps(rg->hi, mask, v, rg->hi);
+}
+
+// One finished 16-column half-row: correction, then float (scale, bias) or int32, masked store. With
+// `stage` the float values go there instead (16 floats, aligned; GELU follows), else the range
+// folds them when asked.
+KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __mmask16 mask, float* stage,
+                             Range16* rg) {
   const VnniEpilogue& e = *j.e;
   int32_t za = e.za_count == 0 ? 0 : e.za_count == 1 ? e.za[0] : e.za[m];
   if (za) {
@@ -106,7 +119,12 @@ KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __
     __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(mask, v), _mm512_maskz_loadu_ps(mask, e.scale + col));
     if (e.bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, e.bias + col));
     if (e.residual) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, e.residual + m * N + col));
+    if (stage) {
+      _mm512_store_ps(stage, f);
+      return;
+    }
     _mm512_mask_storeu_ps(e.out_f32 + m * N + col, mask, f);
+    if (rg) fold(rg, f, mask);
   } else {
     _mm512_mask_storeu_epi32(e.out_i32 + m * N + col, mask, v);
   }
@@ -116,7 +134,7 @@ KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __
 // epilogue. Tiled: A in row tiles, the MR x 4 bytes of each step over K side by side (m0 is a multiple
 // of 12 and MR the tile's row count).
 template <int MR, bool Tiled>
-KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch, const int8_t* next) {
+KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch, const int8_t* next, Range16* rg) {
   const int8_t* bp = j.b->panel(p);
   const int64_t lda = j.lda, k4 = j.b->k4;
   const uint8_t* a = Tiled ? j.a + m0 * k4 * 4 : j.a + m0 * lda;
@@ -155,40 +173,38 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch, const in
   }
   const int64_t col = p * kPanel, cols = std::min<int64_t>(kPanel, j.b->N - col);
   const __mmask16 lo = lanes(cols), hi = lanes(cols - 16);
+  if (!j.e->gelu) {
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      finish(acc0[r], j, m0 + r, col, lo, nullptr, rg);
+      if (hi) finish(acc1[r], j, m0 + r, col + 16, hi, nullptr, rg);
+    }
+    return;
+  }
+  // GELU over the finished tile in a loop of its own: applied inside the epilogue, next to the 24
+  // live sums, it ran slower (register pressure). The tile waits in an aligned buffer in L1 (full
+  // stores, which loads can take straight from the store buffer; a masked store cannot forward).
+  alignas(64) float stage[MR][kPanel];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {
-    finish(acc0[r], j, m0 + r, col, lo);
-    if (hi) finish(acc1[r], j, m0 + r, col + 16, hi);
+    finish(acc0[r], j, m0 + r, col, lo, stage[r], nullptr);
+    if (hi) finish(acc1[r], j, m0 + r, col + 16, hi, stage[r] + 16, nullptr);
   }
-  if (j.e->gelu) {
-    // GELU over the finished tile while it is in L1, in a loop of its own: applied inside the
-    // epilogue above, next to the 24 live sums, it ran slower than this (register pressure).
-    float* out = j.e->out_f32 + m0 * j.b->N + col;
-    for (int r = 0; r < MR; ++r) {
-      float* row = out + r * j.b->N;
-      _mm512_mask_storeu_ps(row, lo, gelu_erf16(_mm512_maskz_loadu_ps(lo, row)));
-      if (hi) _mm512_mask_storeu_ps(row + 16, hi, gelu_erf16(_mm512_maskz_loadu_ps(hi, row + 16)));
+  float* out = j.e->out_f32 + m0 * j.b->N + col;
+  for (int r = 0; r < MR; ++r) {
+    float* row = out + r * j.b->N;
+    const __m512 g0 = gelu_erf16(_mm512_load_ps(stage[r]));
+    _mm512_mask_storeu_ps(row, lo, g0);
+    if (rg) fold(rg, g0, lo);
+    if (hi) {
+      const __m512 g1 = gelu_erf16(_mm512_load_ps(stage[r] + 16));
+      _mm512_mask_storeu_ps(row + 16, hi, g1);
+      if (rg) fold(rg, g1, hi);
     }
   }
 }
 
-// Folds the range of a finished tile (rows x cols floats, row stride ld, still in L1) into lo / hi;
-// a NaN is passed over, as DynamicQuantizeLinear's own reduction does.
-KILN_VNNI inline void tile_range(const float* out, int64_t rows, int64_t cols, int64_t ld, __m512* lo, __m512* hi) {
-  const __mmask16 m0 = lanes(cols), m1 = lanes(cols - 16);
-  for (int64_t r = 0; r < rows; ++r) {
-    const __m512 a = _mm512_maskz_loadu_ps(m0, out + r * ld);
-    *lo = _mm512_mask_min_ps(*lo, m0, a, *lo);
-    *hi = _mm512_mask_max_ps(*hi, m0, a, *hi);
-    if (m1) {
-      const __m512 b = _mm512_maskz_loadu_ps(m1, out + r * ld + 16);
-      *lo = _mm512_mask_min_ps(*lo, m1, b, *lo);
-      *hi = _mm512_mask_max_ps(*hi, m1, b, *hi);
-    }
-  }
-}
-
-using TileFn = void (*)(const Job&, int64_t, int64_t, bool, const int8_t*);
+using TileFn = void (*)(const Job&, int64_t, int64_t, bool, const int8_t*, Range16*);
 
 template <bool Tiled, int... R>
 constexpr auto make_tiles(std::integer_sequence<int, R...>) {
@@ -205,10 +221,9 @@ struct Layout {
 // Jobs j0 .. j1-1 on this thread; the range of their float outputs, when asked for, is merged once.
 KILN_VNNI void run_jobs(const Job& job, const Layout& l, long j0, long j1) {
   const VnniEpilogue& e = *job.e;
-  const int64_t N = job.b->N;
   const bool want_range = e.range && e.scale;
-  __m512 lo = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-  __m512 hi = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  Range16 rg{_mm512_set1_ps(std::numeric_limits<float>::infinity()),
+             _mm512_set1_ps(-std::numeric_limits<float>::infinity())};
   for (long jb = j0; jb < j1; ++jb) {
     int64_t blk = jb / l.per_block, rest = jb % l.per_block;
     int64_t p = rest / l.btiles, t = rest % l.btiles;
@@ -218,10 +233,9 @@ KILN_VNNI void run_jobs(const Job& job, const Layout& l, long j0, long j1) {
     // Row tiles 1 to 8 of a panel bring the next panel into L2, an eighth each, one line every 4 steps
     // over K, while their own panel is in L1 (the first tile reads its panel from L3 or memory).
     const int8_t* next = t >= 1 && t <= 8 ? job.b->panel(p + 1) + (t - 1) * 16 * job.b->k4 : nullptr;
-    (job.tiled ? kTilesTiled : kTiles)[rows - 1](job, m0, p, t == 0, next);
-    if (want_range) tile_range(e.out_f32 + m0 * N + p * kPanel, rows, std::min<int64_t>(kPanel, N - p * kPanel), N, &lo, &hi);
+    (job.tiled ? kTilesTiled : kTiles)[rows - 1](job, m0, p, t == 0, next, want_range ? &rg : nullptr);
   }
-  if (want_range) e.range->merge(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
+  if (want_range) e.range->merge(_mm512_reduce_min_ps(rg.lo), _mm512_reduce_max_ps(rg.hi));
 }
 
 }  // namespace
