@@ -12,7 +12,6 @@
 #include <climits>
 #include <limits>
 #include <array>
-#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -232,7 +231,8 @@ KILN_VNNI void run_jobs(const Job& job, const Layout& l, long j0, long j1) {
     int64_t rows = std::min<int64_t>(kMR, l.M - m0);
     // Row tiles 1 to 8 of a panel bring the next panel into L2, an eighth each, one line every 4 steps
     // over K, while their own panel is in L1 (the first tile reads its panel from L3 or memory).
-    const int8_t* next = t >= 1 && t <= 8 ? job.b->panel(p + 1) + (t - 1) * 16 * job.b->k4 : nullptr;
+    const bool ahead = t >= 1 && t <= 8 && p + 1 < l.panels;
+    const int8_t* next = ahead ? job.b->panel(p + 1) + (t - 1) * 16 * job.b->k4 : nullptr;
     (job.tiled ? kTilesTiled : kTiles)[rows - 1](job, m0, p, t == 0, next, want_range ? &rg : nullptr);
   }
   if (want_range) e.range->merge(_mm512_reduce_min_ps(rg.lo), _mm512_reduce_max_ps(rg.hi));
