@@ -89,7 +89,9 @@ TEST(Int8RowTiles, QuantizeWholeMatrixInParallel) {
 
 TEST(Int8RowTiles, VnniProductReadsThemBitwiseAsRows) {
   if (!vnni_gemm_supported()) {
-    std::printf("skipping: no AVX512-VNNI here, by the CPU or KILN_ISA (kiln's VNNI product is the only reader of row tiles)\n");
+    std::printf(
+        "skipping: no AVX512-VNNI here, by the CPU or KILN_ISA (kiln's VNNI product is the only reader of row "
+        "tiles)\n");
     return;
   }
   std::mt19937 rng(11);
