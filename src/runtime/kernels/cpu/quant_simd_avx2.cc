@@ -91,6 +91,6 @@ __attribute__((target("avx2,fma"))) void dequant_row(const int32_t* r, const flo
 
 }  // namespace
 
-const QuantKernels kQuantAvx2{min_max, quantize_u8, correct_row, dequant_row};
+const QuantKernels kQuantAvx2{min_max, quantize_u8, correct_row, dequant_row, quantize_u8_tile_by_rows<quantize_u8>};
 
 }  // namespace kiln::cpu
