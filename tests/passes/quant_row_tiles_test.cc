@@ -21,14 +21,6 @@ using namespace kiln;
 
 namespace {
 
-Tensor normal(Shape s, uint32_t seed, float scale) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  Tensor t(DType::F32, s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(g);
-  return t;
-}
-
 Tensor random_8bit(DType dt, Shape s, uint32_t seed) {
   std::mt19937 rng(seed);
   Tensor t(dt, s);
@@ -51,7 +43,7 @@ Model quantized_pair(int64_t K, bool q_out) {
   std::string y1 =
       b.op("MatMulIntegerToFloat",
            {q[0], b.initializer("w1", random_8bit(DType::I8, {K, 70}, 3)), q[1],
-            b.initializer("s1", normal({70}, 4, 0.01f)), q[2], "", b.initializer("bias1", normal({70}, 5, 0.5f))},
+            b.initializer("s1", test::normal_tensor({70}, 4, 0.01f)), q[2], "", b.initializer("bias1", test::normal_tensor({70}, 5, 0.5f))},
            {}, "com.microsoft");
   std::string y2 = b.op("MatMulIntegerToFloat",
                         {q[0], b.initializer("w2", random_8bit(DType::U8, {K, 24}, 6)), q[1],
@@ -76,7 +68,7 @@ void expect_bitwise(const Tensor& got, const Tensor& want) {
 
 TEST(QuantRowTiles, ProductsReadTheQuantizerInRowTiles) {
   const bool vnni = cpu::vnni_gemm_supported();
-  NamedTensors feeds{{"x", normal({2, 37, 40}, 1, 1.5f)}};
+  NamedTensors feeds{{"x", test::normal_tensor({2, 37, 40}, 1, 1.5f)}};
   for (int threads : {1, 2}) {
     SCOPED_TRACE("threads " + std::to_string(threads));
     SessionOptions fused_opt, plain_opt;
@@ -113,7 +105,7 @@ TEST(QuantRowTiles, LeftRowMajorWhereOthersReadOrKDoesNotFit) {
     EXPECT_EQ(tiled(s.model().graph, "MatMulIntegerToFloat"), 0);
     SessionOptions plain_opt;
     plain_opt.optimization_level = 0;
-    NamedTensors feeds{{"x", normal({2, 37, c.K}, 2, 1.f)}};
+    NamedTensors feeds{{"x", test::normal_tensor({2, 37, c.K}, 2, 1.f)}};
     NamedTensors got = s.run(feeds), want = Session(quantized_pair(c.K, c.q_out), plain_opt).run(feeds);
     expect_bitwise(got.at("y1"), want.at("y1"));
     if (c.q_out) EXPECT_EQ(got.at("q").numel(), want.at("q").numel());
@@ -125,7 +117,7 @@ TEST(QuantRowTiles, ProductWithoutConstantWeightsRearrangesThemBack) {
   Tensor a = random_8bit(DType::U8, {M, K}, 8), tiles(DType::U8, {M, K});
   cpu::to_row_tiles(a.data<uint8_t>(), M, K, tiles.data<uint8_t>());
   Tensor w = random_8bit(DType::I8, {K, N}, 9);
-  Tensor as = Tensor::scalar<float>(0.02f), bs = normal({N}, 10, 0.01f), zp = Tensor::scalar<uint8_t>(77);
+  Tensor as = Tensor::scalar<float>(0.02f), bs = test::normal_tensor({N}, 10, 0.01f), zp = Tensor::scalar<uint8_t>(77);
   test::SingleNode plain{"MatMulIntegerToFloat", "com.microsoft", {}, 1};
   test::SingleNode from_tiles = plain;
   from_tiles.attrs["row_tiles"] = test::attr_int(1);
