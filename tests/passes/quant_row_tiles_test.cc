@@ -43,7 +43,8 @@ Model quantized_pair(int64_t K, bool q_out) {
   std::string y1 =
       b.op("MatMulIntegerToFloat",
            {q[0], b.initializer("w1", random_8bit(DType::I8, {K, 70}, 3)), q[1],
-            b.initializer("s1", test::normal_tensor({70}, 4, 0.01f)), q[2], "", b.initializer("bias1", test::normal_tensor({70}, 5, 0.5f))},
+            b.initializer("s1", test::normal_tensor({70}, 4, 0.01f)), q[2], "",
+            b.initializer("bias1", test::normal_tensor({70}, 5, 0.5f))},
            {}, "com.microsoft");
   std::string y2 = b.op("MatMulIntegerToFloat",
                         {q[0], b.initializer("w2", random_8bit(DType::U8, {K, 24}, 6)), q[1],
