@@ -31,8 +31,8 @@ constexpr int64_t kGroup = 8;
 
 struct Epilogue {
   float alpha;
-  bool add_c;          // add C's contents (an earlier K block's sum, or the caller's C)
-  const float* bias;   // added after the sum (the last K block), or null
+  bool add_c;         // add C's contents (an earlier K block's sum, or the caller's C)
+  const float* bias;  // added after the sum (the last K block), or null
 };
 
 // MR rows x NV vectors of 16 columns of C from kc rows of a panel (w floats a row) and a packed
@@ -111,13 +111,9 @@ KILN_SGEMM_AVX512 void panel_block(int64_t m, int64_t kc, const float* a, const 
   const int nv = (int)((cols + 15) / 16);
   const int64_t w = 16 * nv;
   const __mmask16 tail = cols % 16 ? (__mmask16)((1u << (cols % 16)) - 1) : (__mmask16)0xFFFF;
-  static_assert(kPanel == 32 || kPanel == 64);
-  switch (nv) {
-    case 4: if constexpr (kPanel == 64) panel_rows<4>(m, kc, a, b, w, c, ldc, tail, e, pf); break;
-    case 3: if constexpr (kPanel == 64) panel_rows<3>(m, kc, a, b, w, c, ldc, tail, e, pf); break;
-    case 2: panel_rows<2>(m, kc, a, b, w, c, ldc, tail, e, pf); break;
-    default: panel_rows<1>(m, kc, a, b, w, c, ldc, tail, e, pf); break;
-  }
+  static_assert(kPanel == 32, "a panel is one or two vectors");
+  if (nv == 2) panel_rows<2>(m, kc, a, b, w, c, ldc, tail, e, pf);
+  else panel_rows<1>(m, kc, a, b, w, c, ldc, tail, e, pf);
 }
 
 // Rows [0, m) of A (rows of lda floats, K columns) for every K block: block k0 at out + k0 * (m
@@ -203,7 +199,8 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
   // blocks, so that the threads get equal shares; the panels are split evenly between the groups.
   const int64_t threads = std::max(1, thread_count());
   int64_t groups = (panels_ + kGroup - 1) / kGroup;
-  if (mblocks % threads != 0 && mblocks < 4 * threads) groups = std::min(panels_, (groups + threads - 1) / threads * threads);
+  if (mblocks % threads != 0 && mblocks < 4 * threads)
+    groups = std::min(panels_, (groups + threads - 1) / threads * threads);
   // One job: an M block and a group of panels; a thread takes a contiguous run of jobs.
   auto jobs = [&](long j0, long j1) {
     float* ap = a_scratch((size_t)(std::min(M, kBlockM) + kRows) * K_);
