@@ -5,9 +5,12 @@
 // has), so the ratio means something on a shared, noisy machine. Run:
 //   KILN_BENCH_THREADS=1 build/bench/matmul_bench
 // On a busy machine wall times include preemption; ONEDNN_VERBOSE=1 prints each product's own time
-// (take the minimum). Measured here (Nov 2026, 1 thread): [128,768]x[768,768] f32 packed 1.30 ms =
-// 116 GFLOP/s against an FMA loop of 220-250 GFLOP/s (two 512-bit FMAs per cycle): Debian's oneDNN
-// 2.6 brgemm reaches about half this core's f32 peak; int8 (VNNI) 0.33 ms = 460 GOP/s.
+// (take the minimum), or the CPU time column on one thread; --benchmark_repetitions=N adds each
+// case's fastest repetition ("_min"). Measured here (Dec 2026, 1 thread, CPU time, busy machine):
+// the FMA loop 175 GFLOP/s (two 512-bit FMAs per cycle); [128,768]x[768,768] f32 packed 0.95 ms =
+// 159 GFLOP/s with kiln's kernel (sgemm_packed.h), about the same with oneDNN 2.6 (args ...,1,0).
+// (Before December the FMA loop's chains started equal, the compiler merged them, and it reported
+// 220-290 GFLOP/s, so products looked like half of the peak.)
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 #include <omp.h>
@@ -39,8 +42,11 @@ int bench_threads() {
   a10 = FMA(a10, m, c); a11 = FMA(a11, m, c);
 
 __attribute__((target("avx512f"))) double fma_loop_avx512(long iters) {
-  __m512 a0 = _mm512_set1_ps(1.f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
-         a10 = a0, a11 = a0;
+  // Distinct starting values: from equal ones the compiler computes one chain and copies it (the loop
+  // then ran one FMA per iteration and the "peak" came out 1.6x too high).
+  __m512 a0 = _mm512_set1_ps(1.f), a1 = _mm512_set1_ps(1.01f), a2 = _mm512_set1_ps(1.02f), a3 = _mm512_set1_ps(1.03f),
+         a4 = _mm512_set1_ps(1.04f), a5 = _mm512_set1_ps(1.05f), a6 = _mm512_set1_ps(1.06f), a7 = _mm512_set1_ps(1.07f),
+         a8 = _mm512_set1_ps(1.08f), a9 = _mm512_set1_ps(1.09f), a10 = _mm512_set1_ps(1.10f), a11 = _mm512_set1_ps(1.11f);
   const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
   for (long it = 0; it < iters; ++it) {
     KILN_FMA12(_mm512_fmadd_ps)
@@ -53,8 +59,9 @@ __attribute__((target("avx512f"))) double fma_loop_avx512(long iters) {
 }
 
 __attribute__((target("avx2,fma"))) double fma_loop_avx2(long iters) {
-  __m256 a0 = _mm256_set1_ps(1.f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
-         a10 = a0, a11 = a0;
+  __m256 a0 = _mm256_set1_ps(1.f), a1 = _mm256_set1_ps(1.01f), a2 = _mm256_set1_ps(1.02f), a3 = _mm256_set1_ps(1.03f),
+         a4 = _mm256_set1_ps(1.04f), a5 = _mm256_set1_ps(1.05f), a6 = _mm256_set1_ps(1.06f), a7 = _mm256_set1_ps(1.07f),
+         a8 = _mm256_set1_ps(1.08f), a9 = _mm256_set1_ps(1.09f), a10 = _mm256_set1_ps(1.10f), a11 = _mm256_set1_ps(1.11f);
   const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
   for (long it = 0; it < iters; ++it) {
     KILN_FMA12(_mm256_fmadd_ps)
