@@ -1,9 +1,9 @@
 // kiln's float32 product for constant weights (kernels/cpu/sgemm_packed.h), on CPUs that run it
-// (AVX-512): against a float64 product with the same epilogue (alpha, the caller's C, bias, GELU),
-// row counts around the 12-row tiles and the 192-row blocks, column counts around the 16-lane vectors
-// and 32-column panels, K around the 256-term blocks, B stored either way, leading dimensions wider
-// than the rows; two threads against one; and, where oneDNN serves the same product (DnnlMatMul with
-// kiln's kernel turned off), the same K-blocked sums as its K-chunks.
+// (AVX-512): against a float64 product with the same epilogue (alpha, the caller's C, bias, GELU, a
+// residual), row counts around the 12-row tiles and the 192-row blocks, column counts around the
+// 16-lane vectors and 32-column panels, K around the 256-term blocks, B stored either way, leading
+// dimensions wider than the rows; two threads against one; and, where oneDNN serves the same product
+// (DnnlMatMul with kiln's kernel turned off), the same K-blocked sums as its K-chunks.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -34,18 +34,20 @@ struct Case {
   bool trans_b;
   float alpha;
   bool accumulate, bias, gelu;
+  bool residual = false;  // M x N values added last (rows of ldc floats), not with gelu
 };
 
 void check(const Case& t) {
   SCOPED_TRACE(::testing::Message() << "m " << t.m << " k " << t.k << " n " << t.n << " trans_b " << t.trans_b
                                     << " alpha " << t.alpha << " accumulate " << t.accumulate << " bias " << t.bias
-                                    << " gelu " << t.gelu);
+                                    << " gelu " << t.gelu << " residual " << t.residual);
   const int64_t lda = t.k + 3, ldc = t.n + 5;
   auto a = normal(t.m * lda, 1), b = normal(t.k * t.n, 2), bias = normal(t.n, 3);
-  auto c0 = normal(t.m * ldc, 4);
+  auto c0 = normal(t.m * ldc, 4), res = normal(t.m * ldc, 5);
   std::vector<float> c = c0;
   PackedSgemmB packed(b.data(), t.k, t.n, t.trans_b);
-  packed.run(t.m, a.data(), lda, c.data(), ldc, t.alpha, t.accumulate, t.bias ? bias.data() : nullptr, t.gelu);
+  packed.run(t.m, a.data(), lda, c.data(), ldc, t.alpha, t.accumulate, t.bias ? bias.data() : nullptr, t.gelu,
+             t.residual ? res.data() : nullptr);
   for (int64_t i = 0; i < t.m; ++i) {
     for (int64_t j = 0; j < t.n; ++j) {
       double ref = 0, mag = 0;
@@ -59,6 +61,7 @@ void check(const Case& t) {
       if (t.accumulate) ref += c0[i * ldc + j], mag += std::fabs(c0[i * ldc + j]);
       if (t.bias) ref += bias[j], mag += std::fabs(bias[j]);
       if (t.gelu) ref = gelu(ref);  // GELU's slope is at most about 1.13
+      if (t.residual) ref += res[i * ldc + j], mag += std::fabs(res[i * ldc + j]);
       ASSERT_NEAR(c[i * ldc + j], ref, mag * 2e-6 + 1e-6) << "at " << i << "," << j;
     }
     // The columns between rows are not written.
@@ -76,12 +79,14 @@ TEST(PackedSgemm, MatchesFloat64WithEveryEpilogue) {
       for (bool accumulate : {false, true})
         for (bool bias : {false, true})
           for (bool g : {false, true}) check({37, 520, 70, trans_b, alpha, accumulate, bias, g});
+  for (int64_t m : {1, 13, 200})
+    for (bool bias : {false, true}) check({m, 300, 70, false, 1.f, false, bias, false, true});
 }
 
 TEST(PackedSgemm, EmptyKLeavesTheEpilogueAlone) {
   if (!PackedSgemmB::available()) GTEST_SKIP() << "kiln's float kernel needs AVX-512 (oneDNN serves this CPU)";
   for (bool accumulate : {false, true})
-    for (bool g : {false, true}) check({5, 0, 20, false, 1.f, accumulate, true, g});
+    for (bool g : {false, true}) check({5, 0, 20, false, 1.f, accumulate, true, g, !g});
 }
 
 // The threads split the columns (one row block) or the row blocks: each element's sum is made the same

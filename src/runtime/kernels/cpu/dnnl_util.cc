@@ -177,16 +177,18 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
 }
 
 void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha, bool accumulate,
-                     const float* bias, bool gelu) {
+                     const float* bias, bool gelu, const float* residual) {
   bool packed = has_packed_b() && b == nullptr;
   if (packed) {
     KILN_CHECK(shape.batch == 1 && shape.K == packed_k_ && shape.N == packed_n_ && shape.trans_b == packed_trans_,
                InternalError, "packed matrix product used with another shape");
   }
   KILN_CHECK(!bias || shape.batch == 1, InternalError, "matrix product: a bias needs batch 1");
+  KILN_CHECK(!residual || (shape.batch == 1 && !gelu && tc_ == dt::f32), InternalError,
+             "matrix product: a residual needs batch 1, float32 and no GELU");
   if (packed && own_ && !shape.trans_a) {
     own_->run(shape.M, static_cast<const float*>(a), shape.K, static_cast<float*>(c), shape.N, alpha, accumulate, bias,
-              gelu);
+              gelu, residual);
     return;
   }
   auto& eng = dnnl_engine();
@@ -216,6 +218,10 @@ void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, voi
       args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratch_md, eng, scratchpad(bytes)));
     p.prim.execute(strm, args);
     strm.wait();
+  }
+  if (residual) {
+    float* y = static_cast<float*>(c);
+    for (int64_t i = 0; i < shape.M * shape.N; ++i) y[i] += residual[i];
   }
 }
 

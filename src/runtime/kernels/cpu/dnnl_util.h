@@ -59,8 +59,9 @@ class DnnlMatMul {
   // C = alpha * op(A) * op(B) (+ bias[n], float32, batch 1 only), plus the previous contents of C
   // when accumulate, then GELU (erf form) when gelu. With packed B (shape.batch 1, same K, N and
   // trans_b), `b` is ignored and may be null.
+  // residual (float32, batch 1, M x N like C; not with gelu): added last, ((product + bias) + r).
   void run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha = 1.f, bool accumulate = false,
-           const float* bias = nullptr, bool gelu = false);
+           const float* bias = nullptr, bool gelu = false, const float* residual = nullptr);
 
  private:
   // One primitive: `shape` is one K-chunk's (its K is the chunk's length), `ld_k` the full K, the

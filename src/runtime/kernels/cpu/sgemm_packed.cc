@@ -33,6 +33,7 @@ struct Epilogue {
   float alpha;
   bool add_c;         // add C's contents (an earlier K block's sum, or the caller's C)
   const float* bias;  // added after the sum (the last K block), or null
+  const float* r;     // then added (the last K block; rows of ldc floats, like C), or null
 };
 
 // MR rows x NV vectors of 16 columns of C from kc rows of a panel (w floats a row) and a packed
@@ -64,6 +65,7 @@ KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, i
   const float alpha = e.alpha;
   const bool add_c = e.add_c;
   const float* bias = e.bias;
+  const float* res = e.r;
   const __m512 al = _mm512_set1_ps(alpha);
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
@@ -74,6 +76,7 @@ KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, i
       __m512 y = alpha == 1.f ? acc[r][v] : _mm512_mul_ps(acc[r][v], al);
       if (add_c) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, cp));
       if (bias) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, bias + 16 * v));
+      if (res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, res + r * ldc + 16 * v));
       _mm512_mask_storeu_ps(cp, m, y);
     }
 }
@@ -94,15 +97,21 @@ template <int NV>
 KILN_SGEMM_AVX512 void panel_rows(int64_t m, int64_t kc, const float* a, const float* b, int64_t w, float* c,
                                   int64_t ldc, __mmask16 tail, const Epilogue& e, const float* pf) {
   int64_t i = 0;
+  // The residual moves with the rows.
+  auto at = [&](int64_t row) {
+    Epilogue f = e;
+    if (f.r) f.r += row * ldc;
+    return f;
+  };
   if (pf) {
     // The tiles share the next block's kc * kPanel floats between them, kc / 4 lines each.
     const int64_t lines = kc * kPanel / 16, per = kc / 4;
     for (int64_t from = 0; i + kRows <= m; i += kRows, a += kc * kRows, from += per)
-      tile<kRows, NV, true>(kc, a, b, w, c + i * ldc, ldc, tail, e, pf + from * 16,
+      tile<kRows, NV, true>(kc, a, b, w, c + i * ldc, ldc, tail, at(i), pf + from * 16,
                             std::max<int64_t>(0, std::min(per, lines - from)));
   }
-  for (; i + kRows <= m; i += kRows, a += kc * kRows) tile<kRows, NV>(kc, a, b, w, c + i * ldc, ldc, tail, e);
-  if (i < m) tail_rows<kRows, NV>(m - i, kc, a, b, w, c + i * ldc, ldc, tail, e);
+  for (; i + kRows <= m; i += kRows, a += kc * kRows) tile<kRows, NV>(kc, a, b, w, c + i * ldc, ldc, tail, at(i));
+  if (i < m) tail_rows<kRows, NV>(m - i, kc, a, b, w, c + i * ldc, ldc, tail, at(i));
 }
 
 // pf: the next panel block to fetch into L2 meanwhile (kc rows of kPanel floats), or null.
@@ -181,7 +190,7 @@ PackedSgemmB::PackedSgemmB(const float* b, int64_t K, int64_t N, bool trans_b)
 }
 
 void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t ldc, float alpha, bool accumulate,
-                       const float* bias, bool gelu) const {
+                       const float* bias, bool gelu, const float* residual) const {
   if (M <= 0 || N_ <= 0) return;
   const float* packed = static_cast<const float*>(data_->data());
   if (K_ == 0) {
@@ -191,6 +200,8 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
       if (bias)
         for (int64_t j = 0; j < N_; ++j) row[j] += bias[j];
       if (gelu) vec::gelu_erf(row, row, N_);
+      if (residual)
+        for (int64_t j = 0; j < N_; ++j) row[j] += residual[i * ldc + j];
     }
     return;
   }
@@ -218,7 +229,8 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t n0 = p * kPanel, cols = std::min(kPanel, N_ - n0);
           const int64_t w = (cols + 15) / 16 * 16;
-          Epilogue e{alpha, k0 > 0 || accumulate, last && bias ? bias + n0 : nullptr};
+          Epilogue e{alpha, k0 > 0 || accumulate, last && bias ? bias + n0 : nullptr,
+                     last && residual ? residual + m0 * ldc + n0 : nullptr};
           float* cp = c + m0 * ldc + n0;
           // The block after this one: the next panel's, or the next K block's first panel.
           const float* pf = nullptr;

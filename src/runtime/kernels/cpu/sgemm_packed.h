@@ -30,10 +30,11 @@ class PackedSgemmB {
   int64_t N() const { return N_; }
 
   // C (rows of ldc floats) = alpha * A (rows of lda floats) * B, plus C's previous contents when
-  // accumulate, plus bias[n] when not null, then GELU (erf form) when gelu. Runs on the calling
-  // thread's pool (parallel_for) unless already inside a parallel region.
+  // accumulate, plus bias[n] when not null, then GELU (erf form) when gelu, or plus residual (M x N,
+  // rows of ldc floats: ((sum + bias) + r), a following Add's order) when not null (not with gelu).
+  // Runs on the calling thread's pool (parallel_for) unless already inside a parallel region.
   void run(int64_t M, const float* a, int64_t lda, float* c, int64_t ldc, float alpha = 1.f, bool accumulate = false,
-           const float* bias = nullptr, bool gelu = false) const;
+           const float* bias = nullptr, bool gelu = false, const float* residual = nullptr) const;
 
   // Sums over k in blocks of this many (ONNX Runtime's MLAS: 256).
   static constexpr int64_t kBlockK = 256;
