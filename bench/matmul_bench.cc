@@ -132,6 +132,42 @@ void Shapes(benchmark::internal::Benchmark* b) {
 double fastest(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
 BENCHMARK(BM_MatMulF32)->Apply(Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", fastest);
 
+// The same float product with weights that are not in cache, as in a whole model's run (DistilBERT-base's
+// float weights are 170 MB, read once per run at batch 1): one product per iteration, cycling through
+// 256 MB of distinct B matrices. args: M, K, N, kiln's own kernel allowed.
+void BM_MatMulF32ColdB(benchmark::State& state) {
+  configure_threads(bench_threads());
+  int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  auto a = random_floats(M * K), c = std::vector<float>((size_t)(M * N));
+  const int64_t copies = std::max<int64_t>(2, (256 << 20) / (K * N * 4));
+  std::vector<std::unique_ptr<DnnlMatMul>> mms;
+  Tensor b = Tensor::from_vector<float>({K, N}, random_floats(K * N));
+  for (int64_t i = 0; i < copies; ++i) {
+    mms.push_back(std::make_unique<DnnlMatMul>(dnnl::memory::data_type::f32, dnnl::memory::data_type::f32,
+                                               dnnl::memory::data_type::f32));
+    mms.back()->allow_own_kernel(state.range(3) != 0);
+    mms.back()->pack_b(b, K, N, false, M);
+  }
+  state.SetLabel(mms[0]->own_kernel() ? "kiln kernel" : "oneDNN");
+  MatMulShape s{1, M, K, N};
+  int64_t i = 0;
+  for (auto _ : state) {
+    mms[i]->run(s, a.data(), nullptr, c.data());
+    i = (i + 1) % copies;
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * K * N * state.iterations(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_MatMulF32ColdB)
+    ->Args({128, 768, 768, 1})
+    ->Args({128, 768, 3072, 1})
+    ->Args({128, 3072, 768, 1})
+    ->Args({128, 768, 768, 0})
+    ->Args({128, 768, 3072, 0})
+    ->Args({128, 3072, 768, 0})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond)
+    ->ComputeStatistics("min", fastest);
+
 // The u8 x s8 product with a constant B and the float epilogue (what DynamicQuantizeMatMul runs),
 // through kiln's default path (its own VNNI kernel where the CPU has VNNI) and through oneDNN.
 void int8_product(benchmark::State& state, Int8Path path) {
