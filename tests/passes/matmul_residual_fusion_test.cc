@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
 #include "export/graph_builder.h"
 #include "graph/onnx_io.h"
@@ -20,20 +19,6 @@ using namespace kiln;
 
 namespace {
 
-Tensor normal(Shape s, uint32_t seed, float scale) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  Tensor t(DType::F32, s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(g);
-  return t;
-}
-
-int count_op(const Graph& g, const std::string& domain, const std::string& op) {
-  int n = 0;
-  for (const auto& node : g.nodes) n += node.op_type == op && canonical_domain(node.domain) == domain;
-  return n;
-}
-
 constexpr int64_t kM = 50, kK = 300, kN = 70;
 
 // x [kM, kK] x constant W [kK, kN], Add(., bias), then Add(., r) (r first when r_first, as torch
@@ -42,8 +27,8 @@ Model product_plus(bool r_first) {
   GraphBuilder b("res", 17);
   std::string x = b.input("x", DType::F32, {Dim{kM, ""}, Dim{kK, ""}});
   std::string r = b.input("r", DType::F32, {});
-  std::string y = b.op("MatMul", {x, b.initializer("w", normal({kK, kN}, 7, 0.05f))});
-  y = b.op("Add", {y, b.initializer("bias", normal({kN}, 8, 0.5f))});
+  std::string y = b.op("MatMul", {x, b.initializer("w", test::normal_tensor({kK, kN}, 7, 0.05f))});
+  y = b.op("Add", {y, b.initializer("bias", test::normal_tensor({kN}, 8, 0.5f))});
   std::string out = r_first ? b.op("Add", {r, y}) : b.op("Add", {y, r});
   b.output(out, "out", DType::F32, {});
   Model m = b.finish();
@@ -54,20 +39,20 @@ Model product_plus(bool r_first) {
 }
 
 TEST(MatMulResidualFusion, SameValuesAsTheProductAndTheAdds) {
-  const Tensor x = normal({kM, kK}, 9, 1.f);
+  const Tensor x = test::normal_tensor({kM, kK}, 9, 1.f);
   const Shape residuals[] = {{kM, kN}, {kN}, {1, kN}, {3, kM, kN}};
   const bool bitwise = cpu::PackedSgemmB::available();
   for (bool r_first : {false, true})
     for (const Shape& rs : residuals)
       for (int threads : {1, 2}) {
         SCOPED_TRACE(shape_str(rs) + (r_first ? " r first" : "") + " threads " + std::to_string(threads));
-        NamedTensors feeds{{"x", x}, {"r", normal(rs, 11, 1.f)}};
+        NamedTensors feeds{{"x", x}, {"r", test::normal_tensor(rs, 11, 1.f)}};
         SessionOptions fused_opt, plain_opt;
         fused_opt.threads = plain_opt.threads = threads;
         plain_opt.optimization_level = 0;
         Session fused(product_plus(r_first), fused_opt), plain(product_plus(r_first), plain_opt);
-        EXPECT_EQ(count_op(fused.model().graph, "", "Add"), 0);
-        ASSERT_EQ(count_op(fused.model().graph, "kiln", "MatMulBias"), 1);
+        EXPECT_EQ(test::count_op(fused.model().graph, "", "Add"), 0);
+        ASSERT_EQ(test::count_op(fused.model().graph, "kiln", "MatMulBias"), 1);
         for (const auto& n : fused.model().graph.nodes)
           if (n.op_type == "MatMulBias") EXPECT_EQ(n.inputs.size(), 4u);
         Tensor got = fused.run(feeds).at("out"), want = plain.run(feeds).at("out");
@@ -85,14 +70,14 @@ TEST(MatMulResidualFusion, LeavesAProductWithGeluAlone) {
   GraphBuilder b("gelu", 17);
   std::string x = b.input("x", DType::F32, {Dim{kM, ""}, Dim{kK, ""}});
   std::string r = b.input("r", DType::F32, {Dim{kM, ""}, Dim{kN, ""}});
-  std::string y = b.op("MatMul", {x, b.initializer("w", normal({kK, kN}, 7, 0.05f))});
-  y = b.op("Add", {y, b.initializer("bias", normal({kN}, 8, 0.5f))});
+  std::string y = b.op("MatMul", {x, b.initializer("w", test::normal_tensor({kK, kN}, 7, 0.05f))});
+  y = b.op("Add", {y, b.initializer("bias", test::normal_tensor({kN}, 8, 0.5f))});
   y = b.op("Gelu", {y}, {}, "com.microsoft");
   b.output(b.op("Add", {y, r}), "out", DType::F32, {Dim{kM, ""}, Dim{kN, ""}});
   Model m = b.finish();
   m.set_opset("com.microsoft", 1);
   Session s(std::move(m));
-  EXPECT_EQ(count_op(s.model().graph, "", "Add"), 1);
+  EXPECT_EQ(test::count_op(s.model().graph, "", "Add"), 1);
 }
 
 TEST(MatMulResidualFusion, AgreesWithOnnxRuntime) {
@@ -100,7 +85,7 @@ TEST(MatMulResidualFusion, AgreesWithOnnxRuntime) {
   test::ScratchDir dir("matmul_residual");
   const std::string path = dir.path.string() + "/model.onnx";
   save_model(product_plus(false), path);
-  NamedTensors feeds{{"x", normal({kM, kK}, 9, 1.f)}, {"r", normal({kM, kN}, 11, 1.f)}};
+  NamedTensors feeds{{"x", test::normal_tensor({kM, kK}, 9, 1.f)}, {"r", test::normal_tensor({kM, kN}, 11, 1.f)}};
   for (const auto& [name, err] : test::kiln_vs_ort(path, feeds, dir.path.string())) EXPECT_LT(err, 1e-6) << name;
 }
 
