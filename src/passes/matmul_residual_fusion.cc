@@ -20,18 +20,11 @@ int fuse_matmul_bias_residual(Graph& g) {
     if (mm.op_type != "MatMulBias" || canonical_domain(mm.domain) != "kiln" || mm.inputs.size() != 3 ||
         mm.outputs.size() != 1 || mm.attributes.count("activation"))
       continue;
-    const std::string& y = mm.outputs[0];
-    const auto& readers = ix.consumers(y);
-    if (!ix.used_only_by(y, 1) || readers.size() != 1 || readers[0] < 0 || dead.count(readers[0])) continue;
-    const Node& add = g.nodes[readers[0]];
-    if (add.op_type != "Add" || !canonical_domain(add.domain).empty() || add.inputs.size() != 2 ||
-        add.outputs.size() != 1 || add.inputs[0] == add.inputs[1])
-      continue;
-    const std::string& r = add.inputs[0] == y ? add.inputs[1] : add.inputs[0];
-    if (r.empty()) continue;
-    mm.inputs.push_back(r);
-    mm.outputs = add.outputs;
-    dead.insert(readers[0]);
+    const auto add = sole_residual_add(g, ix, mm.outputs[0], dead);
+    if (!add) continue;
+    mm.inputs.push_back(add->residual);
+    mm.outputs = g.nodes[add->node].outputs;
+    dead.insert(add->node);
     ++fused;
   }
   replace_nodes(g, dead, {});

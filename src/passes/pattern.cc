@@ -43,6 +43,19 @@ std::optional<float> GraphIndex::scalar(const std::string& v) const {
   return (float)it->second.item_f64(0);
 }
 
+std::optional<ResidualAdd> sole_residual_add(const Graph& g, const GraphIndex& ix, const std::string& y,
+                                             const std::unordered_set<int>& dead) {
+  const auto& readers = ix.consumers(y);
+  if (!ix.used_only_by(y, 1) || readers.size() != 1 || readers[0] < 0 || dead.count(readers[0])) return std::nullopt;
+  const Node& add = g.nodes[readers[0]];
+  if (add.op_type != "Add" || !canonical_domain(add.domain).empty() || add.inputs.size() != 2 ||
+      add.outputs.size() != 1 || add.inputs[0] == add.inputs[1])
+    return std::nullopt;
+  const std::string& r = add.inputs[0] == y ? add.inputs[1] : add.inputs[0];
+  if (r.empty()) return std::nullopt;
+  return ResidualAdd{readers[0], r};
+}
+
 int replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added) {
   if (added.empty() && dead.empty()) return 0;
   int n = (int)added.size();

@@ -30,6 +30,16 @@ class GraphIndex {
   std::vector<int> none_;
 };
 
+// The residual Add that is the only reader of `producer`'s single output `y`: an ai.onnx Add of y and
+// another non-empty tensor r, not in `dead`. Returns the Add's index and r's name; nothing when y has
+// other readers, is a graph output, or its reader is anything else.
+struct ResidualAdd {
+  int node;
+  std::string residual;
+};
+std::optional<ResidualAdd> sole_residual_add(const Graph& g, const GraphIndex& ix, const std::string& y,
+                                             const std::unordered_set<int>& dead);
+
 // Removes the nodes whose indices are in `dead` and appends `added`, then re-sorts the graph;
 // returns how many nodes were added (a fusion pass's count of fused groups). Nothing to do: 0.
 int replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added);
