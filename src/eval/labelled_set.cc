@@ -6,23 +6,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_lines.h"
 #include "core/tensor_json.h"
 
 namespace kiln::eval {
 
 std::vector<LabelledSample> read_labelled_set(const std::string& path, const std::vector<std::string>& input_names) {
-  std::ifstream f(path);
-  KILN_CHECK(f.good(), IoError, "cannot read evaluation data {}", path);
   std::vector<LabelledSample> out;
-  std::string line;
-  int n = 0;
-  while (std::getline(f, line)) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const std::exception& e) { throw BadInput(fmt::format("{} line {}: not JSON ({})", path, n, e.what())); }
+  for_each_json_line(path, "evaluation data", [&](const nlohmann::json& j, int n) {
     KILN_CHECK(j.is_object() && j.contains("label"), BadInput,
                "{} line {}: expected {{\"label\": N, \"<input>\": {{tensor}}, ...}}", path, n);
     LabelledSample s;
@@ -34,7 +25,7 @@ std::vector<LabelledSample> read_labelled_set(const std::string& path, const std
       s.inputs[name] = tensor_from_json(j[name], name);
     }
     out.push_back(std::move(s));
-  }
+  });
   KILN_CHECK(!out.empty(), BadInput, "evaluation data {} holds no samples", path);
   return out;
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/json_lines.h"
 #include "kiln/model_folder.h"
 #include "quantize/quantize_model.h"
 #include "quantize/range_collectors.h"
@@ -48,19 +49,7 @@ std::vector<NamedTensors> read_json_samples(const fs::path& p) {
 
 std::vector<Raw> read_jsonl_samples(const fs::path& p) {
   std::vector<Raw> out;
-  std::ifstream f(p);
-  KILN_CHECK(f.good(), IoError, "cannot read calibration file {}", p.string());
-  std::string line;
-  int n = 0;
-  while (std::getline(f, line)) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const std::exception& e) {
-      throw BadInput(fmt::format("{} line {}: not JSON ({})", p.string(), n, e.what()));
-    }
+  for_each_json_line(p.string(), "calibration file", [&](const nlohmann::json& j, int n) {
     KILN_CHECK(j.is_object(), BadInput, "{} line {}: expected an object {{name: tensor}}", p.string(), n);
     Raw r;
     if (j.contains("text") && j["text"].is_string()) {
@@ -71,7 +60,7 @@ std::vector<Raw> read_jsonl_samples(const fs::path& p) {
       for (auto it = j.begin(); it != j.end(); ++it) r.tensors[it.key()] = tensor_from_json(it.value(), it.key());
     }
     out.push_back(std::move(r));
-  }
+  });
   return out;
 }
 
