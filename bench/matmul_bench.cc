@@ -20,6 +20,7 @@
 #include "runtime/kernels/cpu/dnnl_util.h"
 #include "runtime/kernels/cpu/isa.h"
 #include "runtime/kernels/cpu/quant_gemm.h"
+#include "runtime/kernels/cpu/row_tiles.h"
 
 using namespace kiln;
 using namespace kiln::cpu;
@@ -113,6 +114,12 @@ void Shapes(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_MatMulF32)->Apply(Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
+std::vector<uint8_t> row_tiles_of(const std::vector<uint8_t>& a, int64_t M, int64_t K) {
+  std::vector<uint8_t> t(a.size());
+  to_row_tiles(a.data(), M, K, t.data());
+  return t;
+}
+
 // The u8 x s8 product with a constant B and the float epilogue (what DynamicQuantizeMatMul runs),
 // through kiln's default path (its own VNNI kernel where the CPU has VNNI) and through oneDNN.
 void int8_product(benchmark::State& state, Int8Path path) {
@@ -132,6 +139,9 @@ void int8_product(benchmark::State& state, Int8Path path) {
   // a_scale * b_scale * |sum| of about 1-3 for random bytes over K = 768: activations the size of a real FFN's
   // (with larger ones GELU's exp(-x^2 / 2) goes subnormal and costs microcode assists).
   Dequant dq{0.0007f, scale.data(), 1, gelu ? bias.data() : nullptr, gelu};
+  // A as a session passes it: in row tiles when the kernel reads them (passes/quant_row_tiles.cc).
+  dq.a_row_tiles = g.takes_row_tiles(K, N, false);
+  if (dq.a_row_tiles) a = row_tiles_of(a, M, K);
   for (auto _ : state) g.run_float(M, K, N, a.data(), false, za, nullptr, true, zb, dq, y.data());
   state.counters["OP/s"] = benchmark::Counter(2.0 * M * K * N * state.iterations(), benchmark::Counter::kIsRate);
   const char* names[] = {"kiln VNNI kernel", "oneDNN int8", "oneDNN f32 fallback", "reference"};
@@ -164,6 +174,8 @@ void BM_MatMulInt8ColdB(benchmark::State& state) {
   // a_scale * b_scale * |sum| of about 1-3 for random bytes over K = 768: activations the size of a real FFN's
   // (with larger ones GELU's exp(-x^2 / 2) goes subnormal and costs microcode assists).
   Dequant dq{0.0007f, scale.data(), 1, gelu ? bias.data() : nullptr, gelu};
+  dq.a_row_tiles = gs[0]->takes_row_tiles(K, N, false);
+  if (dq.a_row_tiles) a = row_tiles_of(a, M, K);
   int64_t c = 0;
   for (auto _ : state) {
     gs[c]->run_float(M, K, N, a.data(), false, za, nullptr, true, zb, dq, y.data());

@@ -51,5 +51,9 @@ int fuse_matmul_integer_residual(Graph& g);
 // (through Reshapes) -> kiln:DynamicQuantizeLinear(x, range), the producer writing [min, max] of its
 // output as one more output (attribute range_output). Session-time only, never saved.
 int fuse_dynamic_quantize_range(Graph& g);
+// DynamicQuantizeLinear read only as A of MatMulIntegerToFloat nodes with constant B (K a multiple
+// of 4): all of them get attribute row_tiles = 1, the quantized values then pass in the VNNI
+// product's row tiles (runtime/kernels/cpu/row_tiles.h). Session-time only, CPU sessions with VNNI.
+int tile_quantized_activations(Graph& g);
 
 }  // namespace kiln

@@ -8,6 +8,7 @@
 #include "core/threads.h"
 #include "graph/onnx_io.h"
 #include "passes/passes.h"
+#include "runtime/kernels/cpu/qgemm_vnni.h"
 #include "runtime/plan.h"
 
 namespace kiln {
@@ -98,6 +99,7 @@ void Session::init() {
       conv_channels_last(model_->graph);
       fuse_attention(model_->graph);
       fuse_dynamic_quantize_range(model_->graph);
+      if (options_.device.is_cpu() && cpu::vnni_gemm_supported()) tile_quantized_activations(model_->graph);
     }
     remove_dead_nodes(model_->graph);
   }

@@ -15,8 +15,11 @@
 #include <cstring>
 #include <utility>
 
+#include "core/error.h"
 #include "core/threads.h"
 #include "runtime/kernels/cpu/isa.h"
+#include "runtime/kernels/cpu/row_tiles.h"
+#include "runtime/kernels/cpu/weight_pages.h"
 
 namespace kiln::cpu {
 
@@ -27,6 +30,7 @@ namespace {
 constexpr int kMR = 12;       // rows of A per tile: 24 accumulators + 2 B registers + 1 broadcast
 constexpr int kPanel = 32;    // columns of B per panel (two 16-lane registers)
 constexpr int kBlock = 128;   // bytes of one packed group of 4 rows of K
+static_assert(kMR == kTileRows, "row tiles (row_tiles.h) are the kernel's row tiles");
 
 struct Job {
   const uint8_t* a;
@@ -34,6 +38,7 @@ struct Job {
   const VnniPackedB* b;
   const VnniEpilogue* e;
   const int32_t* rowsum;  // M values when e->zb is set
+  bool tiled;             // a is in row tiles (row_tiles.h), lda unused
 };
 
 // GELU (erf form) of 16 floats in registers: 0.5 x (1 + erf(z)), z = x / sqrt(2), erf by
@@ -83,8 +88,21 @@ KILN_VNNI inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-// One finished 16-column half-row: correction, then float (scale, bias) or int32, masked store.
-KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __mmask16 mask) {
+// [min, max] of the float outputs a thread wrote, folded in while they are in registers; a NaN is
+// passed over, as DynamicQuantizeLinear's own reduction does.
+struct Range16 {
+  __m512 lo, hi;
+};
+KILN_VNNI inline void fold(Range16* rg, __m512 v, __mmask16 mask) {
+  rg->lo = _mm512_mask_min_ps(rg->lo, mask, v, rg->lo);
+  rg->hi = _mm512_mask_max_ps(rg->hi, mask, v, rg->hi);
+}
+
+// One finished 16-column half-row: correction, then float (scale, bias) or int32, masked store. With
+// `stage` the float values go there instead (16 floats, aligned; GELU follows), else the range
+// folds them when asked.
+KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __mmask16 mask, float* stage,
+                             Range16* rg) {
   const VnniEpilogue& e = *j.e;
   int32_t za = e.za_count == 0 ? 0 : e.za_count == 1 ? e.za[0] : e.za[m];
   if (za) {
@@ -100,19 +118,25 @@ KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __
     __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(mask, v), _mm512_maskz_loadu_ps(mask, e.scale + col));
     if (e.bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, e.bias + col));
     if (e.residual) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, e.residual + m * N + col));
+    if (stage) {
+      _mm512_store_ps(stage, f);
+      return;
+    }
     _mm512_mask_storeu_ps(e.out_f32 + m * N + col, mask, f);
+    if (rg) fold(rg, f, mask);
   } else {
     _mm512_mask_storeu_epi32(e.out_i32 + m * N + col, mask, v);
   }
 }
 
 // MR rows of A (from m0) times panel p of B over all of K; the sums stay in registers until the
-// epilogue.
-template <int MR>
-KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch) {
+// epilogue. Tiled: A in row tiles, the MR x 4 bytes of each step over K side by side (m0 is a multiple
+// of 12 and MR the tile's row count).
+template <int MR, bool Tiled>
+KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch, const int8_t* next, Range16* rg) {
   const int8_t* bp = j.b->panel(p);
-  const uint8_t* a = j.a + m0 * j.lda;
   const int64_t lda = j.lda, k4 = j.b->k4;
+  const uint8_t* a = Tiled ? j.a + m0 * k4 * 4 : j.a + m0 * lda;
   __m512i acc0[MR], acc1[MR];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
@@ -133,10 +157,14 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch) {
       _mm_prefetch(reinterpret_cast<const char*>(bp + (k + 16) * kBlock), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(bp + (k + 16) * kBlock + 64), _MM_HINT_T0);
     }
+    if (next && (k & 3) == 0) _mm_prefetch(reinterpret_cast<const char*>(next + k * 16), _MM_HINT_T1);
 #pragma GCC unroll 12
     for (int r = 0; r < MR; ++r) {
       int32_t four;
-      std::memcpy(&four, a + r * lda + 4 * k, 4);
+      if constexpr (Tiled)
+        std::memcpy(&four, a + k * (4 * MR) + 4 * r, 4);
+      else
+        std::memcpy(&four, a + r * lda + 4 * k, 4);
       const __m512i av = _mm512_set1_epi32(four);
       acc0[r] = _mm512_dpbusd_epi32(acc0[r], av, b0);
       acc1[r] = _mm512_dpbusd_epi32(acc1[r], av, b1);
@@ -144,46 +172,45 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch) {
   }
   const int64_t col = p * kPanel, cols = std::min<int64_t>(kPanel, j.b->N - col);
   const __mmask16 lo = lanes(cols), hi = lanes(cols - 16);
+  if (!j.e->gelu) {
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      finish(acc0[r], j, m0 + r, col, lo, nullptr, rg);
+      if (hi) finish(acc1[r], j, m0 + r, col + 16, hi, nullptr, rg);
+    }
+    return;
+  }
+  // GELU over the finished tile in a loop of its own: applied inside the epilogue, next to the 24
+  // live sums, it ran slower (register pressure). The tile waits in an aligned buffer in L1 (full
+  // stores, which loads can take straight from the store buffer; a masked store cannot forward).
+  alignas(64) float stage[MR][kPanel];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {
-    finish(acc0[r], j, m0 + r, col, lo);
-    if (hi) finish(acc1[r], j, m0 + r, col + 16, hi);
+    finish(acc0[r], j, m0 + r, col, lo, stage[r], nullptr);
+    if (hi) finish(acc1[r], j, m0 + r, col + 16, hi, stage[r] + 16, nullptr);
   }
-  if (j.e->gelu) {
-    // GELU over the finished tile while it is in L1, in a loop of its own: applied inside the
-    // epilogue above, next to the 24 live sums, it ran slower than this (register pressure).
-    float* out = j.e->out_f32 + m0 * j.b->N + col;
-    for (int r = 0; r < MR; ++r) {
-      float* row = out + r * j.b->N;
-      _mm512_mask_storeu_ps(row, lo, gelu_erf16(_mm512_maskz_loadu_ps(lo, row)));
-      if (hi) _mm512_mask_storeu_ps(row + 16, hi, gelu_erf16(_mm512_maskz_loadu_ps(hi, row + 16)));
+  float* out = j.e->out_f32 + m0 * j.b->N + col;
+  for (int r = 0; r < MR; ++r) {
+    float* row = out + r * j.b->N;
+    const __m512 g0 = gelu_erf16(_mm512_load_ps(stage[r]));
+    _mm512_mask_storeu_ps(row, lo, g0);
+    if (rg) fold(rg, g0, lo);
+    if (hi) {
+      const __m512 g1 = gelu_erf16(_mm512_load_ps(stage[r] + 16));
+      _mm512_mask_storeu_ps(row + 16, hi, g1);
+      if (rg) fold(rg, g1, hi);
     }
   }
 }
 
-// Folds the range of a finished tile (rows x cols floats, row stride ld, still in L1) into lo / hi;
-// a NaN is passed over, as DynamicQuantizeLinear's own reduction does.
-KILN_VNNI inline void tile_range(const float* out, int64_t rows, int64_t cols, int64_t ld, __m512* lo, __m512* hi) {
-  const __mmask16 m0 = lanes(cols), m1 = lanes(cols - 16);
-  for (int64_t r = 0; r < rows; ++r) {
-    const __m512 a = _mm512_maskz_loadu_ps(m0, out + r * ld);
-    *lo = _mm512_mask_min_ps(*lo, m0, a, *lo);
-    *hi = _mm512_mask_max_ps(*hi, m0, a, *hi);
-    if (m1) {
-      const __m512 b = _mm512_maskz_loadu_ps(m1, out + r * ld + 16);
-      *lo = _mm512_mask_min_ps(*lo, m1, b, *lo);
-      *hi = _mm512_mask_max_ps(*hi, m1, b, *hi);
-    }
-  }
-}
+using TileFn = void (*)(const Job&, int64_t, int64_t, bool, const int8_t*, Range16*);
 
-using TileFn = void (*)(const Job&, int64_t, int64_t, bool);
-
-template <int... R>
+template <bool Tiled, int... R>
 constexpr auto make_tiles(std::integer_sequence<int, R...>) {
-  return std::array<TileFn, sizeof...(R)>{&tile<R + 1>...};
+  return std::array<TileFn, sizeof...(R)>{&tile<R + 1, Tiled>...};
 }
-const auto kTiles = make_tiles(std::make_integer_sequence<int, kMR>{});
+const auto kTiles = make_tiles<false>(std::make_integer_sequence<int, kMR>{});
+const auto kTilesTiled = make_tiles<true>(std::make_integer_sequence<int, kMR>{});
 
 // Which tiles the jobs are: job = (row block, panel, row tile of the block), in that order.
 struct Layout {
@@ -193,20 +220,22 @@ struct Layout {
 // Jobs j0 .. j1-1 on this thread; the range of their float outputs, when asked for, is merged once.
 KILN_VNNI void run_jobs(const Job& job, const Layout& l, long j0, long j1) {
   const VnniEpilogue& e = *job.e;
-  const int64_t N = job.b->N;
   const bool want_range = e.range && e.scale;
-  __m512 lo = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-  __m512 hi = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  Range16 rg{_mm512_set1_ps(std::numeric_limits<float>::infinity()),
+             _mm512_set1_ps(-std::numeric_limits<float>::infinity())};
   for (long jb = j0; jb < j1; ++jb) {
     int64_t blk = jb / l.per_block, rest = jb % l.per_block;
     int64_t p = rest / l.btiles, t = rest % l.btiles;
     int64_t m0 = (blk * l.btiles + t) * kMR;
     if (m0 >= l.M) continue;
     int64_t rows = std::min<int64_t>(kMR, l.M - m0);
-    kTiles[rows - 1](job, m0, p, t == 0);
-    if (want_range) tile_range(e.out_f32 + m0 * N + p * kPanel, rows, std::min<int64_t>(kPanel, N - p * kPanel), N, &lo, &hi);
+    // Row tiles 1 to 8 of a panel bring the next panel into L2, an eighth each, one line every 4 steps
+    // over K, while their own panel is in L1 (the first tile reads its panel from L3 or memory).
+    const bool ahead = t >= 1 && t <= 8 && p + 1 < l.panels;
+    const int8_t* next = ahead ? job.b->panel(p + 1) + (t - 1) * 16 * job.b->k4 : nullptr;
+    (job.tiled ? kTilesTiled : kTiles)[rows - 1](job, m0, p, t == 0, next, want_range ? &rg : nullptr);
   }
-  if (want_range) e.range->merge(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
+  if (want_range) e.range->merge(_mm512_reduce_min_ps(rg.lo), _mm512_reduce_max_ps(rg.hi));
 }
 
 }  // namespace
@@ -221,10 +250,9 @@ VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N) {
   p.N = N;
   p.k4 = (K + 3) / 4;
   p.panels = (N + kPanel - 1) / kPanel;
-  p.data.assign((size_t)(p.panels * p.k4 * kBlock + 64), 0);
-  p.offset = (int64_t)((64 - reinterpret_cast<uintptr_t>(p.data.data()) % 64) % 64);
+  p.data = allocate_weight_bytes((size_t)(p.panels * p.k4 * kBlock));
   for (int64_t pn = 0; pn < p.panels; ++pn) {
-    int8_t* dst = p.data.data() + p.offset + pn * p.k4 * kBlock;
+    int8_t* dst = p.data.get() + pn * p.k4 * kBlock;
     for (int64_t g = 0; g < p.k4; ++g)
       for (int64_t c = 0; c < kPanel; ++c) {
         int64_t n = pn * kPanel + c;
@@ -238,11 +266,12 @@ VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N) {
   return p;
 }
 
-void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e) {
+void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e, bool tiled) {
   if (M <= 0 || b.N <= 0) return;
+  KILN_CHECK(!tiled || row_tiles_fit(b.K), InternalError, "vnni_gemm: row tiles with K = {}", b.K);
   // The kernel reads A four bytes at a time: pad K to a multiple of 4 (zeros meet B's zero rows).
   std::vector<uint8_t> padded;
-  if (b.K % 4 != 0) {
+  if (!tiled && b.K % 4 != 0) {
     int64_t ld = b.k4 * 4;
     padded.assign((size_t)(M * ld), 0);
     for (int64_t m = 0; m < M; ++m) std::memcpy(padded.data() + m * ld, a + m * lda, (size_t)b.K);
@@ -254,11 +283,19 @@ void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, c
     rowsum.resize((size_t)M);
     for (int64_t m = 0; m < M; ++m) {
       int32_t s = 0;
-      for (int64_t k = 0; k < b.K; ++k) s += a[m * lda + k];
+      if (tiled) {
+        // Row m's bytes in its tile: 4 of every group of rows x 4.
+        const int64_t m0 = m / kMR * kMR, rows = std::min<int64_t>(kMR, M - m0);
+        const uint8_t* t = a + m0 * b.K + (m - m0) * 4;
+        for (int64_t g = 0; g < b.k4; ++g)
+          for (int i = 0; i < 4; ++i) s += t[g * rows * 4 + i];
+      } else {
+        for (int64_t k = 0; k < b.K; ++k) s += a[m * lda + k];
+      }
       rowsum[m] = s;
     }
   }
-  Job job{a, lda, M, &b, &e, rowsum.data()};
+  Job job{a, lda, M, &b, &e, rowsum.data(), tiled};
   // Rows of A are taken in blocks small enough to stay in L2 (kBlockBytes of A); within a block,
   // consecutive jobs share a panel of B, so the panel stays in L1 across the block's row tiles and the
   // block's rows stay in L2 across the panels. One block (the whole of A) at 128 tokens; at larger

@@ -11,6 +11,7 @@
 // K and N are padded with zeros to multiples of 4 and 32.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "runtime/kernels/cpu/value_range.h"
@@ -22,9 +23,8 @@ bool vnni_gemm_supported();
 
 struct VnniPackedB {
   int64_t K = 0, N = 0, k4 = 0, panels = 0;
-  std::vector<int8_t> data;  // panels * k4 * 128 bytes, 64-byte aligned start (see offset)
-  int64_t offset = 0;        // first byte of panel 0 inside data (for alignment)
-  const int8_t* panel(int64_t p) const { return data.data() + offset + p * k4 * 128; }
+  std::shared_ptr<int8_t> data;  // panels * k4 * 128 bytes, 64-byte aligned, in 2 MiB pages (weight_pages.h)
+  const int8_t* panel(int64_t p) const { return data.get() + p * k4 * 128; }
 };
 
 // Packs B (K x N row-major s8).
@@ -51,7 +51,9 @@ struct VnniEpilogue {
   ValueRange* range = nullptr;
 };
 
-// y = epilogue(a x b) for a (M x K u8, row stride lda >= K). Runs on the thread pool.
-void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e);
+// y = epilogue(a x b) for a (M x K u8, row stride lda >= K; or, tiled, in row tiles (row_tiles.h),
+// K a multiple of 4, lda unused). Runs on the thread pool.
+void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e,
+               bool tiled = false);
 
 }  // namespace kiln::cpu

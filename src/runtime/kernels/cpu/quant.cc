@@ -11,6 +11,7 @@
 #include "runtime/kernels/cpu/matmul_shape.h"
 #include "runtime/kernels/cpu/quant_gemm.h"
 #include "runtime/kernels/cpu/quant_simd.h"
+#include "runtime/kernels/cpu/row_tiles.h"
 #include "runtime/kernels/cpu/value_range.h"
 #include "runtime/registry.h"
 
@@ -100,6 +101,19 @@ void quantize_u8_parallel(const float* x, int64_t n, float scale, int32_t zp, ui
 
 // ---- DynamicQuantizeLinear ----
 
+// The quantized values of x into y: row-major, or in row tiles (row_tiles.h) when the node says so
+// (attribute row_tiles, set by passes/quant_row_tiles.cc for products that read them that way).
+void quantize_output(KernelContext& ctx, const Tensor& x, float scale, uint8_t zp, uint8_t* y) {
+  if (ctx.node().attr_int("row_tiles", 0) == 0 || x.numel() == 0) {
+    quantize_u8_parallel(x.data<float>(), x.numel(), scale, zp, y);
+    return;
+  }
+  const int64_t K = x.rank() > 0 ? x.dim(-1) : 1;
+  KILN_CHECK(row_tiles_fit(K), BadInput, "{}: the last dimension of the input must be a multiple of 4 here, got {}",
+             ctx.node().label(), K);
+  quantize_u8_row_tiles(x.data<float>(), x.numel() / K, K, scale, zp, y);
+}
+
 void dynamic_quantize_linear(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   KILN_CHECK(x.dtype() == DType::F32, Unsupported, "{}: DynamicQuantizeLinear needs float32 input, got {}",
@@ -108,7 +122,7 @@ void dynamic_quantize_linear(KernelContext& ctx) {
   uint8_t zp;
   dynamic_params(x.data<float>(), x.numel(), &scale, &zp);
   Tensor& y = ctx.allocate_output(0, DType::U8, x.shape());
-  quantize_u8_parallel(x.data<float>(), x.numel(), scale, zp, y.data<uint8_t>());
+  quantize_output(ctx, x, scale, zp, y.data<uint8_t>());
   if (ctx.num_outputs() > 1) ctx.allocate_output(1, DType::F32, {}).data<float>()[0] = scale;
   if (ctx.num_outputs() > 2) ctx.allocate_output(2, DType::U8, {}).data<uint8_t>()[0] = zp;
 }
@@ -127,7 +141,7 @@ void dynamic_quantize_linear_with_range(KernelContext& ctx) {
   // An empty x: the producer merged nothing (+inf, -inf), which widens to [0, 0] as an empty x does.
   params_from_range(range.data<float>()[0], range.data<float>()[1], &scale, &zp);
   Tensor& y = ctx.allocate_output(0, DType::U8, x.shape());
-  quantize_u8_parallel(x.data<float>(), x.numel(), scale, zp, y.data<uint8_t>());
+  quantize_output(ctx, x, scale, zp, y.data<uint8_t>());
   if (ctx.num_outputs() > 1) ctx.allocate_output(1, DType::F32, {}).data<float>()[0] = scale;
   if (ctx.num_outputs() > 2) ctx.allocate_output(2, DType::U8, {}).data<uint8_t>()[0] = zp;
 }
@@ -337,6 +351,7 @@ class MatMulIntegerToFloatKernel : public QuantMatMulBase {
     KILN_CHECK(act.empty() || act == "Gelu", Unsupported, "{}: activation '{}' is not supported", info.node.label(),
                act);
     gelu_ = act == "Gelu";
+    row_tiles_ = info.node.attr_int("row_tiles", 0) != 0;
   }
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
@@ -397,6 +412,26 @@ class MatMulIntegerToFloatKernel : public QuantMatMulBase {
     Dequant dq{a_scale, bsc.data(), (int64_t)bsc.size(), bias.empty() ? nullptr : bias.data(), gelu_};
     dq.range = range;
     bool asg = a.dtype() == DType::I8, bsg = b.dtype() == DType::I8;
+    if (row_tiles_ && a.numel() > 0) {
+      // A comes in row tiles (row_tiles.h) from kiln:DynamicQuantizeLinear. The VNNI product with the
+      // constant B reads them as they are; any other case gets the row-major matrix back first.
+      const bool direct = shape_numel(d.b_batch) == 1 && gemm_.has_constant_b() && b.shape() == const_b_shape_ &&
+                          gemm_.takes_row_tiles(d.K, d.N, asg);
+      if (direct) {
+        dq.a_row_tiles = true;
+      } else {
+        KILN_CHECK(row_tiles_fit(d.K), InternalError, "{}: row tiles with K = {}", ctx.node().label(), d.K);
+        Tensor rows(a.dtype(), a.shape());
+        from_row_tiles(static_cast<const uint8_t*>(a.raw()), a.numel() / d.K, d.K, static_cast<uint8_t*>(rows.raw()));
+        return product_rows(d, rows, b, za, zb, asg, bsg, dq, residual, py);
+      }
+    }
+    product_rows(d, a, b, za, zb, asg, bsg, dq, residual, py);
+  }
+
+  void product_rows(const MatMulDims& d, const Tensor& a, const Tensor& b, const std::vector<int32_t>& za,
+                    const std::vector<int32_t>& zb, bool asg, bool bsg, const Dequant& dq, const float* residual,
+                    float* py) {
     batched(d, a, b, [&](int64_t rows, const void* pa, const void* pb, int64_t first, int64_t off) {
       Dequant dqo = dq;
       if (residual) dqo.residual = residual + off;
@@ -407,6 +442,7 @@ class MatMulIntegerToFloatKernel : public QuantMatMulBase {
 
  private:
   bool gelu_ = false;
+  bool row_tiles_ = false;  // A in row tiles (attribute row_tiles; passes/quant_row_tiles.cc)
 };
 
 // com.microsoft DynamicQuantizeMatMul: A (float), B, b_scale, b_zero_point?, bias?

@@ -6,6 +6,7 @@
 #include "core/threads.h"
 #include "runtime/kernels/cpu/isa.h"
 #include "runtime/kernels/cpu/quant_simd.h"
+#include "runtime/kernels/cpu/row_tiles.h"
 #include "runtime/kernels/cpu/vec_math.h"
 
 namespace kiln::cpu {
@@ -186,9 +187,10 @@ void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_si
 
 bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                         const void* b, const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu,
-                        const float* residual, ValueRange* range, float* y, int32_t* c) {
+                        const float* residual, ValueRange* range, float* y, int32_t* c, bool a_row_tiles) {
   if (path_ != Int8Path::Vnni || b != nullptr || a_signed || !has_constant_b() || K != const_k_ || N != const_n_)
     return false;
+  KILN_CHECK(!a_row_tiles || row_tiles_fit(K), InternalError, "Int8Gemm: row tiles with K = {}", K);
   KILN_CHECK(za.size() <= 1 || (int64_t)za.size() == M, InternalError, "Int8Gemm: a zero points");
   KILN_CHECK(zb.size() <= 1 || (int64_t)zb.size() == N, InternalError, "Int8Gemm: b zero points");
   // Zero points of B against its s8 form (u8 B was shifted down by 128), and what a row's zero
@@ -213,8 +215,13 @@ bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_s
   e.residual = residual;
   e.out_f32 = y;
   e.out_i32 = c;
-  vnni_gemm(M, static_cast<const uint8_t*>(a), K, const_vnni_, e);
+  vnni_gemm(M, static_cast<const uint8_t*>(a), K, const_vnni_, e, a_row_tiles);
   return true;
+}
+
+bool Int8Gemm::takes_row_tiles(int64_t K, int64_t N, bool a_signed) const {
+  return path_ == Int8Path::Vnni && !a_signed && has_constant_b() && K == const_k_ && N == const_n_ &&
+         row_tiles_fit(K);
 }
 
 void Int8Gemm::run(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
@@ -228,7 +235,10 @@ void Int8Gemm::run_float(int64_t M, int64_t K, int64_t N, const void* a, bool a_
                          const void* b, bool b_signed, const std::vector<int32_t>& zb, const Dequant& dq, float* y) {
   std::vector<float> scale((size_t)N);
   for (int64_t n = 0; n < N; ++n) scale[n] = dq.a_scale * dq.b_scale[dq.b_scale_count == 1 ? 0 : n];
-  if (run_vnni(M, K, N, a, a_signed, za, b, zb, scale.data(), dq.bias, dq.gelu, dq.residual, dq.range, y, nullptr)) return;
+  if (run_vnni(M, K, N, a, a_signed, za, b, zb, scale.data(), dq.bias, dq.gelu, dq.residual, dq.range, y, nullptr,
+               dq.a_row_tiles))
+    return;
+  KILN_CHECK(!dq.a_row_tiles, InternalError, "Int8Gemm: A in row tiles where the product does not take them");
   const QuantKernels& qk = quant_kernels();
   product(M, K, N, a, a_signed, za, b, b_signed, zb, nullptr,
           [&](int64_t m, int32_t* row) {

@@ -35,6 +35,7 @@ struct Dequant {
   bool gelu = false;            // then GELU (erf form), as com.microsoft BiasGelu computes it
   ValueRange* range = nullptr;  // when set, [min, max] of the float outputs is merged in here
   const float* residual = nullptr;  // M x N values added last (without gelu), as a following Add would
+  bool a_row_tiles = false;  // a is in row tiles (row_tiles.h); only where takes_row_tiles() says so
 };
 
 class Int8Gemm {
@@ -45,6 +46,8 @@ class Int8Gemm {
   // Prepares a constant B (K x N, u8 or s8) once: its s8 form, column sums, packed layout.
   void set_constant_b(const Tensor& b, int64_t K, int64_t N);
   bool has_constant_b() const { return const_k_ > 0; }
+  // Whether run_float takes A (u8, M x K) in row tiles (row_tiles.h) for the constant B: the Vnni path.
+  bool takes_row_tiles(int64_t K, int64_t N, bool a_signed) const;
 
   // c (M x N) = (a - za) x (b - zb). a is M x K u8 (a_signed false) or s8; za has 0 (none), 1 or M
   // values; b is K x N (b_signed says s8) or null for the constant B; zb has 0, 1 or N values.
@@ -70,7 +73,7 @@ class Int8Gemm {
   // into y (float, with scale/bias/gelu) or c (int32). False when it does not apply.
   bool run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                 const void* b, const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu,
-                const float* residual, ValueRange* range, float* y, int32_t* c);
+                const float* residual, ValueRange* range, float* y, int32_t* c, bool a_row_tiles = false);
   template <typename Finish>
   void product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                const void* b, bool b_signed, const std::vector<int32_t>& zb, int32_t* acc, Finish&& finish);

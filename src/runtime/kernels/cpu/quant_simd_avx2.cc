@@ -91,6 +91,6 @@ KILN_TARGET(Avx2) void dequant_row(const int32_t* r, const float* scale, const f
 
 }  // namespace
 
-const QuantKernels kQuantAvx2{min_max, quantize_u8, correct_row, dequant_row};
+const QuantKernels kQuantAvx2{min_max, quantize_u8, correct_row, dequant_row, quantize_u8_tile_by_rows<quantize_u8>};
 
 }  // namespace kiln::cpu

@@ -5,7 +5,9 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "runtime/kernels/cpu/quant_simd.h"
 
@@ -53,16 +55,25 @@ KILN_AVX512 inline __m512 quotient(__m512 x, __m512 vs, __m512 vr) {
   return q;
 }
 
+// 16 floats quantized: clamp(round_half_even(x / scale) + zero_point, 0, 255), NaN giving 255.
+struct Quantizer {
+  __m512 vs, vr, vz;
+  KILN_AVX512 Quantizer(float scale, int32_t zero_point)
+      : vs(_mm512_set1_ps(scale)), vr(_mm512_set1_ps(1.0f / scale)), vz(_mm512_set1_ps((float)zero_point)) {}
+  KILN_AVX512 __m128i operator()(__m512 x) const {
+    __m512 v = quotient(x, vs, vr);
+    v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+    v = _mm512_max_ps(_mm512_min_ps(v, _mm512_set1_ps(255.f)), _mm512_setzero_ps());  // min: 255 for NaN
+    return _mm512_cvtusepi32_epi8(_mm512_cvtps_epu32(v));
+  }
+};
+
 KILN_AVX512 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, uint8_t* y) {
   const __m512 vs = _mm512_set1_ps(scale), vr = _mm512_set1_ps(1.0f / scale), vz = _mm512_set1_ps((float)zero_point);
   const __m512 hi = _mm512_set1_ps(255.f), lo = _mm512_setzero_ps();
+  const Quantizer q(scale, zero_point);
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512 v = quotient(_mm512_loadu_ps(x + i), vs, vr);
-    v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
-    v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);  // min returns 255 for NaN (second operand)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtusepi32_epi8(_mm512_cvtps_epu32(v)));
-  }
+  for (; i + 16 <= n; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), q(_mm512_loadu_ps(x + i)));
   if (i < n) {
     __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
     __m512 v = quotient(_mm512_maskz_loadu_ps(m, x + i), vs, vr);
@@ -70,6 +81,37 @@ KILN_AVX512 void quantize_u8(const float* x, int64_t n, float scale, int32_t zer
     v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
     _mm_mask_storeu_epi8(y + i, m, _mm512_cvtusepi32_epi8(_mm512_cvtps_epu32(v)));
   }
+}
+
+// quantize_u8_tile: four rows at a time, 16 floats of each quantized to 16 bytes (four groups of 4),
+// the 4 x 4 groups transposed so that each group's four rows are 16 consecutive bytes of the tile.
+KILN_AVX512 void quantize_u8_tile(const float* x, int64_t rows, int64_t K, float scale, int32_t zero_point,
+                                  uint8_t* y) {
+  const Quantizer q(scale, zero_point);
+  const int64_t full = K / 16 * 16;
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float* x0 = x + r * K;
+    for (int64_t k = 0; k < full; k += 16) {
+      const __m128i a0 = q(_mm512_loadu_ps(x0 + k)), a1 = q(_mm512_loadu_ps(x0 + K + k));
+      const __m128i a2 = q(_mm512_loadu_ps(x0 + 2 * K + k)), a3 = q(_mm512_loadu_ps(x0 + 3 * K + k));
+      const __m128i t0 = _mm_unpacklo_epi32(a0, a1), t1 = _mm_unpacklo_epi32(a2, a3);
+      const __m128i t2 = _mm_unpackhi_epi32(a0, a1), t3 = _mm_unpackhi_epi32(a2, a3);
+      uint8_t* o = y + (k / 4 * rows + r) * 4;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm_unpacklo_epi64(t0, t1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + rows * 4), _mm_unpackhi_epi64(t0, t1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + rows * 8), _mm_unpacklo_epi64(t2, t3));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + rows * 12), _mm_unpackhi_epi64(t2, t3));
+    }
+  }
+  // Rows past the last group of four, and the last K mod 16 values of every row.
+  uint8_t piece[16];
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t k = i < r ? full : 0; k < K; k += 16) {
+      const int64_t n = std::min<int64_t>(16, K - k);
+      quantize_u8(x + i * K + k, n, scale, zero_point, piece);
+      for (int64_t j = 0; j < n; j += 4) std::memcpy(y + ((k + j) / 4 * rows + i) * 4, piece + j, 4);
+    }
 }
 
 KILN_AVX512 void correct_row(int32_t* r, const int32_t* colterm, const int32_t* zb, int32_t za, int32_t rowsum,
@@ -96,6 +138,6 @@ KILN_AVX512 void dequant_row(const int32_t* r, const float* scale, const float* 
 
 }  // namespace
 
-const QuantKernels kQuantAvx512{min_max, quantize_u8, correct_row, dequant_row};
+const QuantKernels kQuantAvx512{min_max, quantize_u8, correct_row, dequant_row, quantize_u8_tile};
 
 }  // namespace kiln::cpu

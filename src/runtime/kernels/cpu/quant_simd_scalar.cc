@@ -35,6 +35,6 @@ void dequant_row(const int32_t* r, const float* scale, const float* bias, float*
 
 }  // namespace
 
-const QuantKernels kQuantScalar{min_max, quantize_u8, correct_row, dequant_row};
+const QuantKernels kQuantScalar{min_max, quantize_u8, correct_row, dequant_row, quantize_u8_tile_by_rows<quantize_u8>};
 
 }  // namespace kiln::cpu
