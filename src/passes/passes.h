@@ -47,6 +47,9 @@ int fuse_attention(Graph& g);
 // MatMulIntegerToFloat (no activation) read only by Add(., r) -> kiln:MatMulIntegerToFloat with r as
 // input 7, added in the epilogue (the transformer's residual). Session-time only, never saved.
 int fuse_matmul_integer_residual(Graph& g);
+// kiln:MatMulBias (no activation) read only by Add(., r) -> kiln:MatMulBias with r as input 3, added
+// after the bias in the epilogue (the transformer's residual, float32). Session-time only, never saved.
+int fuse_matmul_bias_residual(Graph& g);
 // DynamicQuantizeLinear of a value made by LayerNormalization, kiln:Attention or MatMulIntegerToFloat
 // (through Reshapes) -> kiln:DynamicQuantizeLinear(x, range), the producer writing [min, max] of its
 // output as one more output (attribute range_output). Session-time only, never saved.

@@ -95,6 +95,7 @@ void Session::init() {
       fuse_matmul_bias(model_->graph);
       fuse_matmul_gelu(model_->graph);
       fuse_matmul_integer_residual(model_->graph);
+      fuse_matmul_bias_residual(model_->graph);
       fuse_conv_activation(model_->graph);
       conv_channels_last(model_->graph);
       fuse_attention(model_->graph);

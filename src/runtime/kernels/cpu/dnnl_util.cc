@@ -1,6 +1,8 @@
 #include "runtime/kernels/cpu/dnnl_util.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -47,6 +49,16 @@ dnnl::memory::desc b_md(int64_t batch, int64_t rows, int64_t cols, int64_t ld, b
 int64_t a_offset(int64_t k0, int64_t M, bool trans_a) { return trans_a ? k0 * M : k0; }
 int64_t b_offset(int64_t k0, int64_t N, bool trans_b) { return trans_b ? k0 : k0 * N; }
 
+// kiln's float kernel (sgemm_packed.h) where the CPU runs it, unless KILN_F32_GEMM=onednn (a
+// debugging and measuring switch, read once).
+bool own_kernel_enabled() {
+  static const bool off = [] {
+    const char* e = std::getenv("KILN_F32_GEMM");
+    return e && std::string_view(e) == "onednn";
+  }();
+  return !off && PackedSgemmB::available();
+}
+
 }  // namespace
 
 DnnlMatMul::DnnlMatMul(dt a, dt b, dt c) : ta_(a), tb_(b), tc_(c) {}
@@ -63,6 +75,11 @@ void DnnlMatMul::pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int
     packed_.clear();
     cache_.clear();
     order_.clear();
+    own_.reset();
+  }
+  if (ta_ == dt::f32 && tb_ == dt::f32 && tc_ == dt::f32 && allow_own_ && own_kernel_enabled()) {
+    own_ = std::make_unique<PackedSgemmB>(b.data<float>(), K, N, trans_b);
+    return;
   }
   // Choose (and fill) the layouts now, so the first run does no reorder: the first chunk's, and the
   // last one's when it is shorter (the chunks between share the first one's layout).
@@ -160,13 +177,20 @@ std::shared_ptr<const DnnlMatMul::Prepared> DnnlMatMul::prepare(const Key& key) 
 }
 
 void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha, bool accumulate,
-                     const float* bias, bool gelu) {
+                     const float* bias, bool gelu, const float* residual) {
   bool packed = has_packed_b() && b == nullptr;
   if (packed) {
     KILN_CHECK(shape.batch == 1 && shape.K == packed_k_ && shape.N == packed_n_ && shape.trans_b == packed_trans_,
                InternalError, "packed matrix product used with another shape");
   }
   KILN_CHECK(!bias || shape.batch == 1, InternalError, "matrix product: a bias needs batch 1");
+  KILN_CHECK(!residual || (shape.batch == 1 && !gelu && tc_ == dt::f32), InternalError,
+             "matrix product: a residual needs batch 1, float32 and no GELU");
+  if (packed && own_ && !shape.trans_a) {
+    own_->run(shape.M, static_cast<const float*>(a), shape.K, static_cast<float*>(c), shape.N, alpha, accumulate, bias,
+              gelu, residual);
+    return;
+  }
   auto& eng = dnnl_engine();
   auto& strm = dnnl_stream();
   const int64_t ck = chunk_k(shape.K), chunks = (shape.K + ck - 1) / ck;
@@ -194,6 +218,10 @@ void DnnlMatMul::run(const MatMulShape& shape, const void* a, const void* b, voi
       args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratch_md, eng, scratchpad(bytes)));
     p.prim.execute(strm, args);
     strm.wait();
+  }
+  if (residual) {
+    float* y = static_cast<float*>(c);
+    for (int64_t i = 0; i < shape.M * shape.N; ++i) y[i] += residual[i];
   }
 }
 

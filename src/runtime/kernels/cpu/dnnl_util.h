@@ -13,6 +13,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/tensor.h"
+#include "runtime/kernels/cpu/sgemm_packed.h"
 
 namespace kiln::cpu {
 
@@ -45,6 +46,12 @@ class DnnlMatMul {
   // tensor must not change afterwards. `m_hint` is the row count to choose the layout for.
   void pack_b(const Tensor& b, int64_t K, int64_t N, bool trans_b, int64_t m_hint = 128);
   bool has_packed_b() const { return packed_k_ > 0; }
+  // Whether runs with the packed B (and A not transposed) go to kiln's own kernel (sgemm_packed.h):
+  // float products on AVX-512 CPUs.
+  bool own_kernel() const { return own_ != nullptr; }
+  // Off: every run goes through oneDNN even where kiln's kernel could serve it (benchmarks and tests
+  // comparing the two). Takes effect at the next pack_b.
+  void allow_own_kernel(bool allow) { allow_own_ = allow; }
 
   // The K block of float products (integer products are exact and are never split).
   static constexpr int64_t kChunkK = 256;
@@ -52,8 +59,9 @@ class DnnlMatMul {
   // C = alpha * op(A) * op(B) (+ bias[n], float32, batch 1 only), plus the previous contents of C
   // when accumulate, then GELU (erf form) when gelu. With packed B (shape.batch 1, same K, N and
   // trans_b), `b` is ignored and may be null.
+  // residual (float32, batch 1, M x N like C; not with gelu): added last, ((product + bias) + r).
   void run(const MatMulShape& shape, const void* a, const void* b, void* c, float alpha = 1.f, bool accumulate = false,
-           const float* bias = nullptr, bool gelu = false);
+           const float* bias = nullptr, bool gelu = false, const float* residual = nullptr);
 
  private:
   // One primitive: `shape` is one K-chunk's (its K is the chunk's length), `ld_k` the full K, the
@@ -94,6 +102,10 @@ class DnnlMatMul {
   int64_t packed_k_ = 0, packed_n_ = 0;
   bool packed_trans_ = false;
   std::vector<std::pair<int64_t, std::shared_ptr<dnnl::memory>>> packed_;
+  // kiln's own layout of the constant weights, when its kernel serves them (oneDNN's copies are then
+  // made only if a run needs oneDNN: a transposed A).
+  std::unique_ptr<PackedSgemmB> own_;
+  bool allow_own_ = true;
 };
 
 }  // namespace kiln::cpu

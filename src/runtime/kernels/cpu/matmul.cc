@@ -125,19 +125,31 @@ class MatMulKernel : public OpKernel {
                  "{}: the bias must be float32 with {} values", node.label(), d.N);
       bias = bt->data<float>();
     }
-    Tensor& y = ctx.allocate_output(0, a.dtype(), d.out);
-    if (y.numel() == 0) return;
+    // kiln:MatMulBias's residual (passes/matmul_residual_fusion.cc): added last, in the product's
+    // epilogue when it has the product's shape, else afterwards with broadcasting, as the Add would.
+    const Tensor* rt = ctx.input_or_null(3);
+    KILN_CHECK(!rt || (rt->dtype() == DType::F32 && a.dtype() == DType::F32 && !gelu_), BadModel,
+               "{}: the residual must be float32, added to a float32 product without GELU", node.label());
+    const bool residual_in_epilogue = rt && rt->shape() == d.out;
+    const float* residual = residual_in_epilogue ? rt->data<float>() : nullptr;
+    Tensor product;
+    if (rt && !residual_in_epilogue) product = Tensor(a.dtype(), d.out);
+    Tensor& y = product.defined() ? product : ctx.allocate_output(0, a.dtype(), d.out);
+    if (y.numel() == 0) return add_residual_after(ctx, product, rt);
     KILN_CHECK(!gelu_ || a.dtype() == DType::F32, BadModel, "{}: a GELU epilogue needs float32", node.label());
     if (d.K == 0) {
       std::memset(y.raw(), 0, y.nbytes());
       if (bias) add_bias(y.data<float>(), y.numel() / d.N, d.N, bias);
       if (gelu_) vec::gelu_erf(y.data<float>(), y.data<float>(), y.numel());
-      return;
+      if (residual)
+        for (int64_t i = 0; i < y.numel(); ++i) y.data<float>()[i] += residual[i];
+      return add_residual_after(ctx, product, rt);
     }
     if (runs_as_f32(a.dtype())) {
       packed = packed && shape_numel(d.b_batch) == 1;
       if (a.dtype() == DType::F32) {
-        run_f32(d, a.data<float>(), packed ? nullptr : b.data<float>(), y.data<float>(), bias);
+        run_f32(d, a.data<float>(), packed ? nullptr : b.data<float>(), y.data<float>(), bias, residual);
+        add_residual_after(ctx, product, rt);
       } else {
         Tensor a32 = a.cast(DType::F32), y32(DType::F32, d.out);
         Tensor b32 = packed ? Tensor() : b.cast(DType::F32);
@@ -169,14 +181,28 @@ class MatMulKernel : public OpKernel {
       for (int64_t n = 0; n < N; ++n) y[r * N + n] += bias[n];
   }
 
-  // pb null: the packed constant B. bias (N values) is added in oneDNN's epilogue where it can be.
-  void run_f32(const MatMulDims& d, const float* pa, const float* pb, float* py, const float* bias = nullptr) {
+  // The product was made into `product` (a residual that broadcasts to a larger shape): the output
+  // is product + r, broadcast, as the fused Add computed it. Nothing to do otherwise.
+  static void add_residual_after(KernelContext& ctx, const Tensor& product, const Tensor* r) {
+    if (!product.defined()) return;
+    const Shape out = broadcast_shapes({product.shape(), r->shape()}, ctx.node());
+    Tensor& y = ctx.allocate_output(0, DType::F32, out);
+    const float* p = product.data<float>();
+    const float* rp = r->data<float>();
+    float* yp = y.data<float>();
+    for_each_broadcast2(product.shape(), r->shape(), out, [&](int64_t o, int64_t i, int64_t j) { yp[o] = p[i] + rp[j]; });
+  }
+
+  // pb null: the packed constant B. bias (N values) is added in the product's epilogue where it can
+  // be, then residual (as many values as the output).
+  void run_f32(const MatMulDims& d, const float* pa, const float* pb, float* py, const float* bias = nullptr,
+               const float* residual = nullptr) {
     int64_t nb_a = shape_numel(d.a_batch), nb_b = shape_numel(d.b_batch), nb = shape_numel(d.batch);
     if (nb_b == 1) {
       // One weight matrix: fold A's batch into its rows (the transformer case: [B, S, K] x [K, N]).
       // The packed B was laid out from its stored (possibly transposed) form.
       MatMulShape s{1, nb_a * d.M, d.K, d.N, false, pb == nullptr && trans_b_};
-      dnnl_.run(s, pa, pb, py, alpha_, false, bias, gelu_);
+      dnnl_.run(s, pa, pb, py, alpha_, false, bias, gelu_, residual);
       return;
     } else if (nb_a == nb && nb_b == nb) {
       dnnl_.run(MatMulShape{nb, d.M, d.K, d.N}, pa, pb, py, alpha_);
@@ -188,6 +214,8 @@ class MatMulKernel : public OpKernel {
     }
     if (bias) add_bias(py, nb * d.M, d.N, bias);
     if (gelu_) vec::gelu_erf(py, py, nb * d.M * d.N);
+    if (residual)
+      for (int64_t i = 0; i < nb * d.M * d.N; ++i) py[i] += residual[i];
   }
 
   float alpha_ = 1.f;
