@@ -25,10 +25,9 @@ CpuInfo detect() {
   CpuInfo c;
   c.model_name = model_name();
   c.isa = std::string(cpu::isa_name(cpu::active_isa()));
-  const auto& f = cpu::cpu_features();
-  c.avx2 = f.avx2 && f.fma;
-  c.avx512 = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
-  c.vnni = f.avx512vnni || f.avxvnni;
+  c.avx2 = cpu::isa_supported(cpu::Isa::Avx2);
+  c.avx512 = cpu::isa_supported(cpu::Isa::Avx512);
+  c.vnni = cpu::cpu_has_vnni();
   return c;
 }
 

@@ -18,7 +18,7 @@ namespace {
 // MLAS does): one FMA chain over a long k (P·V over 512+ keys) rounds worse than blocked sums.
 constexpr int64_t kBlockK = 256;
 
-#define KILN_ATTN_AVX512 __attribute__((target("avx512f,fma")))
+#define KILN_ATTN_AVX512 KILN_TARGET(Avx512)
 
 // MR rows x NV vectors of 16 columns; the last vector masked by `tail`.
 template <int MR, int NV>
@@ -88,7 +88,7 @@ KILN_ATTN_AVX512 void gemm_avx512(int64_t m, int64_t n, int64_t k, float alpha, 
   }
 }
 
-#define KILN_ATTN_AVX2 __attribute__((target("avx2,fma")))
+#define KILN_ATTN_AVX2 KILN_TARGET(Avx2)
 
 // AVX2: MR rows x NV vectors of 8 columns (12 sums in registers at most); the last vector's lanes
 // beyond the matrix are masked by `tail` (all ones for the lanes in use).
@@ -157,7 +157,7 @@ KILN_ATTN_AVX2 void gemm_avx2(int64_t m, int64_t n, int64_t k, float alpha, cons
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void where_bytes_avx512(const uint8_t* c, int64_t n, bool when,
+KILN_TARGET(Avx512) void where_bytes_avx512(const uint8_t* c, int64_t n, bool when,
                                                                           float fill, float* row) {
   const __m512 f = _mm512_set1_ps(fill);
   for (int64_t j = 0; j < n; j += 16) {
@@ -168,7 +168,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void where_bytes_avx512(con
   }
 }
 
-__attribute__((target("avx512f"))) void transpose_avx512(const float* src, int64_t rows, int64_t cols, int64_t ld,
+KILN_TARGET(Avx512) void transpose_avx512(const float* src, int64_t rows, int64_t cols, int64_t ld,
                                                        float* dst) {
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int32_t)ld));
@@ -182,33 +182,61 @@ __attribute__((target("avx512f"))) void transpose_avx512(const float* src, int64
   }
 }
 
-}  // namespace
-
-void attention_transpose(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst, Isa isa) {
-  // The gather's offsets are 32-bit: 15 rows of ld floats must stay below 2^31 bytes.
-  if (isa == Isa::Avx512 && ld < (int64_t)1 << 24) return transpose_avx512(src, rows, cols, ld, dst);
+// The variants: the primary templates are the portable code (isa.h).
+template <Isa>
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * ld + c];
 }
+template <>
+void transpose<Isa::Avx512>(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst) {
+  // The gather's offsets are 32-bit: 15 rows of ld floats must stay below 2^31 bytes.
+  if (ld < (int64_t)1 << 24) return transpose_avx512(src, rows, cols, ld, dst);
+  transpose<Isa::Scalar>(src, rows, cols, ld, dst);
+}
 
-void attention_where_bytes(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row, Isa isa) {
-  if (isa == Isa::Avx512) return where_bytes_avx512(c, n, fill_when_true, fill, row);
+template <Isa>
+void where_bytes(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row) {
   for (int64_t j = 0; j < n; ++j)
     if ((c[j] != 0) == fill_when_true) row[j] = fill;
+}
+template <>
+void where_bytes<Isa::Avx512>(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row) {
+  where_bytes_avx512(c, n, fill_when_true, fill, row);
+}
+
+template <Isa>
+bool gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+          float* c, int64_t ldc) {
+  return dnnl_sgemm('N', 'N', m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc) == dnnl_success;
+}
+template <>
+bool gemm<Isa::Avx2>(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                     int64_t ldb, float* c, int64_t ldc) {
+  gemm_avx2(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  return true;
+}
+template <>
+bool gemm<Isa::Avx512>(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                       int64_t ldb, float* c, int64_t ldc) {
+  gemm_avx512(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+  return true;
+}
+
+}  // namespace
+
+void attention_transpose(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst, Isa isa) {
+  KILN_ISA_DISPATCH(isa, transpose<ISA>(src, rows, cols, ld, dst));
+}
+
+void attention_where_bytes(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row, Isa isa) {
+  KILN_ISA_DISPATCH(isa, where_bytes<ISA>(c, n, fill_when_true, fill, row));
 }
 
 bool attention_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
                     int64_t ldb, float* c, int64_t ldc, Isa isa) {
   if (m <= 0 || n <= 0) return true;
-  if (isa == Isa::Avx512) {
-    gemm_avx512(m, n, k, alpha, a, lda, b, ldb, c, ldc);
-    return true;
-  }
-  if (isa == Isa::Avx2) {
-    gemm_avx2(m, n, k, alpha, a, lda, b, ldb, c, ldc);
-    return true;
-  }
-  return dnnl_sgemm('N', 'N', m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc) == dnnl_success;
+  KILN_ISA_DISPATCH(isa, return gemm<ISA>(m, n, k, alpha, a, lda, b, ldb, c, ldc));
 }
 
 }  // namespace kiln::cpu

@@ -25,7 +25,7 @@ CpuFeatures detect() {
   bool f16c = c & (1u << 29);
   if (!osxsave || !avx) return f;
   uint64_t xcr0 = read_xcr0();
-  bool ymm_saved = (xcr0 & 0x6) == 0x6;            // SSE and AVX state
+  bool ymm_saved = (xcr0 & 0x6) == 0x6;                 // SSE and AVX state
   bool zmm_saved = ymm_saved && (xcr0 & 0xe0) == 0xe0;  // opmask, upper ZMM, ZMM16-31
   if (!ymm_saved) return f;
   f.fma = fma;
@@ -73,7 +73,7 @@ bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return true;
     case Isa::Avx2: return f.avx2 && f.fma;
-    case Isa::Avx512: return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+    case Isa::Avx512: return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.fma;
   }
   return false;
 }
@@ -91,20 +91,11 @@ Isa active_isa() {
   return isa;
 }
 
-}  // namespace kiln::cpu
+bool cpu_has_vnni() { return cpu_features().avx512vnni || cpu_features().avxvnni; }
 
-// ---- The variant tables of the hand-written micro-kernels, chosen here and nowhere else. ----
-#include "runtime/kernels/cpu/quant_simd.h"
-
-namespace kiln::cpu {
-
-const QuantKernels& quant_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return kQuantAvx512;
-    case Isa::Avx2: return kQuantAvx2;
-    case Isa::Scalar: break;
-  }
-  return kQuantScalar;
+bool avx512_vnni_active() {
+  static const bool ok = active_isa() == Isa::Avx512 && cpu_features().avx512vnni;
+  return ok;
 }
 
 }  // namespace kiln::cpu

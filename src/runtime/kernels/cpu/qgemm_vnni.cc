@@ -25,7 +25,7 @@ namespace kiln::cpu {
 
 namespace {
 
-#define KILN_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define KILN_VNNI KILN_TARGET(Avx512Vnni)
 
 constexpr int kMR = 12;       // rows of A per tile: 24 accumulators + 2 B registers + 1 broadcast
 constexpr int kPanel = 32;    // columns of B per panel (two 16-lane registers)
@@ -241,9 +241,7 @@ KILN_VNNI void run_jobs(const Job& job, const Layout& l, long j0, long j1) {
 }  // namespace
 
 bool vnni_gemm_supported() {
-  static const bool ok = active_isa() == Isa::Avx512 && cpu_features().avx512vnni && cpu_features().avx512bw &&
-                         cpu_features().avx512dq && cpu_features().avx512vl;
-  return ok;
+  return avx512_vnni_active();
 }
 
 VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N) {

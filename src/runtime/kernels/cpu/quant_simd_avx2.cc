@@ -8,7 +8,7 @@
 namespace kiln::cpu {
 namespace {
 
-__attribute__((target("avx2,fma"))) void min_max(const float* x, int64_t n, float* mn, float* mx) {
+KILN_TARGET(Avx2) void min_max(const float* x, int64_t n, float* mn, float* mx) {
   int64_t i = 0;
   float lo = x[0], hi = x[0];
   if (n >= 8) {
@@ -36,7 +36,7 @@ __attribute__((target("avx2,fma"))) void min_max(const float* x, int64_t n, floa
   *mx = hi;
 }
 
-__attribute__((target("avx2,fma"))) void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point,
+KILN_TARGET(Avx2) void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point,
                                                     uint8_t* y) {
   const __m256 vs = _mm256_set1_ps(scale), vr = _mm256_set1_ps(1.0f / scale), vz = _mm256_set1_ps((float)zero_point);
   const __m256 hi = _mm256_set1_ps(255.f), lo = _mm256_setzero_ps();
@@ -64,7 +64,7 @@ __attribute__((target("avx2,fma"))) void quantize_u8(const float* x, int64_t n, 
   }
 }
 
-__attribute__((target("avx2,fma"))) void correct_row(int32_t* r, const int32_t* colterm, const int32_t* zb,
+KILN_TARGET(Avx2) void correct_row(int32_t* r, const int32_t* colterm, const int32_t* zb,
                                                     int32_t za, int32_t rowsum, int64_t n) {
   const __m256i vza = _mm256_set1_epi32(za), vrs = _mm256_set1_epi32(rowsum);
   int64_t i = 0;
@@ -77,7 +77,7 @@ __attribute__((target("avx2,fma"))) void correct_row(int32_t* r, const int32_t* 
   for (; i < n; ++i) r[i] += za * colterm[i] - zb[i] * rowsum;
 }
 
-__attribute__((target("avx2,fma"))) void dequant_row(const int32_t* r, const float* scale, const float* bias, float* y,
+KILN_TARGET(Avx2) void dequant_row(const int32_t* r, const float* scale, const float* bias, float* y,
                                                     int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {

@@ -14,7 +14,7 @@
 namespace kiln::cpu {
 namespace {
 
-#define KILN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define KILN_AVX512 KILN_TARGET(Avx512)
 
 KILN_AVX512 void min_max(const float* x, int64_t n, float* mn, float* mx) {
   int64_t i = 0;

@@ -18,7 +18,7 @@ namespace kiln::cpu {
 
 namespace {
 
-#define KILN_SGEMM_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+#define KILN_SGEMM_AVX512 KILN_TARGET(Avx512)
 
 constexpr int64_t kBlockK = PackedSgemmB::kBlockK, kPanel = PackedSgemmB::kPanel, kRows = PackedSgemmB::kRows;
 // Rows of A per block (a multiple of kRows): a block's K-slice of packed A (192 x 256 floats, 192 KiB)

@@ -104,19 +104,21 @@ inline float gelu_tanh_f(float x) {
 // reductions store the vector and add it up lane by lane, which costs as much as the exps on a
 // 128-value attention row.
 #define KILN_SOFTMAX_BODY                                                       \
-  float m = max_of(x, n);                                                       \
+  float m = max_of<I>(x, n);                                                    \
   if (m == -std::numeric_limits<float>::infinity()) m = 0;                     \
   _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = exp_f(x[i] - m);  \
-  const float inv = 1.0f / sum_of(y, n);                                        \
+  const float inv = 1.0f / sum_of<I>(y, n);                                     \
   _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] *= inv;
 
-#define KILN_GENERIC_REDUCTIONS(attr)                                           \
-  attr float max_of(const float* x, int64_t n) {                                \
+#define KILN_GENERIC_REDUCTIONS(level)                                          \
+  template <>                                                                   \
+  KILN_TARGET(level) float max_of<Isa::level>(const float* x, int64_t n) {      \
     float m = -std::numeric_limits<float>::infinity();                         \
     _Pragma("omp simd reduction(max : m)") for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m; \
     return m;                                                                   \
   }                                                                             \
-  attr float sum_of(const float* x, int64_t n) {                                \
+  template <>                                                                   \
+  KILN_TARGET(level) float sum_of<Isa::level>(const float* x, int64_t n) {      \
     float s = 0;                                                                \
     _Pragma("omp simd reduction(+ : s)") for (int64_t i = 0; i < n; ++i) s += x[i]; \
     return s;                                                                   \
@@ -135,7 +137,7 @@ inline float gelu_tanh_f(float x) {
   /* With FMA the quotient is (x - m) * inv corrected once by the exact remainder, which is the       \
      correctly rounded quotient, the division's value (Markstein), without a division per 16 values; \
      for a finite, positive sd |x - m| / sd stays below sqrt(n), so nothing overflows. */            \
-  if (kFmaDivide && sd > 0 && sd < std::numeric_limits<float>::infinity()) {                           \
+  if (kFmaDivide<I> && sd > 0 && sd < std::numeric_limits<float>::infinity()) {                           \
     if (bias) {                                                                 \
       _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                     \
         const float d = x[i] - m, q0 = d * inv;                                 \
@@ -169,9 +171,36 @@ inline float gelu_tanh_f(float x) {
     for (int64_t i = 0; i < n; ++i) o[i] = v;                                       \
   }
 
-#define KILN_DEFINE_ISA(suffix, attr)                                                                   \
-  attr void arith_##suffix(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* o,  \
-                           int64_t n) {                                                                 \
+// The variants of every function, one explicit specialisation per level (isa.h).
+template <Isa I> float max_of(const float* x, int64_t n);
+template <Isa I> float sum_of(const float* x, int64_t n);
+template <Isa I> void arith_v(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n);
+template <Isa I>
+void layer_norm_v(const float* x, float* y, int64_t n, const float* scale, const float* bias, float eps,
+                  float* mean_out, float* inv_out);
+template <Isa I> void exp_v(const float* x, float* y, int64_t n);
+template <Isa I> void tanh_v(const float* x, float* y, int64_t n);
+template <Isa I> void erf_v(const float* x, float* y, int64_t n);
+template <Isa I> void sigmoid_v(const float* x, float* y, int64_t n);
+template <Isa I> void gelu_erf_v(const float* x, float* y, int64_t n);
+template <Isa I> void bias_gelu_erf_v(const float* x, const float* b, float* y, int64_t n);
+template <Isa I> void gelu_tanh_v(const float* x, float* y, int64_t n);
+template <Isa I> void softmax_v(const float* x, float* y, int64_t n);
+
+// With FMA the layer-norm quotient is corrected by the exact remainder; without it std::fma would be
+// a library call.
+template <Isa I> constexpr bool kFmaDivide = I != Isa::Scalar;
+
+#define KILN_DEFINE_MAP(level, fn)                                                      \
+  template <>                                                                           \
+  KILN_TARGET(level) void fn##_v<Isa::level>(const float* x, float* y, int64_t n) {     \
+    _Pragma("omp simd") KILN_MAP_LOOP(fn##_f)                                           \
+  }
+
+#define KILN_DEFINE_ISA(level)                                                                          \
+  template <>                                                                                           \
+  KILN_TARGET(level) void arith_v<Isa::level>(int op, const float* a, int64_t sa, const float* b, int64_t sb, \
+                                              float* o, int64_t n) {                                    \
     switch (op) {                                                                                       \
       case 0: { KILN_ARITH_CASES(+) } break;                                                            \
       case 1: { KILN_ARITH_CASES(-) } break;                                                            \
@@ -179,49 +208,40 @@ inline float gelu_tanh_f(float x) {
       default: { KILN_ARITH_CASES(/) } break;                                                           \
     }                                                                                                   \
   }                                                                                                     \
-  attr void layer_norm_##suffix(const float* x, float* y, int64_t n, const float* scale, const float* bias, \
-                                float eps, float* mean_out, float* inv_out) {                          \
+  template <>                                                                                           \
+  KILN_TARGET(level) void layer_norm_v<Isa::level>(const float* x, float* y, int64_t n, const float* scale, \
+                                                   const float* bias, float eps, float* mean_out,       \
+                                                   float* inv_out) {                                    \
+    constexpr Isa I = Isa::level;                                                                       \
     KILN_LAYER_NORM_BODY                                                                                \
   }                                                                                                     \
-  attr void exp_##suffix(const float* x, float* y, int64_t n) { _Pragma("omp simd") KILN_MAP_LOOP(exp_f) } \
-  attr void tanh_##suffix(const float* x, float* y, int64_t n) { _Pragma("omp simd") KILN_MAP_LOOP(tanh_f) } \
-  attr void erf_##suffix(const float* x, float* y, int64_t n) { _Pragma("omp simd") KILN_MAP_LOOP(erf_f) } \
-  attr void sigmoid_##suffix(const float* x, float* y, int64_t n) {                                    \
-    _Pragma("omp simd") KILN_MAP_LOOP(sigmoid_f)                                                        \
-  }                                                                                                     \
-  attr void gelu_erf_##suffix(const float* x, float* y, int64_t n) {                                   \
-    _Pragma("omp simd") KILN_MAP_LOOP(gelu_erf_f)                                                       \
-  }                                                                                                     \
-  attr void bias_gelu_erf_##suffix(const float* x, const float* b, float* y, int64_t n) {               \
+  KILN_DEFINE_MAP(level, exp)                                                                           \
+  KILN_DEFINE_MAP(level, tanh)                                                                          \
+  KILN_DEFINE_MAP(level, erf)                                                                           \
+  KILN_DEFINE_MAP(level, sigmoid)                                                                       \
+  KILN_DEFINE_MAP(level, gelu_erf)                                                                      \
+  KILN_DEFINE_MAP(level, gelu_tanh)                                                                     \
+  template <>                                                                                           \
+  KILN_TARGET(level) void bias_gelu_erf_v<Isa::level>(const float* x, const float* b, float* y, int64_t n) { \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = gelu_erf_f(x[i] + b[i]);                \
   }                                                                                                     \
-  attr void gelu_tanh_##suffix(const float* x, float* y, int64_t n) {                                  \
-    _Pragma("omp simd") KILN_MAP_LOOP(gelu_tanh_f)                                                      \
-  }                                                                                                     \
-  attr void softmax_##suffix(const float* x, float* y, int64_t n) { KILN_SOFTMAX_BODY }
+  template <>                                                                                           \
+  KILN_TARGET(level) void softmax_v<Isa::level>(const float* x, float* y, int64_t n) {                  \
+    constexpr Isa I = Isa::level;                                                                       \
+    KILN_SOFTMAX_BODY                                                                                   \
+  }
 
-namespace base_isa {
-KILN_GENERIC_REDUCTIONS()
-constexpr bool kFmaDivide = false;  // std::fma would be a library call here
-}  // namespace base_isa
-namespace avx2_isa {
-KILN_GENERIC_REDUCTIONS(__attribute__((target("avx2,fma"))))
-constexpr bool kFmaDivide = true;
-}  // namespace avx2_isa
-namespace avx512_isa {
-constexpr bool kFmaDivide = true;
-#if defined(__clang__)  // clang has no prefer-vector-width target feature; min_vector_width says the same
-#define KILN_AVX512_ATTR __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma"), min_vector_width(512)))
-#else
-#define KILN_AVX512_ATTR __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma,prefer-vector-width=512")))
-#endif
-// Horizontal reductions by lane swaps.
+KILN_GENERIC_REDUCTIONS(Scalar)
+KILN_GENERIC_REDUCTIONS(Avx2)
+
+// AVX-512: horizontal reductions by lane swaps.
 #define KILN_REDUCE_512(v, op)                                          \
   v = op(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));       \
   v = op(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));       \
   v = op(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));             \
   v = op(v, _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
-KILN_AVX512_ATTR float max_of(const float* x, int64_t n) {
+template <>
+KILN_TARGET(Avx512) float max_of<Isa::Avx512>(const float* x, int64_t n) {
   __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
@@ -232,7 +252,8 @@ KILN_AVX512_ATTR float max_of(const float* x, int64_t n) {
   KILN_REDUCE_512(m, _mm512_max_ps)
   return _mm512_cvtss_f32(m);
 }
-KILN_AVX512_ATTR float sum_of(const float* x, int64_t n) {
+template <>
+KILN_TARGET(Avx512) float sum_of<Isa::Avx512>(const float* x, int64_t n) {
   __m512 s = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(x + i));
@@ -240,69 +261,32 @@ KILN_AVX512_ATTR float sum_of(const float* x, int64_t n) {
   KILN_REDUCE_512(s, _mm512_add_ps)
   return _mm512_cvtss_f32(s);
 }
-}  // namespace avx512_isa
 
-#define KILN_DEFINE_ISA_IN(ns, suffix, attr) \
-  using ns::kFmaDivide;                      \
-  using ns::max_of;                          \
-  using ns::sum_of;                          \
-  KILN_DEFINE_ISA(suffix, attr)
-
-namespace base_def {
-KILN_DEFINE_ISA_IN(base_isa, base, )
-}  // namespace base_def
-namespace avx2_def {
-KILN_DEFINE_ISA_IN(avx2_isa, avx2, __attribute__((target("avx2,fma"))))
-}  // namespace avx2_def
-namespace avx512_def {
-KILN_DEFINE_ISA_IN(avx512_isa, avx512, KILN_AVX512_ATTR)
-}  // namespace avx512_def
-using namespace base_def;
-using namespace avx2_def;
-using namespace avx512_def;
+KILN_DEFINE_ISA(Scalar)
+KILN_DEFINE_ISA(Avx2)
+KILN_DEFINE_ISA(Avx512)
 
 }  // namespace
 
-#define KILN_DISPATCH(name)                                            \
-  void name(const float* x, float* y, int64_t n, Isa isa) {            \
-    switch (isa) {                                                     \
-      case Isa::Avx512: return name##_avx512(x, y, n);                 \
-      case Isa::Avx2: return name##_avx2(x, y, n);                     \
-      default: return name##_base(x, y, n);                            \
-    }                                                                  \
-  }
-
-KILN_DISPATCH(exp)
-KILN_DISPATCH(tanh)
-KILN_DISPATCH(erf)
-KILN_DISPATCH(sigmoid)
-KILN_DISPATCH(gelu_erf)
-KILN_DISPATCH(gelu_tanh)
-KILN_DISPATCH(softmax)
+void exp(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, exp_v<ISA>(x, y, n)); }
+void tanh(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, tanh_v<ISA>(x, y, n)); }
+void erf(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, erf_v<ISA>(x, y, n)); }
+void sigmoid(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, sigmoid_v<ISA>(x, y, n)); }
+void gelu_erf(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, gelu_erf_v<ISA>(x, y, n)); }
+void gelu_tanh(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, gelu_tanh_v<ISA>(x, y, n)); }
+void softmax(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, softmax_v<ISA>(x, y, n)); }
 
 void bias_gelu_erf(const float* x, const float* b, float* y, int64_t n, Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return bias_gelu_erf_avx512(x, b, y, n);
-    case Isa::Avx2: return bias_gelu_erf_avx2(x, b, y, n);
-    default: return bias_gelu_erf_base(x, b, y, n);
-  }
+  KILN_ISA_DISPATCH(isa, bias_gelu_erf_v<ISA>(x, b, y, n));
 }
 
 void arith(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n, Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return arith_avx512(op, a, sa, b, sb, o, n);
-    case Isa::Avx2: return arith_avx2(op, a, sa, b, sb, o, n);
-    default: return arith_base(op, a, sa, b, sb, o, n);
-  }
+  KILN_ISA_DISPATCH(isa, arith_v<ISA>(op, a, sa, b, sb, o, n));
 }
 
 void layer_norm(const float* x, float* y, int64_t n, const float* scale, const float* bias, float eps, float* mean,
                 float* inv_std, Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return layer_norm_avx512(x, y, n, scale, bias, eps, mean, inv_std);
-    case Isa::Avx2: return layer_norm_avx2(x, y, n, scale, bias, eps, mean, inv_std);
-    default: return layer_norm_base(x, y, n, scale, bias, eps, mean, inv_std);
-  }
+  KILN_ISA_DISPATCH(isa, layer_norm_v<ISA>(x, y, n, scale, bias, eps, mean, inv_std));
 }
 
 }  // namespace kiln::cpu::vec

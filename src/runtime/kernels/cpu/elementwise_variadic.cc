@@ -75,7 +75,7 @@ void variadic(KernelContext& ctx, Fold op) {
 
 }  // namespace
 
-KILN_REGISTER_KERNELS(register_variadic_kernels) {
+KILN_REGISTER_KERNELS(register_elementwise_variadic_kernels) {
   r.add_fn("", "Max", 1, kMaxOpset, [](KernelContext& ctx) { variadic(ctx, Fold::Max); });
   r.add_fn("", "Min", 1, kMaxOpset, [](KernelContext& ctx) { variadic(ctx, Fold::Min); });
   r.add_fn("", "Sum", 1, kMaxOpset, [](KernelContext& ctx) { variadic(ctx, Fold::Sum); });

@@ -65,7 +65,7 @@ class SpaceToDepthKernel : public OpKernel {
 
 }  // namespace
 
-KILN_REGISTER_KERNELS(register_space_kernels) {
+KILN_REGISTER_KERNELS(register_depth_to_space_kernels) {
   r.add({DeviceType::Cpu, "", "DepthToSpace", 1, kMaxOpset},
         [](const KernelInfo& info) { return std::make_unique<DepthToSpaceKernel>(info); });
   r.add({DeviceType::Cpu, "", "SpaceToDepth", 1, kMaxOpset},
