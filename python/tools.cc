@@ -11,7 +11,7 @@ namespace kiln::python {
 
 namespace {
 
-// A Python value as the string quant::set_option parses: booleans true/false, lists comma-joined.
+// A Python value as the string quantize::set_option parses: booleans true/false, lists comma-joined.
 std::string option_string(py::handle v) {
   if (py::isinstance<py::bool_>(v)) return v.cast<bool>() ? "true" : "false";
   if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v)) {
@@ -31,12 +31,12 @@ void bind_tools(py::module_& m) {
       "quantize",
       [](py::handle src, py::handle dst, const std::string& preset, bool is_static, py::object progress,
          const py::kwargs& settings) {
-        quant::Options o = preset.empty() ? quant::Options{} : quant::preset_options(preset, is_static);
+        quantize::Options o = preset.empty() ? quantize::Options{} : quantize::preset_options(preset, is_static);
         if (preset.empty()) o.is_static = is_static;
-        for (auto [k, v] : settings) quant::set_option(o, py::str(k), option_string(v));
-        quant::validate_options(o);
+        for (auto [k, v] : settings) quantize::set_option(o, py::str(k), option_string(v));
+        quantize::validate_options(o);
         const std::string in = path_arg(src), out = path_arg(dst);
-        quant::ProgressFn report_progress;
+        quantize::ProgressFn report_progress;
         if (!progress.is_none()) {
           auto held = std::shared_ptr<py::object>(new py::object(progress), [](py::object* p) {
             py::gil_scoped_acquire gil;
@@ -50,7 +50,7 @@ void bind_tools(py::module_& m) {
         std::string json;
         {
           py::gil_scoped_release nogil;
-          json = quant::report_json(quant::quantize_path(in, out, o, report_progress));
+          json = quantize::report_json(quantize::quantize_path(in, out, o, report_progress));
         }
         return json_loads(json);
       },
@@ -61,11 +61,11 @@ void bind_tools(py::module_& m) {
     report = kiln.quantize("model_dir", "model_dir-int8", preset="avx512_vnni", per_channel=True)
 
 preset: avx512_vnni, avx512, avx2, arm64, tensorrt ("" = kiln's defaults); static: calibrated
-static quantization (calibration_data=...). Further settings by their kiln::quant::set_option
+static quantization (calibration_data=...). Further settings by their kiln::quantize::set_option
 names (per_channel, reduce_range, weight_type, format, ops, nodes_to_exclude, ...), values as
 Python values. Returns the report `kiln quantize --json` prints, as a dict.)doc");
-  m.def("quantize_presets", &quant::preset_names, "Optimum's preset names quantize() takes.");
-  m.def("quantize_options", &quant::option_names, "The setting names quantize() takes as keywords.");
+  m.def("quantize_presets", &quantize::preset_names, "Optimum's preset names quantize() takes.");
+  m.def("quantize_options", &quantize::option_names, "The setting names quantize() takes as keywords.");
 
   m.def(
       "export",

@@ -1,10 +1,10 @@
 // kiln/quantize.h: INT8 quantization of a .onnx file or a whole model folder, with Optimum's
 // presets and ONNX Runtime's semantics (the files run in ONNX Runtime and in kiln).
 //
-//   kiln::quant::Options o = kiln::quant::preset_options("avx512_vnni", /*is_static=*/false);
-//   kiln::quant::set_option(o, "per_channel", "true");           // settings by name, from strings
-//   kiln::quant::Report r = kiln::quant::quantize_path("model_dir", "model_dir-int8", o);
-//   std::cout << kiln::quant::render_report(r);
+//   kiln::quantize::Options o = kiln::quantize::preset_options("avx512_vnni", /*is_static=*/false);
+//   kiln::quantize::set_option(o, "per_channel", "true");           // settings by name, from strings
+//   kiln::quantize::Report r = kiln::quantize::quantize_path("model_dir", "model_dir-int8", o);
+//   std::cout << kiln::quantize::render_report(r);
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -15,7 +15,7 @@
 #include "kiln/api.h"
 #include "kiln/tensor.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 // QOperator: integer ops (MatMulInteger, QLinearMatMul). QDQ: QuantizeLinear/DequantizeLinear pairs
 // around float ops, which a runtime fuses back into integer kernels.
@@ -135,4 +135,4 @@ using ProgressFn = std::function<void(const std::string&)>;
 KILN_API Report quantize_path(const std::string& in, const std::string& out, const Options& options,
                               const ProgressFn& progress = {});
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -55,7 +55,7 @@ KILN_COMMAND(quantize_command, "quantize", "Quantize a .onnx file or a whole mod
   sub.add_option("--threads", o->threads, "threads for calibration (0 = one per core)");
   sub.add_flag("--json", o->json, "print the summary as JSON");
   return [o] {
-    using namespace kiln::quant;
+    using namespace kiln::quantize;
     KILN_CHECK(!o->in.empty() && !o->out.empty(), BadInput,
                "usage: kiln quantize IN OUT [--preset avx512_vnni] (IN: a .onnx file or a model folder)");
     std::string preset = o->preset;

@@ -67,8 +67,8 @@ double LabelledSet::accuracy(const std::vector<Tensor>& logits) const {
   return total ? 100.0 * right / total : 0.0;
 }
 
-std::unique_ptr<quant::AccuracyProbe> labelled_set_probe(const std::string& path,
-                                                         const std::vector<std::string>& input_names) {
+std::unique_ptr<quantize::AccuracyProbe> labelled_set_probe(const std::string& path,
+                                                            const std::vector<std::string>& input_names) {
   return std::make_unique<LabelledSet>(read_labelled_set(path, input_names));
 }
 

@@ -19,7 +19,7 @@ struct LabelledSample {
 // Reads FILE; every line must give each of `input_names`.
 std::vector<LabelledSample> read_labelled_set(const std::string& path, const std::vector<std::string>& input_names);
 
-class LabelledSet final : public quant::AccuracyProbe {
+class LabelledSet final : public quantize::AccuracyProbe {
  public:
   explicit LabelledSet(std::vector<LabelledSample> samples) : samples_(std::move(samples)) {}
   std::vector<Tensor> outputs(const Session& session) const override;
@@ -29,8 +29,8 @@ class LabelledSet final : public quant::AccuracyProbe {
   std::vector<LabelledSample> samples_;
 };
 
-// quant::AccuracyProbeMaker over read_labelled_set.
-std::unique_ptr<quant::AccuracyProbe> labelled_set_probe(const std::string& path,
-                                                         const std::vector<std::string>& input_names);
+// quantize::AccuracyProbeMaker over read_labelled_set.
+std::unique_ptr<quantize::AccuracyProbe> labelled_set_probe(const std::string& path,
+                                                            const std::vector<std::string>& input_names);
 
 }  // namespace kiln::eval

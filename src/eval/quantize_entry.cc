@@ -3,11 +3,11 @@
 #include "eval/labelled_set.h"
 #include "quantize/quantize_path.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 Report quantize_path(const std::string& in, const std::string& out, const Options& options, const ProgressFn& progress) {
   static const AccuracyProbeMaker probe = eval::labelled_set_probe;
   return quantize_path_with(in, out, options, progress, &probe);
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -5,7 +5,7 @@
 #include "quantize/quantize_model.h"
 #include "runtime/session.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 namespace {
 
@@ -68,4 +68,4 @@ AccuracyResult tune_for_accuracy(const Model& model, const Options& options, con
   return r;
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -16,7 +16,7 @@
 #include "kiln/session.h"
 #include "quantize/options.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 // Runs a session over a labelled set and scores what it gave.
 class AccuracyProbe {
@@ -41,4 +41,4 @@ struct AccuracyResult {
 // The nodes to exclude (added to options.nodes_to_exclude by the caller) for `model` (fp32).
 AccuracyResult tune_for_accuracy(const Model& model, const Options& options, const AccuracyProbe& probe);
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -12,7 +12,7 @@
 #include "runtime/session.h"
 #include "tokenizers/tokenizer.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 namespace fs = std::filesystem;
 
@@ -241,4 +241,4 @@ Ranges calibrate(const Model& model, const Options& options, const std::string& 
   return ranges;
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

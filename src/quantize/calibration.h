@@ -9,7 +9,7 @@
 #include "quantize/context.h"
 #include "quantize/options.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 // Samples (named feeds) for one graph from options.calibration_data:
 // - a .json file: one tensor-JSON object ({name: {dtype, dims, data}}) or an array of them;
@@ -29,4 +29,4 @@ std::vector<NamedTensors> load_calibration_samples(const std::string& data, cons
 Ranges calibrate(const Model& model, const Options& options, const std::string& graph_file,
                  const std::function<void(const std::string&)>& progress = {}, const std::string& model_dir = "");
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -2,7 +2,7 @@
 
 #include <functional>
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 int GraphStats::total_quantized() const {
   int n = 0;
@@ -173,4 +173,4 @@ void Context::sweep() {
   erase_unread(model_.graph, replaced_, reads);
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

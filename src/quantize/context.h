@@ -12,7 +12,7 @@
 #include "quantize/options.h"
 #include "quantize/weight_quant.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 // Activation ranges from calibration: value name -> (min, max).
 using Ranges = std::map<std::string, std::pair<float, float>>;
@@ -84,4 +84,4 @@ class Context {
   std::set<std::string> replaced_;
 };
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -14,7 +14,7 @@
 #include "quantize/quantize_model.h"
 #include "quantize/quantize_path.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 namespace fs = std::filesystem;
 
@@ -245,4 +245,4 @@ Report quantize_path_with(const std::string& in, const std::string& out, const O
   return report;
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -2,7 +2,7 @@
 // DequantizeLinear turns only the gathered rows back into float, so the table itself shrinks 4x.
 #include "quantize/rewrites.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 bool quantize_gather(Context& ctx, const Scope& scope, const Node& n, std::vector<Node>& out) {
   const Options& o = ctx.options();
@@ -38,4 +38,4 @@ bool quantize_gather(Context& ctx, const Scope& scope, const Node& n, std::vecto
   return true;
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

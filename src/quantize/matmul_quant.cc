@@ -3,7 +3,7 @@
 
 #include "quantize/rewrites.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 namespace {
 
@@ -153,4 +153,4 @@ bool quantize_matmul(Context& ctx, const Scope& scope, const Node& n, std::vecto
   return true;
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "quantize/options.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 namespace {
 
 // "--per-channel" -> "per_channel"
@@ -141,4 +141,4 @@ void set_option(Options& o, const std::string& name, const std::string& v) {
   }
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

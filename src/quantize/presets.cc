@@ -2,7 +2,7 @@
 
 #include "core/error.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 const char* format_name(Format f) { return f == Format::QDQ ? "QDQ" : "QOperator"; }
 
@@ -69,4 +69,4 @@ void validate_options(const Options& o) {
              o.percentile);
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -7,7 +7,7 @@
 #include "quantize/rewrites.h"
 #include "quantize/transposed_weights.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 namespace {
 
@@ -150,4 +150,4 @@ std::vector<std::string> values_to_calibrate(const Model& model, const Options& 
   return out;
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -4,7 +4,7 @@
 #include "quantize/context.h"
 #include "quantize/options.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 // Rewrites every selected node (see options.h) and drops the float weights no node reads any
 // more. `ranges` (value name -> calibrated min/max) is needed for static quantization.
@@ -28,4 +28,4 @@ int materialize_tied_weights(Graph& g, const Options& options);
 // QOperator, outputs) of the nodes quantize_model would quantize.
 std::vector<std::string> values_to_calibrate(const Model& model, const Options& options);
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -18,7 +18,7 @@
 #include "kiln/quantize.h"
 #include "quantize/accuracy_target.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 struct GraphJob {
   std::filesystem::path in, out;  // the input graph and where its quantized form goes
@@ -73,4 +73,4 @@ std::string cpu_advice(const Options& options);
 Report quantize_path_with(const std::string& in, const std::string& out, const Options& options,
                           const ProgressFn& progress, const AccuracyProbeMaker* probe);
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

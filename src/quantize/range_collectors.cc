@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 RangeCollector::RangeCollector(bool histogram, bool symmetric, int bins)
     : histogram_(histogram), symmetric_(symmetric), hist_(histogram ? bins : 0, 0.0) {}
@@ -144,4 +144,4 @@ std::pair<float, float> RangeCollector::entropy(int quantized_bins) const {
   return {std::max(-t, min_), std::min(t, max_)};
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -12,7 +12,7 @@
 
 #include "core/tensor.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 class RangeCollector {
  public:
@@ -42,4 +42,4 @@ class RangeCollector {
 // KL divergence threshold search on a histogram of |x| (bins over [0, hi]); returns T.
 float entropy_threshold(const std::vector<double>& hist, float hi, int quantized_bins);
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 int64_t Report::graph_bytes_before() const {
   int64_t n = 0;
@@ -172,10 +172,10 @@ nlohmann::json report_to_json(const Report& r) {
   return j;
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 std::string report_json(const Report& r) { return report_to_json(r).dump(); }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

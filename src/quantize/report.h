@@ -9,7 +9,7 @@
 #include "quantize/context.h"
 #include "quantize/options.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 // FileReport, Report and render_report() are public (include/kiln/quantize.h).
 
@@ -19,4 +19,4 @@ nlohmann::json ort_config_json(const Options& o);
 // kiln's own record of the settings.
 nlohmann::json options_to_json(const Options& o);
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

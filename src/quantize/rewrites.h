@@ -5,7 +5,7 @@
 
 #include "quantize/context.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 // MatMul and Gemm with a constant float weight: dynamic QOperator (DynamicQuantizeLinear +
 // MatMulInteger + Cast + Mul), dynamic or static QDQ, or static QLinearMatMul.
@@ -14,4 +14,4 @@ bool quantize_matmul(Context& ctx, const Scope& scope, const Node& node, std::ve
 // dequantized (Gather + DequantizeLinear).
 bool quantize_gather(Context& ctx, const Scope& scope, const Node& node, std::vector<Node>& out);
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

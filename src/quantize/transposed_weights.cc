@@ -6,7 +6,7 @@
 
 #include "quantize/rewrites.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 namespace {
 
@@ -159,4 +159,4 @@ int restore_transposed_weights(Graph& g) {
   return restored;
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

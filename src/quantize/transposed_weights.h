@@ -7,7 +7,7 @@
 
 #include "graph/graph.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 // Each Transpose (perm [1, 0]) of a float 2-D initializer that feeds the weight input (B) of a node
 // `wanted` accepts becomes a new initializer `<table>_transposed` in the graph that owns the table
@@ -20,4 +20,4 @@ int materialize_transposed_weights(Graph& g, const std::function<bool(const Node
 // the file stores the table once. Returns how many were turned back.
 int restore_transposed_weights(Graph& g);
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 std::pair<int, int> q_range(DType type, bool symmetric, bool reduce_range) {
   KILN_CHECK(type == DType::I8 || type == DType::U8, Unsupported, "quantization to {} is not supported; use int8 or uint8",
@@ -131,4 +131,4 @@ Tensor dequantize_tensor(const QuantizedTensor& q) {
   return out;
 }
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

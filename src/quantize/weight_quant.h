@@ -13,7 +13,7 @@
 
 #include "core/tensor.h"
 
-namespace kiln::quant {
+namespace kiln::quantize {
 
 std::pair<int, int> q_range(DType type, bool symmetric, bool reduce_range);
 
@@ -39,4 +39,4 @@ QuantizedTensor quantize_tensor(const Tensor& w, DType type, bool symmetric, boo
 // scale * (q - zp), for tests and for folding.
 Tensor dequantize_tensor(const QuantizedTensor& q);
 
-}  // namespace kiln::quant
+}  // namespace kiln::quantize

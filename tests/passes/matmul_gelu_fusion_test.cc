@@ -81,7 +81,7 @@ TEST(MatMulGeluFusion, FloatLinearGeluIsOneProduct) {
 
 TEST(MatMulGeluFusion, Int8LinearGeluMatchesOnnxRuntime) {
   Model q = linear_gelu();
-  quant::quantize_model(q, quant::preset_options("avx512_vnni", false));
+  quantize::quantize_model(q, quantize::preset_options("avx512_vnni", false));
   Session s(q);
   const Node* fused = find_op(s.model().graph, "kiln", "MatMulIntegerToFloat");
   ASSERT_NE(fused, nullptr);

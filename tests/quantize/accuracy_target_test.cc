@@ -11,7 +11,7 @@
 #include "quantize/quantize.h"
 
 using namespace kiln;
-using namespace kiln::quant;
+using namespace kiln::quantize;
 namespace fs = std::filesystem;
 
 TEST(AccuracyTarget, SensitiveNodeStaysFloat) {

@@ -22,7 +22,7 @@
 #include "test_util.h"
 
 using namespace kiln;
-using namespace kiln::quant;
+using namespace kiln::quantize;
 namespace fs = std::filesystem;
 
 namespace {

@@ -10,7 +10,7 @@
 #include "quantize/quantize_model.h"
 
 using namespace kiln;
-using namespace kiln::quant;
+using namespace kiln::quantize;
 using namespace kiln::qtest;
 
 namespace {

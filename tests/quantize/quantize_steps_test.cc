@@ -11,7 +11,7 @@
 #include "test_util.h"
 
 using namespace kiln;
-using namespace kiln::quant;
+using namespace kiln::quantize;
 namespace fs = std::filesystem;
 
 TEST(QuantizeSteps, DiscoverAFolderAndAFile) {

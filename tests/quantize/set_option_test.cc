@@ -1,11 +1,11 @@
-// kiln::quant::set_option(): quantization settings parsed from strings by name, as
+// kiln::quantize::set_option(): quantization settings parsed from strings by name, as
 // include/kiln/quantize.h documents them.
 #include <gtest/gtest.h>
 
 #include "kiln/error.h"
 #include "kiln/quantize.h"
 
-using namespace kiln::quant;
+using namespace kiln::quantize;
 
 TEST(SetOption, ParsesEachKindOfValueByName) {
   Options o = preset_options("avx512_vnni", false);

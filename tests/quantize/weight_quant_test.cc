@@ -8,7 +8,7 @@
 #include "quantize/weight_quant.h"
 
 using namespace kiln;
-using namespace kiln::quant;
+using namespace kiln::quantize;
 
 TEST(WeightQuant, SymmetricInt8PerTensor) {
   // max|w| = 2.54 -> scale 2.54 / 127 = 0.02, zero point 0.
