@@ -40,7 +40,7 @@ static std::vector<std::string> load_corpus(const fs::path& data, size_t max_lin
     while (std::getline(b, line)) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      lines.push_back(kiln::tok::to_valid_utf8(line));
+      lines.push_back(kiln::tokenizers::to_valid_utf8(line));
       if (lines.size() >= max_lines) return lines;
     }
   }

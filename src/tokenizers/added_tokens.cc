@@ -2,7 +2,7 @@
 
 #include "tokenizers/unicode.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 void AddedSplitter::add(const std::string& content, int32_t token_index) {
   if (content.empty()) return;
@@ -60,4 +60,4 @@ void AddedSplitter::find(std::string_view t, const std::vector<AddedToken>& toke
   }
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -8,7 +8,7 @@
 
 #include "tokenizers/str_map.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 struct AddedToken {
   std::string content;
@@ -34,4 +34,4 @@ class AddedSplitter {
   bool first_byte_[256] = {};
 };
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

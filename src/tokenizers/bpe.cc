@@ -10,7 +10,7 @@
 #include "tokenizers/model.h"
 #include "tokenizers/unicode.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 namespace {
 
 struct Merge {
@@ -167,4 +167,4 @@ class Bpe : public Model {
 
 std::unique_ptr<Model> make_bpe(BpeConfig c, const std::string& where) { return std::make_unique<Bpe>(std::move(c), where); }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -4,7 +4,7 @@
 #include "tokenizers/pre_tokenizers.h"
 #include "tokenizers/unicode.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 namespace {
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
@@ -264,4 +264,4 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
   throw Unsupported("tokenizer.json: " + where + ".type \"" + type + "\" is not supported by kiln; supported: WordPiece, ByteLevel, Metaspace, BPEDecoder, Replace, Fuse, Strip, ByteFallback, CTC, Sequence");
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

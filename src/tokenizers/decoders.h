@@ -8,7 +8,7 @@
 
 #include "tokenizers/json_util.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 struct DecodeContext {
   // Contents of all added tokens: ByteLevel passes them through as they are.
@@ -29,4 +29,4 @@ std::unique_ptr<Decoder> make_metaspace_decoder(std::string replacement);
 // Hugging Face's clean_up_tokenization: " ." -> "." and the like.
 std::string clean_up_tokenization(std::string s);
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 using json = nlohmann::json;
 
@@ -42,4 +42,4 @@ inline std::string type_of(const json& j, const std::string& where) {
   return req_str(j, "type", where);
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -8,7 +8,7 @@
 
 #include "tokenizers/pipeline.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 namespace fs = std::filesystem;
 
 namespace {
@@ -298,7 +298,7 @@ std::unique_ptr<PipelineTokenizer> load_spiece(const fs::path& file, TokenizerCo
 }
 
 }  // namespace
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers
 
 namespace kiln {
 
@@ -310,11 +310,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_dir(const std::string& dir) {
     throw IoError(dir + " is not a folder; pass a model folder with tokenizer.json or vocabulary files");
   }
   if (fs::exists(d / "tokenizer.json")) return from_json_file((d / "tokenizer.json").string());
-  auto cfg = tok::read_tokenizer_config(dir);
-  if (fs::exists(d / "vocab.txt")) return tok::load_vocab_txt(d, std::move(cfg));
-  if (fs::exists(d / "vocab.json") && fs::exists(d / "merges.txt")) return tok::load_vocab_merges(d, std::move(cfg));
+  auto cfg = tokenizers::read_tokenizer_config(dir);
+  if (fs::exists(d / "vocab.txt")) return tokenizers::load_vocab_txt(d, std::move(cfg));
+  if (fs::exists(d / "vocab.json") && fs::exists(d / "merges.txt")) return tokenizers::load_vocab_merges(d, std::move(cfg));
   for (const char* f : {"spiece.model", "sentencepiece.bpe.model", "tokenizer.model"})
-    if (fs::exists(d / f)) return tok::load_spiece(d / f, std::move(cfg));
+    if (fs::exists(d / f)) return tokenizers::load_spiece(d / f, std::move(cfg));
   throw IoError(dir + " has no tokenizer.json, vocab.txt, vocab.json + merges.txt or spiece.model; copy the tokenizer files into it");
 }
 

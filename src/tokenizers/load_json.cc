@@ -5,7 +5,7 @@
 
 #include "tokenizers/pipeline.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 namespace fs = std::filesystem;
 
 namespace {
@@ -127,7 +127,7 @@ std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const json& j, TokenizerC
   return std::make_unique<PipelineTokenizer>(std::move(c));
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers
 
 namespace kiln {
 
@@ -135,11 +135,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json_file(const std::string& path) {
   namespace fs = std::filesystem;
   fs::path p(path);
   if (!fs::exists(p)) throw IoError(path + " does not exist; pass a tokenizer.json file");
-  auto cfg = tok::read_tokenizer_config(p.parent_path().empty() ? "." : p.parent_path().string());
-  tok::json j = tok::read_json_file(p);
+  auto cfg = tokenizers::read_tokenizer_config(p.parent_path().empty() ? "." : p.parent_path().string());
+  tokenizers::json j = tokenizers::read_json_file(p);
   try {
-    return tok::load_tokenizer_json(j, std::move(cfg));
-  } catch (const tok::json::exception& e) {  // a field of an unexpected type deep inside
+    return tokenizers::load_tokenizer_json(j, std::move(cfg));
+  } catch (const tokenizers::json::exception& e) {  // a field of an unexpected type deep inside
     throw BadModel(path + ": a field has an unexpected type (" + e.what() + "); fix or regenerate the file");
   }
 }

@@ -1,6 +1,6 @@
 #include "tokenizers/model.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 void Model::set_vocab_entry(const std::string& t, int32_t id) {
   if (id < 0) throw BadModel("tokenizer.json: model.vocab has a negative id for \"" + t + "\"; fix the vocabulary");
@@ -93,4 +93,4 @@ std::unique_ptr<Model> make_model(const json& j, const std::string& where) {
   throw Unsupported("tokenizer.json: " + where + ".type \"" + type + "\" is not supported by kiln; supported: WordPiece, BPE, Unigram, WordLevel");
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -11,7 +11,7 @@
 #include "tokenizers/json_util.h"
 #include "tokenizers/str_map.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 struct ModelToken {
   int32_t id;
@@ -80,4 +80,4 @@ std::unique_ptr<Model> make_unigram(UnigramConfig c, const std::string& where);
 
 std::unique_ptr<Model> make_wordlevel(std::vector<std::pair<std::string, int32_t>> vocab, std::string unk, const std::string& where);
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

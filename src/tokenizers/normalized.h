@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 struct Align {
   uint32_t b, e;  // byte span [b, e) in the original text
@@ -52,4 +52,4 @@ struct PreTokenized {
   std::vector<Piece> pieces;
 };
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -6,7 +6,7 @@
 #include "tokenizers/pattern.h"
 #include "tokenizers/unicode.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 namespace {
 
 inline bool all_ascii(std::string_view s) {
@@ -408,4 +408,4 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
   throw Unsupported("tokenizer.json: " + where + ".type \"" + type + "\" is not supported by kiln; supported: BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Strip, Replace, Prepend, Precompiled, Sequence");
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -8,7 +8,7 @@
 #include "tokenizers/json_util.h"
 #include "tokenizers/normalized.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 class Normalizer {
  public:
@@ -30,4 +30,4 @@ enum class UForm { NFC, NFD, NFKC, NFKD };
 void unicode_normalize(NString& s, UForm form);
 void lowercase_js(NString& s);
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 namespace {
 
 class StringPattern : public Pattern {
@@ -109,4 +109,4 @@ std::unique_ptr<Pattern> make_pattern(const nlohmann::json& j, const std::string
   throw BadModel(where + ": expected {\"String\": ...} or {\"Regex\": ...}; fix tokenizer.json");
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 class Pattern {
  public:
@@ -25,4 +25,4 @@ std::unique_ptr<Pattern> make_regex_pattern(const std::string& regex, const std:
 // From {"String": s} or {"Regex": r}.
 std::unique_ptr<Pattern> make_pattern(const nlohmann::json& j, const std::string& where);
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -2,7 +2,7 @@
 
 #include "tokenizers/unicode.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 PipelineTokenizer::PipelineTokenizer(Components c) : c_(std::move(c)) {
   if (!c_.model) throw BadModel("tokenizer.json: model is missing; fix or regenerate the file");
@@ -280,4 +280,4 @@ std::optional<std::string> PipelineTokenizer::mask_token() const {
 }
 std::optional<size_t> PipelineTokenizer::model_max_length() const { return c_.config.model_max_length; }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -15,7 +15,7 @@
 #include "tokenizers/pre_tokenizers.h"
 #include "tokenizers/tokenizer.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 // What tokenizer_config.json / special_tokens_map.json add.
 struct TokenizerConfig {
@@ -88,4 +88,4 @@ class PipelineTokenizer : public Tokenizer {
 // tokenizer.json (parsed) + the folder's tokenizer_config.json.
 std::unique_ptr<PipelineTokenizer> load_tokenizer_json(const json& j, TokenizerConfig cfg);
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

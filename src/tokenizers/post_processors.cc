@@ -3,7 +3,7 @@
 #include "tokenizers/pre_tokenizers.h"
 #include "tokenizers/unicode.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 void append_encoding(Encoding& d, const Encoding& s, int64_t type_id, int seq_id) {
   d.ids.insert(d.ids.end(), s.ids.begin(), s.ids.end());
@@ -266,4 +266,4 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const TokenLoo
   throw Unsupported("tokenizer.json: " + where + ".type \"" + type + "\" is not supported by kiln; supported: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence");
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

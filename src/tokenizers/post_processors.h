@@ -10,7 +10,7 @@
 #include "tokenizers/json_util.h"
 #include "tokenizers/tokenizer.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 using TokenLookup = std::function<std::optional<int64_t>(const std::string&)>;
 
@@ -39,4 +39,4 @@ std::unique_ptr<PostProcessor> make_suffix_processing(std::string eos, int64_t e
 void append_encoding(Encoding& dst, const Encoding& src, int64_t type_id, int seq_id);
 void append_special(Encoding& dst, int64_t id, const std::string& tok, int64_t type_id);
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -5,7 +5,7 @@
 #include "tokenizers/pattern.h"
 #include "tokenizers/unicode.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 namespace {
 
 using Ranges = std::vector<std::pair<size_t, size_t>>;
@@ -469,4 +469,4 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
   throw Unsupported("tokenizer.json: " + where + ".type \"" + type + "\" is not supported by kiln; supported: BertPreTokenizer, ByteLevel, Metaspace, Whitespace, WhitespaceSplit, Split, Punctuation, Digits, Replace, FixedLength, Sequence");
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

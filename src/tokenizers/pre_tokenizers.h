@@ -9,7 +9,7 @@
 #include "tokenizers/json_util.h"
 #include "tokenizers/normalized.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 class PreTokenizer {
  public:
@@ -32,4 +32,4 @@ const std::string& byte_to_unicode(unsigned char b);
 // -1 when the code point is not one of the 256.
 int unicode_to_byte(char32_t c);
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

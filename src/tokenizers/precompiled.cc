@@ -10,7 +10,7 @@
 #include "tokenizers/normalizers.h"
 #include "tokenizers/unicode.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 namespace {
 
 class Precompiled : public Normalizer {
@@ -131,4 +131,4 @@ std::unique_ptr<Normalizer> make_precompiled_normalizer(std::string charsmap_byt
   return std::make_unique<Precompiled>(std::move(charsmap_bytes), where);
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 inline uint64_t hash_bytes(const char* p, size_t n) {
   uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xC2B2AE3D27D4EB4Full);
@@ -131,4 +131,4 @@ class U64Map {
   size_t size_ = 0;
 };
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

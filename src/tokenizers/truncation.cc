@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "tokenizers/pipeline.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 namespace {
 
 // The tokens of one sequence (sequence_ids == seq) as an encoding of their own.
@@ -153,4 +153,4 @@ std::vector<Encoding> PipelineTokenizer::encode_batch(const std::vector<std::str
   return out;
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

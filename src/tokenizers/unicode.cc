@@ -2,7 +2,7 @@
 
 #include <utf8proc.h>
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 char32_t decode_utf8(std::string_view s, size_t i, size_t& len) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -156,4 +156,4 @@ void append_lower(std::string& out, char32_t c, bool final_sigma) {
   append_utf8(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 
 // Decodes the code point at s[i]; sets len to the bytes used. Malformed bytes decode to U+FFFD
 // and consume what the WHATWG decoder would (the maximal invalid subpart, at least one byte).
@@ -40,4 +40,4 @@ void append_lower(std::string& out, char32_t c, bool final_sigma);
 bool is_cased(char32_t c);
 bool is_case_ignorable(char32_t c);
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

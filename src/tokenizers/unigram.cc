@@ -7,7 +7,7 @@
 #include "tokenizers/model.h"
 #include "tokenizers/unicode.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 namespace {
 
 class Unigram : public Model {
@@ -138,4 +138,4 @@ class Unigram : public Model {
 
 std::unique_ptr<Model> make_unigram(UnigramConfig c, const std::string& where) { return std::make_unique<Unigram>(std::move(c), where); }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

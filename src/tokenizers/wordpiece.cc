@@ -3,7 +3,7 @@
 #include "tokenizers/model.h"
 #include "tokenizers/unicode.h"
 
-namespace kiln::tok {
+namespace kiln::tokenizers {
 namespace {
 
 class WordPiece : public Model {
@@ -78,4 +78,4 @@ std::unique_ptr<Model> make_wordlevel(std::vector<std::pair<std::string, int32_t
   return std::make_unique<WordLevel>(std::move(vocab), std::move(unk), where);
 }
 
-}  // namespace kiln::tok
+}  // namespace kiln::tokenizers

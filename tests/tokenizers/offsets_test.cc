@@ -44,14 +44,14 @@ TEST(TokenizerOffsets, WordPieceSlicesCoverTheirTokens) {
       std::string t = e.tokens[i].rfind("##", 0) == 0 ? e.tokens[i].substr(2) : e.tokens[i];
       if (t == "[UNK]") { EXPECT_FALSE(s.empty()); continue; }
       size_t l0;
-      char32_t c0 = s.empty() ? 0 : tok::decode_utf8(s, 0, l0);
+      char32_t c0 = s.empty() ? 0 : tokenizers::decode_utf8(s, 0, l0);
       if (c0 >= 0xAC00 && c0 <= 0xD7A3 && l0 == s.size()) {
         // A Hangul syllable decomposes (NFD) into its jamo; each jamo token covers the syllable.
         uint32_t si = c0 - 0xAC00;
         std::vector<char32_t> jamo = {0x1100 + si / 588, 0x1161 + (si % 588) / 28};
         if (si % 28) jamo.push_back(0x11A7 + si % 28);
         size_t lt;
-        char32_t ct = tok::decode_utf8(t, 0, lt);
+        char32_t ct = tokenizers::decode_utf8(t, 0, lt);
         EXPECT_TRUE(lt == t.size() && std::find(jamo.begin(), jamo.end(), ct) != jamo.end()) << "jamo token " << i << " of: " << text;
         continue;
       }
@@ -59,7 +59,7 @@ TEST(TokenizerOffsets, WordPieceSlicesCoverTheirTokens) {
       std::string n;
       for (size_t k = 0; k < s.size();) {
         size_t len;
-        char32_t c = tok::decode_utf8(s, k, len);
+        char32_t c = tokenizers::decode_utf8(s, k, len);
         if (c == U'é') n += "e";
         else if (c == U'ö') n += "o";
         else if (c == U'ï') n += "i";
@@ -85,7 +85,7 @@ TEST(TokenizerOffsets, ByteLevelSlicesAreTheTokenBytes) {
       const std::string& t = e.tokens[i];
       for (size_t k = 0; k < t.size();) {
         size_t len;
-        bytes.push_back(char(tok::unicode_to_byte(tok::decode_utf8(t, k, len))));
+        bytes.push_back(char(tokenizers::unicode_to_byte(tokenizers::decode_utf8(t, k, len))));
         k += len;
       }
       std::string trimmed = bytes;

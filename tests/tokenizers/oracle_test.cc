@@ -36,7 +36,7 @@ void compare_with_oracle(const std::string& label, const std::string& dir) {
   std::string oracle = oracle_script();
   REQUIRE_ORACLE(label, dir, oracle);
   auto tok = Tokenizer::from_dir(dir);
-  auto* pipe = dynamic_cast<tok::PipelineTokenizer*>(tok.get());
+  auto* pipe = dynamic_cast<tokenizers::PipelineTokenizer*>(tok.get());
   ASSERT_NE(pipe, nullptr);
   std::string corpus = test::fixture("tokenizers/corpus.txt");
   for (bool special : {true, false}) {

@@ -24,7 +24,7 @@ void check_folder(const std::string& name) {
   std::string dir = test::tokenizer_ref_dir(name);
   KILN_REQUIRE(!dir.empty(), "../shared/data/tokenizers/" + name);
   auto tok = Tokenizer::from_dir(dir);
-  auto* pipe = dynamic_cast<tok::PipelineTokenizer*>(tok.get());
+  auto* pipe = dynamic_cast<tokenizers::PipelineTokenizer*>(tok.get());
   ASSERT_NE(pipe, nullptr);
   auto rows = test::read_jsonl(dir + "/expected.jsonl");
   ASSERT_GT(rows.size(), 100u);
