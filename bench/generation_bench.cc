@@ -28,9 +28,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Times every step() of the wrapped model.
-class TimedModel : public kiln::gen::StepModel {
+class TimedModel : public kiln::pipelines::generation::StepModel {
  public:
-  explicit TimedModel(kiln::gen::StepModel& m) : m_(m) {}
+  explicit TimedModel(kiln::pipelines::generation::StepModel& m) : m_(m) {}
   std::vector<float> step(const std::vector<std::vector<int64_t>>& t) override {
     auto t0 = Clock::now();
     auto r = m_.step(t);
@@ -43,7 +43,7 @@ class TimedModel : public kiln::gen::StepModel {
   std::vector<double> ms;
 
  private:
-  kiln::gen::StepModel& m_;
+  kiln::pipelines::generation::StepModel& m_;
 };
 
 double median(std::vector<double> v) {
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   try {
     using namespace kiln;
     pipelines::ModelDir md(dir, "", threads);
-    gen::DecoderGraphs g;
+    pipelines::generation::DecoderGraphs g;
     auto enc = md.open(md.require_graph("encoder_model", "generation_bench"));
     g.no_past = md.open(md.require_graph("decoder_model", "generation_bench"));
     g.with_past = md.open(md.require_graph("decoder_with_past_model", "generation_bench"));
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
       for (int i = 0; i < input_len; ++i)
         rows[b].push_back(i + 1 == input_len ? 1 : 5 + ((int64_t)i * 7919 + (int64_t)b * 104729) % (vocab - 10));
     const std::vector<std::vector<int64_t>> mask(rows.size(), std::vector<int64_t>((size_t)input_len, 1));
-    gen::GenerationConfig c;  // plain argmax, never stops early (no eos), as gen-bench.js does
+    pipelines::generation::GenerationConfig c;  // plain argmax, never stops early (no eos), as gen-bench.js does
     c.max_new_tokens = new_tokens;
     c.decoder_start_token_id = md.config().generation.decoder_start_token_id.value_or(0);
     c.pad_token_id = 0;
@@ -107,9 +107,9 @@ int main(int argc, char** argv) {
       NamedTensors outs = enc->run({{"input_ids", pipelines::i64_matrix(rows)},
                                     {"attention_mask", pipelines::i64_matrix(mask)}});
       double e = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-      gen::CachedDecoder dec(g, (int64_t)rows.size(), outs.at("last_hidden_state"), pipelines::i64_matrix(mask), cache);
+      pipelines::generation::CachedDecoder dec(g, (int64_t)rows.size(), outs.at("last_hidden_state"), pipelines::i64_matrix(mask), cache);
       TimedModel tm(dec);
-      gen::generate(tm, std::vector<std::vector<int64_t>>(rows.size(), {*c.decoder_start_token_id}), c);
+      pipelines::generation::generate(tm, std::vector<std::vector<int64_t>>(rows.size(), {*c.decoder_start_token_id}), c);
       double total = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       if (r == 0) continue;
       encoder_ms.push_back(e);

@@ -45,7 +45,7 @@ KILN_COMMAND(report_command, "report", "Compare model folders: size on disk, tas
       s.metric = o->metric;
       s.data_file = o->f.data;
       s.pipeline = o->f.pipeline(dir);
-      auto pipe = kiln::json_pipeline(s.task, dir, s.pipeline);
+      auto pipe = kiln::pipelines::json_pipeline(s.task, dir, s.pipeline);
       ev::EvalResult r = ev::evaluate(*pipe, dir, examples, s, kiln::cli::progress_bar("report " + dir));
       // Time: --samples inputs from the data, after one untimed batch.
       auto batch = [&](size_t first, size_t n) {

@@ -118,7 +118,7 @@ BenchResult bench_pipeline(const std::string& model_dir, const BenchSettings& s)
     };
   }
   auto t0 = clock_type::now();
-  auto pipe = json_pipeline(s.task, model_dir, po);
+  auto pipe = pipelines::json_pipeline(s.task, model_dir, po);
   r.load_ms = ms_between(t0, clock_type::now());
   r.threads = resolve_threads(s.pipeline.threads);
 

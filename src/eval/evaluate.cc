@@ -131,14 +131,14 @@ EvalResult evaluate(const std::string& model_dir, const std::vector<Example>& ex
   task_kind(s.task);  // an unsupported task fails before loading
   check_labels(model_dir, examples, s);  // bad data fails before loading
   auto t0 = clock_type::now();
-  auto pipe = json_pipeline(s.task, model_dir, s.pipeline);
+  auto pipe = pipelines::json_pipeline(s.task, model_dir, s.pipeline);
   double load = since(t0);
   EvalResult r = evaluate(*pipe, model_dir, examples, s, progress);
   r.load_seconds = load;
   return r;
 }
 
-EvalResult evaluate(JsonPipeline& pipe, const std::string& model_dir, const std::vector<Example>& examples,
+EvalResult evaluate(pipelines::JsonPipeline& pipe, const std::string& model_dir, const std::vector<Example>& examples,
                     const EvalSettings& s, const Progress& progress) {
   const TaskKind kind = task_kind(s.task);
   EvalResult res;

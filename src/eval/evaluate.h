@@ -62,7 +62,7 @@ using Progress = std::function<void(size_t done, size_t total)>;
 EvalResult evaluate(const std::string& model_dir, const std::vector<Example>& examples, const EvalSettings& settings,
                     const Progress& progress = nullptr);
 // The same with a pipeline already loaded for settings.task on model_dir (load_seconds stays 0).
-EvalResult evaluate(JsonPipeline& pipe, const std::string& model_dir, const std::vector<Example>& examples,
+EvalResult evaluate(pipelines::JsonPipeline& pipe, const std::string& model_dir, const std::vector<Example>& examples,
                     const EvalSettings& settings, const Progress& progress = nullptr);
 
 }  // namespace kiln::eval

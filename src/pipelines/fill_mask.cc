@@ -38,7 +38,7 @@ std::vector<std::vector<std::vector<MaskFill>>> FillMaskPipeline::fill(const std
       for (size_t t = 0; t < ids.size(); ++t) {
         if (ids[t] != *mask_id) continue;
         std::vector<float> p(all.begin() + (b * S + t) * V, all.begin() + (b * S + t + 1) * V);
-        gen::softmax_inplace(p);
+        generation::softmax_inplace(p);
         std::vector<int64_t> order(V);
         std::iota(order.begin(), order.end(), 0);
         const int64_t take = std::min<int64_t>(k, V);

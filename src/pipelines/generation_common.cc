@@ -2,9 +2,7 @@
 #include "core/error.h"
 #include "pipelines/tasks.h"
 
-namespace kiln {
-
-namespace pipelines {
+namespace kiln::pipelines {
 
 nlohmann::json generation_to_json(const Generation& g) {
   nlohmann::json j;
@@ -17,5 +15,4 @@ nlohmann::json generation_to_json(const Generation& g) {
   return j;
 }
 
-}  // namespace pipelines
-}  // namespace kiln
+}  // namespace kiln::pipelines

@@ -178,7 +178,7 @@ void GenerationOptions::set(const std::string& name_arg, const std::string& valu
 GenerationOptions GenerationOptions::from_json(const std::string& text) {
   json j = json::parse(text, nullptr, false);
   KILN_CHECK(j.is_object(), BadModel, "generation settings must be a JSON object");
-  return gen::generation_options_from_json(j);
+  return pipelines::generation::generation_options_from_json(j);
 }
 
 GenerationOptions& GenerationOptions::merge(const GenerationOptions& later) {
@@ -191,7 +191,7 @@ GenerationOptions& GenerationOptions::merge(const GenerationOptions& later) {
 }
 
 void GenerationOptions::apply_to(GenerationConfig& c) const {
-  gen::overlay(*this, c);
+  pipelines::generation::overlay(*this, c);
   KILN_CHECK(!max_new_tokens || *max_new_tokens >= 0, BadInput, "max_new_tokens must be >= 0");
   KILN_CHECK(c.num_beams >= 1, BadInput, "num_beams must be >= 1, got {}", c.num_beams);
   KILN_CHECK(c.num_return_sequences >= 1, BadInput, "num_return_sequences must be >= 1");
@@ -199,7 +199,7 @@ void GenerationOptions::apply_to(GenerationConfig& c) const {
              "num_return_sequences ({}) must be <= num_beams ({})", c.num_return_sequences, c.num_beams);
 }
 
-namespace gen {
+namespace pipelines::generation {
 
 GenerationOptions generation_options_from_json(const nlohmann::json& j) {
   GenerationOptions g;
@@ -235,5 +235,5 @@ void overlay(const GenerationOptions& o, GenerationConfig& c) {
   if (o.seed) c.seed = *o.seed;
 }
 
-}  // namespace gen
+}  // namespace pipelines::generation
 }  // namespace kiln

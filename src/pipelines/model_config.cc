@@ -39,7 +39,7 @@ void ModelConfig::apply_task_params(const std::string& task) {
   if (tsp == raw.end() || !tsp->is_object()) return;
   auto it = tsp->find(task);
   if (it == tsp->end() || !it->is_object()) return;
-  gen::overlay(gen::generation_options_from_json(*it), generation);
+  generation::overlay(generation::generation_options_from_json(*it), generation);
   get(*it, "prefix", prefix);
 }
 
@@ -66,13 +66,13 @@ ModelConfig read_model_config(const ModelFolder& folder) {
   c.decoder_heads = heads;
   c.head_dim = kv ? kv : (heads ? hidden / heads : 0);
   // Generation settings: config.json's, then generation_config.json's over them.
-  GenerationOptions layers = gen::generation_options_from_json(j);
+  GenerationOptions layers = generation::generation_options_from_json(j);
   if (const std::string& gpath = folder.generation_config_path(); !gpath.empty()) {
     json g = read_json(gpath);
     KILN_CHECK(g.is_object(), BadModel, "{} must hold a JSON object", gpath);
-    layers.merge(gen::generation_options_from_json(g));
+    layers.merge(generation::generation_options_from_json(g));
   }
-  gen::overlay(layers, c.generation);
+  generation::overlay(layers, c.generation);
   return c;
 }
 

@@ -23,7 +23,7 @@ struct ModelConfig {
   int64_t vocab_size = 0;
   int64_t decoder_heads = 0, head_dim = 0;  // attention sizes of the decoder (for empty past tensors)
   std::string prefix;                       // text put before every input of generation tasks
-  gen::GenerationConfig generation;
+  generation::GenerationConfig generation;
 
   int64_t num_labels() const { return (int64_t)labels.size(); }
   std::string label(int64_t id) const;  // labels[id], or LABEL_<id>

@@ -39,6 +39,14 @@ std::vector<Generation> Pipeline::generate(const std::vector<PipelineInput>&, co
   throw Unsupported(no_call(task_, "generate"));
 }
 
+std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& model_dir, const PipelineOptions& options) {
+  return pipelines::json_pipeline(task, model_dir, options);
+}
+
+}  // namespace kiln
+
+namespace kiln::pipelines {
+
 std::vector<std::string> JsonPipeline::run_json(const std::vector<PipelineInput>& inputs) {
   std::vector<std::string> out;
   for (const nlohmann::json& r : run(inputs))
@@ -46,13 +54,8 @@ std::vector<std::string> JsonPipeline::run_json(const std::vector<PipelineInput>
   return out;
 }
 
-std::unique_ptr<Pipeline> pipeline(const std::string& task, const std::string& model_dir, const PipelineOptions& options) {
-  return json_pipeline(task, model_dir, options);
-}
-
 std::unique_ptr<JsonPipeline> json_pipeline(const std::string& task_arg, const std::string& model_dir,
                                             const PipelineOptions& options) {
-  using namespace pipelines;
   // No task: the one config.json's architectures imply, as transformers' pipeline(model=DIR) does.
   const std::string task =
       task_arg.empty() || task_arg == "auto" ? ModelFolder::open(model_dir).require_task() : task_arg;
@@ -90,10 +93,6 @@ std::unique_ptr<JsonPipeline> json_pipeline(const std::string& task_arg, const s
   }
   return std::make_unique<Text2TextPipeline>(t, std::move(dir), options);
 }
-
-}  // namespace kiln
-
-namespace kiln::pipelines {
 
 static const Tokenizer* folder_tokenizer(const ModelDir& dir) { return dir.has_tokenizer() ? &dir.tokenizer() : nullptr; }
 const Tokenizer* EncoderTask::tokenizer() const { return folder_tokenizer(*dir_); }

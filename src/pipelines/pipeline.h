@@ -2,7 +2,7 @@
 // JsonPipeline, whose run() gives transformers' results as nlohmann::json (the CLI, eval and the
 // tests read fields of them); json_pipeline() opens one.
 //
-//   auto p = kiln::json_pipeline("text-classification", "model_dir", {.threads = 2});
+//   auto p = kiln::pipelines::json_pipeline("text-classification", "model_dir", {.threads = 2});
 //   nlohmann::json r = (*p)("I love this");          // {"label": "positive", "score": 0.98}
 #pragma once
 #include <memory>
@@ -15,7 +15,7 @@
 #include "pipelines/generation/generation_config.h"
 #include "pipelines/generation/search.h"
 
-namespace kiln {
+namespace kiln::pipelines {
 
 class JsonPipeline : public Pipeline {
  public:
@@ -36,4 +36,4 @@ class JsonPipeline : public Pipeline {
 std::unique_ptr<JsonPipeline> json_pipeline(const std::string& task, const std::string& model_dir,
                                             const PipelineOptions& options = {});
 
-}  // namespace kiln
+}  // namespace kiln::pipelines

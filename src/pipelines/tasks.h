@@ -100,9 +100,9 @@ class Text2TextPipeline : public JsonPipeline {
  private:
   std::unique_ptr<ModelDir> dir_;
   PipelineOptions options_;
-  gen::GenerationConfig gen_;
+  generation::GenerationConfig gen_;
   std::shared_ptr<const Session> encoder_;
-  gen::DecoderGraphs decoder_;
+  generation::DecoderGraphs decoder_;
 };
 
 // text-generation: decoder-only models (GPT-2 style) with their past.
@@ -118,8 +118,8 @@ class TextGenerationPipeline : public JsonPipeline {
  private:
   std::unique_ptr<ModelDir> dir_;
   PipelineOptions options_;
-  gen::GenerationConfig gen_;
-  gen::DecoderGraphs decoder_;
+  generation::GenerationConfig gen_;
+  generation::DecoderGraphs decoder_;
 };
 
 // Helpers the tasks share.

@@ -30,7 +30,7 @@ Text2TextPipeline::Text2TextPipeline(std::string task, std::unique_ptr<ModelDir>
     if (past) decoder_.with_past = dir_->open(*past);
   }
   for (auto* s : {&decoder_.merged, &decoder_.no_past, &decoder_.with_past})
-    if (*s) gen::check_decoder_inputs(**s, "decoder graph", true);
+    if (*s) generation::check_decoder_inputs(**s, "decoder graph", true);
   const ModelConfig& cfg = dir_->config();
   decoder_.num_heads = cfg.decoder_heads;
   decoder_.head_dim = cfg.head_dim;
@@ -50,7 +50,7 @@ std::vector<Generation> Text2TextPipeline::generate(const std::vector<PipelineIn
 
 std::vector<Generation> Text2TextPipeline::generate(const std::vector<PipelineInput>& inputs,
                                                  const GenerationOptions& overrides) {
-  gen::GenerationConfig config = gen_;  // this call's settings: the pipeline's, then the overrides
+  generation::GenerationConfig config = gen_;  // this call's settings: the pipeline's, then the overrides
   overrides.apply_to(config);
   std::vector<std::vector<int64_t>> ids;
   for (const auto& in : inputs) {
@@ -80,12 +80,12 @@ std::vector<Generation> Text2TextPipeline::generate(const std::vector<PipelineIn
     if (options_.on_encoded) options_.on_encoded();
     auto it = outs.find("last_hidden_state");
     Tensor hidden = it != outs.end() ? it->second : outs.begin()->second;
-    gen::CachedDecoder dec(decoder_, (int64_t)n, hidden, padded.mask, config.use_cache);
+    generation::CachedDecoder dec(decoder_, (int64_t)n, hidden, padded.mask, config.use_cache);
     std::vector<std::vector<int64_t>> start(n, std::vector<int64_t>{*config.decoder_start_token_id});
-    gen::TokenCallback cb;
+    generation::TokenCallback cb;
     if (options_.on_token)
       cb = [&](size_t input, size_t seq, int64_t tok) { options_.on_token(first + input, seq, tok); };
-    gen::GenerateResult r = gen::generate(dec, start, config, cb);
+    generation::GenerateResult r = generation::generate(dec, start, config, cb);
     for (size_t i = 0; i < n; ++i) {
       Generation& g = out[first + i];
       g.sequences = std::move(r.sequences[i]);

@@ -31,7 +31,7 @@ std::vector<std::vector<LabelScore>> TextClassificationPipeline::classify(const 
     std::vector<float> all = as_floats(logits);
     for (size_t b = 0; b < chunk.size(); ++b) {
       std::vector<float> s(all.begin() + b * L, all.begin() + (b + 1) * L);
-      if (fn == "softmax") gen::softmax_inplace(s);
+      if (fn == "softmax") generation::softmax_inplace(s);
       else if (fn == "sigmoid")
         for (float& v : s) v = 1.0f / (1.0f + std::exp(-v));
       auto& r = out[first + b];

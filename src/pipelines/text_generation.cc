@@ -38,7 +38,7 @@ TextGenerationPipeline::TextGenerationPipeline(std::unique_ptr<ModelDir> dir, Pi
     dir_->require_graph("decoder_model", task_);  // throws, naming what is there
   }
   for (auto* s : {&decoder_.merged, &decoder_.no_past, &decoder_.with_past})
-    if (*s) gen::check_decoder_inputs(**s, "decoder graph", false);
+    if (*s) generation::check_decoder_inputs(**s, "decoder graph", false);
   if (decoder_.no_past) {  // a classifier's model.onnx has no logits over the vocabulary
     bool has_logits = false;
     for (const auto& v : decoder_.no_past->outputs()) has_logits |= v.name == "logits";
@@ -58,7 +58,7 @@ std::vector<Generation> TextGenerationPipeline::generate(const std::vector<Pipel
 
 std::vector<Generation> TextGenerationPipeline::generate(const std::vector<PipelineInput>& inputs,
                                                       const GenerationOptions& overrides) {
-  gen::GenerationConfig config = gen_;  // this call's settings: the pipeline's, then the overrides
+  generation::GenerationConfig config = gen_;  // this call's settings: the pipeline's, then the overrides
   overrides.apply_to(config);
   std::vector<std::vector<int64_t>> ids;
   for (const auto& in : inputs) {
@@ -79,12 +79,12 @@ std::vector<Generation> TextGenerationPipeline::generate(const std::vector<Pipel
     for (const auto& [len, members] : by_len) {
       std::vector<std::vector<int64_t>> start;
       for (size_t i : members) start.push_back(ids[i]);
-      gen::CachedDecoder dec(decoder_, (int64_t)members.size(), Tensor(), Tensor(), config.use_cache);
-      gen::TokenCallback cb;
+      generation::CachedDecoder dec(decoder_, (int64_t)members.size(), Tensor(), Tensor(), config.use_cache);
+      generation::TokenCallback cb;
       if (options_.on_token)
         // A reference, not the binding itself: clang before 16 cannot capture structured bindings.
         cb = [&, &group = members](size_t input, size_t seq, int64_t tok) { options_.on_token(group[input], seq, tok); };
-      gen::GenerateResult r = gen::generate(dec, start, config, cb);
+      generation::GenerateResult r = generation::generate(dec, start, config, cb);
       for (size_t k = 0; k < members.size(); ++k) {
         out[members[k]].sequences = std::move(r.sequences[k]);
         out[members[k]].scores = std::move(r.scores[k]);

@@ -51,7 +51,7 @@ std::vector<std::vector<TokenEntity>> TokenClassificationPipeline::tag(const std
       for (size_t t = 0; t < e.ids.size(); ++t) {
         if (!e.special_tokens_mask.empty() && e.special_tokens_mask[t]) continue;
         std::vector<float> s(all.begin() + (b * S + t) * L, all.begin() + (b * S + t + 1) * L);
-        gen::softmax_inplace(s);
+        generation::softmax_inplace(s);
         PreEntity p{t < e.tokens.size() ? e.tokens[t] : std::to_string(e.ids[t]), s, (int64_t)t, 0, 0, e.ids[t], false};
         if (t < e.offsets.size()) {
           auto [bs, be] = e.offsets[t];

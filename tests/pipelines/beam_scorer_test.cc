@@ -4,7 +4,7 @@
 #include "core/error.h"
 #include "pipelines/generation/beam_scorer.h"
 
-using namespace kiln::gen;
+using namespace kiln::pipelines::generation;
 
 TEST(BeamHypotheses, KeepsTheBestNByLengthNormalisedScore) {
   BeamHypotheses h(2, 1.0f, false);

@@ -28,7 +28,7 @@ TEST(TextClassification, ScoresAreTheSoftmaxOfTheReferenceLogits) {
     o.threads = 1;
     o.batch_size = batch;
     o.top_k = 0;  // every label
-    auto p = kiln::json_pipeline("text-classification", fixture("models/distilbert-tiny"), o);
+    auto p = kiln::pipelines::json_pipeline("text-classification", fixture("models/distilbert-tiny"), o);
     auto res = p->run(inputs);
     for (size_t b = 0; b < inputs.size(); ++b) {
       double m = -1e30, sum = 0;

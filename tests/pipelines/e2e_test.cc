@@ -99,10 +99,10 @@ TEST(EndToEnd, TextClassificationMatchesTransformers) {
     kiln::PipelineOptions o;
     o.threads = 1, o.batch_size = batch, o.truncation = true, o.max_length = 128;
     const std::vector<kiln::PipelineInput> in(texts.begin(), texts.end());
-    auto res = kiln::json_pipeline("text-classification", dir, o)->run(in);
+    auto res = kiln::pipelines::json_pipeline("text-classification", dir, o)->run(in);
     // The raw logits: every label's score with no function applied.
     o.function_to_apply = "none", o.top_k = 0;
-    auto raw = kiln::json_pipeline("text-classification", dir, o)->run(in);
+    auto raw = kiln::pipelines::json_pipeline("text-classification", dir, o)->run(in);
     ASSERT_EQ(res.size(), texts.size());
     ASSERT_EQ(raw.size(), texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
@@ -140,7 +140,7 @@ TEST(EndToEnd, Text2TextMatchesTransformers) {
     kiln::PipelineOptions o;
     o.threads = 1, o.batch_size = batch;
     o.generation.max_new_tokens = 16;
-    auto res = kiln::json_pipeline("text2text-generation", dir, o)->run(std::vector<kiln::PipelineInput>(texts.begin(), texts.end()));
+    auto res = kiln::pipelines::json_pipeline("text2text-generation", dir, o)->run(std::vector<kiln::PipelineInput>(texts.begin(), texts.end()));
     ASSERT_EQ(res.size(), texts.size());
     for (size_t i = 0; i < texts.size(); ++i) {
       json w = json::parse(want[i]);
@@ -164,7 +164,7 @@ TEST(EndToEnd, TokenClassificationGroupsEntitiesWithCharacterOffsets) {
   const std::string text = "I live in New York City.";
   kiln::PipelineOptions o;
   o.threads = 1;
-  auto none = kiln::json_pipeline("token-classification", dir, o)->run({kiln::PipelineInput(text)})[0]["entities"];
+  auto none = kiln::pipelines::json_pipeline("token-classification", dir, o)->run({kiln::PipelineInput(text)})[0]["entities"];
   ASSERT_EQ(none.size(), 3u) << none.dump();
   // [CLS] i live in new york city . [SEP]: "new" is token 4, at characters 10..13.
   EXPECT_EQ(none[0]["entity"], "B-LOC");
@@ -176,7 +176,7 @@ TEST(EndToEnd, TokenClassificationGroupsEntitiesWithCharacterOffsets) {
   EXPECT_EQ(none[2]["end"], 23);
   EXPECT_NEAR(none[1]["score"].get<double>(), top, 1e-5);
   o.aggregation_strategy = "simple";
-  auto simple = kiln::json_pipeline("token-classification", dir, o)->run({kiln::PipelineInput(text)})[0]["entities"];
+  auto simple = kiln::pipelines::json_pipeline("token-classification", dir, o)->run({kiln::PipelineInput(text)})[0]["entities"];
   ASSERT_EQ(simple.size(), 1u) << simple.dump();
   EXPECT_EQ(simple[0]["entity_group"], "LOC");
   EXPECT_EQ(simple[0]["word"], "new york city");
@@ -197,7 +197,7 @@ TEST(EndToEnd, QuestionAnsweringFindsTheSpanInTheContext) {
   in.text_pair = "The Eiffel Tower is in Paris.";
   kiln::PipelineOptions o;
   o.threads = 1;
-  json r = kiln::json_pipeline("question-answering", dir, o)->run({in})[0];
+  json r = kiln::pipelines::json_pipeline("question-answering", dir, o)->run({in})[0];
   EXPECT_EQ(r["answer"], "Paris");
   EXPECT_EQ(r["start"], 23);
   EXPECT_EQ(r["end"], 28);
@@ -218,15 +218,15 @@ TEST(EndToEnd, FeatureExtractionTokensMeanAndCls) {
   kiln::PipelineOptions o;
   o.threads = 1;
   // "new york" -> [CLS] 101, 2047, 2259, [SEP] 102
-  auto tokens = kiln::json_pipeline("feature-extraction", dir, o)->run({kiln::PipelineInput("New York")})[0]["embeddings"];
+  auto tokens = kiln::pipelines::json_pipeline("feature-extraction", dir, o)->run({kiln::PipelineInput("New York")})[0]["embeddings"];
   ASSERT_EQ(tokens.size(), 4u);
   EXPECT_EQ(tokens[1][0].get<double>(), (double)kNew);
   o.pooling = "mean";
-  auto mean = kiln::json_pipeline("feature-extraction", dir, o)->run({kiln::PipelineInput("New York")})[0]["embedding"];
+  auto mean = kiln::pipelines::json_pipeline("feature-extraction", dir, o)->run({kiln::PipelineInput("New York")})[0]["embedding"];
   EXPECT_NEAR(mean[0].get<double>(), (101.0 + kNew + kYork + 102.0) / 4, 1e-3);
   o.pooling = "cls";
   o.normalize = true;
-  auto cls = kiln::json_pipeline("feature-extraction", dir, o)->run({kiln::PipelineInput("New York")})[0]["embedding"];
+  auto cls = kiln::pipelines::json_pipeline("feature-extraction", dir, o)->run({kiln::PipelineInput("New York")})[0]["embedding"];
   EXPECT_NEAR(cls[0].get<double>(), 101.0 / std::sqrt(101.0 * 101.0 + 1.0), 1e-6);
 }
 
@@ -242,7 +242,7 @@ TEST(EndToEnd, FillMaskRanksTheCandidates) {
   kiln::PipelineOptions o;
   o.threads = 1;
   o.top_k = 3;
-  auto r = kiln::json_pipeline("fill-mask", dir, o)->run({kiln::PipelineInput("Paris is the [MASK] of France.")})[0]["predictions"];
+  auto r = kiln::pipelines::json_pipeline("fill-mask", dir, o)->run({kiln::PipelineInput("Paris is the [MASK] of France.")})[0]["predictions"];
   ASSERT_EQ(r.size(), 3u);
   const double z = std::exp(5.0) + std::exp(4.0) + std::exp(3.0) + (kVocab - 3);
   EXPECT_EQ(r[0]["token"], kCapital);

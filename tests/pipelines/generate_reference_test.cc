@@ -51,7 +51,7 @@ void check(const std::string& model, const std::string& task, const std::string&
   Ref r = load(model, mode);
   ASSERT_GE(r.inputs.size(), kRefCases) << model << " " << mode;
   if (mode == "beam") ASSERT_EQ(r.scores.size(), r.inputs.size()) << model << " beam scores";
-  auto p = kiln::json_pipeline(task, fixture("models/" + model), options_for(r, batch, cache));
+  auto p = kiln::pipelines::json_pipeline(task, fixture("models/" + model), options_for(r, batch, cache));
   std::vector<kiln::PipelineInput> in;
   for (auto& ids : r.inputs) in.push_back(kiln::PipelineInput::from_ids(ids));
   auto res = p->run(in);

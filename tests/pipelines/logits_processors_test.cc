@@ -6,7 +6,7 @@
 
 #include "pipelines/generation/logits_processors.h"
 
-using namespace kiln::gen;
+using namespace kiln::pipelines::generation;
 static const float kInf = std::numeric_limits<float>::infinity();
 
 TEST(LogitsProcessors, RepetitionPenaltyDividesPositiveMultipliesNegativeOncePerToken) {

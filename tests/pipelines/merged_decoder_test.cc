@@ -67,7 +67,7 @@ void check(const std::string& dir, const std::string& mode) {
     o.generation.num_beams = 4;
     o.generation.early_stopping = true;
   }
-  auto p = kiln::json_pipeline("text2text-generation", dir, o);
+  auto p = kiln::pipelines::json_pipeline("text2text-generation", dir, o);
   std::vector<kiln::PipelineInput> in;
   auto& t = j["tensors"];
   for (int i = 0; t.contains("input_ids." + std::to_string(i)); ++i)

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "pipelines/generation/search.h"
 
-using namespace kiln::gen;
+using namespace kiln::pipelines::generation;
 
 namespace {
 

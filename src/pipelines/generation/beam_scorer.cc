@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 
-namespace kiln::gen {
+namespace kiln::pipelines::generation {
 
 void BeamHypotheses::add(std::vector<int64_t> hyp, double sum_logprobs) {
   const double score = sum_logprobs / std::pow((double)hyp.size(), (double)length_penalty_);
@@ -115,4 +115,4 @@ BeamOutput BeamSearchScorer::finalize(const std::vector<std::vector<int64_t>>& s
   return out;
 }
 
-}  // namespace kiln::gen
+}  // namespace kiln::pipelines::generation

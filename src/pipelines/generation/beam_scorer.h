@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace kiln::gen {
+namespace kiln::pipelines::generation {
 
 class BeamHypotheses {
  public:
@@ -61,4 +61,4 @@ class BeamSearchScorer {
   std::vector<bool> done_;
 };
 
-}  // namespace kiln::gen
+}  // namespace kiln::pipelines::generation

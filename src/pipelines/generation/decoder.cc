@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "pipelines/tensor_rows.h"
 
-namespace kiln::gen {
+namespace kiln::pipelines::generation {
 using pipelines::i64_matrix;
 
 namespace {
@@ -154,4 +154,4 @@ void CachedDecoder::select(const std::vector<int64_t>& rows) {
   rows_ = (int64_t)rows.size();
 }
 
-}  // namespace kiln::gen
+}  // namespace kiln::pipelines::generation

@@ -16,7 +16,7 @@
 #include "pipelines/generation/step_model.h"
 #include "runtime/session.h"
 
-namespace kiln::gen {
+namespace kiln::pipelines::generation {
 
 struct DecoderGraphs {
   std::shared_ptr<const Session> no_past;    // decoder_model.onnx
@@ -52,4 +52,4 @@ class CachedDecoder : public StepModel {
   std::vector<std::vector<int64_t>> ids_;  // every token fed so far, per row
 };
 
-}  // namespace kiln::gen
+}  // namespace kiln::pipelines::generation

@@ -1,11 +1,11 @@
 // GenerationConfig and GenerationOptions are public (include/kiln/pipeline.h); the generation code
-// names the config gen::.
+// names the config generation::.
 #pragma once
 #include <nlohmann/json.hpp>
 
 #include "kiln/pipeline.h"
 
-namespace kiln::gen {
+namespace kiln::pipelines::generation {
 
 using GenerationConfig = kiln::GenerationConfig;
 
@@ -15,4 +15,4 @@ GenerationOptions generation_options_from_json(const nlohmann::json& j);
 // caller's layers go through GenerationOptions::apply_to, which checks).
 void overlay(const GenerationOptions& o, GenerationConfig& c);
 
-}  // namespace kiln::gen
+}  // namespace kiln::pipelines::generation

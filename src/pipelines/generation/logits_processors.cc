@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 
-namespace kiln::gen {
+namespace kiln::pipelines::generation {
 
 static constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -163,4 +163,4 @@ void softmax_inplace(std::span<float> x) {
     for (float& v : x) v = (float)(v / sum);
 }
 
-}  // namespace kiln::gen
+}  // namespace kiln::pipelines::generation

@@ -10,7 +10,7 @@
 
 #include "pipelines/generation/generation_config.h"
 
-namespace kiln::gen {
+namespace kiln::pipelines::generation {
 
 class LogitsProcessor {
  public:
@@ -113,4 +113,4 @@ LogitsProcessorList make_logits_warpers(const GenerationConfig& c);
 void log_softmax_inplace(std::span<float> x);
 void softmax_inplace(std::span<float> x);
 
-}  // namespace kiln::gen
+}  // namespace kiln::pipelines::generation

@@ -11,7 +11,7 @@
 #include "pipelines/generation/beam_scorer.h"
 #include "pipelines/generation/logits_processors.h"
 
-namespace kiln::gen {
+namespace kiln::pipelines::generation {
 namespace {
 
 std::vector<int64_t> repeat_rows(int64_t n, int times) {
@@ -240,4 +240,4 @@ GenerateResult generate(StepModel& model, const std::vector<std::vector<int64_t>
   return beam(model, start, c);
 }
 
-}  // namespace kiln::gen
+}  // namespace kiln::pipelines::generation

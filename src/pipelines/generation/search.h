@@ -8,7 +8,7 @@
 #include "pipelines/generation/generation_config.h"
 #include "pipelines/generation/step_model.h"
 
-namespace kiln::gen {
+namespace kiln::pipelines::generation {
 
 // Called with (input index, return-sequence index, token) for each new token of greedy and
 // sampling runs, as soon as it is chosen. Beam search does not stream (its beams change).
@@ -33,4 +33,4 @@ GenerateResult generate(StepModel& model, const std::vector<std::vector<int64_t>
 void top_candidates(const std::vector<float>& scores, int batch, int num_beams, int64_t vocab, int n,
                     std::vector<float>& cand_scores, std::vector<int64_t>& cand_tokens, std::vector<int64_t>& cand_beams);
 
-}  // namespace kiln::gen
+}  // namespace kiln::pipelines::generation

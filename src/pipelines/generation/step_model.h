@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace kiln::gen {
+namespace kiln::pipelines::generation {
 
 class StepModel {
  public:
@@ -18,4 +18,4 @@ class StepModel {
   virtual void select(const std::vector<int64_t>& rows) = 0;
 };
 
-}  // namespace kiln::gen
+}  // namespace kiln::pipelines::generation
