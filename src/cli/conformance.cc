@@ -24,7 +24,7 @@ KILN_COMMAND(conformance_command, "conformance", "Run ONNX backend test folders 
   sub.add_option("--timeout", o->timeout, "seconds allowed per test (0 = no limit)");
   sub.add_flag("--in-process", o->in_process, "run tests in this process (faster; a crash ends the run)");
   return [o] {
-    auto tests = kiln::find_conformance_tests(o->dirs);
+    auto tests = kiln::eval::find_conformance_tests(o->dirs);
     if (tests.empty()) {
       std::string dirs;
       for (const auto& d : o->dirs) dirs += (dirs.empty() ? "" : ", ") + d;
@@ -32,20 +32,20 @@ KILN_COMMAND(conformance_command, "conformance", "Run ONNX backend test folders 
                                        "folders of them, e.g. /usr/share/libonnx-testdata/data/node",
                                        dirs));
     }
-    kiln::ConformanceOptions opts;
+    kiln::eval::ConformanceOptions opts;
     opts.timeout_s = o->timeout;
     int passed = 0, failed = 0, skipped = 0;
     nlohmann::json list = nlohmann::json::array();
     for (const auto& dir : tests) {
-      std::string name = kiln::conformance_test_name(dir);
+      std::string name = kiln::eval::conformance_test_name(dir);
       if (!o->filter.empty() && name.find(o->filter) == std::string::npos) continue;
-      auto r = o->in_process ? kiln::run_conformance_test(dir, opts) : kiln::run_conformance_test_isolated(dir, opts);
-      using S = kiln::ConformanceResult::Status;
+      auto r = o->in_process ? kiln::eval::run_conformance_test(dir, opts) : kiln::eval::run_conformance_test_isolated(dir, opts);
+      using S = kiln::eval::ConformanceResult::Status;
       (r.status == S::Pass ? passed : r.status == S::Skip ? skipped : failed)++;
       if (o->json) {
-        list.push_back({{"name", r.name}, {"status", kiln::status_name(r.status)}, {"reason", r.reason}});
+        list.push_back({{"name", r.name}, {"status", kiln::eval::status_name(r.status)}, {"reason", r.reason}});
       } else {
-        std::string line = std::string(kiln::status_name(r.status)) + " " + r.name;
+        std::string line = std::string(kiln::eval::status_name(r.status)) + " " + r.name;
         if (!r.reason.empty()) line += " " + r.reason;
         std::printf("%s\n", line.c_str());
         std::fflush(stdout);

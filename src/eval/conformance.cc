@@ -14,7 +14,7 @@
 
 namespace fs = std::filesystem;
 
-namespace kiln {
+namespace kiln::eval {
 
 const char* status_name(ConformanceResult::Status s) {
   switch (s) {
@@ -273,4 +273,4 @@ ConformanceResult run_conformance_test_isolated(const std::string& dir, const Co
   return r;
 }
 
-}  // namespace kiln
+}  // namespace kiln::eval

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace kiln {
+namespace kiln::eval {
 
 struct ConformanceOptions {
   // numpy.testing.assert_allclose: |got - want| <= atol + rtol * |want|, NaN equals NaN.
@@ -39,4 +39,4 @@ ConformanceResult run_conformance_test(const std::string& dir, const Conformance
 // Runs one test in a child process, so a crash or a hang (options.timeout_s) fails that test only.
 ConformanceResult run_conformance_test_isolated(const std::string& dir, const ConformanceOptions& options = {});
 
-}  // namespace kiln
+}  // namespace kiln::eval

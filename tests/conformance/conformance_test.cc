@@ -38,8 +38,8 @@ TEST(Conformance, PassingListStillPasses) {
       ADD_FAILURE() << name << ": not in this libonnx-testdata";
       continue;
     }
-    ConformanceResult r = run_conformance_test_isolated(dir);
-    EXPECT_EQ(r.status, ConformanceResult::Status::Pass) << name << ": " << status_name(r.status) << " " << r.reason;
+    eval::ConformanceResult r = eval::run_conformance_test_isolated(dir);
+    EXPECT_EQ(r.status, eval::ConformanceResult::Status::Pass) << name << ": " << eval::status_name(r.status) << " " << r.reason;
     ++ran;
   }
   EXPECT_EQ(ran, (int)names.size());
@@ -52,9 +52,9 @@ TEST(Conformance, HarnessPassesFailsAndSkips) {
   std::string src = std::string(kData) + "node/test_concat_2d_axis_0";
   std::string other = std::string(kData) + "node/test_concat_2d_axis_1";
   if (!fs::exists(src) || !fs::exists(other)) GTEST_SKIP() << "libonnx-testdata is not installed";
-  auto ok = run_conformance_test(src);
+  auto ok = eval::run_conformance_test(src);
   EXPECT_EQ(ok.name, "node/test_concat_2d_axis_0");
-  EXPECT_EQ(ok.status, ConformanceResult::Status::Pass) << ok.reason;
+  EXPECT_EQ(ok.status, eval::ConformanceResult::Status::Pass) << ok.reason;
 
   fs::path tmp = fs::temp_directory_path() / ("kiln_conf_" + std::to_string(::getpid()));
   fs::path wrong = tmp / "test_wrong";
@@ -64,9 +64,9 @@ TEST(Conformance, HarnessPassesFailsAndSkips) {
     fs::copy_file(src + "/test_data_set_0/" + f, wrong / "test_data_set_0" / f);
   // the axis-1 answer for the axis-0 question: shapes differ
   fs::copy_file(other + "/test_data_set_0/output_0.pb", wrong / "test_data_set_0/output_0.pb");
-  auto bad = run_conformance_test_isolated(wrong.string());
+  auto bad = eval::run_conformance_test_isolated(wrong.string());
   EXPECT_EQ(bad.name, tmp.filename().string() + "/test_wrong");
-  EXPECT_EQ(bad.status, ConformanceResult::Status::Fail);
+  EXPECT_EQ(bad.status, eval::ConformanceResult::Status::Fail);
   EXPECT_NE(bad.reason.find("shape"), std::string::npos) << bad.reason;
 
   Model m;
@@ -84,15 +84,15 @@ TEST(Conformance, HarnessPassesFailsAndSkips) {
   m.graph.outputs.push_back(y);
   fs::create_directories(tmp / "test_unknown");
   save_model(m, (tmp / "test_unknown" / "model.onnx").string());
-  auto skip = run_conformance_test((tmp / "test_unknown").string());
-  EXPECT_EQ(skip.status, ConformanceResult::Status::Skip);
+  auto skip = eval::run_conformance_test((tmp / "test_unknown").string());
+  EXPECT_EQ(skip.status, eval::ConformanceResult::Status::Skip);
   EXPECT_NE(skip.reason.find("NoSuchOp"), std::string::npos) << skip.reason;
 
-  auto missing = run_conformance_test((tmp / "no_such_test").string());
-  EXPECT_EQ(missing.status, ConformanceResult::Status::Fail);
+  auto missing = eval::run_conformance_test((tmp / "no_such_test").string());
+  EXPECT_EQ(missing.status, eval::ConformanceResult::Status::Fail);
   EXPECT_FALSE(missing.reason.empty());
 
-  auto found = find_conformance_tests({tmp.string()});
+  auto found = eval::find_conformance_tests({tmp.string()});
   EXPECT_EQ(found.size(), 2u);  // test_unknown and test_wrong, sorted
   fs::remove_all(tmp);
 }

@@ -95,8 +95,8 @@ void expect_upgrade_passes(const Case& c, int64_t target, int64_t from) {
   for (size_t i = 0; i < c.outputs.size(); ++i)
     fs::copy_file(c.outputs[i], set / ("output_" + std::to_string(i) + ".pb"));
   if (target <= 17) EXPECT_NO_THROW(test::onnx_check((s.path / "model.onnx").string()));
-  ConformanceResult r = run_conformance_test(s.path.string());
-  EXPECT_EQ(r.status, ConformanceResult::Status::Pass) << r.reason;
+  eval::ConformanceResult r = eval::run_conformance_test(s.path.string());
+  EXPECT_EQ(r.status, eval::ConformanceResult::Status::Pass) << r.reason;
 }
 
 void expect_upgrades_pass(const Case& c, int64_t from, std::vector<int64_t> targets) {
