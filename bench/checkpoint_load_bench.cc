@@ -27,6 +27,7 @@
 
 namespace fs = std::filesystem;
 using namespace kiln;
+using namespace kiln::exporting;
 
 namespace {
 

@@ -66,11 +66,11 @@ class CnnBuilder {
     }
     return b_.op("Clip", {x, zero_, six_});
   }
-  GraphBuilder& builder() { return b_; }
+  exporting::GraphBuilder& builder() { return b_; }
   WeightRng& rng() { return rng_; }
 
  private:
-  GraphBuilder b_;
+  exporting::GraphBuilder b_;
   WeightRng rng_;
   int count_ = 0;
   std::string zero_, six_;
@@ -80,7 +80,7 @@ class CnnBuilder {
 // width_div divides every channel count (tests: 4 keeps the structure and runs fast).
 inline Model mobilenet_like(int64_t size = 224, int64_t width_div = 1, int64_t classes = 1000) {
   CnnBuilder c("cnn_mobilenet", 20261130);
-  GraphBuilder& b = c.builder();
+  exporting::GraphBuilder& b = c.builder();
   auto ch = [&](int64_t v) { return std::max<int64_t>(v / width_div, 4); };
   std::string x = b.input("input", DType::F32, {Dim{{}, "batch"}, Dim{3, ""}, Dim{size, ""}, Dim{size, ""}});
   int64_t cin = ch(32);
@@ -114,7 +114,7 @@ inline Model mobilenet_like(int64_t size = 224, int64_t width_div = 1, int64_t c
 // One pointwise Conv channels -> channels on [batch, channels, h, w] (the OCR graph: 240 on 12 x 80).
 inline Model pointwise_conv(int64_t channels = 240, int64_t h = 12, int64_t w = 80) {
   CnnBuilder c("cnn_pointwise", 7);
-  GraphBuilder& b = c.builder();
+  exporting::GraphBuilder& b = c.builder();
   std::string x = b.input("input", DType::F32, {Dim{{}, "batch"}, Dim{channels, ""}, Dim{h, ""}, Dim{w, ""}});
   x = c.conv(x, channels, channels, 1, 1, 1);
   b.output(x, "output", DType::F32, {Dim{{}, "batch"}, Dim{channels, ""}, Dim{h, ""}, Dim{w, ""}});

@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::fwrite(data, 1, size, f);
   std::fclose(f);
   try {
-    kiln::read_safetensors(path);
+    kiln::exporting::read_safetensors(path);
   } catch (const kiln::Error&) {
   }
   return 0;

@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::fclose(f);
   try {
     unsigned sum = 0;
-    for (const auto& [name, t] : kiln::read_torch_checkpoint(path)) {
+    for (const auto& [name, t] : kiln::exporting::read_torch_checkpoint(path)) {
       const unsigned char* p = static_cast<const unsigned char*>(t.raw());
       for (size_t i = 0; i < t.nbytes(); ++i) sum += p[i];
     }

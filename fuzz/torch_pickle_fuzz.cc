@@ -6,7 +6,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    kiln::unpickle_state_dict(reinterpret_cast<const char*>(data), size, "data.pkl");
+    kiln::exporting::unpickle_state_dict(reinterpret_cast<const char*>(data), size, "data.pkl");
   } catch (const kiln::Error&) {
   }
   return 0;

@@ -18,7 +18,7 @@ inline std::string node_name(const Model& m, const std::string& op_type) {
 
 // y = Op(x, constant int64 list): Expand, Tile, Reshape; y = ConstantOfShape(list) when op is that.
 inline Model shape_op_graph(const std::string& op, std::vector<int64_t> dims) {
-  GraphBuilder b(op + "_huge");
+  exporting::GraphBuilder b(op + "_huge");
   std::string x = b.input("x", DType::F32, {Dim{1, ""}});
   std::string c = b.const_i64(std::move(dims));
   std::string y = op == "ConstantOfShape" ? b.op(op, {c}) : b.op(op, {x, c});
@@ -30,7 +30,7 @@ inline Model shape_op_graph(const std::string& op, std::vector<int64_t> dims) {
 
 // y = Range(0, limit, 1) in int64, plus x so the graph has an input.
 inline Model range_graph(int64_t limit) {
-  GraphBuilder b("range_huge");
+  exporting::GraphBuilder b("range_huge");
   b.input("x", DType::F32, {Dim{1, ""}});
   std::string y = b.op("Range", {b.const_i64({0}, true), b.const_i64({limit}, true), b.const_i64({1}, true)});
   b.output(y, "y", DType::I64, {});
@@ -41,7 +41,7 @@ inline Model range_graph(int64_t limit) {
 
 // y = Loop(trips, true, x) with a body that passes its value on unchanged.
 inline Model loop_graph(int64_t trips) {
-  GraphBuilder body("loop_body");
+  exporting::GraphBuilder body("loop_body");
   body.input("i", DType::I64, {});
   body.input("cond_in", DType::Bool, {});
   body.input("v_in", DType::F32, {Dim{1, ""}});
@@ -49,7 +49,7 @@ inline Model loop_graph(int64_t trips) {
   body.output("v_in", "v_out", DType::F32, {Dim{1, ""}});
   Model bm = body.finish();
 
-  GraphBuilder b("loop_huge");
+  exporting::GraphBuilder b("loop_huge");
   std::string x = b.input("x", DType::F32, {Dim{1, ""}});
   std::string cond = b.initializer("cond", Tensor::scalar<bool>(true));
   Attribute g;

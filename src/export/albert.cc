@@ -3,7 +3,7 @@
 #include "export/encoder.h"
 #include "export/export.h"
 
-namespace kiln {
+namespace kiln::exporting {
 namespace {
 
 using namespace encoder;
@@ -60,4 +60,4 @@ std::vector<ExportedGraph> build_albert(const nlohmann::json& config, WeightSour
 [[maybe_unused]] const bool registered = register_architecture("albert", &build_albert, tasks());
 
 }  // namespace
-}  // namespace kiln
+}  // namespace kiln::exporting

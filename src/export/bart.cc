@@ -8,7 +8,7 @@
 #include "export/decoder_parts.h"
 #include "export/export.h"
 
-namespace kiln {
+namespace kiln::exporting {
 namespace {
 
 struct BartConfig {
@@ -270,4 +270,4 @@ std::vector<ExportedGraph> build_bart(const nlohmann::json& config, WeightSource
 [[maybe_unused]] const bool registered_marian = register_architecture("marian", &build_bart, {"text2text-generation"});
 
 }  // namespace
-}  // namespace kiln
+}  // namespace kiln::exporting

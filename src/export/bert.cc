@@ -3,7 +3,7 @@
 #include "export/encoder.h"
 #include "export/export.h"
 
-namespace kiln {
+namespace kiln::exporting {
 namespace {
 
 using namespace encoder;
@@ -90,4 +90,4 @@ std::vector<ExportedGraph> build_electra(const nlohmann::json& config, WeightSou
 [[maybe_unused]] const bool electra_registered = register_architecture("electra", &build_electra, tasks());
 
 }  // namespace
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -1,6 +1,6 @@
 #include "export/cached_attention.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 std::string split_heads(GraphBuilder& b, const std::string& x, int64_t heads, int64_t head_dim) {
   std::string r = b.op("Reshape", {x, b.const_i64({0, -1, heads, head_dim})});
@@ -32,4 +32,4 @@ std::string past_length(GraphBuilder& b, const std::string& past) {
   return b.op("Gather", {b.op("Shape", {past}), b.const_i64({2}, true)}, {{"axis", attr_int(0)}});
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

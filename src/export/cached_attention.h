@@ -6,7 +6,7 @@
 
 #include "export/graph_builder.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 // [batch, seq, heads * head_dim] -> [batch, heads, seq, head_dim].
 std::string split_heads(GraphBuilder& b, const std::string& x, int64_t heads, int64_t head_dim);
@@ -22,4 +22,4 @@ std::string append_past(GraphBuilder& b, const std::string& past, const std::str
 // Length of the cached sequence (axis 2 of a past key), as an int64 scalar; 0 when past is "".
 std::string past_length(GraphBuilder& b, const std::string& past);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

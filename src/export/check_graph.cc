@@ -6,7 +6,7 @@
 
 #include "runtime/session.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 namespace {
 
@@ -156,4 +156,4 @@ void check_graph(const std::string& path, const std::vector<ValueInfo>& inputs, 
   }
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

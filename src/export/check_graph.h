@@ -11,7 +11,7 @@
 #include "core/tensor_json.h"
 #include "graph/graph.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 // Feeds for the declared inputs. Named dims: names with "batch" are 2, with "past" 3, sums
 // ("past_sequence_length + 1") add up their parts, any other name is 8, except that a graph with a
@@ -27,4 +27,4 @@ NamedTensors check_feeds(const std::vector<ValueInfo>& inputs, const nlohmann::j
 void check_graph(const std::string& path, const std::vector<ValueInfo>& inputs, const std::vector<ValueInfo>& outputs,
                  const nlohmann::json& config, NamedTensors feeds);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -6,7 +6,7 @@
 #include "export/safetensors.h"
 #include "export/torch_checkpoint.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 namespace fs = std::filesystem;
 
@@ -83,4 +83,4 @@ std::unique_ptr<WeightSource> open_checkpoint(const fs::path& dir) {
   return std::make_unique<CheckpointWeights>(std::move(c.tensors), std::move(c.source));
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

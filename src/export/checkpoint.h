@@ -11,7 +11,7 @@
 #include "core/tensor.h"
 #include "export/weights.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 struct CheckpointTensors {
   std::map<std::string, Tensor> tensors;  // as stored (dtypes kept; views into memory maps)
@@ -26,4 +26,4 @@ CheckpointTensors read_checkpoint(const std::filesystem::path& dir);
 // The same tensors as a WeightSource (floats cast to fp32 when a builder takes them).
 std::unique_ptr<WeightSource> open_checkpoint(const std::filesystem::path& dir);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

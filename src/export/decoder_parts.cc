@@ -4,7 +4,7 @@
 #include <limits>
 #include <numbers>
 
-namespace kiln {
+namespace kiln::exporting {
 
 int64_t config_positive(const nlohmann::json& c, const char* key, int64_t dflt) {
   const auto it = c.find(key);
@@ -92,4 +92,4 @@ std::string causal_future(GraphBuilder& b, const std::string& past_len, const st
   return b.op("Greater", {keys, queries});
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

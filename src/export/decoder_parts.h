@@ -10,7 +10,7 @@
 #include "export/cached_attention.h"
 #include "export/graph_builder.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 // config.json's integer `key` (`dflt` when absent or null); BadModel unless it is a positive integer.
 int64_t config_positive(const nlohmann::json& config, const char* key, int64_t dflt);
@@ -43,4 +43,4 @@ std::string causal_future(GraphBuilder& b, const std::string& past_len, const st
 // Positions past + arange(new) as int64 [new].
 std::string positions(GraphBuilder& b, const std::string& past_len, const std::string& new_len);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -3,7 +3,7 @@
 #include "export/encoder.h"
 #include "export/export.h"
 
-namespace kiln {
+namespace kiln::exporting {
 namespace {
 
 using namespace encoder;
@@ -65,4 +65,4 @@ std::vector<ExportedGraph> build_distilbert(const nlohmann::json& config, Weight
 [[maybe_unused]] const bool registered = register_architecture("distilbert", &build_distilbert, tasks());
 
 }  // namespace
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-namespace kiln::encoder {
+namespace kiln::exporting::encoder {
 
 const std::vector<std::string>& tasks() {
   static const std::vector<std::string> t = {"feature-extraction", "text-classification", "token-classification",
@@ -197,4 +197,4 @@ void output_vocab_logits(GraphBuilder& b, WeightSource& w, const std::string& h,
   b.output(logits, "logits", DType::F32, {bs[0], bs[1], Dim{vocab, ""}});
 }
 
-}  // namespace kiln::encoder
+}  // namespace kiln::exporting::encoder

@@ -11,7 +11,7 @@
 #include "export/graph_builder.h"
 #include "export/weights.h"
 
-namespace kiln::encoder {
+namespace kiln::exporting::encoder {
 
 // The tasks every BERT-like builder writes, with Optimum's ONNX outputs:
 // feature-extraction (last_hidden_state), text-classification (logits [batch, labels]),
@@ -97,4 +97,4 @@ void output_sequence_logits(GraphBuilder& b, const std::string& logits, int64_t 
 void output_vocab_logits(GraphBuilder& b, WeightSource& w, const std::string& h, const std::string& table,
                          const std::string& bias, int64_t vocab, int64_t dim);
 
-}  // namespace kiln::encoder
+}  // namespace kiln::exporting::encoder

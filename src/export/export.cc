@@ -17,9 +17,9 @@
 #include "graph/onnx_io.h"
 #include "kiln/model_folder.h"
 
-namespace kiln {
-
 namespace fs = std::filesystem;
+
+namespace kiln::exporting {
 
 namespace {
 
@@ -97,17 +97,6 @@ bool register_architecture(const std::string& model_type, ArchitectureBuilder bu
   return true;
 }
 
-std::vector<std::string> supported_architectures() {
-  std::vector<std::string> out;
-  for (const auto& [k, _] : architectures()) out.push_back(k);
-  return out;
-}
-
-std::vector<std::string> architecture_tasks(const std::string& model_type) {
-  auto it = architectures().find(model_type);
-  return it == architectures().end() ? std::vector<std::string>{} : it->second.tasks;
-}
-
 static void add_merged_decoder(std::vector<ExportedGraph>& graphs, const std::string& model_type) {
   const Model *plain = nullptr, *past = nullptr;
   for (const auto& g : graphs) {
@@ -122,6 +111,21 @@ static void add_merged_decoder(std::vector<ExportedGraph>& graphs, const std::st
   graphs.push_back({"decoder_model_merged.onnx", std::move(merged)});
 }
 
+}  // namespace kiln::exporting
+
+namespace kiln {
+
+std::vector<std::string> supported_architectures() {
+  std::vector<std::string> out;
+  for (const auto& [k, _] : exporting::architectures()) out.push_back(k);
+  return out;
+}
+
+std::vector<std::string> architecture_tasks(const std::string& model_type) {
+  auto it = exporting::architectures().find(model_type);
+  return it == exporting::architectures().end() ? std::vector<std::string>{} : it->second.tasks;
+}
+
 ExportResult export_model(const std::string& src, const std::string& out_dir, const ExportOptions& options) {
   auto start = std::chrono::steady_clock::now();
   KILN_CHECK(options.opset >= 13 && options.opset <= 21, BadInput,
@@ -131,33 +135,33 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
   fs::path src_path(src);
   fs::path config_path = fs::is_directory(src_path) ? src_path / "config.json" : src_path;
   fs::path src_dir = fs::is_directory(src_path) ? src_path : src_path.parent_path();
-  nlohmann::json config = read_config(config_path);
+  nlohmann::json config = exporting::read_config(config_path);
   const ModelFolder folder = ModelFolder::open(src_dir.string());  // what travels with the model
   std::string model_type = config.value("model_type", std::string());
-  auto& archs = architectures();
+  auto& archs = exporting::architectures();
   auto it = archs.find(model_type);
   if (it == archs.end()) {
     throw Unsupported(fmt::format("{}: model_type '{}' cannot be exported yet (supported: {})", config_path.string(),
-                                  model_type, join(supported_architectures())));
+                                  model_type, exporting::join(supported_architectures())));
   }
   ExportOptions resolved = options;
-  resolved.task = resolve_task(options.task, config, model_type, it->second.tasks, config_path.string());
+  resolved.task = exporting::resolve_task(options.task, config, model_type, it->second.tasks, config_path.string());
   KILN_CHECK(!fs::exists(out_dir) || (fs::is_directory(out_dir) && fs::is_empty(out_dir)), BadInput,
              "output folder {} exists and is not empty; choose a new folder", out_dir);
   KILN_CHECK(fs::weakly_canonical(out_dir) != fs::weakly_canonical(src_dir), BadInput,
              "the output folder must differ from the checkpoint folder");
 
-  std::unique_ptr<WeightSource> weights;
+  std::unique_ptr<exporting::WeightSource> weights;
   if (options.random_weights) {
     float stddev = config.value("initializer_range", 0.02f);
-    weights = std::make_unique<RandomWeights>(stddev, options.seed);
+    weights = std::make_unique<exporting::RandomWeights>(stddev, options.seed);
   } else {
-    weights = open_checkpoint(src_dir);
+    weights = exporting::open_checkpoint(src_dir);
   }
-  std::vector<ExportedGraph> graphs = it->second.builder(config, *weights, resolved);
-  if (options.merged) add_merged_decoder(graphs, model_type);
+  std::vector<exporting::ExportedGraph> graphs = it->second.builder(config, *weights, resolved);
+  if (options.merged) exporting::add_merged_decoder(graphs, model_type);
   if (options.dtype == "fp16")
-    for (auto& g : graphs) store_weights_fp16(g.model.graph);
+    for (auto& g : graphs) exporting::store_weights_fp16(g.model.graph);
   weights.reset();
 
   // Write everything into a temporary folder beside OUT, check it, then rename it into place.
@@ -185,7 +189,7 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
       // Freed weights stay in the buffer cache for reuse at their sizes; the check's loading needs
       // other sizes, so give them back to the system first (at DistilBERT-base size: 170 MB).
       Buffer::release_cached();
-      check_graph(path, inputs, outputs, config, std::move(g.check_feeds));
+      exporting::check_graph(path, inputs, outputs, config, std::move(g.check_feeds));
     }
     fs::copy_file(config_path, tmp / "config.json");  // as it is, whatever its file name
     result.files.push_back("config.json");
@@ -197,7 +201,7 @@ ExportResult export_model(const std::string& src, const std::string& out_dir, co
     }
     if (folder.generation_config_path().empty() && generates) {
       write_file_atomic((tmp / "generation_config.json").string(),
-                        generation_config_from_model_config(config).dump(2) + "\n");
+                        exporting::generation_config_from_model_config(config).dump(2) + "\n");
       result.files.push_back("generation_config.json");
     }
     // A tokenizer.txt pointer names a folder relative to the model folder: keep it naming the same one.

@@ -14,7 +14,7 @@
 #include "graph/graph.h"
 #include "kiln/export.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 struct ExportedGraph {
   std::string file;  // e.g. "model.onnx"
@@ -34,4 +34,4 @@ bool register_architecture(const std::string& model_type, ArchitectureBuilder bu
                            std::vector<std::string> tasks = {});
 // supported_architectures() and architecture_tasks() (public) read what was registered here.
 
-}  // namespace kiln
+}  // namespace kiln::exporting

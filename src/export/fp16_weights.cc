@@ -4,7 +4,7 @@
 
 #include "core/buffer.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 namespace {
 
@@ -64,4 +64,4 @@ int store_weights_fp16(Graph& g) {
   return stored;
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

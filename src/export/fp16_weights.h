@@ -9,7 +9,7 @@
 
 #include "graph/graph.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 constexpr int64_t kMinFp16Elements = 16;
 
@@ -17,4 +17,4 @@ constexpr int64_t kMinFp16Elements = 16;
 // initializers now stored as float16.
 int store_weights_fp16(Graph& g);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -8,7 +8,7 @@
 #include "export/decoder_parts.h"
 #include "export/export.h"
 
-namespace kiln {
+namespace kiln::exporting {
 namespace {
 
 struct Gpt2Config {
@@ -135,4 +135,4 @@ std::vector<ExportedGraph> build_gpt2(const nlohmann::json& config, WeightSource
 [[maybe_unused]] const bool registered_gpt2 = register_architecture("gpt2", &build_gpt2, {"text-generation"});
 
 }  // namespace
-}  // namespace kiln
+}  // namespace kiln::exporting

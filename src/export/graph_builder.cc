@@ -4,7 +4,7 @@
 #include <cmath>
 #include <set>
 
-namespace kiln {
+namespace kiln::exporting {
 
 GraphBuilder::GraphBuilder(std::string graph_name, int64_t opset) : opset_(opset) {
   // The IR version each opset was released with (opsets 13-18 are all readable as IR 8).
@@ -202,4 +202,4 @@ Model GraphBuilder::finish() {
   return std::move(model_);
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -12,7 +12,7 @@
 
 #include "graph/graph.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 class GraphBuilder {
  public:
@@ -65,4 +65,4 @@ class GraphBuilder {
   int counter_ = 0;
 };
 
-}  // namespace kiln
+}  // namespace kiln::exporting

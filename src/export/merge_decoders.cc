@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 
-namespace kiln {
+namespace kiln::exporting {
 namespace {
 
 using Renames = std::unordered_map<std::string, std::string>;
@@ -189,4 +189,4 @@ Model merge_decoders(const Model& no_past, const Model& with_past) {
   return m;
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

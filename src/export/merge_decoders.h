@@ -7,10 +7,10 @@
 #pragma once
 #include "graph/graph.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 // Throws BadModel when an output of `no_past` is neither an output of `with_past` nor a present.*
 // with a past_key_values.* input to pass through, or when shared input names disagree in type.
 Model merge_decoders(const Model& no_past, const Model& with_past);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

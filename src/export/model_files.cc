@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/tensor_json.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -82,4 +82,4 @@ json generation_config_from_model_config(const json& config) {
   return out;
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace kiln {
+namespace kiln::exporting {
 
 // What transformers' GenerationConfig.from_model_config(config).save_pretrained() writes: the
 // generation fields of config.json that differ from GenerationConfig's defaults (special ids,
@@ -13,4 +13,4 @@ namespace kiln {
 // "_from_model_config": true.
 nlohmann::json generation_config_from_model_config(const nlohmann::json& config);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

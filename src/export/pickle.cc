@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 namespace {
 
@@ -602,4 +602,4 @@ LegacyPickles unpickle_legacy(const char* data, size_t size, const std::string& 
   return out;
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -17,7 +17,7 @@
 #include "core/dtype.h"
 #include "core/tensor.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 // A persistent id ('storage', torch.<T>Storage, key, location, numel).
 struct PickledStorage {
@@ -56,4 +56,4 @@ struct LegacyPickles {
 };
 LegacyPickles unpickle_legacy(const char* data, size_t size, const std::string& what);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -4,7 +4,7 @@
 #include "export/encoder.h"
 #include "export/export.h"
 
-namespace kiln {
+namespace kiln::exporting {
 namespace {
 
 using namespace encoder;
@@ -52,4 +52,4 @@ std::vector<ExportedGraph> build_roberta(const nlohmann::json& config, WeightSou
 [[maybe_unused]] const bool camembert_registered = register_architecture("camembert", &build_roberta, tasks());
 
 }  // namespace
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace kiln {
+namespace kiln::exporting {
 
 static DType safetensors_dtype(const std::string& s, const std::string& what, const std::string& name) {
   static const std::map<std::string, DType> m = {
@@ -81,4 +81,4 @@ SafetensorsFile parse_safetensors(std::shared_ptr<MappedFile> file, const std::s
 
 SafetensorsFile read_safetensors(const std::string& path) { return parse_safetensors(MappedFile::open(path), path); }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -8,7 +8,7 @@
 #include "core/buffer.h"
 #include "core/tensor.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 struct SafetensorsFile {
   std::map<std::string, Tensor> tensors;
@@ -19,4 +19,4 @@ struct SafetensorsFile {
 SafetensorsFile read_safetensors(const std::string& path);
 SafetensorsFile parse_safetensors(std::shared_ptr<MappedFile> file, const std::string& what);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -10,7 +10,7 @@
 #include "export/export.h"
 #include "export/graph_builder.h"
 
-namespace kiln {
+namespace kiln::exporting {
 namespace {
 
 struct T5Config {
@@ -307,4 +307,4 @@ std::vector<ExportedGraph> build_t5(const nlohmann::json& config, WeightSource& 
 [[maybe_unused]] const bool registered_mt5 = register_architecture("mt5", &build_t5, {"text2text-generation"});
 
 }  // namespace
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -1,6 +1,6 @@
 #include "export/tasks.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 const std::vector<std::string>& known_tasks() {
   static const std::vector<std::string> tasks = {"feature-extraction", "fill-mask",           "question-answering",
@@ -24,4 +24,4 @@ std::string canonical_task(const std::string& task) {
   return t;
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -6,7 +6,7 @@
 
 #include "kiln/model_folder.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 // Tasks some architecture of kiln's exporter writes (Optimum's names).
 const std::vector<std::string>& known_tasks();
@@ -20,4 +20,4 @@ std::string canonical_task(const std::string& task);
 // task_for_class (the task a model class of config.json's `architectures` implies) is
 // kiln/model_folder.h's: one table for export's --task auto and the pipelines' inferred task.
 
-}  // namespace kiln
+}  // namespace kiln::exporting

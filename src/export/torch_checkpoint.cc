@@ -5,7 +5,7 @@
 #include "export/pickle.h"
 #include "export/zip_reader.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 namespace {
 
@@ -163,4 +163,4 @@ std::map<std::string, Tensor> read_torch_checkpoint(const std::string& path) {
   return parse_torch_checkpoint(MappedFile::open(path), path);
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

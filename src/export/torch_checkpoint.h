@@ -12,7 +12,7 @@
 #include "core/buffer.h"
 #include "core/tensor.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 // Throws BadModel for a damaged or refused file (naming `what`, the global, the tensor or the
 // entry), Unsupported for the earliest (tar) format, compressed entries or big-endian data, and
@@ -20,4 +20,4 @@ namespace kiln {
 std::map<std::string, Tensor> read_torch_checkpoint(const std::string& path);
 std::map<std::string, Tensor> parse_torch_checkpoint(std::shared_ptr<MappedFile> file, const std::string& what);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace kiln {
+namespace kiln::exporting {
 
 Tensor CheckpointWeights::get(const std::string& name, const Shape& shape) {
   auto it = tensors_.find(name);
@@ -48,4 +48,4 @@ Tensor RandomWeights::get(const std::string& name, const Shape& shape) {
   return t;
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

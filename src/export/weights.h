@@ -9,7 +9,7 @@
 
 #include "core/tensor.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 class WeightSource {
  public:
@@ -51,4 +51,4 @@ class RandomWeights : public WeightSource {
   std::map<std::string, Tensor> made_;
 };
 
-}  // namespace kiln
+}  // namespace kiln::exporting

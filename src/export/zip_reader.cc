@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 namespace {
 
@@ -141,4 +141,4 @@ const char* ZipArchive::data(const ZipEntry& e) const {
   return base + start;
 }
 
-}  // namespace kiln
+}  // namespace kiln::exporting

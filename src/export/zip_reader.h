@@ -10,7 +10,7 @@
 
 #include "core/buffer.h"
 
-namespace kiln {
+namespace kiln::exporting {
 
 struct ZipEntry {
   std::string name;
@@ -43,4 +43,4 @@ class ZipArchive {
 // True when the bytes start like a zip archive (a local file header or an empty archive's end record).
 bool looks_like_zip(const char* data, size_t size);
 
-}  // namespace kiln
+}  // namespace kiln::exporting

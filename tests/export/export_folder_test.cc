@@ -14,6 +14,7 @@
 
 namespace fs = std::filesystem;
 using namespace kiln;
+using namespace kiln::exporting;
 using nlohmann::json;
 
 namespace {

@@ -15,6 +15,7 @@
 
 namespace fs = std::filesystem;
 using namespace kiln;
+using namespace kiln::exporting;
 
 namespace {
 

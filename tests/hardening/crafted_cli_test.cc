@@ -193,7 +193,7 @@ TEST(CraftedCli, ExternalDataOutsideTheFolder) {
   fs::create_directories(dir.path / "model");
   fs::create_directories(dir.path / "elsewhere");
   // A graph y = x + w whose 1024-float w lives in an external file.
-  GraphBuilder b("ext");
+  exporting::GraphBuilder b("ext");
   std::string x = b.input("x", DType::F32, {Dim{1024, ""}});
   std::vector<float> w(1024, 0.5f);
   std::string wn = b.initializer("w", Tensor::from_vector<float>({1024}, w));

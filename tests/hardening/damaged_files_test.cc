@@ -21,6 +21,7 @@
 #include "tokenizers/tokenizer.h"
 
 using namespace kiln;
+using namespace kiln::exporting;
 namespace fs = std::filesystem;
 
 namespace {

@@ -41,7 +41,7 @@ struct ConvCase {
 TEST(ConvVsOrt, VariantsMatchOnnxRuntime) {
   KILN_REQUIRE(have_ort(), "ONNX Runtime peer (make peers)");
   bench::WeightRng rng(42);
-  GraphBuilder b("conv_variants", 17);
+  exporting::GraphBuilder b("conv_variants", 17);
   std::string x2 = b.input("x2", DType::F32, {Dim{2, ""}, Dim{8, ""}, Dim{11, ""}, Dim{13, ""}});
   std::string x1 = b.input("x1", DType::F32, {Dim{2, ""}, Dim{4, ""}, Dim{17, ""}});
   std::string x3 = b.input("x3", DType::F32, {Dim{2, ""}, Dim{4, ""}, Dim{5, ""}, Dim{6, ""}, Dim{7, ""}});

@@ -8,6 +8,7 @@
 #include "passes/passes.h"
 
 using namespace kiln;
+using namespace kiln::exporting;
 
 namespace {
 

@@ -17,6 +17,7 @@
 #include "test_util.h"
 
 using namespace kiln;
+using namespace kiln::exporting;
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include "test_util.h"
 
 using namespace kiln;
+using namespace kiln::exporting;
 
 namespace {
 

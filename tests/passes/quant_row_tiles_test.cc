@@ -18,6 +18,7 @@
 #include "test_util.h"
 
 using namespace kiln;
+using namespace kiln::exporting;
 
 namespace {
 

@@ -7,6 +7,7 @@
 #include "runtime/session.h"
 
 using namespace kiln;
+using namespace kiln::exporting;
 
 namespace {
 
