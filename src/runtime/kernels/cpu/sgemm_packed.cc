@@ -245,7 +245,9 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
       }
     }
   };
-  parallel_for((long)(mblocks * groups), (long)(std::min(M, kBlockM) * K_ * (N_ / groups + 1) / 64), jobs);
+  // A job's cost: its FMAs, and its slice of B read from memory (what a product of few rows, a
+  // decoder step's, is made of: worth both threads though its FMAs alone are few).
+  parallel_for((long)(mblocks * groups), (long)((std::min(M, kBlockM) + kRows) * K_ * (N_ / groups + 1) / 64), jobs);
 }
 
 }  // namespace kiln::cpu
