@@ -36,10 +36,16 @@ struct Epilogue {
   const float* r;     // then added (the last K block; rows of ldc floats, like C), or null
 };
 
+// How a tile fetches the next panel block into L2 while it works: not at all, one cache line every
+// 4 k (the tiles of a tall block share the next block between them), or two lines every k (a block
+// of fewer than kRows rows, a decoder step's: its one tile fetches the whole next block itself, or
+// the product waits on memory for every block).
+enum Prefetch { kNoPrefetch, kShared, kWhole };
+
 // MR rows x NV vectors of 16 columns of C from kc rows of a panel (w floats a row) and a packed
 // tile of A (kc groups of kRows values: row r of k at a[k * kRows + r]); the last vector stores only
 // the lanes in `tail`.
-template <int MR, int NV, bool PF = false>
+template <int MR, int NV, Prefetch PF = kNoPrefetch>
 KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, int64_t w, float* c, int64_t ldc,
                                    __mmask16 tail, const Epilogue& e, const float* pf = nullptr, int64_t pf_lines = 0) {
   __m512 acc[MR][NV];
@@ -51,9 +57,14 @@ KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, i
     __m512 bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + k * w + 16 * v);
-    // One cache line of the next panel block every 4 k, into L2.
-    if constexpr (PF)
+    // Cache lines of the next panel block, into L2.
+    if constexpr (PF == kShared)
       if ((k & 3) == 0 && (k >> 2) < pf_lines) _mm_prefetch((const char*)(pf + (k >> 2) * 16), _MM_HINT_T1);
+    if constexpr (PF == kWhole)
+      if (2 * k + 1 < pf_lines) {
+        _mm_prefetch((const char*)(pf + 2 * k * 16), _MM_HINT_T1);
+        _mm_prefetch((const char*)(pf + (2 * k + 1) * 16), _MM_HINT_T1);
+      }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512 av = _mm512_set1_ps(a[k * kRows + r]);
@@ -81,13 +92,15 @@ KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, i
     }
 }
 
-// The last m < MR rows: one tile of exactly m rows.
-template <int MR, int NV>
+// The last m < MR rows: one tile of exactly m rows (fetching the next block, pf_lines lines at pf,
+// when PF is kWhole).
+template <int MR, int NV, Prefetch PF = kNoPrefetch>
 KILN_SGEMM_AVX512 inline void tail_rows(int64_t m, int64_t kc, const float* a, const float* b, int64_t w, float* c,
-                                        int64_t ldc, __mmask16 tail, const Epilogue& e) {
+                                        int64_t ldc, __mmask16 tail, const Epilogue& e, const float* pf = nullptr,
+                                        int64_t pf_lines = 0) {
   if constexpr (MR > 1) {
-    if (m == MR - 1) return tile<MR - 1, NV>(kc, a, b, w, c, ldc, tail, e);
-    tail_rows<MR - 1, NV>(m, kc, a, b, w, c, ldc, tail, e);
+    if (m == MR - 1) return tile<MR - 1, NV, PF>(kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
+    tail_rows<MR - 1, NV, PF>(m, kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
   }
 }
 
@@ -103,12 +116,13 @@ KILN_SGEMM_AVX512 void panel_rows(int64_t m, int64_t kc, const float* a, const f
     if (f.r) f.r += row * ldc;
     return f;
   };
+  if (pf && m < kRows) return tail_rows<kRows, NV, kWhole>(m, kc, a, b, w, c, ldc, tail, e, pf, kc * kPanel / 16);
   if (pf) {
     // The tiles share the next block's kc * kPanel floats between them, kc / 4 lines each.
     const int64_t lines = kc * kPanel / 16, per = kc / 4;
     for (int64_t from = 0; i + kRows <= m; i += kRows, a += kc * kRows, from += per)
-      tile<kRows, NV, true>(kc, a, b, w, c + i * ldc, ldc, tail, at(i), pf + from * 16,
-                            std::max<int64_t>(0, std::min(per, lines - from)));
+      tile<kRows, NV, kShared>(kc, a, b, w, c + i * ldc, ldc, tail, at(i), pf + from * 16,
+                               std::max<int64_t>(0, std::min(per, lines - from)));
   }
   for (; i + kRows <= m; i += kRows, a += kc * kRows) tile<kRows, NV>(kc, a, b, w, c + i * ldc, ldc, tail, at(i));
   if (i < m) tail_rows<kRows, NV>(m - i, kc, a, b, w, c + i * ldc, ldc, tail, at(i));
