@@ -90,6 +90,43 @@ void BM_PeakFma(benchmark::State& state) {
 }
 BENCHMARK(BM_PeakFma)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+__attribute__((target("avx2"))) double read_sum_avx2(const float* p, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (size_t i = 0; i + 32 <= n; i += 32) {
+    s0 = _mm256_add_ps(s0, _mm256_load_ps(p + i));
+    s1 = _mm256_add_ps(s1, _mm256_load_ps(p + i + 8));
+    s2 = _mm256_add_ps(s2, _mm256_load_ps(p + i + 16));
+    s3 = _mm256_add_ps(s3, _mm256_load_ps(p + i + 24));
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  return out[0];
+}
+
+// Bytes per second the bench threads read from memory (256 MB, far past the caches, each thread its
+// own part): the ceiling of a product that reads each weight once, as a decoder step at batch 1 does
+// (T5-small: 154 MB of float weights a step).
+void BM_ReadBandwidth(benchmark::State& state) {
+  configure_threads(bench_threads());
+  const size_t n = (size_t)64 << 20;
+  auto buf = Buffer::allocate(n * sizeof(float));
+  float* p = static_cast<float*>(buf->data());
+  std::fill(p, p + n, 1.f);
+  for (auto _ : state) {
+    double sum = 0;
+#pragma omp parallel reduction(+ : sum)
+    {
+      const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+      const size_t lo = n * t / nt / 32 * 32, hi = n * (t + 1) / nt / 32 * 32;
+      sum += read_sum_avx2(p + lo, hi - lo);
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["bytes/s"] = benchmark::Counter((double)n * sizeof(float) * state.iterations(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ReadBandwidth)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 std::vector<float> random_floats(int64_t n) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
