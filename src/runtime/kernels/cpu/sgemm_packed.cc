@@ -139,33 +139,55 @@ KILN_SGEMM_AVX512 void panel_block(int64_t m, int64_t kc, const float* a, const 
   else panel_rows<1>(m, kc, a, b, w, c, ldc, tail, e, pf);
 }
 
+// v[0..15] (16 rows of 16 floats) transposed in registers: afterwards v[j] holds column j.
+KILN_SGEMM_AVX512 inline void transpose16(__m512 v[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+  }
+  // u[4 g + c]: rows 4g..4g+3 of columns c, c + 4, c + 8, c + 12 (one per 128-bit lane).
+  for (int g = 0; g < 4; ++g) {
+    const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512 x0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), x1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+    const __m512 y0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44),
+                 y1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+    v[c] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+    v[c + 4] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+    v[c + 8] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+    v[c + 12] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+  }
+}
+
 // Rows [0, m) of A (rows of lda floats, K columns) for every K block: block k0 at out + k0 * (m
 // rounded up to kRows), in it tile t at t * kc * kRows, each kc groups of kRows values (rows past m
-// are zero). One gather per k and tile (a scalar loop where the gather's 32-bit offsets would not do).
+// are zero). 16 k of a tile's rows at a time: loaded row by row, transposed in registers, stored k
+// by k (gathers, one per k, cost about 5 % of a 4096 x 768 x 768 product).
 KILN_SGEMM_AVX512 void pack_a(int64_t m, int64_t K, const float* a, int64_t lda, float* out) {
   const int64_t padded = (m + kRows - 1) / kRows * kRows;
-  if (lda * kRows >= (int64_t)1 << 29) {
-    for (int64_t k0 = 0; k0 < K; k0 += kBlockK) {
-      const int64_t kc = std::min(kBlockK, K - k0);
-      float* blk = out + k0 * padded;
-      for (int64_t i0 = 0; i0 < padded; i0 += kRows, blk += kc * kRows)
-        for (int64_t k = 0; k < kc; ++k)
-          for (int64_t r = 0; r < kRows; ++r) blk[k * kRows + r] = i0 + r < m ? a[(i0 + r) * lda + k0 + k] : 0.f;
-    }
-    return;
-  }
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int32_t)lda));
   const __mmask16 store = (__mmask16)((1u << kRows) - 1);
   for (int64_t k0 = 0; k0 < K; k0 += kBlockK) {
     const int64_t kc = std::min(kBlockK, K - k0);
     float* blk = out + k0 * padded;
     for (int64_t i0 = 0; i0 < m; i0 += kRows, blk += kc * kRows) {
       const int64_t rows = std::min(kRows, m - i0);
-      const __mmask16 in = (__mmask16)((1u << rows) - 1);
       const float* src = a + i0 * lda + k0;
-      for (int64_t k = 0; k < kc; ++k)
-        _mm512_mask_storeu_ps(blk + k * kRows, store, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, idx, src + k, 4));
+      for (int64_t kk = 0; kk < kc; kk += 16) {
+        const int64_t n = std::min<int64_t>(16, kc - kk);
+        const __mmask16 in = (__mmask16)((1u << n) - 1);
+        __m512 v[16];
+        for (int64_t r = 0; r < 16; ++r)
+          v[r] = r < rows ? _mm512_maskz_loadu_ps(in, src + r * lda + kk) : _mm512_setzero_ps();
+        transpose16(v);
+        for (int64_t j = 0; j < n; ++j) _mm512_mask_storeu_ps(blk + (kk + j) * kRows, store, v[j]);
+      }
     }
   }
 }
