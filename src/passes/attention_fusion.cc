@@ -9,6 +9,19 @@
 // outputs (token-major views, no copy), so the four Transposes and the [b, H, s, t] score and
 // probability tensors disappear. The mask Where's condition may be Cast(Expand(m, Shape(scores)))
 // (DistilBERT): the kernel broadcasts m itself, so the Shape/Expand/Cast go too.
+// BART's form (transformers' BartAttention) merges the heads into the batch around both products:
+//   q3 = Reshape(Transpose(Reshape(Mul(q, scaling), [b, s, H, D]), 0213), [b*H, s, D]); k3, v3 alike
+//        (or merged from a [b, H, t, D] value: a KV cache's Concat, an encoder's keys as an input)
+//   scores = MatMul(q3, Transpose(k3, 021)) -> Reshape [b, H, s, t] -> Add(mask) -> Reshape [b*H, s, t]
+//   out = Transpose(Reshape(MatMul(Softmax(scores), v3), [b, H, s, Dv]), 0213)
+// and becomes the same node: the q scaling before the 4-D Reshape is the node's q_scale (q is read
+// through a Reshape view of the unscaled projection), and the 3-D Reshapes, the extra Transposes
+// and the 4-D <-> 3-D Reshapes around the score ops go (with the Shape/Gather/Concat nodes that only
+// sized them, which dead-node removal drops). Only when every one of those Reshapes is proven, from
+// the sizes the graph computes (passes/shape_symbols.h), to merge or split exactly (b, H) and keep
+// s, t and D; tensors (mask Add / Where) only where the scores are [b, H, s, t]; the batch and head
+// counts of k and v are q's, which the kernel checks at run time (Unsupported, naming
+// --optimization-level 1, otherwise).
 // A session-time rewrite (level 2): kiln never saves this op. Anything else is left as it is.
 #include <algorithm>
 #include <cmath>
