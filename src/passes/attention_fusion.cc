@@ -54,7 +54,7 @@ struct ScoreOp {
   // matching also "reshape" (tensor: the target), which the 3-D form has around its mask.
   std::string kind;
   float scalar = 0;
-  std::string tensor;  // add: the addend; where: the condition
+  std::string tensor;   // add: the addend; where: the condition
   int scalar_rank = 0;  // mul / div: the constant's rank
 };
 
@@ -291,7 +291,7 @@ class Matcher {
         view.op_type = "Reshape";
         view.name = g_.nodes[r4].name + "/unscaled";
         view.inputs = {n.inputs[chain], g_.nodes[r4].inputs[1]};
-        view.outputs = {*q4 + "/unscaled"};
+        view.outputs = {*q4 + "/unscaled/" + std::to_string(sm_i)};  // one per fused node
         if (g_.nodes[r4].has_attr("allowzero")) view.attributes["allowzero"] = *g_.nodes[r4].attr("allowzero");
         q_in = view.outputs[0];
         extra_.push_back(std::move(view));

@@ -73,9 +73,9 @@ INSTANTIATE_TEST_SUITE_P(BartTiny, BartAttentionFusion,
 
 // One BART attention layer built here; the variants change it away from what the fusion may take.
 struct Variant {
-  bool mask = true;               // a mask Add between Reshapes to [b, H, s, t] and back
-  bool merge_seq = false;         // q, k, v merged as [b, H*s, D]: heads attend to each other's keys
-  bool mask_on_3d = false;        // the mask added to the [b*H, s, t] scores (no 4-D Reshapes)
+  bool mask = true;         // a mask Add between Reshapes to [b, H, s, t] and back
+  bool merge_seq = false;   // q, k, v merged as [b, H*s, D]: heads attend to each other's keys
+  bool mask_on_3d = false;  // the mask added to the [b*H, s, t] scores (no 4-D Reshapes)
 };
 
 constexpr int64_t kHeads = 4, kHeadDim = 8, kModel = kHeads * kHeadDim;
@@ -94,7 +94,9 @@ Model bart_layer(const Variant& var) {
   auto dyn = [](const char* n) { return Dim{std::nullopt, n}; };
   std::string x = b.input("x", DType::F32, {dyn("batch"), dyn("seq"), Dim{C, ""}});
   auto u = [&](const std::string& s) { return b.unsqueeze(s, {0}); };
-  auto dim_of = [&](const std::string& v, int64_t i) { return b.op("Gather", {b.op("Shape", {v}), b.const_i64({i}, true)}); };
+  auto dim_of = [&](const std::string& v, int64_t i) {
+    return b.op("Gather", {b.op("Shape", {v}), b.const_i64({i}, true)});
+  };
   auto cat = [&](std::vector<std::string> parts) { return b.op("Concat", parts, {{"axis", attr_int(0)}}); };
   const std::string bsz = dim_of(x, 0), len = dim_of(x, 1);
   const std::string bh = b.op("Mul", {bsz, b.const_i64({H}, true)});
@@ -107,7 +109,9 @@ Model bart_layer(const Variant& var) {
   auto perm = [](std::vector<int64_t> p) { return std::map<std::string, Attribute>{{"perm", attr_ints(p)}}; };
   std::string merge = var.merge_seq ? cat({u(bsz), b.const_i64({-1}), b.const_i64({D})})
                                     : cat({u(bh), b.const_i64({-1}), b.const_i64({D})});
-  auto heads3 = [&](const std::string& four) { return b.op("Reshape", {b.op("Transpose", {four}, perm({0, 2, 1, 3})), merge}); };
+  auto heads3 = [&](const std::string& four) {
+    return b.op("Reshape", {b.op("Transpose", {four}, perm({0, 2, 1, 3})), merge});
+  };
   std::string q = b.op("Mul", {proj(), b.const_f32(1.0f / std::sqrt((float)D))});
   std::string q3 = heads3(b.op("Reshape", {q, cat({u(bsz), u(len), b.const_i64({H}), b.const_i64({D})})}));
   std::string kv_split = cat({u(bsz), b.const_i64({-1}), b.const_i64({H}), b.const_i64({D})});
