@@ -156,7 +156,9 @@ class AttentionKernel : public OpKernel {
       unsupported("runs float32 and 16-bit floats only");
     if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) unsupported("needs rank-4 query, key and value");
     const int64_t B = q.dim(0), S = q.dim(1), H = q.dim(2), D = q.dim(3);
-    // Key and value rows: token-major [b, t, H, D] or head-major [b, H, t, D].
+    // Key and value rows: token-major [b, t, H, D] or head-major [b, H, t, D]. The batch and head
+    // checks below are part of the fusion's proof for BART's form (heads merged into the batch by
+    // 3-D Reshapes): it proves those merge q's (b, H), and k's and v's must then be the same.
     const int64_t T = k.dim(k_heads_ ? 2 : 1), Dv = v.dim(3);
     const int64_t kH = k.dim(k_heads_ ? 1 : 2), vH = v.dim(v_heads_ ? 1 : 2), vT = v.dim(v_heads_ ? 2 : 1);
     if (k.dim(0) != B || v.dim(0) != B || kH != H || vH != H || k.dim(3) != D || vT != T)
@@ -206,10 +208,11 @@ class AttentionKernel : public OpKernel {
     const QuantKernels& qk = quant_kernels();
     parallel_for(items, rows * T * (D + Dv) * 2, [&](long begin, long end) {
       float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-      thread_local std::vector<float> sbuf, qbuf, ktbuf;
+      thread_local std::vector<float> sbuf, qbuf, ktbuf, vbuf;
       sbuf.resize(rows * T);
       ktbuf.resize(D * T);
-      int64_t packed = -1;  // the (batch, head) whose K^T is in ktbuf
+      if (!v_heads_) vbuf.resize(T * Dv);
+      int64_t packed = -1;  // the (batch, head) whose K^T (and token-major V) is in ktbuf (vbuf)
       if (has_q_scale_) qbuf.resize(rows * D);
       for (long it = begin; it < end; ++it) {
         const int64_t b = it / (H * blocks), h = (it / blocks) % H, i0 = (it % blocks) * rows;
@@ -229,6 +232,12 @@ class AttentionKernel : public OpKernel {
           const float* kb = kp + b * T * H * D + h * (k_heads_ ? T * D : D);
           const int64_t ldk = k_heads_ ? D : H * D;
           attention_transpose(kb, T, D, ldk, ktbuf.data());
+          // Token-major V rows are H * Dv floats apart: read in place, a head's rows fall in a few
+          // L1 sets (3 KiB apart for BART/BERT-base) and evict each other; copied, they are one block.
+          if (!v_heads_) {
+            const float* vs = vp + b * T * H * Dv + h * Dv;
+            for (int64_t t = 0; t < T; ++t) std::memcpy(vbuf.data() + t * Dv, vs + t * H * Dv, Dv * sizeof(float));
+          }
           packed = b * H + h;
         }
         if (!attention_gemm(m, T, D, alpha_, qa, lda, ktbuf.data(), T, s, T)) failed = true;
@@ -237,9 +246,9 @@ class AttentionKernel : public OpKernel {
           for (size_t o = first_op_; o < ops_.size(); ++o) apply(ops_[o], bc[o], row, b, h, i0 + i, T);
           vec::softmax(row, row, T);
         }
-        const float* vb = vp + b * T * H * Dv + h * (v_heads_ ? T * Dv : Dv);
+        const float* vb = v_heads_ ? vp + (b * H + h) * T * Dv : vbuf.data();
         float* ob = op + ((b * S + i0) * H + h) * Dv;
-        if (!attention_gemm(m, Dv, T, 1.0f, s, T, vb, v_heads_ ? Dv : H * Dv, ob, H * Dv)) failed = true;
+        if (!attention_gemm(m, Dv, T, 1.0f, s, T, vb, Dv, ob, H * Dv)) failed = true;
         if (want_range) {  // the block's output rows are still in L1
           for (int64_t i = 0; i < m; ++i) {
             float l, h2;
