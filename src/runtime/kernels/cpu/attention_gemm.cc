@@ -197,6 +197,22 @@ KILN_TARGET(Avx512) void transpose_avx512(const float* src, int64_t rows, int64_
   }
 }
 
+KILN_TARGET(Avx512) void min_max_avx512(const float* p, int64_t rows, int64_t cols, int64_t ld, float* lo,
+                                       float* hi) {
+  __m512 vlo = _mm512_set1_ps(*lo), vhi = _mm512_set1_ps(*hi);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = p + r * ld;
+    for (int64_t j = 0; j < cols; j += 16) {
+      const __mmask16 in = cols - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - j)) - 1);
+      const __m512 v = _mm512_maskz_loadu_ps(in, row + j);
+      vlo = _mm512_mask_min_ps(vlo, in, v, vlo);  // the second operand where v is NaN
+      vhi = _mm512_mask_max_ps(vhi, in, v, vhi);
+    }
+  }
+  *lo = _mm512_reduce_min_ps(vlo);
+  *hi = _mm512_reduce_max_ps(vhi);
+}
+
 // The variants: the primary templates are the portable code (isa.h).
 template <Isa>
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst) {
@@ -208,6 +224,23 @@ void transpose<Isa::Avx512>(const float* src, int64_t rows, int64_t cols, int64_
   // The gather's offsets are 32-bit: 15 rows of ld floats must stay below 2^31 bytes.
   if (ld < (int64_t)1 << 24) return transpose_avx512(src, rows, cols, ld, dst);
   transpose<Isa::Scalar>(src, rows, cols, ld, dst);
+}
+
+template <Isa>
+void min_max(const float* p, int64_t rows, int64_t cols, int64_t ld, float* lo, float* hi) {
+  float l = *lo, h = *hi;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = p[r * ld + c];
+      l = v < l ? v : l;
+      h = v > h ? v : h;
+    }
+  *lo = l;
+  *hi = h;
+}
+template <>
+void min_max<Isa::Avx512>(const float* p, int64_t rows, int64_t cols, int64_t ld, float* lo, float* hi) {
+  min_max_avx512(p, rows, cols, ld, lo, hi);
 }
 
 template <Isa>
@@ -246,6 +279,11 @@ void attention_transpose(const float* src, int64_t rows, int64_t cols, int64_t l
 
 void attention_where_bytes(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row, Isa isa) {
   KILN_ISA_DISPATCH(isa, where_bytes<ISA>(c, n, fill_when_true, fill, row));
+}
+
+void attention_min_max(const float* p, int64_t rows, int64_t cols, int64_t ld, float* lo, float* hi, Isa isa) {
+  if (rows <= 0 || cols <= 0) return;
+  KILN_ISA_DISPATCH(isa, min_max<ISA>(p, rows, cols, ld, lo, hi));
 }
 
 bool attention_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
