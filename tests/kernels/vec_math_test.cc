@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "runtime/kernels/cpu/vec_math.h"
@@ -123,6 +124,34 @@ TEST(VecMath, SoftmaxInRegistersBitwiseAsTheLoops) {
       ++rows;
     }
   EXPECT_GT(rows, 1000);
+}
+
+// layer_norm_rows gives bitwise what layer_norm gives row by row, on every ISA: row counts around
+// the groups of four, lengths on and off the 16-lane vectors, rows of one value (deviation 0), with
+// and without bias, the statistics too.
+TEST(VecMath, LayerNormRowsBitwiseAsOneByOne) {
+  std::mt19937 g(13);
+  std::normal_distribution<float> d(0.f, 2.f);
+  for (Isa isa : supported_isas())
+    for (int64_t n : {16, 17, 64, 768, 770})
+      for (int64_t rows : {1, 3, 4, 5, 9})
+        for (int with_bias = 0; with_bias < 2; ++with_bias) {
+          std::vector<float> x(rows * n), scale(n), bias(n);
+          for (auto& v : x) v = d(g) + 3.f;
+          for (auto& v : scale) v = d(g);
+          for (auto& v : bias) v = d(g);
+          if (rows > 2) std::fill(x.begin() + n, x.begin() + 2 * n, 1.5f);  // deviation 0
+          std::vector<float> ya(rows * n), yb(rows * n), ma(rows), mb(rows), ia(rows), ib(rows);
+          const float* pb = with_bias ? bias.data() : nullptr;
+          vec::layer_norm_rows(x.data(), ya.data(), rows, n, scale.data(), pb, 1e-5f, ma.data(), ia.data(), isa);
+          for (int64_t r = 0; r < rows; ++r)
+            vec::layer_norm(x.data() + r * n, yb.data() + r * n, n, scale.data(), pb, 1e-5f, &mb[r], &ib[r], isa);
+          const std::string what = std::string(isa_name(isa)) + " n " + std::to_string(n) + " rows " +
+                                   std::to_string(rows) + " bias " + std::to_string(with_bias);
+          EXPECT_EQ(std::memcmp(ya.data(), yb.data(), ya.size() * 4), 0) << what;
+          EXPECT_EQ(std::memcmp(ma.data(), mb.data(), ma.size() * 4), 0) << what;
+          EXPECT_EQ(std::memcmp(ia.data(), ib.data(), ia.size() * 4), 0) << what;
+        }
 }
 
 TEST(VecMath, ArithAllStepsAndOps) {
