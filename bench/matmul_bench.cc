@@ -25,6 +25,8 @@
 #include "runtime/kernels/cpu/isa.h"
 #include "runtime/kernels/cpu/quant_gemm.h"
 #include "runtime/kernels/cpu/row_tiles.h"
+#include "runtime/kernels/cpu/attention_gemm.h"
+#include "runtime/kernels/cpu/vec_math.h"
 
 using namespace kiln;
 using namespace kiln::cpu;
@@ -301,5 +303,42 @@ BENCHMARK(BM_MatMulInt8ColdB)
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
+
+
+// Twelve heads of DistilBERT's attention block at 128 tokens (kiln:Attention's steps, one thread),
+// one step per case (state.range(0)): 0 K^T packed, 1 Q K^T (the scores; Q and K read in place from
+// the projections' [128, 768] rows), 2 the padding mask's Where and the softmax of 128 rows, 3 P V.
+void BM_AttentionHead(benchmark::State& state) {
+  const int64_t S = 128, D = 64, ld = 768;
+  std::mt19937 g(3);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> q(S * ld), k(S * ld), v(S * ld), kt(D * S), s(S * S), o(S * ld);
+  for (auto* t : {&q, &k, &v})
+    for (auto& x : *t) x = d(g);
+  std::vector<uint8_t> mask(S, 1);
+  attention_transpose(k.data(), S, D, ld, kt.data());
+  attention_gemm(S, S, D, 0.125f, q.data(), ld, kt.data(), S, s.data(), S);
+  const int part = (int)state.range(0);
+  std::vector<float> s0 = s;
+  for (auto _ : state) {
+    for (int rep = 0; rep < 12; ++rep) {
+      switch (part) {
+        case 0: attention_transpose(k.data() + rep * D, S, D, ld, kt.data()); break;
+        case 1: attention_gemm(S, S, D, 0.125f, q.data() + rep * D, ld, kt.data(), S, s.data(), S); break;
+        case 2:
+          for (int64_t i = 0; i < S; ++i) {
+            attention_where_bytes(mask.data(), S, false, -3.4e38f, s.data() + i * S);
+            vec::softmax(s.data() + i * S, s.data() + i * S, S);
+          }
+          break;
+        default: attention_gemm(S, D, S, 1.0f, s.data(), S, v.data() + rep * D, ld, o.data() + rep * D, ld); break;
+      }
+    }
+    benchmark::DoNotOptimize(s.data());
+    benchmark::DoNotOptimize(o.data());
+    if (part == 2) s = s0;
+  }
+}
+BENCHMARK(BM_AttentionHead)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -20,80 +20,85 @@ constexpr int64_t kBlockK = 256;
 
 #define KILN_ATTN_AVX512 KILN_TARGET(Avx512)
 
-// MR rows x NV vectors of 16 columns over kc (<= kBlockK) k; the last vector masked by `tail`. The
-// sums are written into C, or added to it when `accumulate` (later k-blocks). One k-block per call:
-// with the k-block loop in here, GCC kept C's addresses and alpha live across it, and with the 24
-// sums and the B vectors that did not fit in the 32 registers: two B vectors went to the stack and
-// every FMA re-read them (BART-base's attention: 17 % more CPU time in kiln:Attention).
-template <int MR, int NV>
-KILN_ATTN_AVX512 inline void block(int64_t kc, bool scale, float alpha, bool accumulate, const float* a, int64_t lda,
-                                   const float* b, int64_t ldb, float* c, int64_t ldc, __mmask16 tail) {
+// MR rows x NV vectors of 16 columns over k in [k0, k1), then into C (stored, or added when
+// k0 > 0); the last vector masked by `tail` unless Full. A function of its own, without the loop
+// over blocks of k around it: with that loop in the same function GCC kept alpha and the epilogue's
+// addresses live across the k loop and spilled two of the B vectors to the stack (6 x 4 tile: 12
+// more loads per step, and the products ran at about 2/3 of the FMA peak).
+template <int MR, int NV, bool Full>
+KILN_ATTN_AVX512 __attribute__((noinline)) void part(int64_t k0, int64_t k1, float alpha, const float* a, int64_t lda,
+                                                     const float* b, int64_t ldb, float* c, int64_t ldc,
+                                                     __mmask16 tail) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (int64_t kk = 0; kk < kc; ++kk, b += ldb, ++a) {
+  for (int64_t kk = k0; kk < k1; ++kk) {
+    const float* brow = b + kk * ldb;
     __m512 bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
-      bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(tail, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+      bv[v] = v == NV - 1 && !Full ? _mm512_maskz_loadu_ps(tail, brow + 16 * v) : _mm512_loadu_ps(brow + 16 * v);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
-      __m512 av = _mm512_set1_ps(a[r * lda]);
+      __m512 av = _mm512_set1_ps(a[r * lda + kk]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
   }
+  const __m512 al = _mm512_set1_ps(alpha);
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      __m512 y = scale ? _mm512_mul_ps(acc[r][v], _mm512_set1_ps(alpha)) : acc[r][v];
-      float* cv = c + r * ldc + 16 * v;
-      if (accumulate) y = _mm512_add_ps(y, v == NV - 1 ? _mm512_maskz_loadu_ps(tail, cv) : _mm512_loadu_ps(cv));
-      if (v == NV - 1) _mm512_mask_storeu_ps(cv, tail, y);
-      else _mm512_storeu_ps(cv, y);
+      const bool masked = v == NV - 1 && !Full;
+      __m512 y = alpha == 1.0f ? acc[r][v] : _mm512_mul_ps(acc[r][v], al);
+      if (k0 > 0)
+        y = _mm512_add_ps(y, masked ? _mm512_maskz_loadu_ps(tail, c + r * ldc + 16 * v)
+                                    : _mm512_loadu_ps(c + r * ldc + 16 * v));
+      if (masked) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, tail, y);
+      else _mm512_storeu_ps(c + r * ldc + 16 * v, y);
     }
 }
 
-// One 64-column panel of C at a time (its B rows stay in L1 across the row blocks), six rows per
-// block, each k-block of 256 summed in registers and written (first) or added (later) into C.
-template <int NV>
-KILN_ATTN_AVX512 void rows(int64_t m, int64_t k, bool scale, float alpha, const float* a, int64_t lda, const float* b,
-                           int64_t ldb, float* c, int64_t ldc, __mmask16 tail) {
+// MR rows x NV vectors of 16 columns over all of k, in blocks of kBlockK.
+template <int MR, int NV>
+KILN_ATTN_AVX512 inline void block(int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                                   float* c, int64_t ldc, __mmask16 tail) {
   for (int64_t k0 = 0; k0 == 0 || k0 < k; k0 += kBlockK) {
-    const int64_t kc = std::min(k - k0, kBlockK);
-    const bool acc = k0 > 0;
-    const float* ak = a + k0;
-    const float* bk = b + k0 * ldb;
-    int64_t i = 0;
-    for (; i + 6 <= m; i += 6) block<6, NV>(kc, scale, alpha, acc, ak + i * lda, lda, bk, ldb, c + i * ldc, ldc, tail);
-    const float* ai = ak + i * lda;
-    float* ci = c + i * ldc;
-    switch (m - i) {
-      case 5: block<5, NV>(kc, scale, alpha, acc, ai, lda, bk, ldb, ci, ldc, tail); break;
-      case 4: block<4, NV>(kc, scale, alpha, acc, ai, lda, bk, ldb, ci, ldc, tail); break;
-      case 3: block<3, NV>(kc, scale, alpha, acc, ai, lda, bk, ldb, ci, ldc, tail); break;
-      case 2: block<2, NV>(kc, scale, alpha, acc, ai, lda, bk, ldb, ci, ldc, tail); break;
-      case 1: block<1, NV>(kc, scale, alpha, acc, ai, lda, bk, ldb, ci, ldc, tail); break;
-      default: break;
-    }
+    const int64_t k1 = std::min(k, k0 + kBlockK);
+    if (tail == (__mmask16)0xFFFF) part<MR, NV, true>(k0, k1, alpha, a, lda, b, ldb, c, ldc, tail);
+    else part<MR, NV, false>(k0, k1, alpha, a, lda, b, ldb, c, ldc, tail);
+  }
+}
+
+template <int NV>
+KILN_ATTN_AVX512 void rows(int64_t m, int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                           float* c, int64_t ldc, __mmask16 tail) {
+  int64_t i = 0;
+  for (; i + 6 <= m; i += 6) block<6, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail);
+  switch (m - i) {
+    case 5: block<5, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 4: block<4, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 3: block<3, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 2: block<2, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    case 1: block<1, NV>(k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, tail); break;
+    default: break;
   }
 }
 
 KILN_ATTN_AVX512 void gemm_avx512(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                                   const float* b, int64_t ldb, float* c, int64_t ldc) {
-  const bool scale = alpha != 1.0f;
   for (int64_t j0 = 0; j0 < n; j0 += 64) {
     const int64_t nb = std::min<int64_t>(64, n - j0);
     const int nv = (int)((nb + 15) / 16);
     const __mmask16 tail = nb % 16 ? (__mmask16)((1u << (nb % 16)) - 1) : (__mmask16)0xFFFF;
     switch (nv) {
-      case 4: rows<4>(m, k, scale, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
-      case 3: rows<3>(m, k, scale, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
-      case 2: rows<2>(m, k, scale, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
-      default: rows<1>(m, k, scale, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
+      case 4: rows<4>(m, k, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
+      case 3: rows<3>(m, k, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
+      case 2: rows<2>(m, k, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
+      default: rows<1>(m, k, alpha, a, lda, b + j0, ldb, c + j0, ldc, tail); break;
     }
   }
 }
@@ -192,6 +197,22 @@ KILN_TARGET(Avx512) void transpose_avx512(const float* src, int64_t rows, int64_
   }
 }
 
+KILN_TARGET(Avx512) void min_max_avx512(const float* p, int64_t rows, int64_t cols, int64_t ld, float* lo,
+                                       float* hi) {
+  __m512 vlo = _mm512_set1_ps(*lo), vhi = _mm512_set1_ps(*hi);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = p + r * ld;
+    for (int64_t j = 0; j < cols; j += 16) {
+      const __mmask16 in = cols - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - j)) - 1);
+      const __m512 v = _mm512_maskz_loadu_ps(in, row + j);
+      vlo = _mm512_mask_min_ps(vlo, in, v, vlo);  // the second operand where v is NaN
+      vhi = _mm512_mask_max_ps(vhi, in, v, vhi);
+    }
+  }
+  *lo = _mm512_reduce_min_ps(vlo);
+  *hi = _mm512_reduce_max_ps(vhi);
+}
+
 // The variants: the primary templates are the portable code (isa.h).
 template <Isa>
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst) {
@@ -203,6 +224,23 @@ void transpose<Isa::Avx512>(const float* src, int64_t rows, int64_t cols, int64_
   // The gather's offsets are 32-bit: 15 rows of ld floats must stay below 2^31 bytes.
   if (ld < (int64_t)1 << 24) return transpose_avx512(src, rows, cols, ld, dst);
   transpose<Isa::Scalar>(src, rows, cols, ld, dst);
+}
+
+template <Isa>
+void min_max(const float* p, int64_t rows, int64_t cols, int64_t ld, float* lo, float* hi) {
+  float l = *lo, h = *hi;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = p[r * ld + c];
+      l = v < l ? v : l;
+      h = v > h ? v : h;
+    }
+  *lo = l;
+  *hi = h;
+}
+template <>
+void min_max<Isa::Avx512>(const float* p, int64_t rows, int64_t cols, int64_t ld, float* lo, float* hi) {
+  min_max_avx512(p, rows, cols, ld, lo, hi);
 }
 
 template <Isa>
@@ -241,6 +279,11 @@ void attention_transpose(const float* src, int64_t rows, int64_t cols, int64_t l
 
 void attention_where_bytes(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row, Isa isa) {
   KILN_ISA_DISPATCH(isa, where_bytes<ISA>(c, n, fill_when_true, fill, row));
+}
+
+void attention_min_max(const float* p, int64_t rows, int64_t cols, int64_t ld, float* lo, float* hi, Isa isa) {
+  if (rows <= 0 || cols <= 0) return;
+  KILN_ISA_DISPATCH(isa, min_max<ISA>(p, rows, cols, ld, lo, hi));
 }
 
 bool attention_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
