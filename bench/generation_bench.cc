@@ -31,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 class TimedModel : public kiln::gen::StepModel {
  public:
   explicit TimedModel(kiln::gen::StepModel& m) : m_(m) {}
-  std::vector<float> step(const std::vector<std::vector<int64_t>>& t) override {
+  std::span<float> step(const std::vector<std::vector<int64_t>>& t) override {
     auto t0 = Clock::now();
     auto r = m_.step(t);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());

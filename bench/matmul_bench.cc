@@ -25,6 +25,8 @@
 #include "runtime/kernels/cpu/isa.h"
 #include "runtime/kernels/cpu/quant_gemm.h"
 #include "runtime/kernels/cpu/row_tiles.h"
+#include "runtime/kernels/cpu/attention_gemm.h"
+#include "runtime/kernels/cpu/vec_math.h"
 
 using namespace kiln;
 using namespace kiln::cpu;
@@ -89,6 +91,43 @@ void BM_PeakFma(benchmark::State& state) {
   state.SetLabel(avx512 ? "avx512 fma" : "avx2 fma");
 }
 BENCHMARK(BM_PeakFma)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+__attribute__((target("avx2"))) double read_sum_avx2(const float* p, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (size_t i = 0; i + 32 <= n; i += 32) {
+    s0 = _mm256_add_ps(s0, _mm256_load_ps(p + i));
+    s1 = _mm256_add_ps(s1, _mm256_load_ps(p + i + 8));
+    s2 = _mm256_add_ps(s2, _mm256_load_ps(p + i + 16));
+    s3 = _mm256_add_ps(s3, _mm256_load_ps(p + i + 24));
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  return out[0];
+}
+
+// Bytes per second the bench threads read from memory (256 MB, far past the caches, each thread its
+// own part): the ceiling of a product that reads each weight once, as a decoder step at batch 1 does
+// (T5-small: 154 MB of float weights a step).
+void BM_ReadBandwidth(benchmark::State& state) {
+  configure_threads(bench_threads());
+  const size_t n = (size_t)64 << 20;
+  auto buf = Buffer::allocate(n * sizeof(float));
+  float* p = static_cast<float*>(buf->data());
+  std::fill(p, p + n, 1.f);
+  for (auto _ : state) {
+    double sum = 0;
+#pragma omp parallel reduction(+ : sum)
+    {
+      const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+      const size_t lo = n * t / nt / 32 * 32, hi = n * (t + 1) / nt / 32 * 32;
+      sum += read_sum_avx2(p + lo, hi - lo);
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["bytes/s"] = benchmark::Counter((double)n * sizeof(float) * state.iterations(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ReadBandwidth)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 std::vector<float> random_floats(int64_t n) {
   std::mt19937 rng(1);
@@ -159,6 +198,13 @@ void BM_MatMulF32ColdB(benchmark::State& state) {
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * K * N * state.iterations(), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_MatMulF32ColdB)
+    // A decoder step's products (T5-small, batch 1 and 8: attention 512 x 512, the vocabulary 512 x 32128).
+    ->Args({1, 512, 512, 1})
+    ->Args({1, 512, 512, 0})
+    ->Args({8, 512, 512, 1})
+    ->Args({8, 512, 512, 0})
+    ->Args({8, 512, 32128, 1})
+    ->Args({8, 512, 32128, 0})
     ->Args({128, 768, 768, 1})
     ->Args({128, 768, 3072, 1})
     ->Args({128, 3072, 768, 1})
@@ -257,5 +303,42 @@ BENCHMARK(BM_MatMulInt8ColdB)
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
+
+
+// Twelve heads of DistilBERT's attention block at 128 tokens (kiln:Attention's steps, one thread),
+// one step per case (state.range(0)): 0 K^T packed, 1 Q K^T (the scores; Q and K read in place from
+// the projections' [128, 768] rows), 2 the padding mask's Where and the softmax of 128 rows, 3 P V.
+void BM_AttentionHead(benchmark::State& state) {
+  const int64_t S = 128, D = 64, ld = 768;
+  std::mt19937 g(3);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> q(S * ld), k(S * ld), v(S * ld), kt(D * S), s(S * S), o(S * ld);
+  for (auto* t : {&q, &k, &v})
+    for (auto& x : *t) x = d(g);
+  std::vector<uint8_t> mask(S, 1);
+  attention_transpose(k.data(), S, D, ld, kt.data());
+  attention_gemm(S, S, D, 0.125f, q.data(), ld, kt.data(), S, s.data(), S);
+  const int part = (int)state.range(0);
+  std::vector<float> s0 = s;
+  for (auto _ : state) {
+    for (int rep = 0; rep < 12; ++rep) {
+      switch (part) {
+        case 0: attention_transpose(k.data() + rep * D, S, D, ld, kt.data()); break;
+        case 1: attention_gemm(S, S, D, 0.125f, q.data() + rep * D, ld, kt.data(), S, s.data(), S); break;
+        case 2:
+          for (int64_t i = 0; i < S; ++i) {
+            attention_where_bytes(mask.data(), S, false, -3.4e38f, s.data() + i * S);
+            vec::softmax(s.data() + i * S, s.data() + i * S, S);
+          }
+          break;
+        default: attention_gemm(S, D, S, 1.0f, s.data(), S, v.data() + rep * D, ld, o.data() + rep * D, ld); break;
+      }
+    }
+    benchmark::DoNotOptimize(s.data());
+    benchmark::DoNotOptimize(o.data());
+    if (part == 2) s = s0;
+  }
+}
+BENCHMARK(BM_AttentionHead)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -28,6 +28,7 @@ struct KernelEntry {
   int64_t until = 1;         // kMaxOpset (1000) when open-ended: open_ended() is then true
   std::vector<DType> types;  // the types of input 0 it accepts (empty = any)
   int priority = 0;          // among kernels matching a node the highest wins
+  std::string source;        // kiln's source file that defines it, relative to src/
   bool open_ended() const { return until >= 1000; }
 };
 

@@ -9,10 +9,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "kiln/api.h"
+#include "kiln/session.h"
 #include "kiln/tensor.h"
 
 namespace kiln::quant {
@@ -134,5 +136,27 @@ using ProgressFn = std::function<void(const std::string&)>;
 // Throws BadInput (refusals), BadModel (IN is not ONNX), IoError.
 KILN_API Report quantize_path(const std::string& in, const std::string& out, const Options& options,
                               const ProgressFn& progress = {});
+
+// What `accuracy_target` scores a graph with: runs a session over a labelled set and says how many
+// it answered right. quantize_path() above uses kiln's own for `eval_data` (JSON lines of labelled
+// inputs, docs/quantization.md); a program may score its own way with the overload below.
+class AccuracyProbe {
+ public:
+  virtual ~AccuracyProbe() = default;
+  // One output tensor per sample of the set: what accuracy() scores and what the search compares
+  // (mean squared difference from fp32) to rank the nodes by sensitivity.
+  virtual std::vector<Tensor> outputs(const Session& session) const = 0;
+  // Percent of the set answered right from outputs().
+  virtual double accuracy(const std::vector<Tensor>& outputs) const = 0;
+};
+
+// Makes the probe for options.eval_data and a graph whose fed inputs are `input_names`.
+using AccuracyProbeMaker =
+    std::function<std::unique_ptr<AccuracyProbe>(const std::string& eval_data, const std::vector<std::string>& input_names)>;
+
+// quantize_path with `probe` making the scorer of accuracy_target (an empty one: a target is
+// refused with Unsupported).
+KILN_API Report quantize_path(const std::string& in, const std::string& out, const Options& options,
+                              const ProgressFn& progress, const AccuracyProbeMaker& probe);
 
 }  // namespace kiln::quant

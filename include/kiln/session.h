@@ -43,8 +43,14 @@ struct SessionOptions {
   // Where the graph runs: each node on this device when it has a kernel there, else on the CPU,
   // with copies where values cross (inputs are given and outputs returned in CPU memory). A device
   // this build has no backend for (cuda, when built without CUDA) is refused with Unsupported before
-  // the model is read. (Last, so that positional initialisation of the fields above keeps its meaning.)
+  // the model is read. (After the fields above, so that positional initialisation of them keeps its
+  // meaning.)
   Device device = {};
+  // False: the declared shapes of the graph's inputs are dropped when the session is made, so feeds
+  // of any shape are taken (their element types are still checked) and input_info() gives no rank.
+  // ONNX's backend test runner feeds its test data so (a few node tests' data disagree with their
+  // models' declared shapes); `kiln conformance` runs them this way.
+  bool check_input_shapes = true;
 
   static constexpr size_t kDefaultMaxTensorBytes = size_t(16) << 30;
   static constexpr uint64_t kDefaultMaxModelBytes = 2147483647;  // protobuf's own limit
@@ -60,6 +66,9 @@ struct TensorInfo {
   std::vector<int64_t> shape;
   std::vector<std::string> dim_names;
   bool has_rank = true;
+  // False for a sequence, optional or map value: kiln reads graphs with such inputs and outputs but
+  // cannot run them (dtype is then Undefined and has_rank false).
+  bool is_tensor = true;
 };
 
 // kiln's graph IR and execution plan (src/graph, src/runtime); not part of the public API.

@@ -9,6 +9,7 @@
 #include "cli/progress.h"
 #include "core/tensor_json.h"
 #include "eval/model_report.h"
+#include "eval/task_call.h"
 #include "kiln/model_folder.h"
 
 KILN_COMMAND(report_command, "report", "Compare model folders: size on disk, task metric, time, speed-up") {
@@ -45,7 +46,7 @@ KILN_COMMAND(report_command, "report", "Compare model folders: size on disk, tas
       s.metric = o->metric;
       s.data_file = o->f.data;
       s.pipeline = o->f.pipeline(dir);
-      auto pipe = kiln::json_pipeline(s.task, dir, s.pipeline);
+      auto pipe = kiln::pipeline(s.task, dir, s.pipeline);
       ev::EvalResult r = ev::evaluate(*pipe, dir, examples, s, kiln::cli::progress_bar("report " + dir));
       // Time: --samples inputs from the data, after one untimed batch.
       auto batch = [&](size_t first, size_t n) {
@@ -58,12 +59,12 @@ KILN_COMMAND(report_command, "report", "Compare model folders: size on disk, tas
         }
         return b;
       };
-      pipe->run(batch(0, rep.batch_size));
+      ev::run_task_call(*pipe, batch(0, rep.batch_size));
       double ms = 0;
       for (size_t done = 0; done < o->samples; done += rep.batch_size) {
         auto in = batch(done, std::min(rep.batch_size, o->samples - done));
         auto t0 = clock::now();
-        pipe->run(in);
+        ev::run_task_call(*pipe, in);
         ms += std::chrono::duration<double, std::milli>(clock::now() - t0).count();
       }
       ev::ReportRow row;

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "eval/synthetic_input.h"
+#include "eval/task_call.h"
 #include "kiln/model_folder.h"
 
 namespace kiln::eval {
@@ -118,12 +119,12 @@ BenchResult bench_pipeline(const std::string& model_dir, const BenchSettings& s)
     };
   }
   auto t0 = clock_type::now();
-  auto pipe = json_pipeline(s.task, model_dir, po);
+  auto pipe = pipeline(s.task, model_dir, po);
   r.load_ms = ms_between(t0, clock_type::now());
   r.threads = resolve_threads(s.pipeline.threads);
 
   const size_t bs = s.pipeline.batch_size;
-  for (int w = 0; w < s.warmup; ++w) pipe->run(batch_at(0, bs));
+  for (int w = 0; w < s.warmup; ++w) run_task_call(*pipe, batch_at(0, bs));
   std::vector<double> times, encoder, first_token, step;
   tokens = 0;
   for (size_t done = 0; done < s.samples; done += bs) {
@@ -132,7 +133,7 @@ BenchResult bench_pipeline(const std::string& model_dir, const BenchSettings& s)
     steps.clear();
     encoded = {};
     batch_start = clock_type::now();
-    pipe->run(batch);
+    run_task_call(*pipe, batch);
     auto end = clock_type::now();
     times.push_back(ms_between(batch_start, end));
     if (r.generation && !steps.empty()) {

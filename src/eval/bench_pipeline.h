@@ -1,6 +1,7 @@
-// `kiln bench DIR`: times a task pipeline as a user calls it (tokenize, run, post-process) on a
-// model folder, batch by batch; for generation tasks also the encoder, each decoder step and the
-// tokens per second with every sequence forced to the same number of new tokens.
+// `kiln bench DIR`: times a task pipeline as a user calls it (kiln::pipeline and the typed call of
+// its task: tokenize, run, post-process) on a model folder, batch by batch; for generation tasks
+// also the encoder, each decoder step and the tokens per second with every sequence forced to the
+// same number of new tokens.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -9,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/dataset.h"
-#include "pipelines/pipeline.h"
+#include "kiln/pipeline.h"
 
 namespace kiln::eval {
 

@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <set>
 
-#include "graph/onnx_io.h"
-#include "runtime/session.h"
+#include "core/error.h"
+#include "kiln/inspect.h"
+#include "kiln/session.h"
+#include "kiln/tensor_proto.h"
 
 namespace fs = std::filesystem;
 
@@ -124,41 +126,39 @@ ConformanceResult run_impl(const std::string& dir, const ConformanceOptions& o) 
   ConformanceResult r;
   r.name = conformance_test_name(dir);
   using S = ConformanceResult::Status;
-  Model model;
+  const std::string model_path = (fs::path(dir) / "model.onnx").string();
+  ModelSummary summary;
   try {
-    model = load_model((fs::path(dir) / "model.onnx").string());
+    summary = inspect_model(model_path);
   } catch (const Unsupported& e) {  // e.g. type-proto attributes of optional-typed tests
     r.status = S::Skip;
     r.reason = first_line(std::string("the model uses what kiln cannot load: ") + e.what());
     return r;
   }
-  const Graph& g = model.graph;
-  for (const auto* list : {&g.inputs, &g.outputs})
+  for (const auto* list : {&summary.inputs, &summary.outputs})
     for (const auto& v : *list)
-      if (v.is_sequence) {
+      if (!v.is_tensor) {
         r.status = S::Skip;
         r.reason = fmt::format("uses sequence/optional/map values ('{}')", v.name);
         return r;
       }
-  auto missing = missing_kernels(model);
-  if (!missing.empty()) {
+  if (!summary.unsupported_ops.empty()) {
     r.status = S::Skip;
     r.reason = "no kernel for ";
-    for (size_t i = 0; i < missing.size(); ++i) r.reason += (i ? ", " : "") + missing[i];
+    for (size_t i = 0; i < summary.unsupported_ops.size(); ++i) r.reason += (i ? ", " : "") + summary.unsupported_ops[i];
     return r;
   }
-  // Graph inputs fed by the test: those without an initializer, in order.
-  std::vector<std::string> feed_names;
-  for (const auto& v : g.inputs)
-    if (!g.is_initializer(v.name)) feed_names.push_back(v.name);
-  std::vector<std::string> out_names;
-  for (const auto& v : g.outputs) out_names.push_back(v.name);
-  // ONNX's runner feeds the test data as it is, without checking declared input shapes (a few
-  // tests' data disagree with their model), so the declared shapes are dropped here.
-  for (auto& v : model.graph.inputs) v.shape.reset();
   SessionOptions so;
   so.threads = o.threads;
-  Session session(std::move(model), so);
+  // ONNX's runner feeds the test data as it is, without checking declared input shapes (a few
+  // tests' data disagree with their model).
+  so.check_input_shapes = false;
+  Session session(model_path, so);
+  // The graph inputs the test feeds (initializers are not among them), in order, and the outputs.
+  const std::vector<TensorInfo> inputs = session.input_info();
+  std::vector<std::string> feed_names, out_names;
+  for (const auto& v : inputs) feed_names.push_back(v.name);
+  for (const auto& v : session.output_info()) out_names.push_back(v.name);
   auto sets = numbered(dir, "test_data_set_", true);
   KILN_CHECK(!sets.empty(), BadModel, "no test_data_set_* folder");
   for (const auto& set : sets) {
@@ -166,14 +166,14 @@ ConformanceResult run_impl(const std::string& dir, const ConformanceOptions& o) 
     auto ins = numbered(set, "input_", false);
     for (size_t i = 0; i < ins.size(); ++i) {
       std::string name;
-      Tensor t = load_tensor_pb(ins[i].string(), &name);
+      Tensor t = read_tensor_proto(ins[i].string(), &name);
       if (std::find(feed_names.begin(), feed_names.end(), name) == feed_names.end()) {
         KILN_CHECK(i < feed_names.size(), BadModel, "{} has no matching graph input", ins[i].string());
         name = feed_names[i];
       }
       // ONNX's older test data stores bfloat16 tensors as uint16 bit patterns.
-      const ValueInfo* vi = session.model().graph.find_input(name);
-      if (vi && vi->dtype == DType::BF16 && t.dtype() == DType::U16)
+      auto in = std::find_if(inputs.begin(), inputs.end(), [&](const TensorInfo& v) { return v.name == name; });
+      if (in != inputs.end() && in->dtype == DType::BF16 && t.dtype() == DType::U16)
         t = Tensor::view(DType::BF16, t.shape(), t.buffer(), t.offset());
       feeds[name] = t;
     }
@@ -182,7 +182,7 @@ ConformanceResult run_impl(const std::string& dir, const ConformanceOptions& o) 
     KILN_CHECK(wants.size() <= out_names.size(), BadModel, "{} expected outputs for {} graph outputs", wants.size(),
                out_names.size());
     for (size_t i = 0; i < wants.size(); ++i) {
-      Tensor want = load_tensor_pb(wants[i].string());
+      Tensor want = read_tensor_proto(wants[i].string());
       Tensor got = outs.at(out_names[i]);
       if (got.dtype() == DType::BF16 && want.dtype() == DType::U16)  // bit patterns, as above
         got = Tensor::view(DType::U16, got.shape(), got.buffer(), got.offset());

@@ -57,10 +57,10 @@ void check_labels(const std::string& model_dir, const std::vector<Example>& exam
   if (task_kind(s.task) == TaskKind::Classification) gold_labels(examples, model_labels(model_dir), s);
 }
 
-std::string generated_text(const nlohmann::json& r, const Example& e, TaskKind kind) {
-  KILN_CHECK(r.contains("generated_text"), BadModel,
+std::string generated_text(const Generation& g, const Example& e, TaskKind kind) {
+  KILN_CHECK(!g.texts.empty(), BadModel,
              "the model folder has no tokenizer to decode generated ids; copy its tokenizer files in to score text");
-  std::string t = r["generated_text"].get<std::string>();
+  std::string t = g.texts[0];
   // text-generation returns the prompt and its continuation: score the continuation.
   if (kind == TaskKind::TextGeneration && t.rfind(e.text, 0) == 0) t = t.substr(e.text.size());
   return trim(t);
@@ -131,14 +131,14 @@ EvalResult evaluate(const std::string& model_dir, const std::vector<Example>& ex
   task_kind(s.task);  // an unsupported task fails before loading
   check_labels(model_dir, examples, s);  // bad data fails before loading
   auto t0 = clock_type::now();
-  auto pipe = json_pipeline(s.task, model_dir, s.pipeline);
+  auto pipe = pipeline(s.task, model_dir, s.pipeline);
   double load = since(t0);
   EvalResult r = evaluate(*pipe, model_dir, examples, s, progress);
   r.load_seconds = load;
   return r;
 }
 
-EvalResult evaluate(JsonPipeline& pipe, const std::string& model_dir, const std::vector<Example>& examples,
+EvalResult evaluate(Pipeline& pipe, const std::string& model_dir, const std::vector<Example>& examples,
                     const EvalSettings& s, const Progress& progress) {
   const TaskKind kind = task_kind(s.task);
   EvalResult res;
@@ -155,7 +155,9 @@ EvalResult evaluate(JsonPipeline& pipe, const std::string& model_dir, const std:
     gold = gold_labels(examples, labels, s);
   }
 
-  std::vector<nlohmann::json> answers;
+  // The task's typed answers: the best label (classification), the generated sequences (text).
+  std::vector<std::string> predicted;
+  std::vector<Generation> generated;
   const size_t bs = std::max<size_t>(1, s.pipeline.batch_size);
   auto t0 = clock_type::now();
   for (size_t i = 0; i < examples.size(); i += bs) {
@@ -165,8 +167,15 @@ EvalResult evaluate(JsonPipeline& pipe, const std::string& model_dir, const std:
       p.text_pair = examples[k].text_pair;
       in.push_back(std::move(p));
     }
-    for (auto& r : pipe.run(in)) answers.push_back(std::move(r));
-    if (progress) progress(answers.size(), examples.size());
+    if (kind == TaskKind::Classification) {
+      for (auto& scores : pipe.classify(in)) {  // every label, best first
+        KILN_CHECK(!scores.empty(), InternalError, "the pipeline answered no label");
+        predicted.push_back(std::move(scores[0].label));
+      }
+    } else {
+      for (auto& g : pipe.generate(in)) generated.push_back(std::move(g));
+    }
+    if (progress) progress(predicted.size() + generated.size(), examples.size());
   }
   res.seconds = since(t0);
   res.samples = examples.size();
@@ -174,7 +183,7 @@ EvalResult evaluate(JsonPipeline& pipe, const std::string& model_dir, const std:
   if (kind == TaskKind::Classification) {
     Confusion cm(labels);
     for (size_t i = 0; i < examples.size(); ++i) {
-      std::string p = answers[i].at("label").get<std::string>();
+      const std::string& p = predicted[i];
       size_t k = std::find(labels.begin(), labels.end(), p) - labels.begin();
       KILN_CHECK(k < labels.size(), InternalError, "the pipeline answered label '{}' that config.json does not list", p);
       cm.add(gold[i], k);
@@ -186,7 +195,7 @@ EvalResult evaluate(JsonPipeline& pipe, const std::string& model_dir, const std:
     size_t exact = 0;
     ErrorRate cer, wer;
     for (size_t i = 0; i < examples.size(); ++i) {
-      std::string hyp = generated_text(answers[i], examples[i], kind), ref = trim(examples[i].expected);
+      std::string hyp = generated_text(generated[i], examples[i], kind), ref = trim(examples[i].expected);
       exact += hyp == ref;
       cer.add(utf8_chars(ref), utf8_chars(hyp));
       wer.add(split_whitespace(ref), split_whitespace(hyp));

@@ -10,7 +10,7 @@
 
 #include "eval/dataset.h"
 #include "eval/metrics.h"
-#include "pipelines/pipeline.h"
+#include "kiln/pipeline.h"
 
 namespace kiln::eval {
 
@@ -56,13 +56,13 @@ DataColumns default_columns(TaskKind kind);
 
 using Progress = std::function<void(size_t done, size_t total)>;
 
-// Loads the pipeline for `model_dir`, checks every expected label against the model's labels
-// (BadInput naming file, line and column for one it does not know), runs the examples in batches
-// and scores them.
+// Loads the pipeline for `model_dir` (kiln::pipeline), checks every expected label against the
+// model's labels (BadInput naming file, line and column for one it does not know), runs the examples
+// in batches through the task's typed call (classify, generate) and scores them.
 EvalResult evaluate(const std::string& model_dir, const std::vector<Example>& examples, const EvalSettings& settings,
                     const Progress& progress = nullptr);
 // The same with a pipeline already loaded for settings.task on model_dir (load_seconds stays 0).
-EvalResult evaluate(JsonPipeline& pipe, const std::string& model_dir, const std::vector<Example>& examples,
+EvalResult evaluate(Pipeline& pipe, const std::string& model_dir, const std::vector<Example>& examples,
                     const EvalSettings& settings, const Progress& progress = nullptr);
 
 }  // namespace kiln::eval

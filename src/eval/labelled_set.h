@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "kiln/quantize.h"
 #include "kiln/session.h"
-#include "quantize/accuracy_target.h"
 
 namespace kiln::eval {
 

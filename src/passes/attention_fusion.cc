@@ -9,12 +9,26 @@
 // outputs (token-major views, no copy), so the four Transposes and the [b, H, s, t] score and
 // probability tensors disappear. The mask Where's condition may be Cast(Expand(m, Shape(scores)))
 // (DistilBERT): the kernel broadcasts m itself, so the Shape/Expand/Cast go too.
+// BART's form (transformers' BartAttention) merges the heads into the batch around both products:
+//   q3 = Reshape(Transpose(Reshape(Mul(q, scaling), [b, s, H, D]), 0213), [b*H, s, D]); k3, v3 alike
+//        (or merged from a [b, H, t, D] value: a KV cache's Concat, an encoder's keys as an input)
+//   scores = MatMul(q3, Transpose(k3, 021)) -> Reshape [b, H, s, t] -> Add(mask) -> Reshape [b*H, s, t]
+//   out = Transpose(Reshape(MatMul(Softmax(scores), v3), [b, H, s, Dv]), 0213)
+// and becomes the same node: the q scaling before the 4-D Reshape is the node's q_scale (q is read
+// through a Reshape view of the unscaled projection), and the 3-D Reshapes, the extra Transposes
+// and the 4-D <-> 3-D Reshapes around the score ops go (with the Shape/Gather/Concat nodes that only
+// sized them, which dead-node removal drops). Only when every one of those Reshapes is proven, from
+// the sizes the graph computes (passes/shape_symbols.h), to merge or split exactly (b, H) and keep
+// s, t and D; tensors (mask Add / Where) only where the scores are [b, H, s, t]; the batch and head
+// counts of k and v are q's, which the kernel checks at run time (Unsupported, naming
+// --optimization-level 1, otherwise).
 // A session-time rewrite (level 2): kiln never saves this op. Anything else is left as it is.
 #include <algorithm>
 #include <cmath>
 
 #include "passes/passes.h"
 #include "passes/pattern.h"
+#include "passes/shape_symbols.h"
 
 namespace kiln {
 
@@ -36,9 +50,12 @@ std::optional<float> scalar_const(const Graph& g, const GraphIndex& ix, const st
 }
 
 struct ScoreOp {
-  std::string kind;  // "mul", "div", "add", "where_true" (cond ? fill : x), "where_false" (cond ? x : fill)
+  // "mul", "div", "add", "where_true" (cond ? fill : x), "where_false" (cond ? x : fill); while
+  // matching also "reshape" (tensor: the target), which the 3-D form has around its mask.
+  std::string kind;
   float scalar = 0;
-  std::string tensor;  // add: the addend; where: the condition
+  std::string tensor;   // add: the addend; where: the condition
+  int scalar_rank = 0;  // mul / div: the constant's rank
 };
 
 class Matcher {
@@ -61,14 +78,14 @@ class Matcher {
     const Node& sm = g_.nodes[sm_i];
     if (!is_onnx(sm, "Softmax") || sm.inputs.size() != 1 || !sm.has_attr("axis")) return false;
     int64_t axis = sm.attr_int("axis", 0);
-    if (axis != -1 && axis != 3) return false;
+    if (axis != -1 && axis != 2 && axis != 3) return false;
     dead_.insert(sm_i);
 
     // Backwards from the softmax input to the Q.K product.
     std::vector<ScoreOp> ops;
     std::string v = sm.inputs[0];
     int qk_i = -1;
-    for (int guard = 0; guard < 8 && qk_i < 0; ++guard) {
+    for (int guard = 0; guard < 12 && qk_i < 0; ++guard) {
       size_t readers = 1 + shape_readers(v);
       int p = absorbable(v, readers);
       if (p < 0) return false;
@@ -83,8 +100,11 @@ class Matcher {
         int chain = div ? 0 : (scalar_const(g_, ix_, n.inputs[1]) ? 0 : 1);
         auto s = scalar_const(g_, ix_, n.inputs[1 - chain]);
         if (!s) return false;
-        ops.push_back({div ? "div" : "mul", *s, ""});
+        ops.push_back({div ? "div" : "mul", *s, "", g_.initializers.at(n.inputs[1 - chain]).rank()});
         v = n.inputs[chain];
+      } else if (is_onnx(n, "Reshape") && n.inputs.size() == 2) {
+        ops.push_back({"reshape", 0, n.inputs[1]});  // only where the product is 3-D (below)
+        v = n.inputs[0];
       } else if (is_onnx(n, "Add") && n.inputs.size() == 2) {
         // The addend must not depend on the chain; it comes from outside (mask, position bias).
         int chain = pick_chain(n);
@@ -108,6 +128,12 @@ class Matcher {
     if (qk_i < 0) return false;
     std::reverse(ops.begin(), ops.end());
     const Node& qk = g_.nodes[qk_i];
+    // BART's form: 3-D products of [b*H, s, D] and [b*H, D, t] (the key transposed 021).
+    int kt_i = ix_.producer(qk.inputs[1]);
+    if (kt_i >= 0 && has_perm(g_.nodes[kt_i], {0, 2, 1})) return match_merged(sm_i, axis, qk_i, ops, fused);
+    if (axis == 2) return false;
+    for (const auto& op : ops)
+      if (op.kind == "reshape") return false;
 
     // Q side: [scale] <- Transpose 0213 <- Reshape output.
     Node q_side;
@@ -167,12 +193,25 @@ class Matcher {
     if (!has_perm(out_t, {0, 2, 1, 3})) return false;
     dead_.insert(pc[0]);
 
+    build(sm_i, q4, k4, v4, out_t.outputs[0], k_heads, v_heads, q_scale, q_scale_op, ops, fused);
+    return true;
+  }
+
+  const std::unordered_set<int>& dead() const { return dead_; }
+  const std::vector<Node>& extra_nodes() const { return extra_; }
+
+ private:
+  // The kiln:Attention node: q, k, v, then the score ops' tensors.
+  void build(int sm_i, const std::string& q4, const std::string& k4, const std::string& v4, const std::string& out,
+             bool k_heads, bool v_heads, std::optional<float> q_scale, const std::string& q_scale_op,
+             const std::vector<ScoreOp>& ops, Node& fused) {
+    const Node& sm = g_.nodes[sm_i];
     fused = Node{};
     fused.op_type = "Attention";
     fused.domain = "kiln";
     fused.name = (sm.name.empty() ? "attention_" + std::to_string(sm_i) : sm.name) + "/fused_attention";
     fused.inputs = {q4, k4, v4};
-    fused.outputs = {out_t.outputs[0]};
+    fused.outputs = {out};
     if (k_heads) fused.attributes["k_layout"] = attr_string("bhsd");
     if (v_heads) fused.attributes["v_layout"] = attr_string("bhsd");
     if (q_scale) {
@@ -198,13 +237,164 @@ class Matcher {
       fused.attributes["score_scalars"] = scalars;
       fused.attributes["score_inputs"] = tensors;
     }
+  }
+
+  // BART's form (transformers' BartAttention as torch.onnx.export writes it): the heads merged
+  // into the batch for both products, the mask added where the scores are 4-D:
+  //   q3 = Reshape(Transpose(Reshape(q * scaling, [b, s, H, D]), 0213), [b*H, s, D]); k3, v3 alike,
+  //        or merged from [b, H, t, D] values (a cache's Concat, an encoder's keys as an input)
+  //   p = Softmax(Reshape(mask ops(Reshape(MatMul(q3, Transpose(k3, 021)), [b, H, s, t])), [b*H, s, t]))
+  //   out = Transpose(Reshape(MatMul(p, v3), [b, H, s, Dv]), 0213)
+  // Every Reshape on the way must be proven (ShapeSymbols) to merge or split exactly (b, H): all
+  // entries of its target but one equal the wanted sizes; the last one then follows from the
+  // element count (or the unfused Reshape would fail). The sizes of k and v are taken as q's b
+  // and H; the kernel checks that at run time and refuses a mismatch with a clear error.
+  bool match_merged(int sm_i, int64_t axis, int qk_i, const std::vector<ScoreOp>& ops, Node& fused) {
+    if (axis != -1 && axis != 2) return false;
+    // Scalars anywhere (of rank <= 3 outside the 4-D part, so the scores stay 3-D); tensors only
+    // between the Reshape to [b, H, s, t] and the one back, where they broadcast as in the kernel.
+    std::vector<std::string> chain_targets;
+    std::vector<ScoreOp> score;
+    for (const auto& op : ops) {
+      if (op.kind == "reshape") {
+        chain_targets.push_back(op.tensor);
+        continue;
+      }
+      bool four_d = chain_targets.size() == 1;
+      if (!four_d && (!op.tensor.empty() || op.scalar_rank > 3)) return false;
+      score.push_back(op);
+    }
+    if (chain_targets.size() != 0 && chain_targets.size() != 2) return false;
+    const Node& qk = g_.nodes[qk_i];
+
+    // Q: merged from a Transpose 0213 of a Reshape to [b, s, H, D], maybe scaled before that.
+    std::string q3_target, k3_target, v3_target;
+    auto qx = merged(qk.inputs[0], q3_target);
+    if (!qx) return false;
+    auto q4 = token_major(*qx);
+    if (!q4) return false;
+    std::string q_in = *q4;
+    std::optional<float> q_scale;
+    std::string q_scale_op;
+    int r4 = free_producer(*q4);
+    if (r4 < 0 || !is_onnx(g_.nodes[r4], "Reshape")) return false;
+    int sc_i = free_producer(g_.nodes[r4].inputs[0]);
+    if (sc_i >= 0 && (is_onnx(g_.nodes[sc_i], "Mul") || is_onnx(g_.nodes[sc_i], "Div")) &&
+        g_.nodes[sc_i].inputs.size() == 2) {
+      const Node& n = g_.nodes[sc_i];
+      bool div = n.op_type == "Div";
+      int chain = div ? 0 : (scalar_const(g_, ix_, n.inputs[1]) ? 0 : 1);
+      if ((q_scale = scalar_const(g_, ix_, n.inputs[1 - chain]))) {
+        // The kernel scales q itself: it reads a Reshape of the unscaled projection (a view).
+        q_scale_op = div ? "div" : "mul";
+        Node view;
+        view.op_type = "Reshape";
+        view.name = g_.nodes[r4].name + "/unscaled";
+        view.inputs = {n.inputs[chain], g_.nodes[r4].inputs[1]};
+        view.outputs = {*q4 + "/unscaled/" + std::to_string(sm_i)};  // one per fused node
+        if (g_.nodes[r4].has_attr("allowzero")) view.attributes["allowzero"] = *g_.nodes[r4].attr("allowzero");
+        q_in = view.outputs[0];
+        extra_.push_back(std::move(view));
+        cascade(r4, *q4);
+        cascade(sc_i, n.outputs[0]);
+      }
+    }
+
+    // K: Transpose 021 of the merge of a token-major Reshape output, or of a [b, H, t, D] value.
+    int kt_i = free_producer(qk.inputs[1]);
+    if (kt_i < 0) return false;
+    cascade(kt_i, qk.inputs[1]);
+    auto kx = merged(g_.nodes[kt_i].inputs[0], k3_target);
+    if (!kx) return false;
+    auto k4 = token_major(*kx);
+    bool k_heads = !k4;
+    std::string k_in = k4 ? *k4 : *kx;
+
+    // Probabilities -> MatMul(., v3) -> Reshape [b, H, s, Dv] -> Transpose 0213.
+    const Node& sm = g_.nodes[sm_i];
+    int pv_i = sole_reader(sm.outputs[0]);
+    if (pv_i < 0) return false;
+    const Node& pv = g_.nodes[pv_i];
+    if (!is_onnx(pv, "MatMul") || pv.inputs.size() != 2 || pv.inputs[0] != sm.outputs[0]) return false;
+    dead_.insert(pv_i);
+    auto vx = merged(pv.inputs[1], v3_target);
+    if (!vx) return false;
+    auto v4 = token_major(*vx);
+    bool v_heads = !v4;
+    std::string v_in = v4 ? *v4 : *vx;
+    int split_i = sole_reader(pv.outputs[0]);
+    if (split_i < 0) return false;
+    const Node& split = g_.nodes[split_i];
+    if (!is_onnx(split, "Reshape") || split.inputs.size() != 2 || split.inputs[0] != pv.outputs[0]) return false;
+    dead_.insert(split_i);
+    int out_i = sole_reader(split.outputs[0]);
+    if (out_i < 0 || !has_perm(g_.nodes[out_i], {0, 2, 1, 3})) return false;
+    dead_.insert(out_i);
+
+    // The proofs: every Reshape merges or splits exactly (b, H).
+    if (ss_.rank(*q4) != 4 || ss_.rank(k_in) != 4 || ss_.rank(v_in) != 4) return false;
+    const SymDim B = ss_.dim(*q4, 0), S = ss_.dim(*q4, 1), H = ss_.dim(*q4, 2), D = ss_.dim(*q4, 3), BH = B * H;
+    const SymDim T = ss_.dim(k_in, k_heads ? 2 : 1);
+    const SymDim vT = ss_.dim(v_in, v_heads ? 2 : 1), Dv = ss_.dim(v_in, 3);
+    if (!reshapes_to(q3_target, {BH, S, D}) || !reshapes_to(k3_target, {BH, T, D}) ||
+        !reshapes_to(v3_target, {BH, vT, Dv}) || !reshapes_to(split.inputs[1], {B, H, S, Dv}))
+      return false;
+    if (!chain_targets.empty() &&
+        (!reshapes_to(chain_targets[0], {B, H, S, T}) || !reshapes_to(chain_targets[1], {BH, S, T})))
+      return false;
+
+    build(sm_i, q_in, k_in, v_in, g_.nodes[out_i].outputs[0], k_heads, v_heads, q_scale, q_scale_op, score, fused);
     return true;
   }
 
-  const std::unordered_set<int>& dead() const { return dead_; }
-  void reset() { dead_.clear(); }
+  // Whether the Reshape target `target` gives the sizes `want`: the same length, and every entry
+  // but at most one the same symbolic size (the remaining one is forced by the element count).
+  bool reshapes_to(const std::string& target, const std::vector<SymDim>& want) {
+    auto e = ss_.entries(target);
+    if (!e || e->size() != want.size()) return false;
+    size_t unproven = 0;
+    for (size_t i = 0; i < want.size(); ++i)
+      if (!(*e)[i] || *(*e)[i] != want[i]) ++unproven;
+    return unproven <= 1;
+  }
 
- private:
+  // The producer of `v` when it is still in the graph (not fused by an earlier match).
+  int free_producer(const std::string& v) {
+    int p = ix_.producer(v);
+    return p < 0 || taken_.count(p) ? -1 : p;
+  }
+
+  // The one node reading `v` (not a graph output), when it is free.
+  int sole_reader(const std::string& v) {
+    if (!ix_.used_only_by(v, 1)) return -1;
+    int c = ix_.consumers(v)[0];
+    return c < 0 || taken_.count(c) || dead_.count(c) ? -1 : c;
+  }
+
+  // Node p (producing v) goes too when v's only reader goes; read elsewhere, it stays (and
+  // remove_dead_nodes drops it later if those readers go: the Shapes feeding dead Reshapes).
+  void cascade(int p, const std::string& v) {
+    if (!ix_.used_only_by(v, 1)) return;
+    int c = ix_.consumers(v)[0];
+    if (c >= 0 && dead_.count(c)) dead_.insert(p);
+  }
+
+  // v3 = Reshape(x, target): x (the 4-D value merged) and the target.
+  std::optional<std::string> merged(const std::string& v3, std::string& target) {
+    int p = free_producer(v3);
+    if (p < 0 || !is_onnx(g_.nodes[p], "Reshape") || g_.nodes[p].inputs.size() != 2) return std::nullopt;
+    cascade(p, v3);
+    target = g_.nodes[p].inputs[1];
+    return g_.nodes[p].inputs[0];
+  }
+
+  // x = Transpose(r, 0213) with r a Reshape output: r (token-major [b, s, H, D]).
+  std::optional<std::string> token_major(const std::string& x) {
+    int p = free_producer(x);
+    if (p < 0 || !has_perm(g_.nodes[p], {0, 2, 1, 3}) || !from_reshape(g_.nodes[p].inputs[0])) return std::nullopt;
+    cascade(p, x);
+    return g_.nodes[p].inputs[0];
+  }
   // Shape nodes reading chain value `v` that are themselves part of a mask Expand we absorb.
   size_t shape_readers(const std::string& v) {
     size_t n = 0;
@@ -225,15 +415,16 @@ class Matcher {
 
   bool leads_to_product(const std::string& v) {
     std::string cur = v;
-    for (int guard = 0; guard < 8; ++guard) {
+    for (int guard = 0; guard < 12; ++guard) {
       int p = ix_.producer(cur);
       if (p < 0) return false;
       const Node& n = g_.nodes[p];
       if (is_onnx(n, "MatMul")) {
         int t = ix_.producer(n.inputs[1]);
-        return t >= 0 && (has_perm(g_.nodes[t], {0, 2, 3, 1}) || has_perm(g_.nodes[t], {0, 1, 3, 2}));
+        return t >= 0 && (has_perm(g_.nodes[t], {0, 2, 3, 1}) || has_perm(g_.nodes[t], {0, 1, 3, 2}) ||
+                          has_perm(g_.nodes[t], {0, 2, 1}));
       }
-      if (n.op_type == "Cast" || n.op_type == "Div" || n.op_type == "Mul") cur = n.inputs[0];
+      if (n.op_type == "Cast" || n.op_type == "Div" || n.op_type == "Mul" || n.op_type == "Reshape") cur = n.inputs[0];
       else if (n.op_type == "Add" || n.op_type == "Where") {
         // Follow whichever side leads back; a Where's chain side is input 1 or 2.
         size_t first = n.op_type == "Where" ? 1 : 0;
@@ -319,6 +510,8 @@ class Matcher {
   const std::unordered_set<int>& taken_;
   std::unordered_set<int> dead_;
   std::unordered_set<int> expand_shapes_;
+  std::vector<Node> extra_;  // nodes the match adds besides the fused one (a Reshape view of q)
+  ShapeSymbols ss_{g_, ix_};
 };
 
 }  // namespace
@@ -327,6 +520,7 @@ int fuse_attention(Graph& g) {
   GraphIndex ix(g);
   std::unordered_set<int> dead;
   std::vector<Node> added;
+  int fused_count = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!is_onnx(g.nodes[i], "Softmax") || dead.count((int)i)) continue;
     Matcher m(g, ix, dead);
@@ -334,8 +528,11 @@ int fuse_attention(Graph& g) {
     if (!m.match((int)i, fused)) continue;
     for (int d : m.dead()) dead.insert(d);
     added.push_back(std::move(fused));
+    ++fused_count;
+    for (const Node& n : m.extra_nodes()) added.push_back(n);
   }
-  return replace_nodes(g, dead, std::move(added));
+  replace_nodes(g, dead, std::move(added));
+  return fused_count;
 }
 
 }  // namespace kiln

@@ -1,6 +1,7 @@
 // The pipelines' public side is include/kiln/pipeline.h. Inside kiln every task derives from
-// JsonPipeline, whose run() gives transformers' results as nlohmann::json (the CLI, eval and the
-// tests read fields of them); json_pipeline() opens one.
+// JsonPipeline, whose run() gives transformers' results as nlohmann::json (run_json() serialises
+// them, the pipelines' tests read fields of them; the CLI and eval use the typed calls of
+// kiln/pipeline.h); json_pipeline() opens one.
 //
 //   auto p = kiln::json_pipeline("text-classification", "model_dir", {.threads = 2});
 //   nlohmann::json r = (*p)("I love this");          // {"label": "positive", "score": 0.98}

@@ -18,19 +18,8 @@
 
 namespace kiln::quant {
 
-// Runs a session over a labelled set and scores what it gave.
-class AccuracyProbe {
- public:
-  virtual ~AccuracyProbe() = default;
-  // One output tensor per sample (the outputs accuracy() scores and sensitivity compares).
-  virtual std::vector<Tensor> outputs(const Session& session) const = 0;
-  // Percent of the set answered right from outputs().
-  virtual double accuracy(const std::vector<Tensor>& outputs) const = 0;
-};
-
-// Makes the probe for options.eval_data and a graph whose fed inputs are `input_names`.
-using AccuracyProbeMaker =
-    std::function<std::unique_ptr<AccuracyProbe>(const std::string& eval_data, const std::vector<std::string>& input_names)>;
+// AccuracyProbe (runs a session over a labelled set and scores what it gave) and
+// AccuracyProbeMaker are public: kiln/quantize.h, included through quantize/options.h.
 
 struct AccuracyResult {
   double fp32 = 0, quantized_all = 0, final = 0;  // percent

@@ -245,4 +245,9 @@ Report quantize_path_with(const std::string& in, const std::string& out, const O
   return report;
 }
 
+Report quantize_path(const std::string& in, const std::string& out, const Options& options, const ProgressFn& progress,
+                     const AccuracyProbeMaker& probe) {
+  return quantize_path_with(in, out, options, progress, &probe);
+}
+
 }  // namespace kiln::quant

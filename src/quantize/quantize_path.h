@@ -3,7 +3,8 @@
 //   quantize_graph()  one graph: load, calibrate, tune for accuracy, quantize, save to a temporary name;
 //   write_folder()    shared weights, the renames, the files that travel with a folder, kiln_quantize.json;
 //   cpu_advice()      what this CPU means for the chosen types.
-// quantize_path_with() runs them; the public quantize_path (eval/quantize_entry.cc) gives it eval's
+// quantize_path_with() runs them. The public quantize_path with a probe maker (folder.cc) is its
+// front door; the plain public quantize_path (eval/quantize_entry.cc) calls that with eval's
 // labelled-set probe for --accuracy-target.
 #pragma once
 #include <filesystem>

@@ -36,6 +36,7 @@ std::vector<KernelEntry> registered_kernels() {
     k.until = d.until;
     k.types = d.input0_types;
     k.priority = d.priority;
+    k.source = d.source;
     out.push_back(std::move(k));
   }
   std::sort(out.begin(), out.end(), [](const KernelEntry& a, const KernelEntry& b) {

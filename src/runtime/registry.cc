@@ -4,20 +4,35 @@
 
 namespace kiln {
 
-static std::vector<KernelRegistration>& registrations() {
-  static std::vector<KernelRegistration> list;
+static std::vector<std::pair<KernelRegistration, std::string>>& registrations() {
+  static std::vector<std::pair<KernelRegistration, std::string>> list;
   return list;
 }
 
-bool add_kernel_registration(KernelRegistration fn) {
-  registrations().push_back(fn);
+// __FILE__ is the path the compiler was given (absolute, or relative to the build folder): keep
+// what follows the last "src/" folder, so the index reads the same in every checkout.
+static std::string source_path(const char* file) {
+  std::string f = file ? file : "";
+  size_t at = f.rfind("/src/");
+  if (at != std::string::npos) return f.substr(at + 5);
+  if (f.rfind("src/", 0) == 0) return f.substr(4);
+  while (f.rfind("../", 0) == 0) f.erase(0, 3);
+  return f;
+}
+
+bool add_kernel_registration(KernelRegistration fn, const char* file) {
+  registrations().emplace_back(fn, source_path(file));
   return true;
 }
 
 const KernelRegistry& KernelRegistry::global() {
   static const KernelRegistry r = [] {
     KernelRegistry reg;
-    for (auto fn : registrations()) fn(reg);
+    for (const auto& [fn, file] : registrations()) {
+      size_t first = reg.entries_.size();
+      fn(reg);
+      for (size_t i = first; i < reg.entries_.size(); ++i) reg.entries_[i].def.source = file;
+    }
     // Highest priority first; equal priorities keep registration order.
     std::stable_sort(reg.entries_.begin(), reg.entries_.end(),
                      [](const RegisteredKernel& a, const RegisteredKernel& b) {

@@ -30,6 +30,8 @@ struct KernelDef {
   // from the device, and allocate_output puts those outputs on the CPU. (At most 64 outputs.)
   std::vector<int> cpu_inputs = {};
   std::vector<int> cpu_outputs = {};
+  // The file whose KILN_REGISTER_KERNELS block added it, relative to src/ (set by the registry).
+  std::string source = {};
 };
 
 using KernelFactory = std::function<std::unique_ptr<OpKernel>(const KernelInfo&)>;
@@ -65,11 +67,12 @@ class KernelRegistry {
 // to a list that KernelRegistry::global() runs once. (kiln's objects are linked whole, so no
 // registration is dropped by the linker.)
 using KernelRegistration = void (*)(KernelRegistry&);
-bool add_kernel_registration(KernelRegistration fn);
+// `file` (__FILE__) is where the block is: KernelDef::source of what it adds.
+bool add_kernel_registration(KernelRegistration fn, const char* file);
 
 #define KILN_REGISTER_KERNELS(fn)                                                       \
   static void fn(::kiln::KernelRegistry& r);                                            \
-  [[maybe_unused]] static const bool fn##_registered = ::kiln::add_kernel_registration(&fn); \
+  [[maybe_unused]] static const bool fn##_registered = ::kiln::add_kernel_registration(&fn, __FILE__); \
   static void fn(::kiln::KernelRegistry& r)
 
 }  // namespace kiln

@@ -75,6 +75,8 @@ static std::optional<std::vector<Tensor>> evaluate_node(const Node& n, const std
 
 void Session::init() {
   check_nesting(model_->graph, 0, load_limits(options_));
+  if (!options_.check_input_shapes)
+    for (ValueInfo& v : model_->graph.inputs) v.shape.reset();
   // Kernels made here (packed weights, oneDNN primitives) are made for this session's thread count.
   // The first session also sets the process default, for work outside runs (a pipeline's tokenizer).
   configure_threads_once(options_.threads);
@@ -122,6 +124,7 @@ std::vector<TensorInfo> tensor_infos(const std::vector<ValueInfo>& values) {
     t.name = v.name;
     t.dtype = v.dtype;
     t.has_rank = v.shape.has_value();
+    t.is_tensor = !v.is_sequence;
     if (v.shape)
       for (const Dim& d : *v.shape) {
         t.shape.push_back(d.value.value_or(-1));

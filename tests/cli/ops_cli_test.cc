@@ -66,6 +66,20 @@ TEST(OpsCli, FiltersByDomainAndOp) {
   EXPECT_NE(text.find("ai.onnx"), std::string::npos) << text;
 }
 
+// Each kernel names the file that registers it: a file under src/ that spells the op's name (read
+// from the source tree, not from the registry).
+TEST(OpsCli, NamesTheSourceFileOfEveryKernel) {
+  nlohmann::json ops = ops_json();
+  ASSERT_GT(ops.size(), 150u);
+  for (const auto& k : ops) {
+    const std::string source = k["source"], op = k["op"];
+    ASSERT_FALSE(source.empty()) << op;
+    const std::string path = std::string(KILN_SOURCE_DIR) + "/src/" + source;
+    ASSERT_TRUE(fs::is_regular_file(path)) << op << ": " << path;
+    EXPECT_NE(read_file(path).find("\"" + op + "\""), std::string::npos) << op << " is not named in " << source;
+  }
+}
+
 }  // namespace
 
 namespace {

@@ -3,6 +3,7 @@
 // 16-lane vectors and 64-column panels, leading dimensions wider than the rows, alpha.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -80,6 +81,44 @@ TEST(AttentionWhereBytes, EveryIsaFillsExactlyTheChosenPlaces) {
         attention_where_bytes(c.data(), n, when, -3.4e38f, row.data(), isa);
         EXPECT_EQ(row, want) << isa_name(isa) << " n=" << n << " when=" << when;
       }
+  }
+}
+
+// The range of the block's output rows: every ISA gives the rows' true min and max, skipping NaNs,
+// merged with what was there, for column counts around the 16-lane vectors.
+TEST(AttentionMinMax, EveryIsaMergesTheRowsRange) {
+  std::mt19937 g(5);
+  std::normal_distribution<float> d(0.f, 3.f);
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    for (int64_t rows : {1, 7, 128})
+      for (int64_t cols : {1, 15, 16, 17, 64})
+        for (int nan = 0; nan < 2; ++nan) {
+          const int64_t ld = cols * 3 + 1;
+          std::vector<float> p(rows * ld, 1e30f);  // between rows: never read
+          float want_lo = -0.5f, want_hi = 0.25f;    // what was merged before
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c) {
+              float v = d(g);
+              p[r * ld + c] = v;
+              want_lo = std::min(want_lo, v);
+              want_hi = std::max(want_hi, v);
+            }
+          if (nan) p[(rows - 1) * ld] = p[cols - 1] = std::nanf("");
+          if (nan) {  // the NaNs replaced values that may have been the extremes
+            want_lo = -0.5f, want_hi = 0.25f;
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t c = 0; c < cols; ++c)
+                if (!std::isnan(p[r * ld + c])) {
+                  want_lo = std::min(want_lo, p[r * ld + c]);
+                  want_hi = std::max(want_hi, p[r * ld + c]);
+                }
+          }
+          float lo = -0.5f, hi = 0.25f;
+          attention_min_max(p.data(), rows, cols, ld, &lo, &hi, isa);
+          EXPECT_EQ(lo, want_lo) << isa_name(isa) << " " << rows << "x" << cols << " nan " << nan;
+          EXPECT_EQ(hi, want_hi) << isa_name(isa) << " " << rows << "x" << cols << " nan " << nan;
+        }
   }
 }
 

@@ -193,6 +193,20 @@ TEST(Attention, PastAndPresent) {
   for (int64_t i = 0; i < P * D; ++i) EXPECT_EQ(out[1].data<float>()[i], past.data<float>()[i]);
 }
 
+// Shapes past the kernels' register tiles (37 queries, 16-wide heads): Q, K and V read in
+// place from the projection's rows, against the float64 reference.
+TEST(Attention, BlocksOfRealSizeMatchFloat64) {
+  Tensor x = random_tensor({2, 37, 64}, 11), w = random_tensor({64, 192}, 12), bias = random_tensor({192}, 13);
+  std::vector<int32_t> m(2 * 37, 1);
+  for (int t = 30; t < 37; ++t) m[37 + t] = 0;  // batch 1: the last 7 keys are padding
+  Tensor raw = Tensor::from_vector<int32_t>({2, 37}, m);
+  auto y = run_single_node({"Attention", kMs, {{"num_heads", attr_int(4)}}, 1}, {x, w, bias, raw}, {false, true})[0];
+  ASSERT_EQ(y.shape(), (Shape{2, 37, 64}));
+  EXPECT_LT(max_abs_diff(y, attention_reference(x, w, bias, 4, nullptr, [&](int64_t b, int64_t, int64_t t) {
+              return m[b * 37 + t] != 0;
+            })), 2e-5);  // the float32 projection's own rounding over 64 terms is ~1e-5 here
+}
+
 TEST(ContribOps, FloatOnly) {
   EXPECT_THROW(run_single_node({"Gelu", kMs, {}, 1}, {Tensor::zeros(DType::F64, {2})}), Unsupported);
 }

@@ -6,6 +6,8 @@
 #include <functional>
 #include <limits>
 #include <random>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "runtime/kernels/cpu/vec_math.h"
@@ -92,6 +94,64 @@ TEST(VecMath, SoftmaxRow) {
     }
     EXPECT_EQ(y.back(), 0.0f);
   }
+}
+
+// The AVX-512 softmax keeps rows of up to 256 values in registers (one read, one write); longer rows
+// take the loops. It must give bitwise what the loops give: a row padded with -inf past 256 values
+// takes the loops and the same values (the padding adds exact zeros to each lane's sum, in the same
+// lane order), so each row is compared with its padded copy.
+TEST(VecMath, SoftmaxInRegistersBitwiseAsTheLoops) {
+  if (!isa_supported(Isa::Avx512)) GTEST_SKIP() << "needs AVX-512";
+  std::mt19937 g(11);
+  std::normal_distribution<float> d(0.f, 4.f);
+  std::uniform_int_distribution<int> pick(0, 40);
+  const float inf = std::numeric_limits<float>::infinity();
+  int rows = 0;
+  for (int64_t n = 1; n <= 256; n += (n < 40 ? 1 : 7))
+    for (int rep = 0; rep < 20; ++rep) {
+      std::vector<float> x(272 + 16, -inf);
+      for (int64_t i = 0; i < n; ++i) {
+        int c = pick(g);
+        x[i] = c == 0 ? -inf : c == 1 ? -3.4028235e38f : c == 2 ? d(g) * 30.f : d(g) + (rep % 3) * 40.f;
+      }
+      if (rep == 0) std::fill(x.begin(), x.begin() + n, -3.4028235e38f);  // a row masked everywhere
+      std::vector<float> a((size_t)n), b(x.size());
+      vec::softmax(x.data(), a.data(), n, Isa::Avx512);
+      vec::softmax(x.data(), b.data(), (int64_t)x.size(), Isa::Avx512);
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(std::memcmp(&a[i], &b[i], 4), 0) << "n " << n << " rep " << rep << " at " << i << ": " << a[i]
+                                                   << " vs " << b[i];
+      ++rows;
+    }
+  EXPECT_GT(rows, 1000);
+}
+
+// layer_norm_rows gives bitwise what layer_norm gives row by row, on every ISA: row counts around
+// the groups of four, lengths on and off the 16-lane vectors, rows of one value (deviation 0), with
+// and without bias, the statistics too.
+TEST(VecMath, LayerNormRowsBitwiseAsOneByOne) {
+  std::mt19937 g(13);
+  std::normal_distribution<float> d(0.f, 2.f);
+  for (Isa isa : supported_isas())
+    for (int64_t n : {16, 17, 64, 768, 770})
+      for (int64_t rows : {1, 3, 4, 5, 9})
+        for (int with_bias = 0; with_bias < 2; ++with_bias) {
+          std::vector<float> x(rows * n), scale(n), bias(n);
+          for (auto& v : x) v = d(g) + 3.f;
+          for (auto& v : scale) v = d(g);
+          for (auto& v : bias) v = d(g);
+          if (rows > 2) std::fill(x.begin() + n, x.begin() + 2 * n, 1.5f);  // deviation 0
+          std::vector<float> ya(rows * n), yb(rows * n), ma(rows), mb(rows), ia(rows), ib(rows);
+          const float* pb = with_bias ? bias.data() : nullptr;
+          vec::layer_norm_rows(x.data(), ya.data(), rows, n, scale.data(), pb, 1e-5f, ma.data(), ia.data(), isa);
+          for (int64_t r = 0; r < rows; ++r)
+            vec::layer_norm(x.data() + r * n, yb.data() + r * n, n, scale.data(), pb, 1e-5f, &mb[r], &ib[r], isa);
+          const std::string what = std::string(isa_name(isa)) + " n " + std::to_string(n) + " rows " +
+                                   std::to_string(rows) + " bias " + std::to_string(with_bias);
+          EXPECT_EQ(std::memcmp(ya.data(), yb.data(), ya.size() * 4), 0) << what;
+          EXPECT_EQ(std::memcmp(ma.data(), mb.data(), ma.size() * 4), 0) << what;
+          EXPECT_EQ(std::memcmp(ia.data(), ib.data(), ia.size() * 4), 0) << what;
+        }
 }
 
 TEST(VecMath, ArithAllStepsAndOps) {

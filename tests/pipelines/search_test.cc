@@ -18,9 +18,10 @@ class ToyModel : public StepModel {
   explicit ToyModel(int64_t rows, std::vector<std::vector<float>> table) : rows_(rows), table_(std::move(table)) {
     last_.assign(rows, -1);
   }
-  std::vector<float> step(const std::vector<std::vector<int64_t>>& tokens) override {
+  std::span<float> step(const std::vector<std::vector<int64_t>>& tokens) override {
     EXPECT_EQ((int64_t)tokens.size(), rows_);
-    std::vector<float> out;
+    std::vector<float>& out = out_;
+    out.clear();
     for (int64_t r = 0; r < rows_; ++r) {
       last_[r] = tokens[r].back();
       out.insert(out.end(), table_[last_[r]].begin(), table_[last_[r]].end());
@@ -28,6 +29,7 @@ class ToyModel : public StepModel {
     ++calls;
     return out;
   }
+  std::vector<float> out_;
   int64_t vocab_size() const override { return 5; }
   int64_t rows() const override { return rows_; }
   void select(const std::vector<int64_t>& rows) override {

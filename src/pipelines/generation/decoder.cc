@@ -112,7 +112,7 @@ void CachedDecoder::keep_presents(const NamedTensors& outs, bool first) {
   }
 }
 
-std::vector<float> CachedDecoder::step(const std::vector<std::vector<int64_t>>& tokens) {
+std::span<float> CachedDecoder::step(const std::vector<std::vector<int64_t>>& tokens) {
   KILN_CHECK((int64_t)tokens.size() == rows_, InternalError, "decoder step: {} rows for {}", tokens.size(), rows_);
   for (int64_t r = 0; r < rows_; ++r) ids_[r].insert(ids_[r].end(), tokens[r].begin(), tokens[r].end());
   const Session* s = nullptr;
@@ -134,14 +134,26 @@ std::vector<float> CachedDecoder::step(const std::vector<std::vector<int64_t>>& 
              "decoder logits have shape {}, expected [{}, sequence, vocab]", shape_str(logits.shape()), rows_);
   vocab_ = logits.dim(2);
   const int64_t seq = logits.dim(1);
-  std::vector<float> all = pipelines::as_floats(logits), last((size_t)(rows_ * vocab_));
-  for (int64_t r = 0; r < rows_; ++r)
-    std::copy_n(all.begin() + (r * seq + seq - 1) * vocab_, vocab_, last.begin() + r * vocab_);
+  std::span<float> result;
+  if (seq == 1 && logits.dtype() == DType::F32) {
+    logits_ = logits;
+    result = std::span<float>(logits_.data<float>(), (size_t)(rows_ * vocab_));
+  } else {
+    logits_ = Tensor();
+    KILN_CHECK(dtype_is_float(logits.dtype()), BadModel, "decoder logits are {}, expected a float type",
+               dtype_name(logits.dtype()));
+    last_.resize((size_t)(rows_ * vocab_));
+    const Tensor f = logits.dtype() == DType::F32 ? logits : logits.cast(DType::F32);
+    const float* all = f.data<float>();
+    for (int64_t r = 0; r < rows_; ++r)
+      std::copy_n(all + (r * seq + seq - 1) * vocab_, vocab_, last_.begin() + r * vocab_);
+    result = std::span<float>(last_);
+  }
   if (use_cache_) {
     keep_presents(outs, first);
     past_len_ += (int64_t)feed[0].size();
   }
-  return last;
+  return result;
 }
 
 void CachedDecoder::select(const std::vector<int64_t>& rows) {

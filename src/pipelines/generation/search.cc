@@ -90,7 +90,7 @@ GenerateResult greedy_or_sample(StepModel& model, const std::vector<std::vector<
   std::vector<std::vector<int64_t>> feed = seqs;
   int64_t cur_len = L0;
   while (true) {
-    std::vector<float> logits = model.step(feed);
+    std::span<float> logits = model.step(feed);
     const int64_t V = model.vocab_size();
     KILN_CHECK((int64_t)logits.size() == R * V, InternalError, "decoder gave {} logits for {} rows", logits.size(), R);
     for (int64_t r = 0; r < R; ++r) {
@@ -149,7 +149,7 @@ GenerateResult beam(StepModel& model, const std::vector<std::vector<int64_t>>& s
   std::vector<float> cs;
   std::vector<int64_t> ct, cb;
   while (true) {
-    std::vector<float> scores = model.step(feed);
+    std::span<float> scores = model.step(feed);
     const int64_t V = model.vocab_size();
     KILN_CHECK((int64_t)scores.size() == R * V, InternalError, "decoder gave {} logits for {} rows", scores.size(), R);
     for (int64_t r = 0; r < R; ++r) {
@@ -207,7 +207,7 @@ GenerateResult beam(StepModel& model, const std::vector<std::vector<int64_t>>& s
 
 }  // namespace
 
-void top_candidates(const std::vector<float>& scores, int batch, int num_beams, int64_t vocab, int n,
+void top_candidates(std::span<const float> scores, int batch, int num_beams, int64_t vocab, int n,
                     std::vector<float>& cand_scores, std::vector<int64_t>& cand_tokens, std::vector<int64_t>& cand_beams) {
   cand_scores.clear(), cand_tokens.clear(), cand_beams.clear();
   const int64_t span = num_beams * vocab;

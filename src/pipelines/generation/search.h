@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "pipelines/generation/generation_config.h"
@@ -30,7 +31,7 @@ GenerateResult generate(StepModel& model, const std::vector<std::vector<int64_t>
 
 // The candidates beam search ranks: for each input, the best n of num_beams x vocab scores,
 // best first, ties to the lower flat index (torch.topk order for distinct values).
-void top_candidates(const std::vector<float>& scores, int batch, int num_beams, int64_t vocab, int n,
+void top_candidates(std::span<const float> scores, int batch, int num_beams, int64_t vocab, int n,
                     std::vector<float>& cand_scores, std::vector<int64_t>& cand_tokens, std::vector<int64_t>& cand_beams);
 
 }  // namespace kiln::gen

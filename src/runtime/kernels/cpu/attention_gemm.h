@@ -24,4 +24,10 @@ void attention_transpose(const float* src, int64_t rows, int64_t cols, int64_t l
 void attention_where_bytes(const uint8_t* c, int64_t n, bool fill_when_true, float fill, float* row,
                            Isa isa = active_isa());
 
+// [min, max] of rows x cols floats (rows ld apart) merged into *lo, *hi; NaNs are passed over. The
+// block's output rows for kiln:DynamicQuantizeLinear's range, in one pass with one reduction (a call
+// per 64-float row cost as much as the row's softmax).
+void attention_min_max(const float* p, int64_t rows, int64_t cols, int64_t ld, float* lo, float* hi,
+                       Isa isa = active_isa());
+
 }  // namespace kiln::cpu

@@ -1,9 +1,13 @@
 // ONNX Runtime's com.microsoft Attention (fused QKV projection), as its transformer optimizer writes
-// it. Semantics follow ONNX Runtime's docs/ContribOperators.md; float32 only.
+// it. Semantics follow ONNX Runtime's docs/ContribOperators.md; float32 only. After the projection
+// (bias in its epilogue) it runs on kiln:Attention's blocks (attention_gemm.h): per (batch, head),
+// Q, K and V read in place from the projection's rows, no [B, NH, S, T] tensor.
+#include <atomic>
 #include <cmath>
 #include <memory>
 
 #include "core/threads.h"
+#include "runtime/kernels/cpu/attention_gemm.h"
 #include "runtime/kernels/cpu/common.h"
 #include "runtime/kernels/cpu/contrib_util.h"
 #include "runtime/kernels/cpu/dnnl_util.h"
@@ -18,7 +22,7 @@ using dt = dnnl::memory::data_type;
 class AttentionKernel : public OpKernel {
  public:
   explicit AttentionKernel(const KernelInfo& info)
-      : qkv_(dt::f32, dt::f32, dt::f32), scores_(dt::f32, dt::f32, dt::f32), context_(dt::f32, dt::f32, dt::f32) {
+      : qkv_(dt::f32, dt::f32, dt::f32) {
     const Node& n = info.node;
     heads_ = n.attr_int("num_heads", 0);
     KILN_CHECK(heads_ > 0, BadModel, "{}: num_heads must be positive", n.label());
@@ -67,55 +71,53 @@ class AttentionKernel : public OpKernel {
     int64_t T = P + S;
     float scale = scale_ != 0.f ? scale_ : 1.f / std::sqrt((float)D);
 
-    // 1. The projection: [B*S, Hin] x [Hin, Htot] (+ bias).
+    // 1. The projection: [B*S, Hin] x [Hin, Htot] (+ bias in the product's epilogue).
     Tensor qkv(DType::F32, {B * S, Htot});
     bool packed = qkv_.has_packed_b() && w.shape() == w_shape_;
     qkv_.run(MatMulShape{1, B * S, Hin, Htot}, x.data<float>(), packed ? nullptr : w.data<float>(),
-             qkv.data<float>());
-    float* pq = qkv.data<float>();
-    if (bias)
-      parallel_for(B * S, Htot, [&](long r0, long r1) {
-        for (long r = r0; r < r1; ++r)
-          for (int64_t i = 0; i < Htot; ++i) pq[r * Htot + i] += bias[i];
-      });
+             qkv.data<float>(), 1.f, false, bias);
+    const float* pq = qkv.data<float>();
 
-    // 2. Heads apart: Q [B, NH, S, D]; K, V [B, NH, T, D] after the past ones (present when wanted).
-    Tensor q(DType::F32, {B, NH, S, D});
+    // 2. K and V of every position: read in place from the projection's rows (stride Htot) when
+    // there is no past and no present is wanted; else gathered after the past ones into [B, NH, T, D]
+    // (the present output, when wanted).
     KILN_CHECK(D == Dv || !ctx.output_wanted(1), Unsupported,
                "{}: a present output needs equal Q and V head sizes", node.label());
+    const bool gather = P > 0 || ctx.output_wanted(1);
     Tensor k_store, v_store;
     if (ctx.output_wanted(1)) {
       Tensor& present = ctx.allocate_output(1, DType::F32, {2, B, NH, T, D});
       k_store = present;
       v_store = Tensor::view(DType::F32, {B, NH, T, D}, present.buffer(), present.offset() + B * NH * T * D * 4);
-    } else {
+    } else if (gather) {
       k_store = Tensor(DType::F32, {B, NH, T, D});
       v_store = Tensor(DType::F32, {B, NH, T, Dv});
     }
-    float *pk = k_store.data<float>(), *pv = v_store.data<float>();
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < NH; ++h) {
-        float* qd = q.data<float>() + (b * NH + h) * S * D;
-        float* kd_ = pk + (b * NH + h) * T * D;
-        float* vd = pv + (b * NH + h) * T * Dv;
-        if (P) {
-          const float* pk0 = past->data<float>() + (b * NH + h) * P * D;
-          const float* pv0 = past->data<float>() + (B * NH + b * NH + h) * P * D;
-          std::copy(pk0, pk0 + P * D, kd_);
-          std::copy(pv0, pv0 + P * D, vd);
+    if (gather) {
+      float *pk = k_store.data<float>(), *pv = v_store.data<float>();
+      parallel_for(B * NH, T * (D + Dv), [&](long i0, long i1) {
+        for (long i = i0; i < i1; ++i) {
+          const int64_t b = i / NH, h = i % NH;
+          float* kd = pk + i * T * D;
+          float* vd = pv + i * T * Dv;
+          if (P) {
+            const float* pk0 = past->data<float>() + i * P * D;
+            const float* pv0 = past->data<float>() + (B * NH + i) * P * D;
+            std::copy(pk0, pk0 + P * D, kd);
+            std::copy(pv0, pv0 + P * D, vd);
+          }
+          for (int64_t s = 0; s < S; ++s) {
+            const float* row = pq + (b * S + s) * Htot;
+            std::copy(row + Hq + h * D, row + Hq + (h + 1) * D, kd + (P + s) * D);
+            std::copy(row + Hq + Hk + h * Dv, row + Hq + Hk + (h + 1) * Dv, vd + (P + s) * Dv);
+          }
         }
-        for (int64_t s = 0; s < S; ++s) {
-          const float* row = pq + (b * S + s) * Htot;
-          std::copy(row + h * D, row + (h + 1) * D, qd + s * D);
-          std::copy(row + Hq + h * D, row + Hq + (h + 1) * D, kd_ + (P + s) * D);
-          std::copy(row + Hq + Hk + h * Dv, row + Hq + Hk + (h + 1) * Dv, vd + (P + s) * Dv);
-        }
-      }
+      });
+    }
 
-    // 3. Scores [B*NH, S, T] = Q K^T * scale, masked, softmax.
-    Tensor scores(DType::F32, {B * NH, S, T});
-    float* ps = scores.data<float>();
-    scores_.run(MatMulShape{B * NH, S, D, T, false, true}, q.data<float>(), pk, ps, scale);
+    // 3. Per (batch, head), as kiln:Attention (attention.cc) runs the exporters' attention: scores
+    // [S, T] = scale * Q K^T (K^T packed once per head), the mask and attention_bias added, softmax
+    // per row, then P V written straight into the output's columns of this head, [B, S, NH * Dv].
     std::vector<float> add = mask_bias(node, mask, B, S, T, P);
     const float* ab = nullptr;
     int64_t ab_b = 0, ab_h = 0;
@@ -130,30 +132,39 @@ class AttentionKernel : public OpKernel {
       ab_b = attn_bias->dim(0) == 1 ? 0 : attn_bias->dim(1) * S * T;
       ab_h = attn_bias->dim(1) == 1 ? 0 : S * T;
     }
-    parallel_for(B * NH * S, T * 4, [&](long r0, long r1) {
-      for (long r = r0; r < r1; ++r) {
-        int64_t b = r / (NH * S), h = (r / S) % NH, s = r % S;
-        float* row = ps + r * T;
-        const float* m = add.empty() ? nullptr : add.data() + (b * S + s) * T;
-        const float* a = ab ? ab + b * ab_b + h * ab_h + s * T : nullptr;
-        if (m)
-          for (int64_t t = 0; t < T; ++t) row[t] += m[t];
-        if (a)
-          for (int64_t t = 0; t < T; ++t) row[t] += a[t];
-        vec::softmax(row, row, T);
+    Tensor& y = ctx.allocate_output(0, DType::F32, {B, S, Hv});
+    float* py = y.data<float>();
+    if (y.numel() == 0) return;
+    std::atomic<bool> failed{false};
+    parallel_for(B * NH, S * T * (D + Dv) * 2, [&](long i0, long i1) {
+      thread_local std::vector<float> sbuf, ktbuf;
+      sbuf.resize((size_t)(S * T));
+      ktbuf.resize((size_t)(D * T));
+      for (long i = i0; i < i1; ++i) {
+        const int64_t b = i / NH, h = i % NH;
+        const float* qa = pq + b * S * Htot + h * D;
+        const float* kb = gather ? k_store.data<float>() + i * T * D : pq + b * S * Htot + Hq + h * D;
+        const float* vb = gather ? v_store.data<float>() + i * T * Dv : pq + b * S * Htot + Hq + Hk + h * Dv;
+        const int64_t ldk = gather ? D : Htot, ldv = gather ? Dv : Htot;
+        float* sc = sbuf.data();
+        attention_transpose(kb, T, D, ldk, ktbuf.data());
+        if (!attention_gemm(S, T, D, scale, qa, Htot, ktbuf.data(), T, sc, T)) failed = true;
+        for (int64_t s = 0; s < S; ++s) {
+          float* row = sc + s * T;
+          if (!add.empty()) {
+            const float* m = add.data() + (b * S + s) * T;
+            for (int64_t t = 0; t < T; ++t) row[t] += m[t];
+          }
+          if (ab) {
+            const float* a = ab + b * ab_b + h * ab_h + s * T;
+            for (int64_t t = 0; t < T; ++t) row[t] += a[t];
+          }
+          vec::softmax(row, row, T);
+        }
+        if (!attention_gemm(S, Dv, T, 1.f, sc, T, vb, ldv, py + b * S * Hv + h * Dv, Hv)) failed = true;
       }
     });
-
-    // 4. Context [B*NH, S, Dv] = P V, then heads back together: [B, S, NH*Dv].
-    Tensor context(DType::F32, {B * NH, S, Dv});
-    context_.run(MatMulShape{B * NH, S, T, Dv}, ps, pv, context.data<float>());
-    Tensor& y = ctx.allocate_output(0, DType::F32, {B, S, Hv});
-    const float* pc = context.data<float>();
-    float* py = y.data<float>();
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < NH; ++h)
-        for (int64_t s = 0; s < S; ++s)
-          std::copy(pc + ((b * NH + h) * S + s) * Dv, pc + ((b * NH + h) * S + s + 1) * Dv, py + (b * S + s) * Hv + h * Dv);
+    KILN_CHECK(!failed, InternalError, "{}: oneDNN's sgemm failed", node.label());
   }
 
  private:
@@ -196,7 +207,7 @@ class AttentionKernel : public OpKernel {
   bool unidirectional_ = false;
   float mask_filter_ = -10000.f, scale_ = 0.f;
   std::vector<int64_t> sizes_;
-  DnnlMatMul qkv_, scores_, context_;
+  DnnlMatMul qkv_;
   Shape w_shape_;
 };
 

@@ -106,14 +106,13 @@ class LayerNormKernel : public OpKernel {
     const QuantKernels& qk = quant_kernels();
     parallel_for(rows, n * 4, [&](long b, long e) {
       float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-      for (long row = b; row < e; ++row) {
-        float m, inv;
-        vec::layer_norm(px + row * n, py + row * n, n, ps, pb, eps, &m, &inv, isa);
-        if (pm) {
-          pm[row] = m;
-          pi[row] = inv;
-        }
-        if (want_range) {  // the row is still in L1
+      // Four rows at a time (vec::layer_norm_rows: the rows' sums side by side), then their range while
+      // they are in L1.
+      for (long r0 = b; r0 < e; r0 += 4) {
+        const long r1 = std::min<long>(e, r0 + 4);
+        vec::layer_norm_rows(px + r0 * n, py + r0 * n, r1 - r0, n, ps, pb, eps, pm ? pm + r0 : nullptr,
+                             pi ? pi + r0 : nullptr, isa);
+        for (long row = r0; row < r1 && want_range; ++row) {
           float l, h;
           qk.min_max(py + row * n, n, &l, &h);
           lo = std::min(lo, l);

@@ -76,9 +76,9 @@ KILN_VNNI inline __m512 gelu_erf16(__m512 x) {
   q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
   q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
   q = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(q, r), r, r), one);
-  const __m512i ki = _mm512_cvttps_epi32(k);
-  __m512 ex = _mm512_mul_ps(q, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ki, _mm512_set1_epi32(127)), 23)));
-  ex = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(nz2, lo, _CMP_GE_OQ), ex);
+  // q 2^k by vscalefps (k is a whole number): the same correctly rounded product as a multiply by 2^k
+  // built in the exponent bits, in one instruction instead of four, and zero below the range.
+  const __m512 ex = _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(nz2, lo, _CMP_GE_OQ), q, k);
   const __m512 c = _mm512_mul_ps(_mm512_mul_ps(p, t), ex);
   const __m512 sum = _mm512_mask_sub_ps(c, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GE_OQ), _mm512_set1_ps(2.0f), c);
   return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), sum);
