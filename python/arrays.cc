@@ -140,7 +140,7 @@ py::array to_numpy(const Tensor& t0) {
     const std::string* s = t0.data<std::string>();
     for (int64_t i = 0; i < t0.numel(); ++i) values.append(py::str(s[i]));
     py::array flat = py::module_::import("numpy").attr("array")(values, py::dtype("O"));
-    return flat.attr("reshape")(py::cast(t0.shape())).cast<py::array>();
+    return flat.attr("reshape")(py::cast(std::vector<int64_t>(t0.shape()))).cast<py::array>();
   }
   const Tensor t = t0.dtype() == DType::BF16 ? t0.cast(DType::F32) : t0;
   py::dtype dt = numpy_dtype(t.dtype());

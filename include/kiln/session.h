@@ -102,6 +102,12 @@ class KILN_API Session {
   // options().threads OpenMP threads of its calling thread's own pool, so N concurrent callers use up
   // to N x threads cores.
   NamedTensors run(const NamedTensors& feeds, const std::vector<std::string>& output_names = {}) const;
+  // The same, writing the outputs into `outputs`: an entry already there under an output's name gets
+  // the new tensor (its map node is reused), a missing one is added, and entries that are not
+  // outputs of this run are removed. Called again with the same map, a run allocates nothing on the
+  // heap once the first runs have filled kiln's caches (the plain run() above allocates the map it
+  // returns: one node per output). On failure `outputs` is left as it was.
+  void run(const NamedTensors& feeds, NamedTensors& outputs, const std::vector<std::string>& output_names = {}) const;
 
   // For kiln's own modules (the types are defined under src/, see src/runtime/session.h).
   explicit Session(Model model, SessionOptions options = {});
@@ -114,9 +120,14 @@ class KILN_API Session {
   void init();
   void validate(const NamedTensors& feeds) const;
 
+  // Fills `outs` with the outputs of one run, in graph output order (`ins`: a list to reuse).
+  void run_plan(const NamedTensors& feeds, std::vector<const Tensor*>& ins, std::vector<Tensor>& outs) const;
+
   SessionOptions options_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<ExecutionPlan> plan_;
+  struct RunLists;  // per-run input and output lists, reused across runs (src/runtime/session.cc)
+  std::unique_ptr<RunLists> lists_;
 };
 
 }  // namespace kiln

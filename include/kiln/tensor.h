@@ -17,6 +17,7 @@
 
 #include "kiln/api.h"
 #include "kiln/half.h"
+#include "kiln/shape.h"
 
 namespace kiln {
 
@@ -124,8 +125,6 @@ KILN_API std::string device_name(Device d);                // "cpu", "cuda:0", "
 // "cpu", "cuda" (= cuda:0) or "cuda:N"; throws BadInput for anything else. Whether this build can
 // run on the device is a separate question, answered when a Session is made.
 KILN_API Device parse_device(std::string_view name);
-
-using Shape = std::vector<int64_t>;
 
 KILN_API int64_t shape_numel(const Shape& s);    // throws BadInput (negative dims), BadModel (overflow)
 KILN_API std::string shape_str(const Shape& s);  // "[2, 3]"

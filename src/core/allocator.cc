@@ -4,10 +4,6 @@
 
 namespace kiln {
 
-std::shared_ptr<Buffer> Allocator::buffer(size_t bytes) {
-  void* p = allocate(bytes);
-  std::shared_ptr<void> owner(p, [this, bytes](void* q) { free(q, bytes); });
-  return std::make_shared<Buffer>(p, bytes, std::move(owner), device_);
-}
+std::shared_ptr<Buffer> Allocator::buffer(size_t bytes) { return Buffer::make(*this, allocate(bytes), bytes); }
 
 }  // namespace kiln

@@ -13,11 +13,38 @@
 
 namespace kiln {
 
+namespace {
+
+// Allocates the shared_ptr control blocks of buffers (one block: the counts and the Buffer) from
+// the CPU allocator's cache of freed blocks instead of the heap.
+template <typename T>
+struct CachedBlocks {
+  using value_type = T;
+  CachedBlocks() = default;
+  template <typename U>
+  CachedBlocks(const CachedBlocks<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(CpuAllocator::instance().allocate(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { CpuAllocator::instance().free(p, n * sizeof(T)); }
+  template <typename U>
+  bool operator==(const CachedBlocks<U>&) const {
+    return true;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<Buffer> Buffer::make(Allocator& from, void* data, size_t bytes) {
+  try {
+    return std::allocate_shared<Buffer>(CachedBlocks<Buffer>{}, from, data, bytes);
+  } catch (...) {
+    from.free(data, bytes);
+    throw;
+  }
+}
+
 std::shared_ptr<Buffer> Buffer::allocate(size_t bytes) {
-  // The CPU allocator called directly (it is final): no virtual call on the CPU path.
-  void* p = CpuAllocator::instance().allocate(bytes);
-  std::shared_ptr<void> owner(p, [bytes](void* q) { CpuAllocator::instance().free(q, bytes); });
-  return std::make_shared<Buffer>(p, bytes, std::move(owner), Device{});
+  CpuAllocator& cpu = CpuAllocator::instance();
+  return make(cpu, cpu.allocate(bytes), bytes);
 }
 
 size_t Buffer::fresh_large_blocks() { return CpuAllocator::fresh_large_blocks(); }

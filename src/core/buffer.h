@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/allocator.h"
 #include "kiln/tensor.h"  // Device
 
 namespace kiln {
@@ -31,6 +32,19 @@ class Buffer {
 
   Buffer(void* data, size_t bytes, std::shared_ptr<const void> owner, Device device)
       : data_(data), size_(bytes), owner_(std::move(owner)), device_(device) {}
+  // A block `data` of `bytes` from `from`, given back to it when the buffer goes (no owner object,
+  // so a buffer is one allocation: its shared_ptr's, from the CPU block cache, see make()).
+  Buffer(Allocator& from, void* data, size_t bytes) : data_(data), size_(bytes), device_(from.device()), from_(&from) {}
+  ~Buffer() {
+    if (from_) from_->free(data_, size_);
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  // A shared buffer over a block of `from`; the shared_ptr's control block (with the Buffer in it)
+  // comes from the CPU block cache too, so in steady state making a tensor takes nothing from the
+  // heap.
+  static std::shared_ptr<Buffer> make(Allocator& from, void* data, size_t bytes);
 
   void* data() const { return data_; }
   size_t size() const { return size_; }
@@ -43,6 +57,7 @@ class Buffer {
   size_t size_;
   std::shared_ptr<const void> owner_;
   Device device_;
+  Allocator* from_ = nullptr;
   bool is_view_ = false;
 };
 

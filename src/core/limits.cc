@@ -26,7 +26,7 @@ std::string bytes_str(uint64_t bytes) {
   return fmt::format("{} bytes ({:.1f} {})", bytes, v, units[u]);
 }
 
-size_t checked_tensor_bytes(DType dtype, const std::vector<int64_t>& shape, int64_t numel) {
+size_t checked_tensor_bytes(DType dtype, const Shape& shape, int64_t numel) {
   int64_t elem = (int64_t)dtype_size(dtype);
   int64_t bytes = 0;
   if (__builtin_mul_overflow(numel, elem, &bytes))

@@ -54,7 +54,7 @@ const RunLimits* active_run_limits();
 
 // numel elements of `dtype` in bytes; throws BadModel when that overflows int64 and BadInput when
 // it exceeds the active run's max_tensor_bytes.
-size_t checked_tensor_bytes(DType dtype, const std::vector<int64_t>& shape, int64_t numel);
+size_t checked_tensor_bytes(DType dtype, const Shape& shape, int64_t numel);
 
 // True when the active run has a deadline and it has passed (cheap: no formatting).
 bool deadline_passed();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,12 +38,15 @@ struct KernelInfo {
 
 class KernelContext {
  public:
-  // `allocator`: the node's device's, null for the CPU; `cpu_outputs`: a bit per output its kernel
-  // makes in CPU memory whatever its device (KernelDef::cpu_outputs).
-  KernelContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>& outputs,
-                std::vector<bool> wanted, Frame* frame, Allocator* allocator = nullptr, uint64_t cpu_outputs = 0)
-      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), wanted_(std::move(wanted)), frame_(frame),
-        allocator_(allocator), cpu_outputs_(cpu_outputs) {}
+  // `inputs` and `wanted` are the caller's and must outlive the context (nothing is copied, so a
+  // step of a run allocates nothing here). `allocator`: the node's device's, null for the CPU;
+  // `cpu_outputs`: a bit per output its kernel makes in CPU memory whatever its device
+  // (KernelDef::cpu_outputs).
+  KernelContext(const Node& node, std::span<const Tensor* const> inputs, std::vector<Tensor>& outputs,
+                const std::vector<bool>& wanted, Frame* frame, Allocator* allocator = nullptr,
+                uint64_t cpu_outputs = 0)
+      : node_(node), inputs_(inputs), outputs_(outputs), wanted_(wanted), frame_(frame), allocator_(allocator),
+        cpu_outputs_(cpu_outputs) {}
 
   const Node& node() const { return node_; }
   size_t num_inputs() const { return inputs_.size(); }
@@ -70,9 +74,9 @@ class KernelContext {
 
  private:
   const Node& node_;
-  std::vector<const Tensor*> inputs_;
+  std::span<const Tensor* const> inputs_;
   std::vector<Tensor>& outputs_;
-  std::vector<bool> wanted_;
+  const std::vector<bool>& wanted_;
   Frame* frame_;
   Allocator* allocator_;  // null: the CPU
   uint64_t cpu_outputs_;

@@ -70,7 +70,7 @@ ExecutionPlan::~ExecutionPlan() = default;
 
 ExecutionPlan::ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const KernelRegistry& reg,
                              const std::vector<std::string>& outer, Device device)
-    : graph_(graph), device_(device.is_cpu() ? Device{} : device) {
+    : states_(std::make_unique<ReusePool<RunState>>()), graph_(graph), device_(device.is_cpu() ? Device{} : device) {
   Allocator* device_alloc = device_.is_cpu() ? nullptr : &require_allocator(device_);
   Allocator& cpu_alloc = *find_allocator(Device{});
   auto missing = find_missing_kernels(graph, opsets, reg, device_.type);
@@ -277,23 +277,51 @@ const Tensor* Frame::lookup(const std::string& name) const {
   return parent_ ? parent_->lookup(name) : nullptr;
 }
 
+struct ExecutionPlan::RunState {
+  explicit RunState(const ExecutionPlan& plan) : frame(plan, nullptr) {}
+  Frame frame;
+  std::vector<const Tensor*> ins;  // the step's inputs
+  std::vector<Tensor> outs;        // the step's outputs
+};
+
 std::vector<Tensor> ExecutionPlan::run(const std::vector<Tensor>& inputs, const Frame* parent) const {
+  std::vector<const Tensor*> ins;
+  ins.reserve(inputs.size());
+  for (const Tensor& t : inputs) ins.push_back(&t);
+  std::vector<Tensor> result;
+  run(ins, result, parent);
+  return result;
+}
+
+void ExecutionPlan::run(std::span<const Tensor* const> inputs, std::vector<Tensor>& result, const Frame* parent) const {
   KILN_CHECK(inputs.size() == input_slots_.size(), InternalError, "graph '{}' takes {} inputs, got {}",
              graph_.name, input_slots_.size(), inputs.size());
-  Frame frame(*this, parent);
+  auto state = states_->take([this] { return std::make_unique<RunState>(*this); });
+  Frame& frame = state->frame;
+  frame.set_parent(parent);
   auto& values = frame.values();
+  // Every slot is empty again when the run ends, however it ends: the frame keeps no tensor alive
+  // between runs (nor the feeds or outputs, which belong to the caller).
+  struct Clear {
+    std::vector<Tensor>& values;
+    std::vector<Tensor>& outs;
+    ~Clear() {
+      for (Tensor& t : values) t = Tensor();
+      for (Tensor& t : outs) t = Tensor();
+    }
+  } clear{values, state->outs};
   for (const auto& [s, t] : constants_) values[s] = t;
-  for (size_t i = 0; i < inputs.size(); ++i) values[input_slots_[i]] = inputs[i];
+  for (size_t i = 0; i < inputs.size(); ++i) values[input_slots_[i]] = *inputs[i];
   for (const auto& [s, name] : outer_) {
     const Tensor* t = parent ? parent->lookup(name) : nullptr;
     KILN_CHECK(t, InternalError, "graph '{}': outer value '{}' is not available", graph_.name, name);
     values[s] = *t;
   }
-  std::vector<Tensor> outs;
+  std::vector<const Tensor*>& ins = state->ins;
+  std::vector<Tensor>& outs = state->outs;
   for (const auto& st : steps_) {
     if (deadline_passed()) check_deadline(parent ? "" : st.node->label());
-    std::vector<const Tensor*> ins;
-    ins.reserve(st.inputs.size());
+    ins.clear();
     for (size_t k = 0; k < st.inputs.size(); ++k) {
       int s = st.inputs[k];
       if (s < 0) { ins.push_back(nullptr); continue; }
@@ -301,8 +329,9 @@ std::vector<Tensor> ExecutionPlan::run(const std::vector<Tensor>& inputs, const 
         throw InternalError(fmt::format("{}: input '{}' has no value", st.node->label(), slot_names_[s]));
       ins.push_back(&values[s]);
     }
-    outs.assign(st.outputs.size(), Tensor());
-    KernelContext ctx(*st.node, std::move(ins), outs, st.wanted, &frame, st.allocator, st.cpu_outputs);
+    outs.clear();
+    outs.resize(st.outputs.size());
+    KernelContext ctx(*st.node, ins, outs, st.wanted, &frame, st.allocator, st.cpu_outputs);
     OpProfile* prof = profile();
     const double started = prof ? profile_now_ms(profile_cpu()) : 0.0;
     try {
@@ -334,9 +363,8 @@ std::vector<Tensor> ExecutionPlan::run(const std::vector<Tensor>& inputs, const 
     }
     for (int s : st.release) values[s] = Tensor();
   }
-  std::vector<Tensor> result;
-  for (int s : output_slots_) result.push_back(values[s]);
-  return result;
+  result.resize(output_slots_.size());
+  for (size_t i = 0; i < output_slots_.size(); ++i) result[i] = values[output_slots_[i]];
 }
 
 void ExecutionPlan::check_output_devices(const Step& st, const std::vector<Tensor>& outs) const {

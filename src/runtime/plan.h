@@ -5,6 +5,7 @@
 #pragma once
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "runtime/kernel.h"
 #include "runtime/plan_info.h"
 #include "runtime/registry.h"
+#include "runtime/reuse_pool.h"
 
 namespace kiln {
 
@@ -44,6 +46,10 @@ class ExecutionPlan {
 
   // Runs with one tensor per graph input (in order). `parent` resolves outer-scope names.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs, const Frame* parent = nullptr) const;
+  // The same, with the inputs given by address and the outputs written into `outputs` (resized to
+  // num_outputs(); its storage is reused). The run's value slots and per-step lists come from a
+  // pool kept by the plan, so a run after the first ones allocates nothing here.
+  void run(std::span<const Tensor* const> inputs, std::vector<Tensor>& outputs, const Frame* parent = nullptr) const;
 
   // The steps in running order, copies included (kiln inspect --plan).
   PlanInfo describe() const;
@@ -67,6 +73,10 @@ class ExecutionPlan {
   // Throws InternalError when a kernel off the CPU left an output in the wrong memory.
   void check_output_devices(const Step& st, const std::vector<Tensor>& outs) const;
 
+  // What one run needs besides the kernels: the value slots and the lists each step fills.
+  struct RunState;
+  mutable std::unique_ptr<ReusePool<RunState>> states_;
+
   const Graph& graph_;
   Device device_;
   std::vector<Step> steps_;
@@ -87,6 +97,8 @@ class ExecutionPlan {
 class Frame {
  public:
   Frame(const ExecutionPlan& plan, const Frame* parent) : plan_(plan), parent_(parent), values_(plan.slot_names_.size()) {}
+  // The frame for another run (frames are reused, see ExecutionPlan::RunState).
+  void set_parent(const Frame* parent) { parent_ = parent; }
   // The value of `name` here or in an enclosing frame; null when not (yet) computed.
   const Tensor* lookup(const std::string& name) const;
   std::vector<Tensor>& values() { return values_; }

@@ -10,6 +10,7 @@
 #include "passes/passes.h"
 #include "runtime/kernels/cpu/qgemm_vnni.h"
 #include "runtime/plan.h"
+#include "runtime/reuse_pool.h"
 
 namespace kiln {
 
@@ -106,6 +107,7 @@ void Session::init() {
     }
     remove_dead_nodes(model_->graph);
   }
+  lists_ = std::make_unique<RunLists>();
   plan_ = std::make_unique<ExecutionPlan>(model_->graph, opsets, KernelRegistry::global(), std::vector<std::string>{},
                                           options_.device);
 }
@@ -174,7 +176,15 @@ void Session::validate(const NamedTensors& feeds) const {
   }
 }
 
-NamedTensors Session::run(const NamedTensors& feeds, const std::vector<std::string>& output_names) const {
+struct Session::RunLists {
+  struct Lists {
+    std::vector<const Tensor*> ins;
+    std::vector<Tensor> outs;
+  };
+  ReusePool<Lists> pool;
+};
+
+void Session::run_plan(const NamedTensors& feeds, std::vector<const Tensor*>& ins, std::vector<Tensor>& outs) const {
   ThreadScope threads(options_.threads);
   RunLimits limits;
   limits.max_tensor_bytes = options_.max_tensor_bytes;
@@ -182,22 +192,55 @@ NamedTensors Session::run(const NamedTensors& feeds, const std::vector<std::stri
   limits.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.timeout_ms);
   RunLimitsScope limit_scope(&limits);
   validate(feeds);
-  std::vector<Tensor> ins;
-  for (const auto& v : model_->graph.inputs) ins.push_back(feeds.at(v.name));
-  std::vector<Tensor> outs = plan_->run(ins, nullptr);
-  NamedTensors result;
-  const auto& gouts = model_->graph.outputs;
-  if (output_names.empty()) {
-    for (size_t i = 0; i < gouts.size(); ++i) result[gouts[i].name] = outs[i];
-    return result;
-  }
-  for (const auto& want : output_names) {
+  ins.clear();
+  for (const auto& v : model_->graph.inputs) ins.push_back(&feeds.at(v.name));
+  plan_->run(ins, outs, nullptr);
+}
+
+// BadInput for a requested output the graph does not have.
+static void check_output_names(const std::vector<ValueInfo>& gouts, const std::vector<std::string>& names) {
+  for (const auto& want : names) {
     bool found = false;
-    for (size_t i = 0; i < gouts.size(); ++i)
-      if (gouts[i].name == want) { result[want] = outs[i]; found = true; }
+    for (const auto& g : gouts) found = found || g.name == want;
     KILN_CHECK(found, BadInput, "the model has no output named '{}'", want);
   }
+}
+
+NamedTensors Session::run(const NamedTensors& feeds, const std::vector<std::string>& output_names) const {
+  NamedTensors result;
+  run(feeds, result, output_names);
   return result;
+}
+
+void Session::run(const NamedTensors& feeds, NamedTensors& outputs, const std::vector<std::string>& output_names) const {
+  const auto& gouts = model_->graph.outputs;
+  check_output_names(gouts, output_names);
+  auto lists = lists_->pool.take([] { return std::make_unique<RunLists::Lists>(); });
+  std::vector<Tensor>& outs = lists->outs;
+  struct Clear {  // the lists keep no tensor alive between runs
+    std::vector<Tensor>& outs;
+    ~Clear() {
+      for (Tensor& t : outs) t = Tensor();
+    }
+  } clear{outs};
+  run_plan(feeds, lists->ins, outs);
+  auto wanted = [&](const std::string& name) {
+    if (output_names.empty()) return true;
+    for (const auto& w : output_names)
+      if (w == name) return true;
+    return false;
+  };
+  for (auto it = outputs.begin(); it != outputs.end();) {
+    bool keep = false;
+    for (const auto& g : gouts) keep = keep || (g.name == it->first && wanted(g.name));
+    it = keep ? std::next(it) : outputs.erase(it);
+  }
+  for (size_t i = 0; i < gouts.size(); ++i) {
+    if (!wanted(gouts[i].name)) continue;
+    auto it = outputs.find(gouts[i].name);
+    if (it != outputs.end()) it->second = std::move(outs[i]);
+    else outputs.emplace(gouts[i].name, std::move(outs[i]));
+  }
 }
 
 }  // namespace kiln

@@ -131,7 +131,11 @@ class AttentionKernel : public OpKernel {
       ctx.set_output(0, out.cast(dt));
       return;
     }
-    std::vector<const Tensor*> in(ctx.num_inputs(), nullptr);
+    // This thread's list, kept across runs; used through the reference (a thread_local named in a
+    // lambda on a worker thread would be that thread's own).
+    thread_local std::vector<const Tensor*> tls_in;
+    std::vector<const Tensor*>& in = tls_in;
+    in.assign(ctx.num_inputs(), nullptr);
     for (size_t i = 0; i < ctx.num_inputs(); ++i)
       if (ctx.has_input(i)) in[i] = &ctx.input(i);
     run_f32(ctx, in, nullptr);
@@ -164,7 +168,9 @@ class AttentionKernel : public OpKernel {
       unsupported(fmt::format("got query {}, key {}, value {} that do not line up", shape_str(q.shape()),
                               shape_str(k.shape()), shape_str(v.shape())));
     const Shape scores{B, H, S, T};
-    std::vector<Broadcast4> bc(ops_.size());
+    thread_local std::vector<Broadcast4> tls_bc;  // this thread's, kept across runs (see tls_in)
+    std::vector<Broadcast4>& bc = tls_bc;
+    bc.assign(ops_.size(), Broadcast4{});
     for (size_t i = 0; i < ops_.size(); ++i) {
       if (ops_[i].input < 0) continue;
       const Tensor& t = *in[(size_t)ops_[i].input];

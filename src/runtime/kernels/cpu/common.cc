@@ -9,7 +9,7 @@ int normalize_axis(int64_t axis, int rank, const Node& node) {
   return (int)a;
 }
 
-Shape broadcast_shapes(const std::vector<Shape>& shapes, const Node& node) {
+Shape broadcast_shapes(std::span<const Shape> shapes, const Node& node) {
   size_t r = 0;
   for (const auto& s : shapes) r = std::max(r, s.size());
   Shape out(r, 1);
@@ -27,14 +27,14 @@ Shape broadcast_shapes(const std::vector<Shape>& shapes, const Node& node) {
   return out;
 }
 
-std::vector<int64_t> contiguous_strides(const Shape& s) {
-  std::vector<int64_t> st(s.size(), 1);
+Shape contiguous_strides(const Shape& s) {
+  Shape st(s.size(), 1);
   for (int i = (int)s.size() - 2; i >= 0; --i) st[i] = st[i + 1] * s[i + 1];
   return st;
 }
 
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
-  std::vector<int64_t> st(out.size(), 0);
+Shape broadcast_strides(const Shape& in, const Shape& out) {
+  Shape st(out.size(), 0);
   auto cs = contiguous_strides(in);
   size_t off = out.size() - in.size();
   for (size_t i = 0; i < in.size(); ++i) st[off + i] = in[i] == 1 ? 0 : cs[i];

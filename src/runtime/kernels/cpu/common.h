@@ -1,5 +1,7 @@
 // Small helpers shared by CPU kernels: axis handling and numpy-style broadcasting.
 #pragma once
+#include <initializer_list>
+#include <span>
 #include <vector>
 
 #include "core/tensor.h"
@@ -11,13 +13,19 @@ namespace kiln::cpu {
 int normalize_axis(int64_t axis, int rank, const Node& node);
 
 // The numpy broadcast of two or more shapes; throws BadInput naming the node when incompatible.
-Shape broadcast_shapes(const std::vector<Shape>& shapes, const Node& node);
+Shape broadcast_shapes(std::span<const Shape> shapes, const Node& node);
+inline Shape broadcast_shapes(std::initializer_list<Shape> shapes, const Node& node) {
+  return broadcast_shapes(std::span<const Shape>(shapes.begin(), shapes.size()), node);
+}
+
+// Strides and index lists below are Shapes (a list of int64 kept inline up to Shape::kInline), so
+// that working them out takes nothing from the heap.
 
 // Strides (in elements) of `in` broadcast to `out`: 0 along broadcast dimensions.
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+Shape broadcast_strides(const Shape& in, const Shape& out);
 
 // Row-major strides of a shape.
-std::vector<int64_t> contiguous_strides(const Shape& s);
+Shape contiguous_strides(const Shape& s);
 
 // Calls f(out_index, in_offsets...) over every element of `out`, with each input's offset under
 // broadcasting. Fast paths: same shapes, scalar operands, and a last-dimension inner loop.
@@ -42,7 +50,7 @@ void for_each_broadcast2(const Shape& a, const Shape& b, const Shape& out, F&& f
     f(0, 0, 0);
     return;
   }
-  std::vector<int64_t> idx(r, 0);
+  Shape idx(r, 0);
   int64_t inner = out[r - 1], ia = sa[r - 1], ib = sb[r - 1];
   int64_t oa = 0, ob = 0;
   for (int64_t o = 0; o < n; o += inner) {

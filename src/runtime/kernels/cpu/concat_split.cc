@@ -14,17 +14,21 @@ class ConcatKernel : public OpKernel {
   }
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
-    std::vector<const Tensor*> ins;
-    for (size_t i = 0; i < ctx.num_inputs(); ++i)
-      if (ctx.has_input(i)) ins.push_back(&ctx.input(i));
-    KILN_CHECK(!ins.empty(), BadModel, "{}: needs at least one input", node.label());
-    const Tensor& first = *ins[0];
+    // The inputs present, in order (read through ctx: no list is made).
+    size_t first_i = 0;
+    while (first_i < ctx.num_inputs() && !ctx.has_input(first_i)) ++first_i;
+    KILN_CHECK(first_i < ctx.num_inputs(), BadModel, "{}: needs at least one input", node.label());
+    auto for_each_input = [&](auto&& f) {
+      for (size_t i = first_i; i < ctx.num_inputs(); ++i)
+        if (ctx.has_input(i)) f(&ctx.input(i));
+    };
+    const Tensor& first = ctx.input(first_i);
     int r = first.rank();
     KILN_CHECK(r > 0, BadInput, "{}: cannot concatenate scalars", node.label());
     int axis = normalize_axis(axis_, r, node);
     Shape out = first.shape();
     out[axis] = 0;
-    for (const Tensor* t : ins) {
+    for_each_input([&](const Tensor* t) {
       KILN_CHECK(t->dtype() == first.dtype(), BadInput, "{}: inputs mix {} and {}", node.label(),
                  dtype_name(first.dtype()), dtype_name(t->dtype()));
       KILN_CHECK(t->rank() == r, BadInput, "{}: inputs have shapes {} and {} of different ranks", node.label(),
@@ -34,17 +38,17 @@ class ConcatKernel : public OpKernel {
                    "{}: shapes {} and {} differ outside axis {}", node.label(), shape_str(first.shape()),
                    shape_str(t->shape()), axis);
       out[axis] += t->shape()[axis];
-    }
+    });
     int64_t outer = 1, inner = 1;
     for (int d = 0; d < axis; ++d) outer *= out[d];
     for (int d = axis + 1; d < r; ++d) inner *= out[d];
     Tensor& y = ctx.allocate_output(0, first.dtype(), out);
     int64_t row = out[axis] * inner, off = 0;
-    for (const Tensor* t : ins) {
+    for_each_input([&](const Tensor* t) {
       int64_t block = t->shape()[axis] * inner;
       for (int64_t o = 0; o < outer; ++o) copy_elements(y, o * row + off, *t, o * block, block);
       off += block;
-    }
+    });
   }
 
  private:

@@ -2,17 +2,18 @@
 
 namespace kiln::cpu {
 
-BroadcastLayout::BroadcastLayout(const std::vector<Shape>& ins, const Shape& out_shape) : out(out_shape) {
+BroadcastLayout::BroadcastLayout(std::span<const Shape> ins, const Shape& out_shape) : out(out_shape) {
   KILN_CHECK(ins.size() <= 8, InternalError, "BroadcastLayout: {} inputs (at most 8)", ins.size());
   numel = shape_numel(out);
   const int r = (int)out.size();
   const size_t k = ins.size();
-  std::vector<std::vector<int64_t>> strides;
-  for (const auto& s : ins) strides.push_back(broadcast_strides(s, out));
+  std::array<Shape, 8> strides;
+  for (size_t i = 0; i < k; ++i) strides[i] = broadcast_strides(ins[i], out);
   steps.assign(k, 1);
   // Grow the inner block from the last dimension while every input keeps one kind of step
   // (contiguous with matching stride, or broadcast).
-  std::vector<int> kind(k, -1);
+  std::array<int, 8> kind;
+  kind.fill(-1);
   int split = r;
   inner = 1;
   for (int d = r - 1; d >= 0; --d) {
@@ -21,7 +22,7 @@ BroadcastLayout::BroadcastLayout(const std::vector<Shape>& ins, const Shape& out
       continue;
     }
     bool ok = true;
-    std::vector<int> next = kind;
+    std::array<int, 8> next = kind;
     for (size_t i = 0; i < k; ++i) {
       int kd = strides[i][d] == 0 ? 0 : 1;
       if (kd == 1 && strides[i][d] != inner) ok = false;
@@ -35,7 +36,6 @@ BroadcastLayout::BroadcastLayout(const std::vector<Shape>& ins, const Shape& out
   }
   for (size_t i = 0; i < k; ++i) steps[i] = kind[i] == 0 ? 0 : 1;
   outer.assign(out.begin(), out.begin() + split);
-  outer_strides.resize(k);
   for (size_t i = 0; i < k; ++i) outer_strides[i].assign(strides[i].begin(), strides[i].begin() + split);
 }
 

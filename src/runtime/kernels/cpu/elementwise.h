@@ -2,6 +2,9 @@
 // numpy broadcasting split into contiguous rows, and parallel maps that the compiler vectorises.
 // float16/bfloat16 values are computed in float (ComputeT).
 #pragma once
+#include <array>
+#include <initializer_list>
+#include <span>
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -32,11 +35,14 @@ struct BroadcastLayout {
   Shape out;
   int64_t numel = 0;
   int64_t inner = 1;
-  std::vector<int64_t> steps;                      // per input: 1 or 0
-  Shape outer;                                     // out dims before the inner block
-  std::vector<std::vector<int64_t>> outer_strides;  // per input, per outer dim
+  Shape steps;                         // per input: 1 or 0
+  Shape outer;                         // out dims before the inner block
+  std::array<Shape, 8> outer_strides;  // per input (at most 8), per outer dim
 
-  BroadcastLayout(const std::vector<Shape>& ins, const Shape& out_shape);
+  // (Shapes and fixed arrays: making a layout takes nothing from the heap.)
+  BroadcastLayout(std::span<const Shape> ins, const Shape& out_shape);
+  BroadcastLayout(std::initializer_list<Shape> ins, const Shape& out_shape)
+      : BroadcastLayout(std::span<const Shape>(ins.begin(), ins.size()), out_shape) {}
   // Offsets (in elements) of the start of row r for every input.
   void row_offsets(int64_t r, int64_t* offs) const;
 };

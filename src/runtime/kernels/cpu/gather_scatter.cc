@@ -19,6 +19,14 @@ std::vector<int64_t> read_indices(const Tensor& t, const Node& node) {
   return t.to_i64_vector();
 }
 
+// The same into `out` (a list the caller reuses across runs, so that its storage is kept).
+void read_indices(const Tensor& t, const Node& node, std::vector<int64_t>& out) {
+  KILN_CHECK(t.dtype() == DType::I64 || t.dtype() == DType::I32, BadInput, "{}: indices must be int64 or int32, got {}",
+             node.label(), dtype_name(t.dtype()));
+  out.resize((size_t)t.numel());
+  for (int64_t i = 0; i < t.numel(); ++i) out[i] = t.item_i64(i);
+}
+
 class GatherKernel : public OpKernel {
  public:
   explicit GatherKernel(const KernelInfo& info) : axis_(info.node.attr_int("axis", 0)) {}
@@ -28,7 +36,9 @@ class GatherKernel : public OpKernel {
     const Tensor& ind = ctx.input(1);
     KILN_CHECK(x.rank() > 0, BadInput, "{}: cannot gather from a scalar", node.label());
     int axis = normalize_axis(axis_, x.rank(), node);
-    auto idx = read_indices(ind, node);
+    thread_local std::vector<int64_t> tls_idx;  // this thread's, kept across runs
+    std::vector<int64_t>& idx = tls_idx;          // (a reference: lambdas on other threads see this one)
+    read_indices(ind, node, idx);
     int64_t dim = x.shape()[axis];
     for (auto& i : idx) i = fix_index(i, dim, node);
     Shape out;

@@ -181,11 +181,13 @@ bool transpose_tiled(const Tensor& x, const std::vector<int>& perm, Tensor& y) {
   return true;
 }
 
-std::vector<int64_t> read_ints(const Tensor& t, const Node& node, const char* what) {
+Shape read_ints(const Tensor& t, const Node& node, const char* what) {
   KILN_CHECK(t.dtype() == DType::I64 || t.dtype() == DType::I32, BadInput, "{}: {} must be int64 or int32, got {}",
              node.label(), what, dtype_name(t.dtype()));
   KILN_CHECK(t.rank() <= 1, BadInput, "{}: {} must be 1-D, got shape {}", node.label(), what, shape_str(t.shape()));
-  return t.to_i64_vector();
+  Shape v((size_t)t.numel());
+  for (int64_t i = 0; i < t.numel(); ++i) v[i] = t.item_i64(i);
+  return v;
 }
 
 }  // namespace kiln::cpu

@@ -38,7 +38,7 @@ bool transpose_tiled(const Tensor& x, const std::vector<int>& perm, Tensor& y);
 std::vector<int64_t> linear_table(int64_t n, int64_t stride, int64_t start = 0, int64_t step = 1);
 
 // Reads a 1-D (or scalar) integer tensor as int64 values; throws BadInput naming `what` for other types.
-std::vector<int64_t> read_ints(const Tensor& t, const Node& node, const char* what);
+Shape read_ints(const Tensor& t, const Node& node, const char* what);
 
 // Calls f(T{}) with a C++ type of the same size as dt's elements (std::string for strings), for
 // kernels that only move elements.

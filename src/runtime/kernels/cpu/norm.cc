@@ -35,6 +35,23 @@ std::vector<float> param_floats(const Tensor& t, const Shape& shape, const Node&
   return out;
 }
 
+// The same without a copy when the parameter already is n float32 values (LayerNorm's usual
+// scale and bias): `data` points into the tensor, else into `copy`.
+struct FloatParam {
+  const float* data = nullptr;
+  std::vector<float> copy;
+};
+FloatParam float_param(const Tensor& t, const Shape& shape, const Node& node, const char* what) {
+  FloatParam p;
+  if (t.dtype() == DType::F32 && t.numel() == shape_numel(shape)) {
+    p.data = t.data<float>();
+    return p;
+  }
+  p.copy = param_floats(t, shape, node, what);
+  p.data = p.copy.data();
+  return p;
+}
+
 // Output y = x converted back to `dtype` (float32 tensors pass through).
 void set_float_output(KernelContext& ctx, size_t i, const Tensor& y, DType dtype) {
   ctx.set_output(i, dtype == DType::F32 ? y : y.cast(dtype));
@@ -60,9 +77,9 @@ class LayerNormKernel : public OpKernel {
     for (int d = 0; d < axis; ++d) rows *= x0.dim(d);
     for (int d = axis; d < r; ++d) n *= x0.dim(d);
     Shape norm_shape(x0.shape().begin() + axis, x0.shape().end());
-    std::vector<float> scale = param_floats(ctx.input(1), norm_shape, node, "Scale");
-    std::vector<float> bias;
-    if (const Tensor* b = ctx.input_or_null(2)) bias = param_floats(*b, norm_shape, node, "B");
+    const FloatParam scale = float_param(ctx.input(1), norm_shape, node, "Scale");
+    FloatParam bias;
+    if (const Tensor* b = ctx.input_or_null(2)) bias = float_param(*b, norm_shape, node, "B");
 
     Tensor x = as_f32(x0);
     Tensor y(DType::F32, x.shape());
@@ -78,8 +95,8 @@ class LayerNormKernel : public OpKernel {
     float* pi = want_stats ? inv_t.data<float>() : nullptr;
     const float* px = x.data<float>();
     float* py = y.data<float>();
-    const float* ps = scale.data();
-    const float* pb = bias.empty() ? nullptr : bias.data();
+    const float* ps = scale.data;
+    const float* pb = bias.data;
     const float eps = eps_;
     const Isa isa = active_isa();
     // kiln:DynamicQuantizeLinear reads the output's range from here (passes/quantize_range_fusion.cc).

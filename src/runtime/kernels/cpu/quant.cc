@@ -37,6 +37,16 @@ std::vector<float> float_values(const Tensor& t) {
   return v;
 }
 
+// The same into lists the caller keeps across runs (so that their storage is reused).
+void int_values(const Tensor* t, std::vector<int32_t>& v) {
+  v.resize(t ? (size_t)t->numel() : 0);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = (int32_t)t->item_i64((int64_t)i);
+}
+void float_values(const Tensor& t, std::vector<float>& v) {
+  v.resize((size_t)t.numel());
+  for (size_t i = 0; i < v.size(); ++i) v[i] = (float)t.item_f64((int64_t)i);
+}
+
 // The quantized range of an output type.
 void qrange(DType t, const Node& node, float* lo, float* hi) {
   switch (t) {
@@ -73,8 +83,9 @@ void dynamic_params(const float* x, int64_t n, float* scale, uint8_t* zero_point
   const QuantKernels& qk = quant_kernels();
   float mn = 0.f, mx = 0.f;
   if (n > 0) {
-    int chunks = (int)std::min<int64_t>(thread_count(), std::max<int64_t>(1, n / 65536));
-    std::vector<float> lo(chunks, 0.f), hi(chunks, 0.f);
+    // At most 64 chunks (min and max do not depend on how x is split), on the stack.
+    int chunks = (int)std::min<int64_t>({thread_count(), std::max<int64_t>(1, n / 65536), 64});
+    float lo[64] = {}, hi[64] = {};
     parallel_for(chunks, 1 << 20, [&](long c0, long c1) {
       for (long c = c0; c < c1; ++c) {
         int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
@@ -237,8 +248,15 @@ void dequantize_linear(KernelContext& ctx) {
   ScaleLayout L = scale_layout(x, scale, node);
   KILN_CHECK(!zp || zp->numel() == L.count, BadInput, "{}: zero point has {} values but the scale {}", node.label(),
              zp ? zp->numel() : 0, L.count);
-  std::vector<float> s = float_values(scale);
-  std::vector<int32_t> z = zp ? int_values(zp) : std::vector<int32_t>(s.size(), 0);
+  // This thread's lists, kept across runs; used through references (a thread_local named in a
+  // lambda on a worker thread would be that thread's own).
+  thread_local std::vector<float> tls_s;
+  thread_local std::vector<int32_t> tls_z;
+  std::vector<float>& s = tls_s;
+  std::vector<int32_t>& z = tls_z;
+  float_values(scale, s);
+  if (zp) int_values(zp, z);
+  else z.assign(s.size(), 0);
   DType out_type = dtype_is_float(scale.dtype()) ? scale.dtype() : DType::F32;
   Tensor yf(DType::F32, x.shape());
   float* py = yf.data<float>();
@@ -296,9 +314,12 @@ class QuantMatMulBase : public OpKernel {
   }
 
   // Zero points of A: none, one, or one per row of A (all batches together).
-  static std::vector<int32_t> rows_of(const std::vector<int32_t>& za, int64_t first, int64_t rows) {
+  // za itself when it holds one value or none (no copy), else its rows first.. in `slice`.
+  static const std::vector<int32_t>& rows_of(const std::vector<int32_t>& za, int64_t first, int64_t rows,
+                                             std::vector<int32_t>& slice) {
     if (za.size() <= 1) return za;
-    return std::vector<int32_t>(za.begin() + first, za.begin() + first + rows);
+    slice.assign(za.begin() + first, za.begin() + first + rows);
+    return slice;
   }
 
   static void check_zero_points(const Node& node, const std::vector<int32_t>& za, const std::vector<int32_t>& zb,
@@ -337,7 +358,8 @@ class MatMulIntegerKernel : public QuantMatMulBase {
     int32_t* py = y.data<int32_t>();
     bool as = a.dtype() == DType::I8, bs = b.dtype() == DType::I8;
     batched(d, a, b, [&](int64_t rows, const void* pa, const void* pb, int64_t first, int64_t off) {
-      gemm_.run(rows, d.K, d.N, pa, as, rows_of(za, first, rows), pb, bs, zb, py + off);
+      std::vector<int32_t> slice;
+      gemm_.run(rows, d.K, d.N, pa, as, rows_of(za, first, rows, slice), pb, bs, zb, py + off);
     });
   }
 };
@@ -360,15 +382,26 @@ class MatMulIntegerToFloatKernel : public QuantMatMulBase {
     check_8bit(node, a, "A");
     check_8bit(node, b, "B");
     MatMulDims d = matmul_dims(a.shape(), b.shape(), node);
-    auto za = int_values(ctx.input_or_null(4)), zb = int_values(ctx.input_or_null(5));
+    // This thread's lists, kept across runs: a steady-state run allocates nothing here.
+    // (through references, as in dequantize_linear).
+    thread_local std::vector<int32_t> tls_za, tls_zb;
+    thread_local std::vector<float> tls_as, tls_bsc, tls_bias;
+    std::vector<int32_t>& za = tls_za;
+    std::vector<int32_t>& zb = tls_zb;
+    std::vector<float>& as = tls_as;
+    std::vector<float>& bsc = tls_bsc;
+    std::vector<float>& bias = tls_bias;
+    int_values(ctx.input_or_null(4), za);
+    int_values(ctx.input_or_null(5), zb);
     check_zero_points(node, za, zb, d);
-    std::vector<float> as = float_values(ctx.input(2)), bsc = float_values(ctx.input(3));
+    float_values(ctx.input(2), as);
+    float_values(ctx.input(3), bsc);
     KILN_CHECK(as.size() == 1, Unsupported, "{}: a_scale must be a single value", node.label());
     KILN_CHECK(bsc.size() == 1 || (int64_t)bsc.size() == d.N, Unsupported,
                "{}: b_scale must have 1 or {} values, not {}", node.label(), d.N, bsc.size());
-    std::vector<float> bias;
+    bias.clear();
     if (const Tensor* t = ctx.input_or_null(6)) {
-      bias = float_values(*t);
+      float_values(*t, bias);
       KILN_CHECK((int64_t)bias.size() == d.N, BadInput, "{}: bias must have {} values", node.label(), d.N);
     }
     // kiln:MatMulIntegerToFloat's input 7: a residual added in the epilogue (passes/quant_residual_fusion.cc).
@@ -435,7 +468,8 @@ class MatMulIntegerToFloatKernel : public QuantMatMulBase {
     batched(d, a, b, [&](int64_t rows, const void* pa, const void* pb, int64_t first, int64_t off) {
       Dequant dqo = dq;
       if (residual) dqo.residual = residual + off;
-      gemm_.run_float(rows, d.K, d.N, pa, asg, rows_of(za, first, rows), pb, bsg, zb, dqo, py + off);
+      std::vector<int32_t> slice;
+      gemm_.run_float(rows, d.K, d.N, pa, asg, rows_of(za, first, rows, slice), pb, bsg, zb, dqo, py + off);
     });
   }
 
@@ -515,7 +549,8 @@ class QLinearMatMulKernel : public QuantMatMulBase {
     float* pr = real.data<float>();
     bool asg = a.dtype() == DType::I8, bsg = b.dtype() == DType::I8;
     batched(d, a, b, [&](int64_t rows, const void* pa, const void* pb, int64_t first, int64_t off) {
-      gemm_.run_float(rows, d.K, d.N, pa, asg, rows_of(za, first, rows), pb, bsg, zb, dq, pr + off);
+      std::vector<int32_t> slice;
+      gemm_.run_float(rows, d.K, d.N, pa, asg, rows_of(za, first, rows, slice), pb, bsg, zb, dq, pr + off);
     });
     if (out_type == DType::U8) {
       uint8_t* py = y.data<uint8_t>();

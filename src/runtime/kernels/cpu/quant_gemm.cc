@@ -196,7 +196,13 @@ bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_s
   // Zero points of B against its s8 form (u8 B was shifted down by 128), and what a row's zero
   // point multiplies: K * zb_n - colsum_n.
   const int32_t shift = const_signed_ ? 0 : 128;
-  std::vector<int32_t> zbe((size_t)N), colterm((size_t)N);
+  // This thread's lists, kept across runs; used through references (a thread_local named in a
+  // lambda on a worker thread would be that thread's own).
+  thread_local std::vector<int32_t> tls_zbe, tls_colterm;
+  std::vector<int32_t>& zbe = tls_zbe;
+  std::vector<int32_t>& colterm = tls_colterm;
+  zbe.resize((size_t)N);
+  colterm.resize((size_t)N);
   bool any_zb = false;
   for (int64_t n = 0; n < N; ++n) {
     zbe[n] = (zb.empty() ? 0 : zb.size() == 1 ? zb[0] : zb[n]) - shift;
@@ -233,7 +239,9 @@ void Int8Gemm::run(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed
 
 void Int8Gemm::run_float(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                          const void* b, bool b_signed, const std::vector<int32_t>& zb, const Dequant& dq, float* y) {
-  std::vector<float> scale((size_t)N);
+  thread_local std::vector<float> tls_scale;  // this thread's, kept across runs (see run_vnni)
+  std::vector<float>& scale = tls_scale;
+  scale.resize((size_t)N);
   for (int64_t n = 0; n < N; ++n) scale[n] = dq.a_scale * dq.b_scale[dq.b_scale_count == 1 ? 0 : n];
   if (run_vnni(M, K, N, a, a_signed, za, b, zb, scale.data(), dq.bias, dq.gelu, dq.residual, dq.range, y, nullptr,
                dq.a_row_tiles))

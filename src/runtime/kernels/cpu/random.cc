@@ -44,7 +44,7 @@ class RandomKernel : public OpKernel {
       case Rand::UniformLike:
       case Rand::NormalLike: {
         bool like = kind_ == Rand::UniformLike || kind_ == Rand::NormalLike;
-        Shape shape = like ? ctx.input(0).shape() : shape_;
+        Shape shape = like ? ctx.input(0).shape() : Shape(shape_);
         DType dt = dtype_ != DType::Undefined ? dtype_ : like ? ctx.input(0).dtype() : DType::F32;
         KILN_CHECK(dtype_is_float(dt), BadInput, "{}: output type must be float, not {}", node.label(),
                    dtype_name(dt));

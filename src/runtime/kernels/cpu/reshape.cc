@@ -11,8 +11,8 @@ namespace kiln::cpu {
 namespace {
 
 // ---- Reshape: opset 1-4 shape attribute, 5+ shape input, 14+ allowzero ----
-Shape reshape_target(const Shape& in, const std::vector<int64_t>& want, bool allowzero, const Node& node) {
-  Shape out(want.begin(), want.end());
+Shape reshape_target(const Shape& in, const Shape& want, bool allowzero, const Node& node) {
+  Shape out = want;
   int infer = -1;
   int64_t known = 1;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -48,13 +48,13 @@ class ReshapeKernel : public OpKernel {
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    std::vector<int64_t> want = ctx.has_input(1) ? read_ints(ctx.input(1), ctx.node(), "shape") : attr_shape_;
+    Shape want = ctx.has_input(1) ? read_ints(ctx.input(1), ctx.node(), "shape") : attr_shape_;
     ctx.set_output(0, x.reshape(reshape_target(x.shape(), want, allowzero_, ctx.node())));
   }
 
  private:
   bool allowzero_;
-  std::vector<int64_t> attr_shape_;
+  Shape attr_shape_;
 };
 
 // ---- Flatten ----
@@ -83,10 +83,10 @@ class SqueezeKernel : public OpKernel {
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    std::vector<int64_t> axes = axes_;
+    Shape axes = axes_;
     if (from_input_ && ctx.has_input(1)) axes = read_ints(ctx.input(1), ctx.node(), "axes");
     int r = x.rank();
-    std::vector<bool> drop(r, false);
+    Shape drop(r, 0);  // 1: dimension dropped
     if (axes.empty()) {  // no axes: drop every dimension of size 1
       for (int i = 0; i < r; ++i) drop[i] = x.shape()[i] == 1;
     } else {
@@ -105,7 +105,7 @@ class SqueezeKernel : public OpKernel {
 
  private:
   bool from_input_;
-  std::vector<int64_t> axes_;
+  Shape axes_;
 };
 
 class UnsqueezeKernel : public OpKernel {
@@ -118,9 +118,9 @@ class UnsqueezeKernel : public OpKernel {
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
-    std::vector<int64_t> axes = from_input_ ? read_ints(ctx.input(1), ctx.node(), "axes") : axes_;
+    Shape axes = from_input_ ? read_ints(ctx.input(1), ctx.node(), "axes") : axes_;
     int r = x.rank() + (int)axes.size();
-    std::vector<bool> added(r, false);
+    Shape added(r, 0);  // 1: dimension added
     for (int64_t a : axes) {
       int n = normalize_axis(a, r, ctx.node());
       KILN_CHECK(!added[n], BadModel, "{}: axis {} is listed twice", ctx.node().label(), a);
@@ -134,7 +134,7 @@ class UnsqueezeKernel : public OpKernel {
 
  private:
   bool from_input_;
-  std::vector<int64_t> axes_;
+  Shape axes_;
 };
 
 template <typename K>

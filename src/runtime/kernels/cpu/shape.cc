@@ -19,9 +19,9 @@ class ShapeKernel : public OpKernel {
     int64_t r = (int64_t)s.size();
     auto clampi = [r](int64_t v) { return std::clamp(v < 0 ? v + r : v, (int64_t)0, r); };
     int64_t b = clampi(start_), e = has_end_ ? clampi(end_) : r;
-    Shape out;
-    for (int64_t i = b; i < e; ++i) out.push_back(s[i]);
-    ctx.set_output(0, Tensor::from_vector<int64_t>({(int64_t)out.size()}, out));
+    Tensor& y = ctx.allocate_output(0, DType::I64, {std::max<int64_t>(e - b, 0)});
+    int64_t* py = y.data<int64_t>();
+    for (int64_t i = b; i < e; ++i) py[i - b] = s[i];
   }
 
  private:

@@ -20,7 +20,7 @@ class SliceKernel : public OpKernel {
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
     const Tensor& x = ctx.input(0);
-    std::vector<int64_t> starts = starts_, ends = ends_, axes = axes_, steps;
+    Shape starts = starts_, ends = ends_, axes = axes_, steps;  // int lists kept inline, as shapes
     if (inputs_form_) {
       starts = read_ints(ctx.input(1), node, "starts");
       ends = read_ints(ctx.input(2), node, "ends");
@@ -35,12 +35,11 @@ class SliceKernel : public OpKernel {
                "{}: starts, ends, axes and steps must have the same length", node.label());
     int r = x.rank();
     Shape out = x.shape();
-    std::vector<int64_t> start(r, 0), step(r, 1);
-    std::vector<bool> seen(r, false);
+    Shape start(r, 0), step(r, 1), seen(r, 0);
     for (size_t i = 0; i < axes.size(); ++i) {
       int a = normalize_axis(axes[i], r, node);
       KILN_CHECK(!seen[a], BadInput, "{}: axis {} is sliced twice", node.label(), a);
-      seen[a] = true;
+      seen[a] = 1;
       int64_t dim = x.shape()[a], s = starts[i], e = ends[i], st = steps[i];
       KILN_CHECK(st != 0, BadInput, "{}: steps must not be 0", node.label());
       if (s < 0) s += dim;
@@ -82,7 +81,7 @@ class SliceKernel : public OpKernel {
 
  private:
   bool inputs_form_;
-  std::vector<int64_t> starts_, ends_, axes_;
+  Shape starts_, ends_, axes_;
 };
 
 }  // namespace
