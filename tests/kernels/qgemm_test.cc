@@ -97,5 +97,57 @@ TEST(Int8Gemm, EveryPathMatchesTheDefinition) {
   }
 }
 
+// The zero point of A alone (DynamicQuantizeLinear's scalar, weights without zero points of their own:
+// s8 B without one, u8 B at 128; the VNNI kernel starts its sums from za * colterm, and colterm comes
+// from the weights alone), one per row, and a B wider than the kernel's stack buffers (4096 columns),
+// against the definition in int64.
+TEST(Int8Gemm, ZeroPointOfAWithoutZeroPointsOfB) {
+  const Case cases[] = {{25, 20, 4130}, {14, 768, 70}, {130, 64, 33}};
+  std::mt19937 rng(11);
+  ThreadScope threads(2);
+  for (const Case& c : cases)
+    for (bool b_u8 : {false, true}) {
+      std::vector<uint8_t> a((size_t)(c.M * c.K));
+      for (auto& x : a) x = (uint8_t)rng();
+      Tensor b(b_u8 ? DType::U8 : DType::I8, {c.K, c.N});
+      std::vector<int64_t> bv((size_t)(c.K * c.N));  // B less its zero point
+      for (int64_t i = 0; i < c.K * c.N; ++i) {
+        const uint8_t raw = (uint8_t)rng();
+        if (b_u8)
+          b.data<uint8_t>()[i] = raw;
+        else
+          b.data<int8_t>()[i] = (int8_t)raw;
+        bv[i] = b_u8 ? (int64_t)raw - 128 : (int64_t)(int8_t)raw;
+      }
+      const std::vector<int32_t> zb = b_u8 ? std::vector<int32_t>{128} : std::vector<int32_t>{};
+      std::vector<int32_t> per_row((size_t)c.M);
+      for (auto& z : per_row) z = (int32_t)(rng() % 256);
+      for (const std::vector<int32_t>& za : {std::vector<int32_t>{200}, per_row}) {
+        std::vector<int64_t> want((size_t)(c.M * c.N), 0);
+        for (int64_t m = 0; m < c.M; ++m)
+          for (int64_t k = 0; k < c.K; ++k) {
+            const int64_t av = (int64_t)a[m * c.K + k] - za[za.size() == 1 ? 0 : m];
+            for (int64_t n = 0; n < c.N; ++n) want[m * c.N + n] += av * bv[k * c.N + n];
+          }
+        for (Int8Path p : paths()) {
+          SCOPED_TRACE(std::string(path_name(p)) + " " + std::to_string(c.M) + "x" + std::to_string(c.K) + "x" +
+                       std::to_string(c.N) + (b_u8 ? " u8 B" : " s8 B") +
+                       (za.size() == 1 ? " one zero point" : " a zero point per row"));
+          Int8Gemm g(p);
+          g.set_constant_b(b, c.K, c.N);
+          std::vector<int32_t> y((size_t)(c.M * c.N));
+          g.run(c.M, c.K, c.N, a.data(), false, za, nullptr, !b_u8, zb, y.data());
+          for (int64_t i = 0; i < c.M * c.N; ++i) ASSERT_EQ(y[i], want[i]) << i;
+          const float b_scale = 0.003f;
+          Dequant dq{0.02f, &b_scale, 1};
+          std::vector<float> yf((size_t)(c.M * c.N));
+          g.run_float(c.M, c.K, c.N, a.data(), false, za, nullptr, !b_u8, zb, dq, yf.data());
+          const float s = 0.02f * b_scale;  // the product of the scales, rounded to float as every path does
+          for (int64_t i = 0; i < c.M * c.N; ++i) ASSERT_EQ(yf[i], (float)want[i] * s) << i;
+        }
+      }
+    }
+}
+
 }  // namespace
 }  // namespace kiln::cpu

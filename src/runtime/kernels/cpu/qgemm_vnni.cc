@@ -30,6 +30,7 @@ namespace {
 constexpr int kMR = 12;       // rows of A per tile: 24 accumulators + 2 B registers + 1 broadcast
 constexpr int kPanel = 32;    // columns of B per panel (two 16-lane registers)
 constexpr int kBlock = 128;   // bytes of one packed group of 4 rows of K
+constexpr int64_t kInitStack = 4096;  // columns whose start values fit the stack buffer (16 KiB)
 static_assert(kMR == kTileRows, "row tiles (row_tiles.h) are the kernel's row tiles");
 
 struct Job {
@@ -39,6 +40,10 @@ struct Job {
   const VnniEpilogue* e;
   const int32_t* rowsum;  // M values when e->zb is set
   bool tiled;             // a is in row tiles (row_tiles.h), lda unused
+  // With one zero point of A for every row: za * colterm[n], padded with zeros to whole panels. The
+  // sums start from it instead of 0 (int32 sums wrap alike in either order, so every result is the
+  // same), and the epilogue has no za term (e->za_count is then 0).
+  const int32_t* init;
 };
 
 // GELU (erf form) of 16 floats in registers: 0.5 x (1 + erf(z)), z = x / sqrt(2), erf by
@@ -138,8 +143,15 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch, const in
   const int64_t lda = j.lda, k4 = j.b->k4;
   const uint8_t* a = Tiled ? j.a + m0 * k4 * 4 : j.a + m0 * lda;
   __m512i acc0[MR], acc1[MR];
+  {
+    const __m512i i0 = j.init ? _mm512_load_si512(j.init + p * kPanel) : _mm512_setzero_si512();
+    const __m512i i1 = j.init ? _mm512_load_si512(j.init + p * kPanel + 16) : _mm512_setzero_si512();
 #pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
+    for (int r = 0; r < MR; ++r) {
+      acc0[r] = i0;
+      acc1[r] = i1;
+    }
+  }
   if (j.e->residual) {
     // The residual rows the epilogue adds: asked for now, they arrive while the sums are made (at
     // batch 32 they come from L3 or memory, and a load at the end of the tile would wait for them).
@@ -295,7 +307,24 @@ void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, c
       rowsum[m] = s;
     }
   }
-  Job job{a, lda, M, &b, &e, rowsum.data(), tiled};
+  // One zero point of A for all rows (DynamicQuantizeLinear's): its term joins the sums' start.
+  VnniEpilogue ez = e;
+  std::vector<int32_t> init_heap;
+  alignas(64) int32_t init_stack[kInitStack];
+  const int32_t* init = nullptr;
+  if (e.za_count == 1 && e.za[0] != 0) {
+    const int64_t padded = b.panels * kPanel;
+    int32_t* buf = init_stack;
+    if (padded > kInitStack) {
+      init_heap.resize((size_t)padded + 16);
+      buf = init_heap.data() + (16 - (reinterpret_cast<uintptr_t>(init_heap.data()) / 4) % 16) % 16;
+    }
+    const uint32_t za = (uint32_t)e.za[0];  // wrapping, as the epilogue's vpmulld
+    for (int64_t n = 0; n < padded; ++n) buf[n] = n < b.N ? (int32_t)(za * (uint32_t)e.colterm[n]) : 0;
+    init = buf;
+    ez.za_count = 0;
+  }
+  Job job{a, lda, M, &b, &ez, rowsum.data(), tiled, init};
   // Rows of A are taken in blocks small enough to stay in L2 (kBlockBytes of A); within a block,
   // consecutive jobs share a panel of B, so the panel stays in L1 across the block's row tiles and the
   // block's rows stay in L2 across the panels. One block (the whole of A) at 128 tokens; at larger

@@ -60,6 +60,8 @@ void Int8Gemm::set_constant_b(const Tensor& b, int64_t K, int64_t N) {
   const_s8_ = Tensor(DType::I8, {K, N});
   const_colsum_.assign((size_t)N, 0);
   to_s8(b.raw(), const_signed_, K, N, const_s8_.data<int8_t>(), const_colsum_.data());
+  const_colterm0_.resize((size_t)N);
+  for (int64_t n = 0; n < N; ++n) const_colterm0_[n] = -const_colsum_[n];
   if (path_ == Int8Path::Vnni) {
     const_vnni_ = vnni_pack_b(const_s8_.data<int8_t>(), K, N);
   } else if (path_ == Int8Path::DnnlInt8) {
@@ -195,24 +197,28 @@ bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_s
   KILN_CHECK(zb.size() <= 1 || (int64_t)zb.size() == N, InternalError, "Int8Gemm: b zero points");
   // Zero points of B against its s8 form (u8 B was shifted down by 128), and what a row's zero
   // point multiplies: K * zb_n - colsum_n.
+  // Where every zero point of B equals the shift (s8 weights without one, u8 weights at 128), both
+  // are known from the weights alone: zbe = 0, colterm = -colsum (made in set_constant_b).
   const int32_t shift = const_signed_ ? 0 : 128;
+  bool any_zb = zb.empty() ? shift != 0 : false;
+  for (int32_t z : zb) any_zb |= z != shift;
   // This thread's lists, kept across runs; used through references (a thread_local named in a
   // lambda on a worker thread would be that thread's own).
   thread_local std::vector<int32_t> tls_zbe, tls_colterm;
   std::vector<int32_t>& zbe = tls_zbe;
   std::vector<int32_t>& colterm = tls_colterm;
-  zbe.resize((size_t)N);
-  colterm.resize((size_t)N);
-  bool any_zb = false;
-  for (int64_t n = 0; n < N; ++n) {
-    zbe[n] = (zb.empty() ? 0 : zb.size() == 1 ? zb[0] : zb[n]) - shift;
-    any_zb |= zbe[n] != 0;
-    colterm[n] = (int32_t)K * zbe[n] - const_colsum_[n];
+  if (any_zb) {
+    zbe.resize((size_t)N);
+    colterm.resize((size_t)N);
+    for (int64_t n = 0; n < N; ++n) {
+      zbe[n] = (zb.empty() ? 0 : zb.size() == 1 ? zb[0] : zb[n]) - shift;
+      colterm[n] = (int32_t)K * zbe[n] - const_colsum_[n];
+    }
   }
   VnniEpilogue e;
   e.za = za.data();
   e.za_count = (int64_t)za.size();
-  e.colterm = colterm.data();
+  e.colterm = any_zb ? colterm.data() : const_colterm0_.data();
   e.zb = any_zb ? zbe.data() : nullptr;
   e.scale = scale;
   e.bias = bias;
@@ -240,17 +246,18 @@ void Int8Gemm::run(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed
 void Int8Gemm::run_float(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                          const void* b, bool b_signed, const std::vector<int32_t>& zb, const Dequant& dq, float* y) {
   thread_local std::vector<float> tls_scale;  // this thread's, kept across runs (see run_vnni)
-  std::vector<float>& scale = tls_scale;
-  scale.resize((size_t)N);
+  std::vector<float>& scale_list = tls_scale;
+  scale_list.resize((size_t)N);
+  float* scale = scale_list.data();
   for (int64_t n = 0; n < N; ++n) scale[n] = dq.a_scale * dq.b_scale[dq.b_scale_count == 1 ? 0 : n];
-  if (run_vnni(M, K, N, a, a_signed, za, b, zb, scale.data(), dq.bias, dq.gelu, dq.residual, dq.range, y, nullptr,
+  if (run_vnni(M, K, N, a, a_signed, za, b, zb, scale, dq.bias, dq.gelu, dq.residual, dq.range, y, nullptr,
                dq.a_row_tiles))
     return;
   KILN_CHECK(!dq.a_row_tiles, InternalError, "Int8Gemm: A in row tiles where the product does not take them");
   const QuantKernels& qk = quant_kernels();
   product(M, K, N, a, a_signed, za, b, b_signed, zb, nullptr,
           [&](int64_t m, int32_t* row) {
-            qk.dequant_row(row, scale.data(), dq.bias, y + m * N, N);
+            qk.dequant_row(row, scale, dq.bias, y + m * N, N);
             if (dq.gelu) vec::gelu_erf(y + m * N, y + m * N, N);
             if (dq.residual) {
               float* row_y = y + m * N;

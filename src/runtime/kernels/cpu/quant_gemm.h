@@ -86,6 +86,7 @@ class Int8Gemm {
   bool const_signed_ = false;
   Tensor const_s8_;
   std::vector<int32_t> const_colsum_;
+  std::vector<int32_t> const_colterm0_;  // -colsum: colterm where B's zero points equal the shift (the usual case)
   Tensor const_f32_;
   VnniPackedB const_vnni_;
 };
