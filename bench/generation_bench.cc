@@ -5,6 +5,10 @@
 // (../shared/peers/gen-bench.js) on the same graphs.
 //   generation_bench --make-t5-like DIR   (a t5-small-sized folder: the quantizer tests' builder)
 //   generation_bench DIR [--input-len 32] [--new-tokens 64] [--threads 2] [--repeat 3] [--no-cache]
+//                        [--beams N] [--concat-cache]
+// --beams: beam search with N beams per input (no early stop: every step runs), the caches
+// reordered every step; --concat-cache: the with-past graph concatenates its caches as exported
+// (SessionOptions::kv_cache_in_place off), for comparing with the in-place caches the pipelines use.
 // Prints one JSON line.
 #include <algorithm>
 #include <chrono>
@@ -56,7 +60,8 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: generation_bench DIR [--batch 1] [--input-len 32] [--new-tokens 64] [--threads 2] [--repeat 3] [--no-cache]\n");
+    std::fprintf(stderr, "usage: generation_bench DIR [--batch 1] [--input-len 32] [--new-tokens 64] [--threads 2] [--repeat 3] [--no-cache] "
+                 "[--beams N] [--concat-cache]\n");
     return 2;
   }
   std::string dir = argv[1];
@@ -68,7 +73,8 @@ int main(int argc, char** argv) {
                             R"("vocab_size": 32128, "decoder_start_token_id": 0, "eos_token_id": 1, "pad_token_id": 0})");
     return 0;
   }
-  int input_len = 32, new_tokens = 64, threads = 2, repeat = 3, batch = 1;
+  int input_len = 32, new_tokens = 64, threads = 2, repeat = 3, batch = 1, beams = 1;
+  bool in_place = true;
   bool cache = true;
   for (int i = 2; i < argc; ++i) {
     auto next = [&] { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
@@ -78,6 +84,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--repeat")) repeat = next();
     else if (!std::strcmp(argv[i], "--no-cache")) cache = false;
     else if (!std::strcmp(argv[i], "--batch")) batch = next();
+    else if (!std::strcmp(argv[i], "--beams")) beams = next();
+    else if (!std::strcmp(argv[i], "--concat-cache")) in_place = false;
   }
   try {
     using namespace kiln;
@@ -85,7 +93,7 @@ int main(int argc, char** argv) {
     pipelines::generation::DecoderGraphs g;
     auto enc = md.open(md.require_graph("encoder_model", "generation_bench"));
     g.no_past = md.open(md.require_graph("decoder_model", "generation_bench"));
-    g.with_past = md.open(md.require_graph("decoder_with_past_model", "generation_bench"));
+    g.with_past = md.open(md.require_graph("decoder_with_past_model", "generation_bench"), in_place);
     g.num_heads = md.config().decoder_heads;
     g.head_dim = md.config().head_dim;
     const int64_t vocab = md.config().vocab_size > 0 ? md.config().vocab_size : 32000;
@@ -100,6 +108,7 @@ int main(int argc, char** argv) {
     c.decoder_start_token_id = md.config().generation.decoder_start_token_id.value_or(0);
     c.pad_token_id = 0;
     c.use_cache = cache;
+    c.num_beams = std::max(beams, 1);
     std::vector<std::vector<double>> steps((size_t)new_tokens);
     std::vector<double> encoder_ms, total_ms;
     for (int r = 0; r < repeat + 1; ++r) {  // the first run warms up
@@ -119,6 +128,8 @@ int main(int argc, char** argv) {
     nlohmann::json j;
     j["system"] = "kiln";
     j["cache"] = cache;
+    j["cache_in_place"] = in_place;
+    j["beams"] = c.num_beams;
     j["input_len"] = input_len;
     j["new_tokens"] = new_tokens;
     j["threads"] = threads;

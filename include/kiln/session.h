@@ -51,6 +51,15 @@ struct SessionOptions {
   // ONNX's backend test runner feeds its test data so (a few node tests' data disagree with their
   // models' declared shapes); `kiln conformance` runs them this way.
   bool check_input_shapes = true;
+  // True: a decoder step's KV caches grow in place (docs/performance.md, "KV cache"). Where a
+  // past_key_values input is only concatenated with the step's new keys or values along the sequence
+  // axis and read by the fused attention (optimization level 2), the session keeps that cache
+  // time-major: the input and its present output become [sequence, batch, heads, head_dim]
+  // (TensorInfo::time_major says which), and feeding a present back as the next step's past appends
+  // the new rows after the old ones in the same memory instead of copying the whole cache (a copy
+  // happens only when the buffer is full, or the past is not the latest present made from it).
+  // kiln's generation pipelines turn this on for decoder_with_past_model graphs.
+  bool kv_cache_in_place = false;
 
   static constexpr size_t kDefaultMaxTensorBytes = size_t(16) << 30;
   static constexpr uint64_t kDefaultMaxModelBytes = 2147483647;  // protobuf's own limit
@@ -69,6 +78,12 @@ struct TensorInfo {
   // False for a sequence, optional or map value: kiln reads graphs with such inputs and outputs but
   // cannot run them (dtype is then Undefined and has_rank false).
   bool is_tensor = true;
+  // A KV cache kept time-major (SessionOptions::kv_cache_in_place): `shape` is [sequence, batch,
+  // heads, head_dim], where the model declares [batch, heads, sequence, head_dim].
+  bool time_major = false;
+  // An input the session added that feeds may leave out (`cache_rows`, SessionOptions::
+  // kv_cache_in_place); left out, it is taken as empty.
+  bool optional = false;
 };
 
 // kiln's graph IR and execution plan (src/graph, src/runtime); not part of the public API.

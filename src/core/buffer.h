@@ -2,7 +2,9 @@
 // unless a backend says otherwise), or a view into memory owned by something else (an mmap of a
 // model file, a protobuf's bytes) that the buffer keeps alive. A buffer knows its device.
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -52,6 +54,17 @@ class Buffer {
   // True when the bytes belong to something else (an mmap'd file): writing to them is not allowed.
   bool is_view() const { return is_view_; }
 
+  // Growing in place, for a value appended to run after run (a KV cache, kiln:KvAppend): a buffer
+  // made with room to spare records where its used bytes end (set_used_end); try_extend(from, to)
+  // then claims [from, to) for a writer, and succeeds only when the used bytes end exactly at `from`
+  // (nobody has written past the tensor that ends there) and `to` fits. Every other buffer refuses.
+  // Claims are atomic, so two runs that extend the same tensor at once get one success between them.
+  void set_used_end(size_t end) { used_end_.store(end, std::memory_order_release); }
+  bool try_extend(size_t from, size_t to) {
+    if (to > size_ || from > to || is_view_ || owner_) return false;
+    return used_end_.compare_exchange_strong(from, to, std::memory_order_acq_rel);
+  }
+
  private:
   void* data_;
   size_t size_;
@@ -59,6 +72,7 @@ class Buffer {
   Device device_;
   Allocator* from_ = nullptr;
   bool is_view_ = false;
+  std::atomic<size_t> used_end_{SIZE_MAX};  // SIZE_MAX: not a growable buffer
 };
 
 // A read-only memory map of a whole file; throws IoError when it cannot be opened.

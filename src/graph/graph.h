@@ -31,6 +31,12 @@ struct ValueInfo {
   std::optional<std::vector<Dim>> shape;  // nullopt: rank unknown
   std::string doc;
   bool is_sequence = false;  // seq(tensor) values (kept for round trip; not executed)
+  // A KV cache the session keeps time-major, [t, b, H, D] (passes/kv_cache_time_major.cc); `shape`
+  // is then in that order. Never read from or written to a file.
+  bool time_major = false;
+  // An input kiln added to the graph that a run may leave out (the KV cache's cache_rows): an empty
+  // tensor of its type and rank ([0, 0]) stands in. Never read from or written to a file.
+  bool optional = false;
 };
 
 struct Attribute {

@@ -44,6 +44,10 @@ int conv_channels_last(Graph& g);
 // Attention as torch.onnx.export writes it (Reshape/Transpose, MatMul, scale, mask Add/Where,
 // Softmax, MatMul, Transpose) -> kiln:Attention on the Reshape outputs (session-time only).
 int fuse_attention(Graph& g);
+// A decoder step's KV caches kept time-major and appended in place: Concat(past, new, axis 2) read
+// by kiln:Attention -> kiln:KvAppend (passes/kv_cache_time_major.cc). Returns the caches changed.
+// Session-time only (SessionOptions::kv_cache_in_place), after fuse_attention.
+int keep_kv_cache_time_major(Graph& g);
 // MatMulIntegerToFloat (no activation) read only by Add(., r) -> kiln:MatMulIntegerToFloat with r as
 // input 7, added in the epilogue (the transformer's residual). Session-time only, never saved.
 int fuse_matmul_integer_residual(Graph& g);

@@ -17,8 +17,9 @@ std::string ModelDir::require_graph(const std::string& stem, const std::string& 
   return folder_.require_graph(stem, file_, fmt::format("task {} needs it", task));
 }
 
-std::shared_ptr<const Session> ModelDir::open(const std::string& path) const {
+std::shared_ptr<const Session> ModelDir::open(const std::string& path, bool kv_cache_in_place) const {
   SessionOptions so;
+  so.kv_cache_in_place = kv_cache_in_place;
   so.threads = threads_;
   so.device = device_;
   so.max_tensor_bytes = max_tensor_bytes_;

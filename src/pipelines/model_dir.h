@@ -28,7 +28,9 @@ class ModelDir {
   std::optional<std::string> find_graph(const std::string& stem) const;
   // Like find_graph, but throws IoError naming the file, what the folder holds and what the task needs.
   std::string require_graph(const std::string& stem, const std::string& task) const;
-  std::shared_ptr<const Session> open(const std::string& path) const;
+  // A session over graph `path`; kv_cache_in_place for decoder_with_past_model graphs (its caches
+  // then grow in place step to step: SessionOptions::kv_cache_in_place).
+  std::shared_ptr<const Session> open(const std::string& path, bool kv_cache_in_place = false) const;
   // The device every session open() makes runs on (SessionOptions::device).
   void set_device(Device device) { device_ = device; }
   // Limits given to every session open() makes (SessionOptions::max_tensor_bytes, run_timeout_ms).

@@ -27,7 +27,7 @@ Text2TextPipeline::Text2TextPipeline(std::string task, std::unique_ptr<ModelDir>
   if (merged) decoder_.merged = dir_->open(*merged);
   else {
     decoder_.no_past = dir_->open(*plain);
-    if (past) decoder_.with_past = dir_->open(*past);
+    if (past) decoder_.with_past = dir_->open(*past, /*kv_cache_in_place=*/true);
   }
   for (auto* s : {&decoder_.merged, &decoder_.no_past, &decoder_.with_past})
     if (*s) generation::check_decoder_inputs(**s, "decoder graph", true);

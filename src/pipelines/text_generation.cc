@@ -30,7 +30,7 @@ TextGenerationPipeline::TextGenerationPipeline(std::unique_ptr<ModelDir> dir, Pi
     decoder_.merged = dir_->open(*merged);
   } else if (plain) {
     decoder_.no_past = dir_->open(*plain);
-    if (past) decoder_.with_past = dir_->open(*past);
+    if (past) decoder_.with_past = dir_->open(*past, /*kv_cache_in_place=*/true);
   } else if (single) {
     auto s = dir_->open(*single);
     (has_past_input(*s) ? decoder_.with_past : decoder_.no_past) = s;

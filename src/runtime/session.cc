@@ -73,6 +73,16 @@ static std::optional<std::vector<Tensor>> evaluate_node(const Node& n, const std
   }
 }
 
+struct Session::RunLists {
+  struct Lists {
+    std::vector<const Tensor*> ins;
+    std::vector<Tensor> outs;
+  };
+  ReusePool<Lists> pool;
+  // What stands in for each optional input a run leaves out: an empty tensor of its type and rank.
+  std::map<std::string, Tensor> absent;
+};
+
 void Session::init() {
   check_nesting(model_->graph, 0, load_limits(options_));
   if (!options_.check_input_shapes)
@@ -102,12 +112,15 @@ void Session::init() {
       fuse_conv_activation(model_->graph);
       conv_channels_last(model_->graph);
       fuse_attention(model_->graph);
+      if (options_.kv_cache_in_place) keep_kv_cache_time_major(model_->graph);
       fuse_dynamic_quantize_range(model_->graph);
       if (options_.device.is_cpu() && cpu::vnni_gemm_supported()) tile_quantized_activations(model_->graph);
     }
     remove_dead_nodes(model_->graph);
   }
   lists_ = std::make_unique<RunLists>();
+  for (const ValueInfo& v : model_->graph.inputs)
+    if (v.optional) lists_->absent[v.name] = Tensor(v.dtype, Shape(v.shape ? v.shape->size() : 0, 0));
   plan_ = std::make_unique<ExecutionPlan>(model_->graph, opsets, KernelRegistry::global(), std::vector<std::string>{},
                                           options_.device);
 }
@@ -125,6 +138,8 @@ std::vector<TensorInfo> tensor_infos(const std::vector<ValueInfo>& values) {
     t.dtype = v.dtype;
     t.has_rank = v.shape.has_value();
     t.is_tensor = !v.is_sequence;
+    t.time_major = v.time_major;
+    t.optional = v.optional;
     if (v.shape)
       for (const Dim& d : *v.shape) {
         t.shape.push_back(d.value.value_or(-1));
@@ -158,6 +173,7 @@ void Session::validate(const NamedTensors& feeds) const {
   }
   for (const auto& v : model_->graph.inputs) {
     auto it = feeds.find(v.name);
+    if (it == feeds.end() && v.optional) continue;
     KILN_CHECK(it != feeds.end(), BadInput, "input '{}' ({} {}) is missing", v.name, dtype_name(v.dtype), dims_str(v));
     const Tensor& t = it->second;
     KILN_CHECK(t.device().is_cpu(), BadInput, "input '{}' is in {} memory; feeds are given in CPU memory", v.name,
@@ -176,14 +192,6 @@ void Session::validate(const NamedTensors& feeds) const {
   }
 }
 
-struct Session::RunLists {
-  struct Lists {
-    std::vector<const Tensor*> ins;
-    std::vector<Tensor> outs;
-  };
-  ReusePool<Lists> pool;
-};
-
 void Session::run_plan(const NamedTensors& feeds, std::vector<const Tensor*>& ins, std::vector<Tensor>& outs) const {
   ThreadScope threads(options_.threads);
   RunLimits limits;
@@ -193,7 +201,10 @@ void Session::run_plan(const NamedTensors& feeds, std::vector<const Tensor*>& in
   RunLimitsScope limit_scope(&limits);
   validate(feeds);
   ins.clear();
-  for (const auto& v : model_->graph.inputs) ins.push_back(&feeds.at(v.name));
+  for (const auto& v : model_->graph.inputs) {
+    auto it = feeds.find(v.name);
+    ins.push_back(it != feeds.end() ? &it->second : &lists_->absent.at(v.name));
+  }
   plan_->run(ins, outs, nullptr);
 }
 

@@ -9,6 +9,7 @@
 // Without a with-past graph (or with use_cache off) every step re-runs the whole sequence.
 #pragma once
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,7 @@ class CachedDecoder : public StepModel {
 
  private:
   NamedTensors feeds_for(const Session& s, const std::vector<std::vector<int64_t>>& new_ids, bool use_cache_branch);
-  void keep_presents(const NamedTensors& outs, bool first);
+  void keep_presents(const Session& s, const NamedTensors& outs, bool first);
 
   DecoderGraphs g_;
   int64_t rows_;
@@ -49,6 +50,17 @@ class CachedDecoder : public StepModel {
   bool use_cache_;
   int64_t past_len_ = 0, vocab_ = 0;
   NamedTensors cache_;  // by the name after the past_key_values. / present. prefix ("0.decoder.key")
+  // The cache entries held time-major, [t, b, H, D] (a with-past graph's KvAppend presents, kept in
+  // place step to step: SessionOptions::kv_cache_in_place); the others are [b, H, t, D].
+  std::set<std::string> time_major_;
+  // After beam reorders, where each row's steps are in the time-major caches (the graph's
+  // cache_rows input): row r's step t is in batch row rows_table_[r * rows_width_ + t] for
+  // t < rows_width_, in row r after. Empty: every row's steps are in its own row.
+  std::vector<int64_t> rows_table_;
+  int64_t rows_width_ = 0;
+  // Per row, the input it was made from (select() repeats inputs for their beams): rows with the
+  // same source share what the encoder made.
+  std::vector<int64_t> source_;
   std::vector<std::vector<int64_t>> ids_;  // every token fed so far, per row
   // What step() returns points into one of these: the graph's float logits when they are one
   // position per row (every cached step), else their last positions copied out. Reused from step to

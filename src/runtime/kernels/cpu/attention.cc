@@ -1,6 +1,9 @@
 // kiln:Attention, written by the session's attention fusion (passes/attention_fusion.cc), never
 // saved. Inputs q [b, s, H, D], k [b, t, H, D], v [b, t, H, Dv] (the projections' token-major
-// views; k_layout / v_layout "bhsd": [b, H, t, D], a KV cache or an encoder's keys), then the tensors the score ops read; output [b, s, H, Dv], which is the exporter's
+// views; k_layout / v_layout "bhsd": [b, H, t, D], a KV cache or an encoder's keys; "tbhd":
+// [t, b, H, D], a cache kept time-major by passes/kv_cache_time_major.cc), then the tensors the
+// score ops read, and (attribute cache_rows: its index) an int64 [b, past] table saying which batch
+// row of a time-major cache holds each row's past steps; output [b, s, H, Dv], which is the exporter's
 // Transpose(MatMul(Softmax(scores), V), 0213): the following Reshape to [b, s, H*Dv] is a view.
 //   scores = Q' K^T with Q' = q_scale_op(q, q_scale) when q_scale is set
 //   score_ops, in order: mul/div by a scalar; add a tensor broadcast to [b, H, s, t];
@@ -96,12 +99,11 @@ class AttentionKernel : public OpKernel {
       alpha_ *= op.kind == OpKind::Mul ? op.scalar : 1.0f / op.scalar;
       ++first_op_;
     }
-    for (const char* a : {"k_layout", "v_layout"}) {
-      std::string l = n.attr_string(a, "bshd");
-      KILN_CHECK(l == "bshd" || l == "bhsd", BadModel, "{}: {} must be bshd or bhsd, not '{}'", n.label(), a, l);
-    }
-    k_heads_ = n.attr_string("k_layout", "bshd") == "bhsd";
-    v_heads_ = n.attr_string("v_layout", "bshd") == "bhsd";
+    k_layout_ = layout(n, "k_layout");
+    v_layout_ = layout(n, "v_layout");
+    rows_input_ = (int)n.attr_int("cache_rows", -1);
+    KILN_CHECK(rows_input_ == -1 || (rows_input_ >= 3 && rows_input_ < (int)n.inputs.size()), BadModel,
+               "{}: cache_rows names input {}, which the node does not have", n.label(), rows_input_);
     if (has_q_scale_ && power_of_two(q_scale_)) {
       alpha_ *= q_div_ ? 1.0f / q_scale_ : q_scale_;
       has_q_scale_ = false;
@@ -159,12 +161,13 @@ class AttentionKernel : public OpKernel {
       unsupported("runs float32 and 16-bit floats only");
     if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) unsupported("needs rank-4 query, key and value");
     const int64_t B = q.dim(0), S = q.dim(1), H = q.dim(2), D = q.dim(3);
-    // Key and value rows: token-major [b, t, H, D] or head-major [b, H, t, D]. The batch and head
-    // checks below are part of the fusion's proof for BART's form (heads merged into the batch by
-    // 3-D Reshapes): it proves those merge q's (b, H), and k's and v's must then be the same.
-    const int64_t T = k.dim(k_heads_ ? 2 : 1), Dv = v.dim(3);
-    const int64_t kH = k.dim(k_heads_ ? 1 : 2), vH = v.dim(v_heads_ ? 1 : 2), vT = v.dim(v_heads_ ? 2 : 1);
-    if (k.dim(0) != B || v.dim(0) != B || kH != H || vH != H || k.dim(3) != D || vT != T)
+    // Key and value rows: token-major [b, t, H, D], head-major [b, H, t, D] or time-major
+    // [t, b, H, D]. The batch and head checks below are part of the fusion's proof for BART's form
+    // (heads merged into the batch by 3-D Reshapes): it proves those merge q's (b, H), and k's and
+    // v's must then be the same.
+    const Rows kr = rows_of(k, k_layout_), vr = rows_of(v, v_layout_);
+    const int64_t T = kr.t, Dv = v.dim(3);
+    if (kr.b != B || vr.b != B || kr.h != H || vr.h != H || k.dim(3) != D || vr.t != T)
       unsupported(fmt::format("got query {}, key {}, value {} that do not line up", shape_str(q.shape()),
                               shape_str(k.shape()), shape_str(v.shape())));
     const Shape scores{B, H, S, T};
@@ -202,6 +205,23 @@ class AttentionKernel : public OpKernel {
       std::memset(out.data<float>(), 0, out.numel() * sizeof(float));
       return;
     }
+    // Which batch row of a time-major cache holds row b's step t (cache_rows, a beam search's
+    // reorders): rows[b * past + t] for t < past, b itself for the steps being appended.
+    const int64_t* rows_tbl = nullptr;
+    int64_t past = 0;
+    if (rows_input_ >= 0 && in[(size_t)rows_input_] && in[(size_t)rows_input_]->numel() > 0) {
+      const Tensor& r = *in[(size_t)rows_input_];
+      if (r.dtype() != DType::I64 || r.rank() != 2 || r.dim(0) != B || r.dim(1) > T)
+        throw BadInput(fmt::format("{}: cache_rows must be int64 [batch {}, past steps <= {}], got {} {}", node.label(),
+                                   B, T, dtype_name(r.dtype()), shape_str(r.shape())));
+      rows_tbl = r.data<int64_t>();
+      past = r.dim(1);
+      for (int64_t i = 0; i < r.numel(); ++i)
+        if (rows_tbl[i] < 0 || rows_tbl[i] >= B)
+          throw BadInput(fmt::format("{}: cache_rows holds row {}, outside the batch of {}", node.label(), rows_tbl[i], B));
+    }
+    const bool k_gather = rows_tbl && k_layout_ == Layout::TimeMajor;
+    const bool v_gather = rows_tbl && v_layout_ == Layout::TimeMajor;
     const float* qp = q.data<float>();
     const float* kp = k.data<float>();
     const float* vp = v.data<float>();
@@ -214,9 +234,18 @@ class AttentionKernel : public OpKernel {
     std::atomic<bool> failed{false};
     parallel_for(items, rows * T * (D + Dv) * 2, [&](long begin, long end) {
       float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-      thread_local std::vector<float> sbuf, qbuf, ktbuf;
+      thread_local std::vector<float> sbuf, qbuf, ktbuf, gbuf;
       sbuf.resize(rows * T);
       ktbuf.resize(D * T);
+      if (k_gather || v_gather) gbuf.resize(T * std::max(D, Dv));
+      // Rows of (b, h) gathered through cache_rows into gbuf, [T, d] contiguous.
+      auto gather = [&](const float* base, const Rows& r, int64_t b, int64_t h, int64_t d) {
+        for (int64_t t = 0; t < T; ++t) {
+          const int64_t from = t < past ? rows_tbl[b * past + t] : b;
+          std::memcpy(&gbuf[(size_t)(t * d)], base + t * r.ld + r.start(from, h), (size_t)d * sizeof(float));
+        }
+        return gbuf.data();
+      };
       int64_t packed = -1;  // the (batch, head) whose K^T is in ktbuf
       if (has_q_scale_) qbuf.resize(rows * D);
       for (long it = begin; it < end; ++it) {
@@ -234,9 +263,8 @@ class AttentionKernel : public OpKernel {
         float* s = sbuf.data();
         // K^T of this (batch, head), [D, T] row-major: the product then reads contiguous rows.
         if (packed != b * H + h) {
-          const float* kb = kp + b * T * H * D + h * (k_heads_ ? T * D : D);
-          const int64_t ldk = k_heads_ ? D : H * D;
-          attention_transpose(kb, T, D, ldk, ktbuf.data());
+          if (k_gather) attention_transpose(gather(kp, kr, b, h, D), T, D, D, ktbuf.data());
+          else attention_transpose(kp + kr.start(b, h), T, D, kr.ld, ktbuf.data());
           packed = b * H + h;
         }
         if (!attention_gemm(m, T, D, alpha_, qa, lda, ktbuf.data(), T, s, T)) failed = true;
@@ -251,15 +279,54 @@ class AttentionKernel : public OpKernel {
             if (o >= 32 || !(skip >> o & 1)) apply(ops_[o], bc[o], row, b, h, i0 + i, T);
           vec::softmax(row, row, T);
         }
-        const float* vb = vp + b * T * H * Dv + h * (v_heads_ ? T * Dv : Dv);
         float* ob = op + ((b * S + i0) * H + h) * Dv;
-        if (!attention_gemm(m, Dv, T, 1.0f, s, T, vb, v_heads_ ? Dv : H * Dv, ob, H * Dv)) failed = true;
+        const bool ok = v_gather ? attention_gemm(m, Dv, T, 1.0f, s, T, gather(vp, vr, b, h, Dv), Dv, ob, H * Dv)
+                                 : attention_gemm(m, Dv, T, 1.0f, s, T, vp + vr.start(b, h), vr.ld, ob, H * Dv);
+        if (!ok) failed = true;
         if (want_range) attention_min_max(ob, m, Dv, H * Dv, &lo, &hi);  // the block's output rows, in L1
       }
       if (want_range) range.merge(lo, hi);
     });
     range.write(ctx, range_out);
     KILN_CHECK(!failed, InternalError, "{}: oneDNN's sgemm failed", node.label());
+  }
+
+  enum class Layout { TokenMajor, HeadMajor, TimeMajor };  // bshd, bhsd, tbhd
+
+  static Layout layout(const Node& n, const char* attr) {
+    const std::string l = n.attr_string(attr, "bshd");
+    if (l == "bshd") return Layout::TokenMajor;
+    if (l == "bhsd") return Layout::HeadMajor;
+    KILN_CHECK(l == "tbhd", BadModel, "{}: {} must be bshd, bhsd or tbhd, not '{}'", n.label(), attr, l);
+    return Layout::TimeMajor;
+  }
+
+  // Where the key (or value) rows of one (batch, head) are in a rank-4 tensor of that layout: the
+  // sizes, the first row's element offset and the distance between rows.
+  struct Rows {
+    int64_t b = 0, h = 0, t = 0, d = 0;
+    int64_t sb = 0, sh = 0, ld = 0;
+    int64_t start(int64_t bi, int64_t hi) const { return bi * sb + hi * sh; }
+  };
+
+  static Rows rows_of(const Tensor& x, Layout l) {
+    Rows r;
+    r.d = x.dim(3);
+    switch (l) {
+      case Layout::TokenMajor:  // [b, t, H, D]
+        r.b = x.dim(0), r.t = x.dim(1), r.h = x.dim(2);
+        r.sb = r.t * r.h * r.d, r.sh = r.d, r.ld = r.h * r.d;
+        break;
+      case Layout::HeadMajor:  // [b, H, t, D]
+        r.b = x.dim(0), r.h = x.dim(1), r.t = x.dim(2);
+        r.sb = r.h * r.t * r.d, r.sh = r.t * r.d, r.ld = r.d;
+        break;
+      case Layout::TimeMajor:  // [t, b, H, D]
+        r.t = x.dim(0), r.b = x.dim(1), r.h = x.dim(2);
+        r.sb = r.h * r.d, r.sh = r.d, r.ld = r.b * r.h * r.d;
+        break;
+    }
+    return r;
   }
 
   // Whether a Where with a byte condition, the same for every query row, sets no score of (b, h).
@@ -344,7 +411,8 @@ class AttentionKernel : public OpKernel {
   size_t first_op_ = 0;  // ops before this one are folded into alpha_
   float alpha_ = 1.0f;
   bool has_q_scale_ = false;
-  bool k_heads_ = false, v_heads_ = false;
+  Layout k_layout_ = Layout::TokenMajor, v_layout_ = Layout::TokenMajor;
+  int rows_input_ = -1;  // the cache_rows input, -1 without
   bool q_div_ = false;
   float q_scale_ = 1.0f;
 };
