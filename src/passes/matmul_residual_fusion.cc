@@ -12,23 +12,13 @@
 namespace kiln {
 
 int fuse_matmul_bias_residual(Graph& g) {
-  GraphIndex ix(g);
-  std::unordered_set<int> dead;
-  int fused = 0;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    Node& mm = g.nodes[i];
-    if (mm.op_type != "MatMulBias" || canonical_domain(mm.domain) != "kiln" || mm.inputs.size() != 3 ||
-        mm.outputs.size() != 1 || mm.attributes.count("activation"))
-      continue;
-    const auto add = sole_residual_add(g, ix, mm.outputs[0], dead);
-    if (!add) continue;
-    mm.inputs.push_back(add->residual);
-    mm.outputs = g.nodes[add->node].outputs;
-    dead.insert(add->node);
-    ++fused;
-  }
-  replace_nodes(g, dead, {});
-  return fused;
+  return absorb_residual_adds(
+      g,
+      [](const Node& mm) {
+        return mm.op_type == "MatMulBias" && canonical_domain(mm.domain) == "kiln" && mm.inputs.size() == 3 &&
+               !mm.attributes.count("activation");
+      },
+      [](Node& mm, const std::string& residual) { mm.inputs.push_back(residual); });
 }
 
 }  // namespace kiln

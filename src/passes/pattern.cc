@@ -56,6 +56,25 @@ std::optional<ResidualAdd> sole_residual_add(const Graph& g, const GraphIndex& i
   return ResidualAdd{readers[0], r};
 }
 
+int absorb_residual_adds(Graph& g, const std::function<bool(const Node&)>& accepts,
+                         const std::function<void(Node&, const std::string&)>& attach) {
+  GraphIndex ix(g);
+  std::unordered_set<int> dead;
+  int absorbed = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& n = g.nodes[i];
+    if (n.outputs.size() != 1 || !accepts(n)) continue;
+    const auto add = sole_residual_add(g, ix, n.outputs[0], dead);
+    if (!add) continue;
+    attach(n, add->residual);
+    n.outputs = g.nodes[add->node].outputs;
+    dead.insert(add->node);
+    ++absorbed;
+  }
+  replace_nodes(g, dead, {});
+  return absorbed;
+}
+
 int replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added) {
   if (added.empty() && dead.empty()) return 0;
   int n = (int)added.size();

@@ -1,5 +1,6 @@
 // Helpers for fusion passes: who consumes a value, and reading constant scalars.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -39,6 +40,12 @@ struct ResidualAdd {
 };
 std::optional<ResidualAdd> sole_residual_add(const Graph& g, const GraphIndex& ix, const std::string& y,
                                              const std::unordered_set<int>& dead);
+
+// Every node that `accepts` (single output) and whose output's only reader is a residual Add
+// (sole_residual_add) takes that Add in: `attach(node, r)` adds the residual r to the node's inputs,
+// the node then writes the Add's output, and the Add goes. Returns how many were absorbed.
+int absorb_residual_adds(Graph& g, const std::function<bool(const Node&)>& accepts,
+                         const std::function<void(Node&, const std::string&)>& attach);
 
 // Removes the nodes whose indices are in `dead` and appends `added`, then re-sorts the graph;
 // returns how many nodes were added (a fusion pass's count of fused groups). Nothing to do: 0.

@@ -11,26 +11,18 @@
 namespace kiln {
 
 int fuse_matmul_integer_residual(Graph& g) {
-  GraphIndex ix(g);
-  std::unordered_set<int> dead;
-  int fused = 0;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    Node& mm = g.nodes[i];
-    const std::string d = canonical_domain(mm.domain);
-    if (mm.op_type != "MatMulIntegerToFloat" || (d != "com.microsoft" && d != "kiln") || mm.outputs.size() != 1 ||
-        mm.attributes.count("activation") || mm.inputs.size() > 7)
-      continue;
-    const auto add = sole_residual_add(g, ix, mm.outputs[0], dead);
-    if (!add) continue;
-    mm.domain = "kiln";
-    mm.inputs.resize(7);
-    mm.inputs.push_back(add->residual);
-    mm.outputs = g.nodes[add->node].outputs;
-    dead.insert(add->node);
-    ++fused;
-  }
-  replace_nodes(g, dead, {});
-  return fused;
+  return absorb_residual_adds(
+      g,
+      [](const Node& mm) {
+        const std::string d = canonical_domain(mm.domain);
+        return mm.op_type == "MatMulIntegerToFloat" && (d == "com.microsoft" || d == "kiln") &&
+               !mm.attributes.count("activation") && mm.inputs.size() <= 7;
+      },
+      [](Node& mm, const std::string& residual) {
+        mm.domain = "kiln";
+        mm.inputs.resize(7);  // the optional inputs up to the bias, empty where absent
+        mm.inputs.push_back(residual);
+      });
 }
 
 }  // namespace kiln

@@ -214,7 +214,10 @@ void CachedDecoder::select(const std::vector<int64_t>& rows) {
   // every row made from one input: when each new row comes from a row of the same input, it stays
   // as it is (a beam search's reorders, after the first repeat of each input for its beams).
   std::vector<int64_t> source(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) source[i] = source_[(size_t)rows[i]];
+  for (size_t i = 0; i < rows.size(); ++i) {
+    KILN_CHECK(rows[i] >= 0 && rows[i] < rows_, InternalError, "decoder select: row {} of {}", rows[i], rows_);
+    source[i] = source_[(size_t)rows[i]];
+  }
   const bool same_sources = source == source_;
   // The time-major caches (the with-past graph's, appended in place) are not copied when the graph
   // takes cache_rows and the row count stays: rows_table_ records where each row's steps are.
