@@ -22,6 +22,11 @@
 // s, t and D; tensors (mask Add / Where) only where the scores are [b, H, s, t]; the batch and head
 // counts of k and v are q's, which the kernel checks at run time (Unsupported, naming
 // --optimization-level 1, otherwise).
+// GPT-2's form (transformers' GPT2Attention) is the first one with its cache Concat along axis -2,
+// the scores divided by a tensor (sqrt(head_dim) from the value's Shape: a score op with a tensor,
+// broadcast by the kernel), the causal mask's lengths read from the transposed query's Shape (read
+// from the Reshape before it instead, read_shapes_before_transposes) and a Cast to float after the
+// Softmax.
 // A session-time rewrite (level 2): kiln never saves this op. Anything else is left as it is.
 #include <algorithm>
 #include <cmath>
@@ -98,10 +103,17 @@ class Matcher {
       } else if ((is_onnx(n, "Div") || is_onnx(n, "Mul")) && n.inputs.size() == 2) {
         bool div = n.op_type == "Div";
         int chain = div ? 0 : (scalar_const(g_, ix_, n.inputs[1]) ? 0 : 1);
-        auto s = scalar_const(g_, ix_, n.inputs[1 - chain]);
-        if (!s) return false;
-        ops.push_back({div ? "div" : "mul", *s, "", g_.initializers.at(n.inputs[1 - chain]).rank()});
-        v = n.inputs[chain];
+        if (auto s = scalar_const(g_, ix_, n.inputs[1 - chain])) {
+          ops.push_back({div ? "div" : "mul", *s, "", g_.initializers.at(n.inputs[1 - chain]).rank()});
+          v = n.inputs[chain];
+        } else {
+          // By a tensor made apart from the scores (GPT-2 divides by sqrt(head_dim) computed from
+          // the value's Shape): the kernel broadcasts it like an added mask.
+          chain = pick_chain(n);
+          if (chain < 0 || (div && chain != 0)) return false;
+          ops.push_back({div ? "div" : "mul", 0, n.inputs[1 - chain]});
+          v = n.inputs[chain];
+        }
       } else if (is_onnx(n, "Reshape") && n.inputs.size() == 2) {
         ops.push_back({"reshape", 0, n.inputs[1]});  // only where the product is 3-D (below)
         v = n.inputs[0];
@@ -167,11 +179,19 @@ class Matcher {
     dead_.insert(p);
     std::string k4 = g_.nodes[p].inputs[0];
 
-    // Probabilities -> MatMul(., V4) -> Transpose 0213.
-    const auto& sc = ix_.consumers(sm.outputs[0]);
-    if (!ix_.used_only_by(sm.outputs[0], 1) || sc[0] < 0 || taken_.count(sc[0])) return false;
+    // Probabilities [-> Cast to float (GPT-2's, a no-op here)] -> MatMul(., V4) -> Transpose 0213.
+    std::string probs = sm.outputs[0];
+    if (ix_.used_only_by(probs, 1) && ix_.consumers(probs)[0] >= 0 && !taken_.count(ix_.consumers(probs)[0])) {
+      const Node& c = g_.nodes[ix_.consumers(probs)[0]];
+      if (is_onnx(c, "Cast") && c.attr_int("to", 0) == (int64_t)DType::F32) {
+        dead_.insert(ix_.consumers(probs)[0]);
+        probs = c.outputs[0];
+      }
+    }
+    const auto& sc = ix_.consumers(probs);
+    if (!ix_.used_only_by(probs, 1) || sc[0] < 0 || taken_.count(sc[0])) return false;
     const Node& pv = g_.nodes[sc[0]];
-    if (!is_onnx(pv, "MatMul") || pv.inputs.size() != 2 || pv.inputs[0] != sm.outputs[0]) return false;
+    if (!is_onnx(pv, "MatMul") || pv.inputs.size() != 2 || pv.inputs[0] != probs) return false;
     dead_.insert(sc[0]);
     // V side: Transpose 0213 <- Reshape output (token-major), or a value that is [b, H, t, Dv]
     // already (head-major: a KV cache's Concat of Transposes, a rank-4 graph input).
@@ -193,6 +213,9 @@ class Matcher {
     if (!has_perm(out_t, {0, 2, 1, 3})) return false;
     dead_.insert(pc[0]);
 
+    // A tensor the score ops read must not be made by a node the fusion removes.
+    for (const auto& op : ops)
+      if (!op.tensor.empty() && dead_.count(ix_.producer(op.tensor))) return false;
     build(sm_i, q4, k4, v4, out_t.outputs[0], k_heads, v_heads, q_scale, q_scale_op, ops, fused);
     return true;
   }
@@ -493,7 +516,7 @@ class Matcher {
     if (p < 0) return false;
     const Node& n = g_.nodes[p];
     if (has_perm(n, {0, 2, 1, 3})) return true;
-    if (is_onnx(n, "Concat") && n.attr_int("axis", 0) == 2 && !n.inputs.empty()) {
+    if (is_onnx(n, "Concat") && (n.attr_int("axis", 0) == 2 || n.attr_int("axis", 0) == -2) && !n.inputs.empty()) {
       for (const auto& in : n.inputs)
         if (head_major(in, depth + 1)) return true;
     }
@@ -514,9 +537,43 @@ class Matcher {
   ShapeSymbols ss_{g_, ix_};
 };
 
+// Shape(Transpose(x, perm)) -> Gather(Shape(x), perm) where x is a Reshape's output (a projection
+// split into heads): the same values, and the Transpose keeps only its real readers (GPT-2 reads the
+// query length from the transposed query's Shape, which would otherwise keep that Transpose out of
+// the fusion). The attention's output Transpose keeps its Shapes: it stays the fused node's output.
+void read_shapes_before_transposes(Graph& g) {
+  GraphIndex ix(g);
+  std::vector<Node> added;
+  for (Node& s : g.nodes) {
+    if (!is_onnx(s, "Shape") || s.inputs.size() != 1 || s.outputs.size() != 1 || s.has_attr("start") ||
+        s.has_attr("end"))
+      continue;
+    const int t = ix.producer(s.inputs[0]);
+    if (t < 0 || !is_onnx(g.nodes[t], "Transpose") || !g.nodes[t].has_attr("perm") || g.nodes[t].inputs.size() != 1)
+      continue;
+    const int r = ix.producer(g.nodes[t].inputs[0]);
+    if (r < 0 || !is_onnx(g.nodes[r], "Reshape")) continue;
+    const std::vector<int64_t> perm = g.nodes[t].attr_ints("perm");
+    const std::string out = s.outputs[0], perm_name = out + "_perm";
+    if (g.is_initializer(perm_name)) continue;
+    g.initializers[perm_name] = Tensor::from_vector<int64_t>({(int64_t)perm.size()}, perm);
+    s.inputs[0] = g.nodes[t].inputs[0];
+    s.outputs[0] = out + "_before_transpose";
+    Node gather;
+    gather.name = s.name + "_permuted";
+    gather.op_type = "Gather";
+    gather.inputs = {s.outputs[0], perm_name};
+    gather.outputs = {out};
+    gather.attributes["axis"] = attr_int(0);
+    added.push_back(std::move(gather));
+  }
+  replace_nodes(g, {}, std::move(added));
+}
+
 }  // namespace
 
 int fuse_attention(Graph& g) {
+  read_shapes_before_transposes(g);
   GraphIndex ix(g);
   std::unordered_set<int> dead;
   std::vector<Node> added;

@@ -42,7 +42,8 @@ int fuse_conv_activation(Graph& g);
 // kiln:NhwcConv, with kiln:Layout changes only where values enter or leave (returns the Conv count).
 int conv_channels_last(Graph& g);
 // Attention as torch.onnx.export writes it (Reshape/Transpose, MatMul, scale, mask Add/Where,
-// Softmax, MatMul, Transpose) -> kiln:Attention on the Reshape outputs (session-time only).
+// Softmax, MatMul, Transpose; DistilBERT, BERT, T5, BART, GPT-2) -> kiln:Attention on the Reshape
+// outputs (session-time only).
 int fuse_attention(Graph& g);
 // A decoder step's KV caches kept time-major and appended in place: Concat(past, new, axis 2) read
 // by kiln:Attention -> kiln:KvAppend (passes/kv_cache_time_major.cc). Returns the caches changed.

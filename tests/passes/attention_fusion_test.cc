@@ -335,6 +335,88 @@ TEST(AttentionFusion, DecoderStepWithCache) {
   for (const auto& [name, ref] : ort) EXPECT_LE(test::relative_error(got.at(name), ref), 2e-5) << name;
 }
 
+// GPT-2's decoder step as torch.onnx.export writes it (transformers' GPT2Attention): the cache
+// concatenated along axis -2, the scores divided by sqrt(head_dim) computed from the value's Shape
+// (a tensor, not a constant), a causal mask sliced from a constant buffer with the lengths read from
+// the transposed query's and the key's Shapes, Where(mask, scores, fill), an added padding mask, and a
+// Cast after the Softmax. One kiln:Attention, ONNX Runtime's outputs; with kv_cache_in_place both
+// caches become kiln:KvAppend.
+TEST(AttentionFusion, Gpt2DecoderStep) {
+  const int64_t B = 2, P = 7, H = 4, D = 16, C = H * D, L = 32;
+  GraphBuilder b("gpt2_step", 13);
+  auto dim = [](int64_t v) { return Dim{v, ""}; };
+  std::string x = b.input("x", DType::F32, {dim(B), dim(1), dim(C)});
+  std::string past_k = b.input("past_k", DType::F32, {dim(B), dim(H), Dim{std::nullopt, "past"}, dim(D)});
+  std::string past_v = b.input("past_v", DType::F32, {dim(B), dim(H), Dim{std::nullopt, "past"}, dim(D)});
+  std::string pad = b.input("pad", DType::F32, {dim(B), dim(1), dim(1), Dim{std::nullopt, "total"}});
+  auto heads = [&](uint32_t seed) {
+    std::string h = b.op("MatMul", {x, b.initializer("W" + std::to_string(seed), random_tensor({C, C}, seed, 0.3f))});
+    return b.op("Transpose", {b.op("Reshape", {h, b.const_i64({0, -1, H, D})})}, {{"perm", attr_ints({0, 2, 1, 3})}});
+  };
+  std::string q = heads(1);
+  std::string present_k = b.op("Concat", {past_k, heads(2)}, {{"axis", attr_int(-2)}});
+  std::string present_v = b.op("Concat", {past_v, heads(3)}, {{"axis", attr_int(-2)}});
+  auto length = [&](const std::string& v, int64_t axis) {
+    return b.op("Gather", {b.op("Shape", {v}), b.const_i64({axis}, true)}, {{"axis", attr_int(0)}});
+  };
+  std::string scores = b.op("MatMul", {q, b.op("Transpose", {present_k}, {{"perm", attr_ints({0, 1, 3, 2})}})});
+  std::string root = b.op("Sqrt", {b.op("Cast", {length(present_v, 3)}, {{"to", attr_int((int64_t)DType::F32)}})});
+  scores = b.op("Div", {scores, root});
+  Tensor causal(DType::Bool, {1, 1, L, L});
+  for (int64_t i = 0; i < L; ++i)
+    for (int64_t j = 0; j < L; ++j) causal.data<bool>()[i * L + j] = j <= i;
+  std::string qlen = length(q, 2), klen = length(present_k, 2);
+  auto vec = [&](const std::string& scalar) { return b.op("Unsqueeze", {scalar, b.const_i64({0})}); };
+  std::string starts = b.op("Concat", {vec(b.op("Sub", {klen, qlen})), b.const_i64({0})}, {{"axis", attr_int(0)}});
+  std::string ends = b.op("Concat", {vec(klen), vec(klen)}, {{"axis", attr_int(0)}});
+  std::string mask = b.op("Slice", {b.initializer("causal", causal), starts, ends, b.const_i64({2, 3})});
+  Tensor fill = Tensor::scalar<float>(-3.4e38f);
+  scores = b.op("Where", {mask, scores, b.initializer("fill", fill)});
+  scores = b.op("Add", {scores, pad});
+  std::string probs = b.op("Cast", {b.op("Softmax", {scores}, {{"axis", attr_int(-1)}})},
+                           {{"to", attr_int((int64_t)DType::F32)}});
+  std::string o = b.op("Transpose", {b.op("MatMul", {probs, present_v})}, {{"perm", attr_ints({0, 2, 1, 3})}});
+  b.output(b.op("Reshape", {o, b.const_i64({0, -1, C})}), "y", DType::F32, {dim(B), dim(1), dim(C)});
+  b.output(present_k, "present_k", DType::F32, {dim(B), dim(H), Dim{std::nullopt, "total"}, dim(D)});
+  b.output(present_v, "present_v", DType::F32, {dim(B), dim(H), Dim{std::nullopt, "total"}, dim(D)});
+  Model m = b.finish();
+  // The exporter names the Concat's output present.*; GraphBuilder::output adds an Identity instead.
+  for (const std::string out : {"present_k", "present_v"}) {
+    auto id = std::find_if(m.graph.nodes.begin(), m.graph.nodes.end(),
+                           [&](const Node& n) { return n.op_type == "Identity" && n.outputs[0] == out; });
+    ASSERT_NE(id, m.graph.nodes.end());
+    const std::string value = id->inputs[0];
+    m.graph.nodes.erase(id);
+    for (Node& n : m.graph.nodes) {
+      for (std::string& i : n.inputs)
+        if (i == value) i = out;
+      for (std::string& o : n.outputs)
+        if (o == value) o = out;
+    }
+  }
+
+  test::ScratchDir dir("kiln-attn");
+  std::string path = (dir.path / "gpt2_step.onnx").string();
+  save_model(m, path);
+  Session s(path);
+  EXPECT_EQ(test::count_op(s.model().graph, "kiln", "Attention"), 1);
+  EXPECT_EQ(test::count_op(s.model().graph, "", "Softmax"), 0);
+  SessionOptions grow;
+  grow.kv_cache_in_place = true;
+  EXPECT_EQ(test::count_op(Session(path, grow).model().graph, "kiln", "KvAppend"), 2);
+  KILN_REQUIRE(!test::ort_peer().empty(), "ONNX Runtime peer (make peers)");
+  Tensor pad_mask(DType::F32, {B, 1, 1, P + 1});
+  for (int64_t r = 0; r < B; ++r)
+    for (int64_t j = 0; j <= P; ++j) pad_mask.data<float>()[r * (P + 1) + j] = r == 1 && j < 2 ? -3.4e38f : 0.f;
+  NamedTensors feeds{{"x", random_tensor({B, 1, C}, 31, 1.0f)},
+                     {"past_k", random_tensor({B, H, P, D}, 32, 1.0f)},
+                     {"past_v", random_tensor({B, H, P, D}, 33, 1.0f)},
+                     {"pad", pad_mask}};
+  NamedTensors ort = test::run_ort(path, feeds, dir.path.string());
+  NamedTensors got = s.run(feeds);
+  for (const auto& [name, ref] : ort) EXPECT_LE(test::relative_error(got.at(name), ref), 2e-5) << name;
+}
+
 }  // namespace
 
 // A 16-bit float model (Optimum's --fp16 export of T5: unscaled scores, a position bias) fuses too:

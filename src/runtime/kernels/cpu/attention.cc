@@ -6,7 +6,8 @@
 // row of a time-major cache holds each row's past steps; output [b, s, H, Dv], which is the exporter's
 // Transpose(MatMul(Softmax(scores), V), 0213): the following Reshape to [b, s, H*Dv] is a view.
 //   scores = Q' K^T with Q' = q_scale_op(q, q_scale) when q_scale is set
-//   score_ops, in order: mul/div by a scalar; add a tensor broadcast to [b, H, s, t];
+//   score_ops, in order: mul/div by a scalar, or by a tensor broadcast to [b, H, s, t] (GPT-2's
+//   sqrt(head_dim) from a Shape); add a tensor broadcast to [b, H, s, t];
 //   where_true (cond ? fill : x) / where_false (cond ? x : fill), cond broadcast, nonzero = true
 //   out = softmax(scores, last axis) V
 // Work is split into blocks of query rows of one (batch, head): the block's scores are made by one
@@ -86,8 +87,10 @@ class AttentionKernel : public OpKernel {
       else KILN_CHECK(false, BadModel, "{}: unknown score op '{}'", n.label(), k);
       op.scalar = scalars[i];
       op.input = (int)inputs[i];
-      bool needs_input = op.kind == OpKind::Add || op.kind == OpKind::WhereTrue || op.kind == OpKind::WhereFalse;
-      KILN_CHECK(needs_input == (op.input >= 3 && op.input < (int)n.inputs.size()), BadModel,
+      const bool needs_input = op.kind == OpKind::Add || op.kind == OpKind::WhereTrue || op.kind == OpKind::WhereFalse;
+      const bool may_take_input = op.kind == OpKind::Mul || op.kind == OpKind::Div;  // a scalar or a tensor
+      const bool has_input = op.input >= 3 && op.input < (int)n.inputs.size();
+      KILN_CHECK(has_input ? needs_input || may_take_input : !needs_input && op.input < 0, BadModel,
                  "{}: score op {} has a bad input index", n.label(), k);
       ops_.push_back(op);
     }
@@ -95,7 +98,7 @@ class AttentionKernel : public OpKernel {
     // alpha: (x / 8) rounds exactly like x * 0.125, and scaling a rounded sum by 2^k is exact.
     while (first_op_ < ops_.size()) {
       const ScoreOp& op = ops_[first_op_];
-      if ((op.kind != OpKind::Mul && op.kind != OpKind::Div) || !power_of_two(op.scalar)) break;
+      if ((op.kind != OpKind::Mul && op.kind != OpKind::Div) || op.input >= 0 || !power_of_two(op.scalar)) break;
       alpha_ *= op.kind == OpKind::Mul ? op.scalar : 1.0f / op.scalar;
       ++first_op_;
     }
@@ -177,8 +180,9 @@ class AttentionKernel : public OpKernel {
     for (size_t i = 0; i < ops_.size(); ++i) {
       if (ops_[i].input < 0) continue;
       const Tensor& t = *in[(size_t)ops_[i].input];
-      if (ops_[i].kind == OpKind::Add && t.dtype() != DType::F32) unsupported("adds float32 tensors only");
-      if (ops_[i].kind != OpKind::Add && !where_type_ok(t.dtype()))
+      const bool arithmetic = ops_[i].kind == OpKind::Add || ops_[i].kind == OpKind::Mul || ops_[i].kind == OpKind::Div;
+      if (arithmetic && t.dtype() != DType::F32) unsupported("scales or adds float32 tensors only");
+      if (!arithmetic && !where_type_ok(t.dtype()))
         unsupported(fmt::format("does not take a mask of type {}", dtype_name(t.dtype())));
       if (t.rank() > 4) unsupported("got a mask of rank above 4");
       Shape full(4 - t.rank(), 1);
@@ -344,10 +348,19 @@ class AttentionKernel : public OpKernel {
   static void apply(const ScoreOp& op, const Broadcast4& bc, float* row, int64_t b, int64_t h, int64_t i, int64_t T) {
     switch (op.kind) {
       case OpKind::Mul:
-        for (int64_t j = 0; j < T; ++j) row[j] *= op.scalar;
-        return;
       case OpKind::Div:
-        for (int64_t j = 0; j < T; ++j) row[j] /= op.scalar;
+        if (op.input < 0) {
+          if (op.kind == OpKind::Mul)
+            for (int64_t j = 0; j < T; ++j) row[j] *= op.scalar;
+          else
+            for (int64_t j = 0; j < T; ++j) row[j] /= op.scalar;
+        } else {  // by a tensor broadcast to the scores
+          const float* a = bc.t->data<float>() + b * bc.sb + h * bc.sh + i * bc.ss;
+          if (op.kind == OpKind::Mul)
+            for (int64_t j = 0; j < T; ++j) row[j] *= a[j * bc.st];
+          else
+            for (int64_t j = 0; j < T; ++j) row[j] /= a[j * bc.st];
+        }
         return;
       case OpKind::Add: {
         const float* a = bc.t->data<float>() + b * bc.sb + h * bc.sh + i * bc.ss;
