@@ -26,7 +26,7 @@ TextGenerationPipeline::TextGenerationPipeline(std::unique_ptr<ModelDir> dir, Pi
   auto plain = dir_->find_graph("decoder_model");
   auto past = dir_->find_graph("decoder_with_past_model");
   auto single = dir_->find_graph("model");
-  if (merged) {
+  if (merged && !(plain && past)) {  // the two-graph layout first: its caches grow in place (text2text.cc)
     decoder_.merged = dir_->open(*merged);
   } else if (plain) {
     decoder_.no_past = dir_->open(*plain);
