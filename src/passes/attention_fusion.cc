@@ -554,18 +554,11 @@ void read_shapes_before_transposes(Graph& g) {
     const int r = ix.producer(g.nodes[t].inputs[0]);
     if (r < 0 || !is_onnx(g.nodes[r], "Reshape")) continue;
     const std::vector<int64_t> perm = g.nodes[t].attr_ints("perm");
-    const std::string out = s.outputs[0], perm_name = out + "_perm";
+    const std::string perm_name = s.outputs[0] + "_perm";
     if (g.is_initializer(perm_name)) continue;
     g.initializers[perm_name] = Tensor::from_vector<int64_t>({(int64_t)perm.size()}, perm);
     s.inputs[0] = g.nodes[t].inputs[0];
-    s.outputs[0] = out + "_before_transpose";
-    Node gather;
-    gather.name = s.name + "_permuted";
-    gather.op_type = "Gather";
-    gather.inputs = {s.outputs[0], perm_name};
-    gather.outputs = {out};
-    gather.attributes["axis"] = attr_int(0);
-    added.push_back(std::move(gather));
+    added.push_back(gather_shape_output(s, "_before_transpose", perm_name));
   }
   replace_nodes(g, {}, std::move(added));
 }

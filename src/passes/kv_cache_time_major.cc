@@ -130,18 +130,7 @@ int keep_kv_cache_time_major(Graph& g) {
       g.nodes[node].attributes[attr] = attr_string("tbhd");
       attentions.insert(node);
     }
-    for (int s : shapes) {
-      Node& shape = g.nodes[s];
-      const std::string declared = shape.outputs[0];
-      shape.outputs[0] = declared + "_time_major";
-      Node gather;
-      gather.name = shape.name + "_declared_order";
-      gather.op_type = "Gather";
-      gather.inputs = {shape.outputs[0], perm_name};
-      gather.outputs = {declared};
-      gather.attributes["axis"] = attr_int(0);
-      added.push_back(std::move(gather));
-    }
+    for (int s : shapes) added.push_back(gather_shape_output(g.nodes[s], "_time_major", perm_name));
     to_time_major(in);
     to_time_major(*out);
     for (const std::string& name : {in.name, present})

@@ -75,6 +75,18 @@ int absorb_residual_adds(Graph& g, const std::function<bool(const Node&)>& accep
   return absorbed;
 }
 
+Node gather_shape_output(Node& shape, const std::string& suffix, const std::string& perm_name) {
+  const std::string out = shape.outputs[0];
+  shape.outputs[0] = out + suffix;
+  Node gather;
+  gather.name = shape.name + suffix + "_gather";
+  gather.op_type = "Gather";
+  gather.inputs = {shape.outputs[0], perm_name};
+  gather.outputs = {out};
+  gather.attributes["axis"] = attr_int(0);
+  return gather;
+}
+
 int replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added) {
   if (added.empty() && dead.empty()) return 0;
   int n = (int)added.size();

@@ -47,6 +47,11 @@ std::optional<ResidualAdd> sole_residual_add(const Graph& g, const GraphIndex& i
 int absorb_residual_adds(Graph& g, const std::function<bool(const Node&)>& accepts,
                          const std::function<void(Node&, const std::string&)>& attach);
 
+// Makes `shape` (a Shape node) write its value under `out + suffix` and returns the Gather(that,
+// perm_name, axis 0) node that writes `out`, its old output, with the dimensions reordered: the
+// readers then see the shape of a value that is kept in another axis order.
+Node gather_shape_output(Node& shape, const std::string& suffix, const std::string& perm_name);
+
 // Removes the nodes whose indices are in `dead` and appends `added`, then re-sorts the graph;
 // returns how many nodes were added (a fusion pass's count of fused groups). Nothing to do: 0.
 int replace_nodes(Graph& g, const std::unordered_set<int>& dead, std::vector<Node> added);
