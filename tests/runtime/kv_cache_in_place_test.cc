@@ -6,6 +6,7 @@
 // overwritten.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <set>
 
@@ -18,30 +19,26 @@ using namespace kiln;
 
 namespace {
 
-// [b, H, t, D] <-> [t, b, H, D], written out element by element.
-Tensor to_time_major(const Tensor& x) {
-  const int64_t B = x.dim(0), H = x.dim(1), T = x.dim(2), D = x.dim(3);
-  Tensor out(x.dtype(), {T, B, H, D});
+// x with its 4 axes in the order `perm` (out axis a = x's axis perm[a]), element by element.
+Tensor permute4(const Tensor& x, const std::array<int, 4>& perm) {
+  Shape shape(4, 0);
+  for (int a = 0; a < 4; ++a) shape[a] = x.dim(perm[a]);
+  Tensor out(x.dtype(), shape);
   const float* s = x.data<float>();
   float* d = out.data<float>();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t k = 0; k < D; ++k) d[((t * B + b) * H + h) * D + k] = s[((b * H + h) * T + t) * D + k];
+  int64_t i[4];
+  for (i[0] = 0; i[0] < x.dim(0); ++i[0])
+    for (i[1] = 0; i[1] < x.dim(1); ++i[1])
+      for (i[2] = 0; i[2] < x.dim(2); ++i[2])
+        for (i[3] = 0; i[3] < x.dim(3); ++i[3]) {
+          const int64_t o = ((i[perm[0]] * shape[1] + i[perm[1]]) * shape[2] + i[perm[2]]) * shape[3] + i[perm[3]];
+          d[o] = s[((i[0] * x.dim(1) + i[1]) * x.dim(2) + i[2]) * x.dim(3) + i[3]];
+        }
   return out;
 }
-
-Tensor to_head_major(const Tensor& x) {
-  const int64_t T = x.dim(0), B = x.dim(1), H = x.dim(2), D = x.dim(3);
-  Tensor out(x.dtype(), {B, H, T, D});
-  const float* s = x.data<float>();
-  float* d = out.data<float>();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t k = 0; k < D; ++k) d[((b * H + h) * T + t) * D + k] = s[((t * B + b) * H + h) * D + k];
-  return out;
-}
+// [b, H, t, D] <-> [t, b, H, D]
+Tensor to_time_major(const Tensor& x) { return permute4(x, {2, 0, 1, 3}); }
+Tensor to_head_major(const Tensor& x) { return permute4(x, {1, 2, 0, 3}); }
 
 SessionOptions in_place() {
   SessionOptions o;

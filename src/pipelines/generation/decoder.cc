@@ -86,6 +86,8 @@ CachedDecoder::CachedDecoder(DecoderGraphs graphs, int64_t rows, Tensor encoder_
     : g_(std::move(graphs)), rows_(rows), enc_hidden_(std::move(encoder_hidden)), enc_mask_(std::move(encoder_mask)),
       use_cache_(use_cache), source_(rows), ids_(rows) {
   for (int64_t r = 0; r < rows; ++r) source_[r] = r;
+  if (g_.with_past)
+    for (const auto& v : g_.with_past->inputs()) takes_rows_ = takes_rows_ || (v.name == "cache_rows" && v.optional);
   KILN_CHECK(g_.no_past || g_.merged || g_.with_past, BadModel, "no decoder graph to run");
   if (!g_.with_past && !g_.merged) use_cache_ = false;
   if (!g_.no_past && !g_.merged && g_.with_past) use_cache_ = true;  // a with-past-only graph starts from an empty past
@@ -221,10 +223,7 @@ void CachedDecoder::select(const std::vector<int64_t>& rows) {
   const bool same_sources = source == source_;
   // The time-major caches (the with-past graph's, appended in place) are not copied when the graph
   // takes cache_rows and the row count stays: rows_table_ records where each row's steps are.
-  bool takes_rows = false;
-  if (g_.with_past)
-    for (const auto& v : g_.with_past->inputs()) takes_rows = takes_rows || (v.name == "cache_rows" && v.optional);
-  const bool by_table = takes_rows && (int64_t)rows.size() == rows_ && !time_major_.empty();
+  const bool by_table = takes_rows_ && (int64_t)rows.size() == rows_ && !time_major_.empty();
   for (auto& [k, t] : cache_) {
     if (same_sources && is_cross_attention(k)) continue;
     if (!time_major_.count(k)) t = pipelines::take_rows(t, rows);

@@ -58,6 +58,7 @@ class CachedDecoder : public StepModel {
   // t < rows_width_, in row r after. Empty: every row's steps are in its own row.
   std::vector<int64_t> rows_table_;
   int64_t rows_width_ = 0;
+  bool takes_rows_ = false;  // the with-past graph takes cache_rows
   // Per row, the input it was made from (select() repeats inputs for their beams): rows with the
   // same source share what the encoder made.
   std::vector<int64_t> source_;
