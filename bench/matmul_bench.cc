@@ -156,6 +156,7 @@ void BM_MatMulF32(benchmark::State& state) {
 
 void Shapes(benchmark::internal::Benchmark* b) {
   b->Args({1024, 1024, 1024, 1, 0});  // a large square product, for the library's best case
+  b->Args({1, 512, 512, 1, 1});        // a decoder step's, hot: the per-call cost beside the weights' read
   for (int64_t m : {128, 4096}) {
     for (int own : {1, 0}) {
       b->Args({m, 768, 768, 1, own});
@@ -201,6 +202,9 @@ BENCHMARK(BM_MatMulF32ColdB)
     // A decoder step's products (T5-small, batch 1 and 8: attention 512 x 512, the vocabulary 512 x 32128).
     ->Args({1, 512, 512, 1})
     ->Args({1, 512, 512, 0})
+    ->Args({1, 512, 2048, 1})
+    ->Args({1, 2048, 512, 1})
+    ->Args({1, 512, 32128, 1})
     ->Args({8, 512, 512, 1})
     ->Args({8, 512, 512, 0})
     ->Args({8, 512, 32128, 1})

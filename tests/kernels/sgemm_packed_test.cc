@@ -110,6 +110,27 @@ TEST(PackedSgemm, TwoThreadsGiveTheSameBits) {
   }
 }
 
+// Fewer rows than a tile (a decoder step's) walk B in memory order, a panel's K blocks and then the
+// next panel's, where taller products take each K block across all panels: each row's sums are the
+// same blocks added in the same order, so the rows come out as they do inside a taller product.
+TEST(PackedSgemm, FewRowsGiveTheBitsOfATallerProduct) {
+  if (!PackedSgemmB::available()) GTEST_SKIP() << "kiln's float kernel needs AVX-512 (oneDNN serves this CPU)";
+  const int64_t k = 700, n = 330, tall = 24;
+  auto a = normal(tall * k, 10), b = normal(k * n, 11, 0.05f), bias = normal(n, 12), res = normal(tall * n, 13);
+  PackedSgemmB packed(b.data(), k, n, false);
+  for (int threads : {1, 2})
+    for (bool g : {false, true}) {
+      ThreadScope scope(threads);
+      std::vector<float> all(tall * n), few(tall * n);
+      packed.run(tall, a.data(), k, all.data(), n, 1.f, false, bias.data(), g, g ? nullptr : res.data());
+      for (int64_t m : {1, 5, 11}) {
+        packed.run(m, a.data(), k, few.data(), n, 1.f, false, bias.data(), g, g ? nullptr : res.data());
+        for (int64_t i = 0; i < m * n; ++i)
+          ASSERT_EQ(few[i], all[i]) << "m " << m << " at " << i << " threads " << threads << " gelu " << g;
+      }
+    }
+}
+
 // Through DnnlMatMul: with kiln's kernel and with oneDNN's K-chunks of 256 (kiln's kernel turned off)
 // the products agree (both sum each block of 256 k from zero in k order, then add the blocks into C in
 // order: on the machine this was written on they agree bit for bit; the bound leaves room for another

@@ -62,8 +62,8 @@ KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, i
       if ((k & 3) == 0 && (k >> 2) < pf_lines) _mm_prefetch((const char*)(pf + (k >> 2) * 16), _MM_HINT_T1);
     if constexpr (PF == kWhole)
       if (2 * k + 1 < pf_lines) {
-        _mm_prefetch((const char*)(pf + 2 * k * 16), _MM_HINT_T1);
-        _mm_prefetch((const char*)(pf + (2 * k + 1) * 16), _MM_HINT_T1);
+        _mm_prefetch((const char*)(pf + 2 * k * 16), _MM_HINT_T0);
+        _mm_prefetch((const char*)(pf + (2 * k + 1) * 16), _MM_HINT_T0);
       }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
@@ -229,6 +229,7 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
                        const float* bias, bool gelu, const float* residual) const {
   if (M <= 0 || N_ <= 0) return;
   const float* packed = static_cast<const float*>(data_->data());
+  const float* packed_end = packed + data_->size() / sizeof(float);
   if (K_ == 0) {
     for (int64_t i = 0; i < M; ++i) {
       float* row = c + i * ldc;
@@ -259,6 +260,31 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
       const int64_t p0 = panels_ * g / groups, p1 = panels_ * (g + 1) / groups;
       if (mb != packed_mb) pack_a(rows, K_, a + m0 * lda, lda, ap);
       packed_mb = mb;
+      if (rows < kRows) {
+        // One tile of rows (a decoder step's): B is read once, so take it in memory order, each
+        // panel's K blocks in turn and then the next panel's, one stream the tile fetches ahead of
+        // itself. (The K blocks of a panel still add up in the same order, so the sums are the same.)
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t n0 = p * kPanel, cols = std::min(kPanel, N_ - n0);
+          const int64_t w = (cols + 15) / 16 * 16;
+          for (int64_t k0 = 0; k0 < K_; k0 += kBlockK) {
+            const int64_t kc = std::min(kBlockK, K_ - k0);
+            const bool last = k0 + kc == K_;
+            Epilogue e{alpha, k0 > 0 || accumulate, last && bias ? bias + n0 : nullptr,
+                       last && residual ? residual + m0 * ldc + n0 : nullptr};
+            const float* blk = packed + K_ * n0 + k0 * w;
+            // The next kc * kPanel floats in memory: this panel's next block, or the next panel's first.
+            const float* pf = blk + kc * w;
+            if (pf + kc * kPanel > packed_end) pf = nullptr;
+            panel_block(rows, kc, ap + k0 * kRows, blk, cols, c + m0 * ldc + n0, ldc, e, pf);
+          }
+        }
+        if (gelu) {
+          const int64_t n0 = p0 * kPanel, cols = std::min(p1 * kPanel, N_) - n0;
+          for (int64_t i = 0; i < rows; ++i) vec::gelu_erf(c + (m0 + i) * ldc + n0, c + (m0 + i) * ldc + n0, cols);
+        }
+        continue;
+      }
       for (int64_t k0 = 0; k0 < K_; k0 += kBlockK) {
         const int64_t kc = std::min(kBlockK, K_ - k0);
         const bool last = k0 + kc == K_;
