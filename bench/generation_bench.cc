@@ -138,6 +138,10 @@ int main(int argc, char** argv) {
     // Encoder + every step + the generation loop's own work, as gen-bench.js's total_ms.
     j["total_ms"] = median(total_ms);
     j["tokens_per_s"] = (double)rows.size() * new_tokens / (median(total_ms) / 1000.0);
+    // Every run's total and first step: on a shared VM single runs stall (a first step of 20-90 ms
+    // instead of 5 was seen in 1 run of 3), and the spread says how far the median can be trusted.
+    j["total_ms_runs"] = total_ms;
+    j["step_1_ms_runs"] = steps[0];
     for (int s : {1, 16, 64})
       if (s <= new_tokens) j["step_" + std::to_string(s) + "_ms"] = median(steps[s - 1]);
     for (int upto : {16, 64})
