@@ -260,50 +260,40 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
       const int64_t p0 = panels_ * g / groups, p1 = panels_ * (g + 1) / groups;
       if (mb != packed_mb) pack_a(rows, K_, a + m0 * lda, lda, ap);
       packed_mb = mb;
+      // One K block of one panel, fetching `next` meanwhile.
+      auto block = [&](int64_t p, int64_t k0, bool in_memory_order) {
+        const int64_t n0 = p * kPanel, cols = std::min(kPanel, N_ - n0);
+        const int64_t w = (cols + 15) / 16 * 16;
+        const int64_t kc = std::min(kBlockK, K_ - k0);
+        const bool last = k0 + kc == K_;
+        Epilogue e{alpha, k0 > 0 || accumulate, last && bias ? bias + n0 : nullptr,
+                   last && residual ? residual + m0 * ldc + n0 : nullptr};
+        const float* blk = packed + K_ * n0 + k0 * w;
+        const float* next = nullptr;
+        if (in_memory_order) {
+          // The next kc * kPanel floats in memory: this panel's next block, or the next panel's first.
+          next = blk + kc * w;
+          if (next + kc * kPanel > packed_end) next = nullptr;
+        } else if (p + 1 < p1 && p + 1 < panels_ - 1) {
+          next = packed + K_ * (n0 + kPanel) + k0 * kPanel;  // the next panel's block
+        } else if (p + 1 == p1 && !last) {
+          next = packed + K_ * (p0 * kPanel) + (k0 + kc) * kPanel;  // the next K block's first panel
+        }
+        panel_block(rows, kc, ap + k0 * padded, blk, cols, c + m0 * ldc + n0, ldc, e, next);
+      };
       if (rows < kRows) {
         // One tile of rows (a decoder step's): B is read once, so take it in memory order, each
         // panel's K blocks in turn and then the next panel's, one stream the tile fetches ahead of
         // itself. (The K blocks of a panel still add up in the same order, so the sums are the same.)
-        for (int64_t p = p0; p < p1; ++p) {
-          const int64_t n0 = p * kPanel, cols = std::min(kPanel, N_ - n0);
-          const int64_t w = (cols + 15) / 16 * 16;
-          for (int64_t k0 = 0; k0 < K_; k0 += kBlockK) {
-            const int64_t kc = std::min(kBlockK, K_ - k0);
-            const bool last = k0 + kc == K_;
-            Epilogue e{alpha, k0 > 0 || accumulate, last && bias ? bias + n0 : nullptr,
-                       last && residual ? residual + m0 * ldc + n0 : nullptr};
-            const float* blk = packed + K_ * n0 + k0 * w;
-            // The next kc * kPanel floats in memory: this panel's next block, or the next panel's first.
-            const float* pf = blk + kc * w;
-            if (pf + kc * kPanel > packed_end) pf = nullptr;
-            panel_block(rows, kc, ap + k0 * kRows, blk, cols, c + m0 * ldc + n0, ldc, e, pf);
-          }
-        }
-        if (gelu) {
-          const int64_t n0 = p0 * kPanel, cols = std::min(p1 * kPanel, N_) - n0;
-          for (int64_t i = 0; i < rows; ++i) vec::gelu_erf(c + (m0 + i) * ldc + n0, c + (m0 + i) * ldc + n0, cols);
-        }
-        continue;
+        for (int64_t p = p0; p < p1; ++p)
+          for (int64_t k0 = 0; k0 < K_; k0 += kBlockK) block(p, k0, true);
+      } else {
+        for (int64_t k0 = 0; k0 < K_; k0 += kBlockK)
+          for (int64_t p = p0; p < p1; ++p) block(p, k0, false);
       }
-      for (int64_t k0 = 0; k0 < K_; k0 += kBlockK) {
-        const int64_t kc = std::min(kBlockK, K_ - k0);
-        const bool last = k0 + kc == K_;
-        for (int64_t p = p0; p < p1; ++p) {
-          const int64_t n0 = p * kPanel, cols = std::min(kPanel, N_ - n0);
-          const int64_t w = (cols + 15) / 16 * 16;
-          Epilogue e{alpha, k0 > 0 || accumulate, last && bias ? bias + n0 : nullptr,
-                     last && residual ? residual + m0 * ldc + n0 : nullptr};
-          float* cp = c + m0 * ldc + n0;
-          // The block after this one: the next panel's, or the next K block's first panel.
-          const float* pf = nullptr;
-          if (p + 1 < p1 && p + 1 < panels_ - 1) pf = packed + K_ * (n0 + kPanel) + k0 * kPanel;
-          else if (p + 1 == p1 && !last) pf = packed + K_ * (p0 * kPanel) + (k0 + kc) * kPanel;
-          panel_block(rows, kc, ap + k0 * padded, packed + K_ * n0 + k0 * w, cols, cp, ldc, e, pf);
-        }
-        if (last && gelu) {
-          const int64_t n0 = p0 * kPanel, cols = std::min(p1 * kPanel, N_) - n0;
-          for (int64_t i = 0; i < rows; ++i) vec::gelu_erf(c + (m0 + i) * ldc + n0, c + (m0 + i) * ldc + n0, cols);
-        }
+      if (gelu) {
+        const int64_t n0 = p0 * kPanel, cols = std::min(p1 * kPanel, N_) - n0;
+        for (int64_t i = 0; i < rows; ++i) vec::gelu_erf(c + (m0 + i) * ldc + n0, c + (m0 + i) * ldc + n0, cols);
       }
     }
   };
