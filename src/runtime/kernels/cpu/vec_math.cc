@@ -366,10 +366,69 @@ void layer_norm_rows_v(const float* x, float* y, int64_t rows, int64_t n, const 
   }
 }
 
-// Four rows of n (a multiple of 16) values with the operations of the loops of KILN_LAYER_NORM_BODY as
-// the compiler vectorises them: per row, one 16-lane accumulator over the row in order, its lanes then
-// added one by one from 0; the squares' sum with FMAs; the quotient corrected by its remainder; y =
-// q * scale + bias as one FMA. Rows whose deviation is 0 or not finite are redone by the loops.
+// kR rows of n (a multiple of 16) values, side by side, in an order spelled out here rather than left
+// to the compiler's vectoriser (which differs between -O2 and -O3): per row, one 16-lane accumulator
+// over the row in order, its lanes then added one by one from 0; the squares' sum with FMAs; the
+// quotient corrected by its remainder; y = q * scale + bias as one FMA. Each row's sums are its own
+// chain, so four rows at a time give the bits of one at a time and hide the adds' latency. Rows whose
+// deviation is 0 or not finite are redone by the loops of KILN_LAYER_NORM_BODY.
+template <int kR>
+KILN_TARGET(Avx512) void layer_norm_group_avx512(const float* x, float* y, int64_t n, const float* scale,
+                                                 const float* bias, float eps, float* mean, float* inv) {
+  const float fn = (float)n;
+  alignas(64) float lanes[kR][16];
+  __m512 acc[kR];
+#pragma GCC unroll 4
+  for (int j = 0; j < kR; ++j) acc[j] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16)
+#pragma GCC unroll 4
+    for (int j = 0; j < kR; ++j) acc[j] = _mm512_add_ps(acc[j], _mm512_loadu_ps(x + j * n + i));
+  float m[kR];
+#pragma GCC unroll 4
+  for (int j = 0; j < kR; ++j) _mm512_store_ps(lanes[j], acc[j]);
+  for (int j = 0; j < kR; ++j) {
+    float s = 0;
+    for (int l = 0; l < 16; ++l) s += lanes[j][l];
+    m[j] = s / fn;
+  }
+  __m512 mv[kR];
+#pragma GCC unroll 4
+  for (int j = 0; j < kR; ++j) {
+    acc[j] = _mm512_setzero_ps();
+    mv[j] = _mm512_set1_ps(m[j]);
+  }
+  for (int64_t i = 0; i < n; i += 16)
+#pragma GCC unroll 4
+    for (int j = 0; j < kR; ++j) {
+      const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + j * n + i), mv[j]);
+      acc[j] = _mm512_fmadd_ps(d, d, acc[j]);
+    }
+#pragma GCC unroll 4
+  for (int j = 0; j < kR; ++j) _mm512_store_ps(lanes[j], acc[j]);
+  for (int j = 0; j < kR; ++j) {
+    float v = 0;
+    for (int l = 0; l < 16; ++l) v += lanes[j][l];
+    const float sd = std::sqrt(v / fn + eps), iv = 1.0f / sd;
+    const float* xr = x + j * n;
+    float* yr = y + j * n;
+    if (mean) mean[j] = m[j];
+    if (inv) inv[j] = iv;
+    if (!(sd > 0 && sd < std::numeric_limits<float>::infinity())) {
+      float mm, vv;
+      layer_norm_v<Isa::Avx512>(xr, yr, n, scale, bias, eps, &mm, &vv);
+      continue;
+    }
+    const __m512 vsd = _mm512_set1_ps(sd), vinv = _mm512_set1_ps(iv);
+    for (int64_t i = 0; i < n; i += 16) {
+      const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(xr + i), mv[j]);
+      const __m512 q0 = _mm512_mul_ps(d, vinv);
+      const __m512 q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q0, vsd, d), vinv, q0);
+      const __m512 sc = _mm512_loadu_ps(scale + i);
+      _mm512_storeu_ps(yr + i, bias ? _mm512_fmadd_ps(q, sc, _mm512_loadu_ps(bias + i)) : _mm512_mul_ps(q, sc));
+    }
+  }
+}
+
 template <>
 KILN_TARGET(Avx512) void layer_norm_rows_v<Isa::Avx512>(const float* x, float* y, int64_t rows, int64_t n,
                                                        const float* scale, const float* bias, float eps, float* mean,
@@ -383,63 +442,13 @@ KILN_TARGET(Avx512) void layer_norm_rows_v<Isa::Avx512>(const float* x, float* y
     }
     return;
   }
-  constexpr int kR = 4;
-  const float fn = (float)n;
-  for (int64_t r0 = 0; r0 < rows; r0 += kR) {
-    const int g = (int)std::min<int64_t>(kR, rows - r0);
-    const float* xr[kR];
-    for (int j = 0; j < kR; ++j) xr[j] = x + (r0 + std::min(j, g - 1)) * n;  // a short group repeats its last row
-    alignas(64) float lanes[kR][16];
-    __m512 acc[kR];
-#pragma GCC unroll 4
-    for (int j = 0; j < kR; ++j) acc[j] = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16)
-#pragma GCC unroll 4
-      for (int j = 0; j < kR; ++j) acc[j] = _mm512_add_ps(acc[j], _mm512_loadu_ps(xr[j] + i));
-    float m[kR];
-#pragma GCC unroll 4
-    for (int j = 0; j < kR; ++j) _mm512_store_ps(lanes[j], acc[j]);
-    for (int j = 0; j < kR; ++j) {
-      float s = 0;
-      for (int l = 0; l < 16; ++l) s += lanes[j][l];
-      m[j] = s / fn;
-    }
-    __m512 mv[kR];
-#pragma GCC unroll 4
-    for (int j = 0; j < kR; ++j) {
-      acc[j] = _mm512_setzero_ps();
-      mv[j] = _mm512_set1_ps(m[j]);
-    }
-    for (int64_t i = 0; i < n; i += 16)
-#pragma GCC unroll 4
-      for (int j = 0; j < kR; ++j) {
-        const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(xr[j] + i), mv[j]);
-        acc[j] = _mm512_fmadd_ps(d, d, acc[j]);
-      }
-#pragma GCC unroll 4
-    for (int j = 0; j < kR; ++j) _mm512_store_ps(lanes[j], acc[j]);
-    for (int j = 0; j < g; ++j) {
-      float v = 0;
-      for (int l = 0; l < 16; ++l) v += lanes[j][l];
-      const float sd = std::sqrt(v / fn + eps), iv = 1.0f / sd;
-      float* yr = y + (r0 + j) * n;
-      if (mean) mean[r0 + j] = m[j];
-      if (inv) inv[r0 + j] = iv;
-      if (!(sd > 0 && sd < std::numeric_limits<float>::infinity())) {
-        float mm, vv;
-        layer_norm_v<Isa::Avx512>(xr[j], yr, n, scale, bias, eps, &mm, &vv);
-        continue;
-      }
-      const __m512 vsd = _mm512_set1_ps(sd), vinv = _mm512_set1_ps(iv);
-      for (int64_t i = 0; i < n; i += 16) {
-        const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(xr[j] + i), mv[j]);
-        const __m512 q0 = _mm512_mul_ps(d, vinv);
-        const __m512 q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q0, vsd, d), vinv, q0);
-        const __m512 sc = _mm512_loadu_ps(scale + i);
-        _mm512_storeu_ps(yr + i, bias ? _mm512_fmadd_ps(q, sc, _mm512_loadu_ps(bias + i)) : _mm512_mul_ps(q, sc));
-      }
-    }
-  }
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4)
+    layer_norm_group_avx512<4>(x + r * n, y + r * n, n, scale, bias, eps, mean ? mean + r : nullptr,
+                               inv ? inv + r : nullptr);
+  for (; r < rows; ++r)
+    layer_norm_group_avx512<1>(x + r * n, y + r * n, n, scale, bias, eps, mean ? mean + r : nullptr,
+                               inv ? inv + r : nullptr);
 }
 
 }  // namespace
@@ -467,7 +476,8 @@ void arith(int op, const float* a, int64_t sa, const float* b, int64_t sb, float
 
 void layer_norm(const float* x, float* y, int64_t n, const float* scale, const float* bias, float eps, float* mean,
                 float* inv_std, Isa isa) {
-  KILN_ISA_DISPATCH(isa, layer_norm_v<ISA>(x, y, n, scale, bias, eps, mean, inv_std));
+  // One row of layer_norm_rows: the same order of sums, so a row alone and a row among others agree.
+  KILN_ISA_DISPATCH(isa, layer_norm_rows_v<ISA>(x, y, 1, n, scale, bias, eps, mean, inv_std));
 }
 
 }  // namespace kiln::cpu::vec

@@ -33,8 +33,10 @@ void layer_norm(const float* x, float* y, int64_t n, const float* scale, const f
                 float* inv_std, Isa isa = active_isa());
 
 // layer_norm over `rows` consecutive rows of n values (y likewise); mean and inv_std, when not null,
-// get one value per row. Bitwise the rows one by one; on AVX-512 four rows at a time (each row's sums
-// are one chain of adds, so a row alone waits on the adds' latency).
+// get one value per row. Bitwise the rows one by one (layer_norm is this with one row); on AVX-512, for
+// n a multiple of 16, four rows at a time with the order of the sums written out in intrinsics, so the
+// bits do not depend on how the compiler vectorises (each row's sums are one chain of adds, so a row
+// alone waits on the adds' latency).
 void layer_norm_rows(const float* x, float* y, int64_t rows, int64_t n, const float* scale, const float* bias,
                      float eps, float* mean, float* inv_std, Isa isa = active_isa());
 
