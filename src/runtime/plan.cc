@@ -237,6 +237,8 @@ ExecutionPlan::ExecutionPlan(const Graph& graph, const OpsetMap& opsets, const K
 // KILN_PROFILE=1: time spent per op type, printed to stderr when the process exits. KILN_PROFILE=cpu:
 // the calling thread's CPU time instead of wall time (one-thread runs on a busy machine, where wall
 // time includes the time other processes held the core; a kernel's worker threads are not counted).
+// KILN_PROFILE=shape: wall time per op type and shape of the first output (which of a model's
+// products, e.g. a transformer's FFN up or down projection, takes the time).
 namespace {
 double profile_now_ms(bool cpu) {
   if (cpu) {
@@ -261,11 +263,16 @@ struct OpProfile {
     std::sort(rows.rbegin(), rows.rend());
     std::fprintf(stderr, "kiln profile: %.1f ms in kernels\n", all);
     for (const auto& [ms, op] : rows)
-      std::fprintf(stderr, "  %-28s %10.2f ms %5.1f%% %8ld calls\n", op.c_str(), ms, 100 * ms / all, totals[op].second);
+      std::fprintf(stderr, "  %-40s %10.2f ms %5.1f%% %8ld calls\n", op.c_str(), ms, 100 * ms / all, totals[op].second);
   }
 };
+bool profile_shapes() {
+  static bool shapes = std::getenv("KILN_PROFILE") && std::string(std::getenv("KILN_PROFILE")) == "shape";
+  return shapes;
+}
 OpProfile* profile() {
-  static bool on = std::getenv("KILN_PROFILE") && (std::getenv("KILN_PROFILE")[0] == '1' || profile_cpu());
+  static bool on =
+      std::getenv("KILN_PROFILE") && (std::getenv("KILN_PROFILE")[0] == '1' || profile_cpu() || profile_shapes());
   static OpProfile p;
   return on ? &p : nullptr;
 }
@@ -339,7 +346,13 @@ void ExecutionPlan::run(std::span<const Tensor* const> inputs, std::vector<Tenso
       if (prof) {
         double ms = profile_now_ms(profile_cpu()) - started;
         std::lock_guard<std::mutex> lock(prof->mu);
-        auto& t = prof->totals[st.node->domain.empty() ? st.node->op_type : st.node->domain + ":" + st.node->op_type];
+        std::string key = st.node->domain.empty() ? st.node->op_type : st.node->domain + ":" + st.node->op_type;
+        if (profile_shapes() && !outs.empty() && outs[0].defined()) {
+          key += " [";
+          for (int64_t d = 0; d < outs[0].rank(); ++d) key += (d ? "x" : "") + std::to_string(outs[0].dim(d));
+          key += "]";
+        }
+        auto& t = prof->totals[key];
         t.first += ms;
         t.second += 1;
       }
