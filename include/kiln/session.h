@@ -60,6 +60,14 @@ struct SessionOptions {
   // happens only when the buffer is full, or the past is not the latest present made from it).
   // kiln's generation pipelines turn this on for decoder_with_past_model graphs.
   bool kv_cache_in_place = false;
+  // Graph inputs given once, for every run: each becomes a constant of the graph before it is
+  // optimized and is no longer an input of the session; inputs that nothing reads afterwards are
+  // dropped too. An If on a fixed input keeps only the branch it takes, inlined into the graph and
+  // optimized with it: kiln's generation pipelines open a merged decoder (decoder_model_merged.onnx)
+  // once with use_cache_branch false and once true, so its with-past branch gets the fusions and the
+  // in-place KV cache of a decoder_with_past_model. A name the graph does not take as an input, or a
+  // tensor of another type or shape than the input declares, is refused with BadInput.
+  NamedTensors fixed_inputs;
 
   static constexpr size_t kDefaultMaxTensorBytes = size_t(16) << 30;
   static constexpr uint64_t kDefaultMaxModelBytes = 2147483647;  // protobuf's own limit

@@ -46,4 +46,13 @@ int remove_dead_nodes(Graph& g) {
   return removed;
 }
 
+int remove_unread_inputs(Graph& g) {
+  std::unordered_set<std::string> live;
+  reads_of(g, live);
+  for (const auto& o : g.outputs) live.insert(o.name);
+  const size_t before = g.inputs.size();
+  std::erase_if(g.inputs, [&](const ValueInfo& v) { return !live.count(v.name); });
+  return (int)(before - g.inputs.size());
+}
+
 }  // namespace kiln

@@ -22,6 +22,14 @@ int fold_constants(Graph& g, const NodeEvaluator& evaluate);
 // initializers nobody reads.
 int remove_dead_nodes(Graph& g);
 
+// Replaces each If whose condition is a one-element constant by the nodes of the branch it takes
+// (passes/if_inlining.cc). Returns the Ifs inlined.
+int inline_constant_ifs(Graph& g);
+
+// Removes graph inputs that nothing reads any more (no node, subgraph or graph output). Returns how
+// many went. For sessions with fixed inputs, whose other branch's inputs are then unread.
+int remove_unread_inputs(Graph& g);
+
 // Fusions (optimisation level 2), float32 graphs only. Each returns the number of fused groups.
 // Decomposed LayerNorm (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add) -> LayerNormalization.
 int fuse_layer_norm(Graph& g);

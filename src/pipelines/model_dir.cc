@@ -1,6 +1,7 @@
 #include "pipelines/model_dir.h"
 
 #include "core/error.h"
+#include "graph/onnx_io.h"
 
 namespace kiln::pipelines {
 
@@ -17,7 +18,7 @@ std::string ModelDir::require_graph(const std::string& stem, const std::string& 
   return folder_.require_graph(stem, file_, fmt::format("task {} needs it", task));
 }
 
-std::shared_ptr<const Session> ModelDir::open(const std::string& path, bool kv_cache_in_place) const {
+SessionOptions ModelDir::session_options(bool kv_cache_in_place) const {
   SessionOptions so;
   so.kv_cache_in_place = kv_cache_in_place;
   so.threads = threads_;
@@ -26,7 +27,25 @@ std::shared_ptr<const Session> ModelDir::open(const std::string& path, bool kv_c
   so.run_timeout_ms = run_timeout_ms_;
   so.max_model_bytes = load_limits_.max_model_bytes;
   so.max_subgraph_depth = load_limits_.max_subgraph_depth;
-  return std::make_shared<const Session>(path, so);
+  return so;
+}
+
+std::shared_ptr<const Session> ModelDir::open(const std::string& path, bool kv_cache_in_place) const {
+  return std::make_shared<const Session>(path, session_options(kv_cache_in_place));
+}
+
+std::optional<ModelDir::DecoderPair> ModelDir::open_merged_decoder(const std::string& path) const {
+  Model model = load_model(path, load_limits_);
+  const ValueInfo* branch = model.graph.find_input("use_cache_branch");
+  if (!branch || branch->dtype != DType::Bool) return std::nullopt;
+  DecoderPair pair;
+  SessionOptions first = session_options(false);
+  first.fixed_inputs["use_cache_branch"] = Tensor::from_vector<bool>({1}, {false});
+  pair.no_past = std::make_shared<const Session>(Model(model), first);  // a copy: the weights are shared
+  SessionOptions later = session_options(true);
+  later.fixed_inputs["use_cache_branch"] = Tensor::from_vector<bool>({1}, {true});
+  pair.with_past = std::make_shared<const Session>(std::move(model), later);
+  return pair;
 }
 
 bool ModelDir::has_tokenizer() const { return tokenizer_ || folder_.has_tokenizer(); }

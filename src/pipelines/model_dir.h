@@ -31,6 +31,14 @@ class ModelDir {
   // A session over graph `path`; kv_cache_in_place for decoder_with_past_model graphs (its caches
   // then grow in place step to step: SessionOptions::kv_cache_in_place).
   std::shared_ptr<const Session> open(const std::string& path, bool kv_cache_in_place = false) const;
+  // A merged decoder (decoder_model_merged.onnx) as two sessions over one read of the file: the
+  // first step's, use_cache_branch fixed false, and the later steps', fixed true with
+  // kv_cache_in_place (SessionOptions::fixed_inputs: each keeps its branch only, inlined and
+  // optimized like the two-graph layout's graphs). nullopt when the graph has no use_cache_branch.
+  struct DecoderPair {
+    std::shared_ptr<const Session> no_past, with_past;
+  };
+  std::optional<DecoderPair> open_merged_decoder(const std::string& path) const;
   // The device every session open() makes runs on (SessionOptions::device).
   void set_device(Device device) { device_ = device; }
   // Limits given to every session open() makes (SessionOptions::max_tensor_bytes, run_timeout_ms).
@@ -48,6 +56,8 @@ class ModelDir {
   std::string graphs_listing() const;
 
  private:
+  SessionOptions session_options(bool kv_cache_in_place) const;
+
   std::string dir_, file_;
   ModelFolder folder_;
   int threads_;

@@ -24,11 +24,16 @@ Text2TextPipeline::Text2TextPipeline(std::string task, std::unique_ptr<ModelDir>
   auto plain = dir_->find_graph("decoder_model");
   auto past = dir_->find_graph("decoder_with_past_model");
   if (!merged && !plain) dir_->require_graph("decoder_model", task_);  // throws, naming what is there
-  // Optimum writes all three graphs; the two-graph layout runs when it is there, as its with-past
-  // graph's caches grow in place (SessionOptions::kv_cache_in_place), which the merged graph's If
-  // branches cannot.
+  // Optimum writes all three graphs, or (newer versions) only the merged one. The two-graph layout
+  // runs when it is there; a merged graph alone runs as the same two sessions, each with
+  // use_cache_branch fixed (ModelDir::open_merged_decoder), so its caches grow in place too.
   if (merged && !(plain && past)) {
-    decoder_.merged = dir_->open(*merged);
+    if (auto pair = dir_->open_merged_decoder(*merged)) {
+      decoder_.no_past = pair->no_past;
+      decoder_.with_past = pair->with_past;
+    } else {
+      decoder_.merged = dir_->open(*merged);
+    }
   } else {
     decoder_.no_past = dir_->open(*plain);
     if (past) decoder_.with_past = dir_->open(*past, /*kv_cache_in_place=*/true);

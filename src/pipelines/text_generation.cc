@@ -26,8 +26,13 @@ TextGenerationPipeline::TextGenerationPipeline(std::unique_ptr<ModelDir> dir, Pi
   auto plain = dir_->find_graph("decoder_model");
   auto past = dir_->find_graph("decoder_with_past_model");
   auto single = dir_->find_graph("model");
-  if (merged && !(plain && past)) {  // the two-graph layout first: its caches grow in place (text2text.cc)
-    decoder_.merged = dir_->open(*merged);
+  if (merged && !(plain && past)) {  // the two-graph layout first, else the merged graph as two (text2text.cc)
+    if (auto pair = dir_->open_merged_decoder(*merged)) {
+      decoder_.no_past = pair->no_past;
+      decoder_.with_past = pair->with_past;
+    } else {
+      decoder_.merged = dir_->open(*merged);
+    }
   } else if (plain) {
     decoder_.no_past = dir_->open(*plain);
     if (past) decoder_.with_past = dir_->open(*past, /*kv_cache_in_place=*/true);

@@ -83,8 +83,37 @@ struct Session::RunLists {
   std::map<std::string, Tensor> absent;
 };
 
+static std::string dims_str(const ValueInfo& v);
+
+// SessionOptions::fixed_inputs: each named input becomes an initializer holding the given tensor.
+static void fix_inputs(Graph& g, const NamedTensors& fixed) {
+  for (const auto& [name, t] : fixed) {
+    auto it = std::find_if(g.inputs.begin(), g.inputs.end(), [&](const ValueInfo& v) { return v.name == name; });
+    if (it == g.inputs.end()) {
+      std::string names;
+      for (const ValueInfo& v : g.inputs) names += (names.empty() ? "" : ", ") + v.name;
+      throw BadInput(fmt::format("fixed input '{}' is not an input of graph '{}' (its inputs: {}); fix only inputs it has",
+                                 name, g.name, names));
+    }
+    KILN_CHECK(t.defined(), BadInput, "fixed input '{}' has no value; give it a tensor", name);
+    KILN_CHECK(it->dtype == DType::Undefined || it->dtype == t.dtype(), BadInput,
+               "fixed input '{}' is {}, the graph declares {}; give it a {} tensor", name, dtype_name(t.dtype()),
+               dtype_name(it->dtype), dtype_name(it->dtype));
+    if (it->shape) {
+      bool fits = it->shape->size() == (size_t)t.rank();
+      for (size_t d = 0; fits && d < it->shape->size(); ++d)
+        fits = !(*it->shape)[d].value || *(*it->shape)[d].value == t.dim((int64_t)d);
+      KILN_CHECK(fits, BadInput, "fixed input '{}' has shape {}, the graph declares {}; give it that shape", name,
+                 shape_str(t.shape()), dims_str(*it));
+    }
+    g.initializers[name] = t;
+    g.inputs.erase(it);
+  }
+}
+
 void Session::init() {
   check_nesting(model_->graph, 0, load_limits(options_));
+  fix_inputs(model_->graph, options_.fixed_inputs);
   if (!options_.check_input_shapes)
     for (ValueInfo& v : model_->graph.inputs) v.shape.reset();
   // Kernels made here (packed weights, oneDNN primitives) are made for this session's thread count.
@@ -98,9 +127,10 @@ void Session::init() {
   RunLimitsScope limit_scope(&limits);
   OpsetMap opsets = OpsetMap::from(*model_);
   if (options_.optimization_level >= 1) {
-    fold_constants(model_->graph, [&](const Node& n, const std::vector<const Tensor*>& ins) {
-      return evaluate_node(n, ins, opsets);
-    });
+    auto evaluate = [&](const Node& n, const std::vector<const Tensor*>& ins) { return evaluate_node(n, ins, opsets); };
+    fold_constants(model_->graph, evaluate);
+    // A branch taken on every run joins the graph, and what it computes from constants is folded.
+    if (inline_constant_ifs(model_->graph) > 0) fold_constants(model_->graph, evaluate);
     if (options_.optimization_level >= 2) {
       fuse_layer_norm(model_->graph);
       fuse_gelu(model_->graph);
@@ -118,6 +148,7 @@ void Session::init() {
     }
     remove_dead_nodes(model_->graph);
   }
+  if (!options_.fixed_inputs.empty()) remove_unread_inputs(model_->graph);
   lists_ = std::make_unique<RunLists>();
   for (const ValueInfo& v : model_->graph.inputs)
     if (v.optional) lists_->absent[v.name] = Tensor(v.dtype, Shape(v.shape ? v.shape->size() : 0, 0));

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "graph/onnx_io.h"
+#include "pipelines/model_dir.h"
 #include "pipelines/pipeline.h"
 #include "test_util.h"
 
@@ -45,7 +46,12 @@ std::string make_merged_folder() {
     then_g->outputs.push_back({"then/" + n, out.dtype, std::nullopt});
     else_g->outputs.push_back({"else/" + n, out.dtype, std::nullopt});
     node.outputs.push_back(n);
-    g.outputs.push_back({n, out.dtype, std::nullopt});
+    // Declared as Optimum declares them: the rank and fixed sizes, the dimensions on which the two
+    // branches disagree (the sequence lengths) unnamed.
+    std::optional<std::vector<kiln::Dim>> shape = out.shape;
+    if (shape)
+      for (auto& d : *shape) d.symbol.clear();
+    g.outputs.push_back({n, out.dtype, shape});
   }
   kiln::Attribute t, e;
   t.kind = e.kind = kiln::Attribute::Kind::Graph;
@@ -85,5 +91,28 @@ TEST(MergedDecoder, GreedyAndBeamThroughUseCacheBranch) {
   std::string dir = make_merged_folder();
   check(dir, "greedy");
   check(dir, "beam");
+  fs::remove_all(dir);
+}
+
+// A merged graph alone opens as the two sessions of the two-graph layout: the first step's with
+// use_cache_branch fixed false (no past inputs left), the later steps' fixed true with its
+// self-attention caches kept time-major and appended in place (as a decoder_with_past_model's).
+TEST(MergedDecoder, OpensAsTwoSessionsWhoseCachesGrowInPlace) {
+  std::string dir = make_merged_folder();
+  kiln::pipelines::ModelDir md(dir);
+  auto pair = md.open_merged_decoder(dir + "/decoder_model_merged.onnx");
+  ASSERT_TRUE(pair.has_value());
+  for (const auto& v : pair->no_past->inputs()) {
+    EXPECT_NE(v.name, "use_cache_branch");
+    EXPECT_EQ(v.name.rfind("past_key_values.", 0), std::string::npos) << v.name << " is read by the other branch only";
+  }
+  int in_place = 0;
+  for (const auto& v : pair->with_past->outputs())
+    if (v.name.find(".decoder.") != std::string::npos) {
+      EXPECT_TRUE(v.time_major) << v.name;
+      in_place += v.time_major;
+    }
+  EXPECT_GT(in_place, 0);
+  for (const auto& v : pair->with_past->inputs()) EXPECT_NE(v.name, "use_cache_branch");
   fs::remove_all(dir);
 }
