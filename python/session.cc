@@ -39,6 +39,10 @@ py::dict info_dict(const TensorInfo& info) {
     shape = s;
   }
   d["shape"] = shape;
+  // A KV cache kept time-major (kv_cache_in_place): shape is [sequence, batch, heads, head_dim].
+  d["time_major"] = info.time_major;
+  // An input kiln added that feeds may leave out (cache_rows).
+  d["optional"] = info.optional;
   return d;
 }
 
@@ -116,7 +120,7 @@ GIL: several threads may run one session at once.)doc")
       .def(py::init([](py::handle path, std::optional<int> threads, int optimization_level,
                        std::optional<size_t> max_tensor_bytes, int64_t run_timeout_ms,
                        std::optional<uint64_t> max_model_bytes, std::optional<int> max_subgraph_depth,
-                       const std::string& device) {
+                       const std::string& device, bool kv_cache_in_place, py::handle fixed_inputs) {
              SessionOptions o;
              o.threads = threads.value_or(0);
              o.optimization_level = optimization_level;
@@ -125,13 +129,26 @@ GIL: several threads may run one session at once.)doc")
              if (max_model_bytes) o.max_model_bytes = *max_model_bytes;
              if (max_subgraph_depth) o.max_subgraph_depth = *max_subgraph_depth;
              o.device = parse_device(device);
+             o.kv_cache_in_place = kv_cache_in_place;
+             if (!fixed_inputs.is_none()) {
+               if (!py::isinstance<py::dict>(fixed_inputs))
+                 throw BadInput("fixed_inputs must be a dict of input name -> array");
+               // Copied: the session keeps them, the arrays may change or go.
+               for (auto [key, value] : py::reinterpret_borrow<py::dict>(fixed_inputs)) {
+                 const std::string name = py::str(key);
+                 o.fixed_inputs[name] = to_tensor(value, "fixed input '" + name + "'").clone();
+               }
+             }
              return std::make_unique<PySession>(path_arg(path), o);
            }),
            py::arg("path"), py::kw_only(), py::arg("threads") = py::none(), py::arg("optimization_level") = 2,
            py::arg("max_tensor_bytes") = py::none(), py::arg("run_timeout_ms") = 0,
            py::arg("max_model_bytes") = py::none(), py::arg("max_subgraph_depth") = py::none(),
-           py::arg("device") = "cpu",
-           "Loads a .onnx file (external data memory-mapped). threads: this session's (None = one per core).")
+           py::arg("device") = "cpu", py::arg("kv_cache_in_place") = false, py::arg("fixed_inputs") = py::none(),
+           "Loads a .onnx file (external data memory-mapped). threads: this session's (None = one per core).\n"
+           "kv_cache_in_place: a decoder step's KV caches grow in place (inputs/outputs then say time_major:\n"
+           "[sequence, batch, heads, head_dim]). fixed_inputs: {name: array} given once for every run; they\n"
+           "leave the inputs, and an If on one keeps only its branch (a merged decoder's use_cache_branch).")
       .def("run", &PySession::run, py::arg("feeds"), py::arg("outputs") = py::none(),
            "Runs the graph: feeds {name: array}; outputs: the names wanted (None = all). Returns {name: array}.")
       .def_property_readonly("inputs", &PySession::inputs,

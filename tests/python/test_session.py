@@ -94,3 +94,41 @@ class SessionTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DecoderStepTest(unittest.TestCase):
+    """kv_cache_in_place and fixed_inputs from Python: t5-tiny's with-past step against PyTorch."""
+
+    def test_kv_cache_in_place_gives_pytorchs_step_time_major(self):
+        ref = MODELS / "t5-tiny" / "ref"
+        feeds = read_tensors(ref / "decoder_with_past_inputs.json")
+        want = read_tensors(ref / "decoder_with_past_outputs.json")
+        s = kiln.Session(MODELS / "t5-tiny" / "decoder_with_past_model.onnx", threads=1, kv_cache_in_place=True)
+        info = {i["name"]: i for i in s.inputs}
+        self.assertTrue(info["past_key_values.0.decoder.key"]["time_major"])
+        self.assertFalse(info["past_key_values.0.encoder.key"]["time_major"])
+        self.assertTrue(info["cache_rows"]["optional"])
+        fed = {k: (np.ascontiguousarray(v.transpose(2, 0, 1, 3)) if info[k]["time_major"] else v)
+               for k, v in feeds.items()}
+        got = s.run(fed)
+        self.assertLessEqual(relative_error(got["logits"], want["logits"]), TOL)
+        outs = {o["name"]: o for o in s.outputs}
+        for name in ("present.0.decoder.key", "present.1.decoder.value"):
+            self.assertTrue(outs[name]["time_major"], name)
+            self.assertLessEqual(relative_error(got[name].transpose(1, 2, 0, 3), want[name]), TOL, name)
+
+    def test_fixed_inputs_leave_the_inputs_and_are_checked(self):
+        path = MODELS / "t5-tiny" / "decoder_model.onnx"
+        ids = np.array([[0], [0]], dtype=np.int64)
+        plain = kiln.Session(path, threads=1)
+        feeds = read_tensors(MODELS / "t5-tiny" / "ref" / "decoder_inputs.json")
+        fixed = kiln.Session(path, threads=1, fixed_inputs={"input_ids": feeds["input_ids"]})
+        self.assertNotIn("input_ids", [i["name"] for i in fixed.inputs])
+        rest = {k: v for k, v in feeds.items() if k != "input_ids"}
+        want = read_tensors(MODELS / "t5-tiny" / "ref" / "decoder_outputs.json")["logits"]
+        self.assertLessEqual(relative_error(fixed.run(rest)["logits"], want), TOL)
+        self.assertLessEqual(relative_error(plain.run(feeds)["logits"], want), TOL)
+        with self.assertRaisesRegex(kiln.BadInput, "fixed input 'input_idz' is not an input"):
+            kiln.Session(path, fixed_inputs={"input_idz": ids})
+        with self.assertRaisesRegex(kiln.BadInput, "fixed input 'input_ids' is float32, the graph declares int64"):
+            kiln.Session(path, fixed_inputs={"input_ids": ids.astype(np.float32)})
