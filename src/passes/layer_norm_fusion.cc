@@ -2,6 +2,12 @@
 //   mean = ReduceMean(x, axes=[-1]); d = Sub(x, mean); var = ReduceMean(Pow(d, 2), axes=[-1])
 //   y = Add(Mul(Div(d, Sqrt(Add(var, eps))), gamma), beta)
 // -> com.microsoft LayerNormalization(x, gamma, beta, axis=-1, epsilon=eps), as ONNX Runtime does.
+// T5's LayerNorm (no mean, no bias; transformers' T5LayerNorm, also LLaMA's RMSNorm) as
+// torch.onnx.export writes it:
+//   ms = ReduceMean(Pow(x, 2), axes=[-1]); r = Sqrt(Add(ms, eps))
+//   y = Mul(w, Mul(x, Div(1, r)))      (or Reciprocal(r), or Div(x, r))
+// -> com.microsoft SimplifiedLayerNormalization(x, w, axis=-1, epsilon=eps), as ONNX Runtime does:
+// one kernel instead of seven, and x / r rounded once instead of 1 / r and x * (1 / r) each.
 #include "passes/passes.h"
 #include "passes/pattern.h"
 
@@ -92,6 +98,77 @@ int fuse_layer_norm(Graph& g) {
     ln.attributes = {{"axis", axis}, {"epsilon", epsilon}};
     for (int k : {(int)i, mc[0], pow_i, div_i, var_i, add_eps_i, sqrt_i, mul_i, add_i}) dead.insert(k);
     added.push_back(std::move(ln));
+  }
+  return replace_nodes(g, dead, std::move(added));
+}
+
+int fuse_rms_norm(Graph& g) {
+  GraphIndex ix(g);
+  std::unordered_set<int> dead;
+  std::vector<Node> added;
+  auto single = [&](const std::string& v) -> int {
+    const auto& c = ix.consumers(v);
+    return ix.used_only_by(v, 1) && c[0] >= 0 ? c[0] : -1;
+  };
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& pow = g.nodes[i];
+    if (dead.count((int)i)) continue;
+    const bool squares = (pow.op_type == "Pow" && pow.inputs.size() == 2 && ix.scalar(pow.inputs[1]) == 2.0f) ||
+                         (pow.op_type == "Mul" && pow.inputs.size() == 2 && pow.inputs[0] == pow.inputs[1]);
+    if (!squares || !canonical_domain(pow.domain).empty()) continue;
+    const std::string& x = pow.inputs[0];
+    const int mean_i = single(pow.outputs[0]);
+    if (mean_i < 0 || !reduces_last_axis(g.nodes[mean_i], g)) continue;
+    const int add_i = single(g.nodes[mean_i].outputs[0]);
+    if (add_i < 0 || g.nodes[add_i].op_type != "Add") continue;
+    const auto eps = ix.scalar(other_input(g.nodes[add_i], g.nodes[mean_i].outputs[0]));
+    if (!eps) continue;
+    const int sqrt_i = single(g.nodes[add_i].outputs[0]);
+    if (sqrt_i < 0 || g.nodes[sqrt_i].op_type != "Sqrt") continue;
+    const std::string& root = g.nodes[sqrt_i].outputs[0];
+    // x / r: Div(x, r), or x * (1 / r) with 1 / r as Div(1, r) or Reciprocal(r).
+    const int next_i = single(root);
+    if (next_i < 0) continue;
+    const Node& next = g.nodes[next_i];
+    std::vector<int> nodes = {(int)i, mean_i, add_i, sqrt_i, next_i};
+    std::string normed;
+    if (next.op_type == "Div" && next.inputs.size() == 2 && next.inputs[1] == root && next.inputs[0] == x) {
+      normed = next.outputs[0];
+    } else if ((next.op_type == "Div" && next.inputs.size() == 2 && next.inputs[1] == root &&
+                ix.scalar(next.inputs[0]) == 1.0f) ||
+               (next.op_type == "Reciprocal" && next.inputs.size() == 1)) {
+      const int mul_i = single(next.outputs[0]);
+      if (mul_i < 0 || g.nodes[mul_i].op_type != "Mul" || other_input(g.nodes[mul_i], next.outputs[0]) != x) continue;
+      nodes.push_back(mul_i);
+      normed = g.nodes[mul_i].outputs[0];
+    } else {
+      continue;
+    }
+    const int scale_i = single(normed);
+    if (scale_i < 0 || g.nodes[scale_i].op_type != "Mul") continue;
+    const std::string w = other_input(g.nodes[scale_i], normed);
+    if (w.empty() || !g.initializers.count(w)) continue;
+    const Tensor& tw = g.initializers.at(w);
+    if (tw.rank() != 1 || tw.dtype() != DType::F32) continue;
+    nodes.push_back(scale_i);
+    bool taken = false;
+    for (int k : nodes) taken |= dead.count(k) > 0;
+    if (taken) continue;
+
+    Node rms;
+    rms.op_type = "SimplifiedLayerNormalization";
+    rms.domain = "com.microsoft";
+    rms.name = pow.name.empty() ? "fused_rms_norm_" + std::to_string(i) : pow.name + "/fused_rms_norm";
+    rms.inputs = {x, w};
+    rms.outputs = {g.nodes[scale_i].outputs[0]};
+    Attribute axis, epsilon;
+    axis.kind = Attribute::Kind::Int;
+    axis.i = -1;
+    epsilon.kind = Attribute::Kind::Float;
+    epsilon.f = *eps;
+    rms.attributes = {{"axis", axis}, {"epsilon", epsilon}};
+    for (int k : nodes) dead.insert(k);
+    added.push_back(std::move(rms));
   }
   return replace_nodes(g, dead, std::move(added));
 }

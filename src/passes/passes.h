@@ -33,6 +33,9 @@ int remove_unread_inputs(Graph& g);
 // Fusions (optimisation level 2), float32 graphs only. Each returns the number of fused groups.
 // Decomposed LayerNorm (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add) -> LayerNormalization.
 int fuse_layer_norm(Graph& g);
+// T5's decomposed LayerNorm (Pow/ReduceMean/Add/Sqrt/Div or Reciprocal/Mul/Mul, no mean, no bias) ->
+// com.microsoft SimplifiedLayerNormalization, the quotient rounded once.
+int fuse_rms_norm(Graph& g);
 // Erf-based GELU -> Gelu, or BiasGelu when a constant bias Add feeds it.
 int fuse_gelu(Graph& g);
 // MatMulInteger -> Cast(float) -> Mul(a_scale * b_scale) (the dynamic quantizer's output) ->

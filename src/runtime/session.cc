@@ -133,6 +133,7 @@ void Session::init() {
     if (inline_constant_ifs(model_->graph) > 0) fold_constants(model_->graph, evaluate);
     if (options_.optimization_level >= 2) {
       fuse_layer_norm(model_->graph);
+      fuse_rms_norm(model_->graph);
       fuse_gelu(model_->graph);
       fuse_matmul_integer_to_float(model_->graph);
       fuse_matmul_bias(model_->graph);

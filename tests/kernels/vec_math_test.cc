@@ -154,6 +154,26 @@ TEST(VecMath, LayerNormRowsBitwiseAsOneByOne) {
         }
 }
 
+TEST(VecMath, RmsNormWithinTwoUlpsOfFloat64OnEveryIsa) {
+  std::mt19937 g(29);
+  std::normal_distribution<float> d(0.f, 2.f);
+  for (Isa isa : supported_isas())
+    for (int64_t n : {1, 15, 16, 17, 512, 770}) {
+      std::vector<float> x(n), w(n), y(n);
+      for (auto& v : x) v = d(g);
+      for (auto& v : w) v = d(g);
+      const float inv = vec::rms_norm(x.data(), y.data(), n, w.data(), 1e-6f, isa);
+      double ss = 0;
+      for (float v : x) ss += (double)v * v;
+      const double root = std::sqrt(ss / (double)n + 1e-6);
+      EXPECT_NEAR(inv, 1.0 / root, 2.4e-7 / root) << isa_name(isa) << " n " << n;
+      for (int64_t i = 0; i < n; ++i) {
+        const double want = (double)x[i] / root * w[i];
+        ASSERT_NEAR(y[i], want, 2.4e-7 * std::fabs(want) + 1e-30) << isa_name(isa) << " n " << n << " at " << i;
+      }
+    }
+}
+
 TEST(VecMath, ArithAllStepsAndOps) {
   std::vector<float> a = grid(-3, 5, 37), b = grid(0.5f, 9, 37);
   for (Isa isa : supported_isas())

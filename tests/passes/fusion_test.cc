@@ -78,6 +78,62 @@ TEST(LayerNormFusion, LeavesAPatternWithAnExtraReaderAlone) {
   EXPECT_EQ(fuse_layer_norm(m.graph), 0);
 }
 
+// T5's LayerNorm as torch.onnx.export writes transformers' T5LayerNorm: x * rsqrt(mean(x^2) + eps) * w,
+// the reciprocal root as Div(1, Sqrt) (form 0), Reciprocal(Sqrt) (1), or x divided by the root (2).
+Model decomposed_rms_norm(float eps, int form, int64_t n = 4) {
+  GraphBuilder b("rms", 13);
+  std::string x = b.input("x", DType::F32, {Dim{2, ""}, Dim{n, ""}});
+  std::map<std::string, Attribute> last = {{"axes", attr_ints({-1})}};
+  std::string ms = b.op("ReduceMean", {b.op("Pow", {x, b.const_f32(2)})}, last);
+  std::string root = b.op("Sqrt", {b.op("Add", {ms, b.const_f32(eps)})});
+  std::string normed = form == 2 ? b.op("Div", {x, root})
+                                 : b.op("Mul", {x, form == 0 ? b.op("Div", {b.const_f32(1), root})
+                                                             : b.op("Reciprocal", {root})});
+  std::vector<float> w(n);
+  for (int64_t i = 0; i < n; ++i) w[i] = 0.5f + 0.25f * (float)i;
+  std::string y = b.op("Mul", {b.initializer("w", vec(w)), normed});
+  b.output(y, "y", DType::F32, {Dim{2, ""}, Dim{n, ""}});
+  return b.finish();
+}
+
+TEST(RmsNormFusion, FusesTheThreeExportedForms) {
+  for (int form = 0; form < 3; ++form) {
+    Model m = decomposed_rms_norm(1e-6f, form);
+    EXPECT_EQ(fuse_rms_norm(m.graph), 1) << form;
+    remove_dead_nodes(m.graph);
+    auto ops = op_types(m.graph);
+    ASSERT_EQ(ops.size(), 2u) << form;  // the fused node and the output Identity
+    EXPECT_EQ(ops[0], "com.microsoft:SimplifiedLayerNormalization") << form;
+    EXPECT_FLOAT_EQ(m.graph.nodes[0].attr_float("epsilon", 0), 1e-6f) << form;
+  }
+  // A root read elsewhere too (a second graph output) is not the norm's alone: left as it is.
+  Model m = decomposed_rms_norm(1e-6f, 0);
+  for (const auto& n : m.graph.nodes)
+    if (n.op_type == "Sqrt") m.graph.outputs.push_back({n.outputs[0], DType::F32, std::nullopt});
+  EXPECT_EQ(fuse_rms_norm(m.graph), 0);
+}
+
+TEST(RmsNormFusion, FusedModelComputesTheNormAsADivision) {
+  // 770 values a row (not a multiple of 16) and 512 (T5-small's width); a float64 reference.
+  for (int64_t n : {int64_t{512}, int64_t{770}}) {
+    Session s(decomposed_rms_norm(1e-6f, 0, n));
+    EXPECT_EQ(count_op(s.model().graph, "SimplifiedLayerNormalization"), 1);
+    for (const char* op : {"ReduceMean", "Pow", "Sqrt", "Div", "Mul"}) EXPECT_EQ(count_op(s.model().graph, op), 0) << op;
+    std::vector<float> x(2 * n);
+    for (int64_t i = 0; i < 2 * n; ++i) x[i] = std::sin(0.37f * (float)i) * (i < n ? 3.f : 0.01f);
+    auto y = s.run({{"x", Tensor::from_vector<float>({2, n}, x)}}).at("y");
+    for (int64_t r = 0; r < 2; ++r) {
+      double ss = 0;
+      for (int64_t i = 0; i < n; ++i) ss += (double)x[r * n + i] * x[r * n + i];
+      const double root = std::sqrt(ss / (double)n + 1e-6);
+      for (int64_t i = 0; i < n; ++i) {
+        const double want = (double)x[r * n + i] / root * (0.5 + 0.25 * (double)i);
+        EXPECT_NEAR(y.data<float>()[r * n + i], want, 4e-7 * std::fabs(want) + 1e-30) << "row " << r << " at " << i;
+      }
+    }
+  }
+}
+
 Model exported_gelu(bool with_bias, bool half_first) {
   GraphBuilder b("gelu", 13);
   std::string x = b.input("x", DType::F32, {Dim{1, ""}, Dim{3, ""}});

@@ -1,5 +1,5 @@
 // Normalisations: LayerNormalization (ai.onnx 17 and com.microsoft, with the optional Mean and
-// InvStdDev outputs), BatchNormalization (inference, and training_mode from opset 14),
+// InvStdDev outputs), SimplifiedLayerNormalization (RMS norm), BatchNormalization (inference, and training_mode from opset 14),
 // InstanceNormalization, GroupNormalization, LpNormalization, MeanVarianceNormalization, LRN.
 // Everything computes in float32 (other float types are converted on the way in and out).
 #include <cmath>
@@ -127,6 +127,59 @@ class LayerNormKernel : public OpKernel {
       if (ctx.num_outputs() > 1) ctx.set_output(1, mean_t);
       if (ctx.num_outputs() > 2) ctx.set_output(2, inv_t);
     }
+  }
+
+ private:
+  int64_t axis_;
+  float eps_;
+};
+
+// ---- SimplifiedLayerNormalization (RMS norm) ------------------------------------------------------
+// ONNX Runtime's contrib op, which kiln's passes make of T5's decomposed LayerNorm
+// (passes/layer_norm_fusion.cc): y = x / sqrt(mean(x^2) + eps) * scale over the axes from `axis`
+// on; optional output 1: 1 / sqrt(mean(x^2) + eps) per row.
+
+class RmsNormKernel : public OpKernel {
+ public:
+  explicit RmsNormKernel(const KernelInfo& info) {
+    axis_ = info.node.attr_int("axis", -1);
+    eps_ = info.node.attr_float("epsilon", 1e-5f);
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Node& node = ctx.node();
+    const Tensor& x0 = ctx.input(0);
+    require_float(x0, node);
+    const int r = x0.rank();
+    KILN_CHECK(r >= 1, BadInput, "{}: input must have rank 1 or more", node.label());
+    const int axis = normalize_axis(axis_, r, node);
+    int64_t rows = 1, n = 1;
+    for (int d = 0; d < axis; ++d) rows *= x0.dim(d);
+    for (int d = axis; d < r; ++d) n *= x0.dim(d);
+    const Shape norm_shape(x0.shape().begin() + axis, x0.shape().end());
+    const FloatParam scale = float_param(ctx.input(1), norm_shape, node, "scale");
+    const Tensor x = as_f32(x0);
+    Tensor y(DType::F32, x.shape());
+    Tensor inv_t;
+    if (ctx.num_outputs() > 1 && ctx.output_wanted(1)) {
+      Shape stat_shape(x.shape().begin(), x.shape().begin() + axis);
+      stat_shape.resize(r, 1);
+      inv_t = Tensor(DType::F32, stat_shape);
+    }
+    const float* px = x.data<float>();
+    float* py = y.data<float>();
+    float* pi = inv_t.defined() ? inv_t.data<float>() : nullptr;
+    const float eps = eps_;
+    const Isa isa = active_isa();
+    if (n > 0)
+      parallel_for(rows, n * 4, [&](long b, long e) {
+        for (long row = b; row < e; ++row) {
+          const float inv = vec::rms_norm(px + row * n, py + row * n, n, scale.data, eps, isa);
+          if (pi) pi[row] = inv;
+        }
+      });
+    set_float_output(ctx, 0, y, x0.dtype());
+    if (inv_t.defined()) ctx.set_output(1, inv_t);
   }
 
  private:
@@ -408,6 +461,10 @@ KILN_REGISTER_KERNELS(register_norm_kernels) {
   // of any opset (its saved optimized models), so kiln accepts it from opset 1.
   r.add({DeviceType::Cpu, "", "LayerNormalization", 1, kMaxOpset}, factory<LayerNormKernel>());
   r.add({DeviceType::Cpu, "com.microsoft", "LayerNormalization", 1, kMaxOpset}, factory<LayerNormKernel>());
+  // ONNX Runtime registers its SimplifiedLayerNormalization in the default domain; kiln's fusion
+  // writes it in com.microsoft.
+  r.add({DeviceType::Cpu, "", "SimplifiedLayerNormalization", 1, kMaxOpset}, factory<RmsNormKernel>());
+  r.add({DeviceType::Cpu, "com.microsoft", "SimplifiedLayerNormalization", 1, kMaxOpset}, factory<RmsNormKernel>());
   r.add({DeviceType::Cpu, "", "BatchNormalization", 1, kMaxOpset}, factory<BatchNormKernel>());
   r.add({DeviceType::Cpu, "", "InstanceNormalization", 1, kMaxOpset}, factory<InstanceNormKernel>());
   r.add({DeviceType::Cpu, "", "GroupNormalization", 18, kMaxOpset}, factory<GroupNormKernel>());

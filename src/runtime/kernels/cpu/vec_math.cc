@@ -160,6 +160,23 @@ inline float gelu_tanh_f(float x) {
   *mean_out = m;                                                                \
   *inv_out = inv;
 
+// RMS norm (T5's LayerNorm): the squares' sum, then the quotient by the root corrected as in
+// KILN_LAYER_NORM_BODY (a division's value), times the scale.
+#define KILN_RMS_NORM_BODY                                                       \
+  float ss = 0;                                                                 \
+  _Pragma("omp simd reduction(+ : ss)") for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i]; \
+  const float sd = std::sqrt(ss / (float)n + eps);                              \
+  const float inv = 1.0f / sd;                                                  \
+  if (kFmaDivide<I> && sd > 0 && sd < std::numeric_limits<float>::infinity()) { \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                       \
+      const float q0 = x[i] * inv;                                              \
+      y[i] = std::fma(std::fma(-q0, sd, x[i]), inv, q0) * scale[i];            \
+    }                                                                           \
+  } else {                                                                      \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = x[i] / sd * scale[i]; \
+  }                                                                             \
+  return inv;
+
 #define KILN_ARITH_CASES(OP)                                                         \
   if (sa && sb) {                                                                   \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) o[i] = a[i] OP b[i];        \
@@ -181,6 +198,7 @@ template <Isa I> void arith_v(int op, const float* a, int64_t sa, const float* b
 template <Isa I>
 void layer_norm_v(const float* x, float* y, int64_t n, const float* scale, const float* bias, float eps,
                   float* mean_out, float* inv_out);
+template <Isa I> float rms_norm_v(const float* x, float* y, int64_t n, const float* scale, float eps);
 template <Isa I> void exp_v(const float* x, float* y, int64_t n);
 template <Isa I> void tanh_v(const float* x, float* y, int64_t n);
 template <Isa I> void erf_v(const float* x, float* y, int64_t n);
@@ -218,6 +236,12 @@ template <Isa I> constexpr bool kFmaDivide = I != Isa::Scalar;
                                                    float* inv_out) {                                    \
     constexpr Isa I = Isa::level;                                                                       \
     KILN_LAYER_NORM_BODY                                                                                \
+  }                                                                                                     \
+  template <>                                                                                           \
+  KILN_TARGET(level) float rms_norm_v<Isa::level>(const float* x, float* y, int64_t n, const float* scale,  \
+                                                  float eps) {                                          \
+    constexpr Isa I = Isa::level;                                                                       \
+    KILN_RMS_NORM_BODY                                                                                  \
   }                                                                                                     \
   KILN_DEFINE_MAP(level, exp)                                                                           \
   KILN_DEFINE_MAP(level, tanh)                                                                          \
@@ -456,6 +480,12 @@ KILN_TARGET(Avx512) void layer_norm_rows_v<Isa::Avx512>(const float* x, float* y
 void layer_norm_rows(const float* x, float* y, int64_t rows, int64_t n, const float* scale, const float* bias,
                      float eps, float* mean, float* inv_std, Isa isa) {
   KILN_ISA_DISPATCH(isa, layer_norm_rows_v<ISA>(x, y, rows, n, scale, bias, eps, mean, inv_std));
+}
+
+float rms_norm(const float* x, float* y, int64_t n, const float* scale, float eps, Isa isa) {
+  float inv = 0;
+  KILN_ISA_DISPATCH(isa, inv = rms_norm_v<ISA>(x, y, n, scale, eps));
+  return inv;
 }
 
 void exp(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, exp_v<ISA>(x, y, n)); }

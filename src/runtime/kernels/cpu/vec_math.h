@@ -32,6 +32,10 @@ void arith(int op, const float* a, int64_t sa, const float* b, int64_t sb, float
 void layer_norm(const float* x, float* y, int64_t n, const float* scale, const float* bias, float eps, float* mean,
                 float* inv_std, Isa isa = active_isa());
 
+// One RMS-norm row (T5's LayerNorm, ONNX Runtime's SimplifiedLayerNormalization): y = x /
+// sqrt(mean(x^2) + eps) * scale, the quotient rounded once as a division's; returns 1/sqrt(...).
+float rms_norm(const float* x, float* y, int64_t n, const float* scale, float eps, Isa isa = active_isa());
+
 // layer_norm over `rows` consecutive rows of n values (y likewise); mean and inv_std, when not null,
 // get one value per row. Bitwise the rows one by one (layer_norm is this with one row); on AVX-512, for
 // n a multiple of 16, four rows at a time with the order of the sums written out in intrinsics, so the
