@@ -1,7 +1,6 @@
 #include "pipelines/model_dir.h"
 
 #include "core/error.h"
-#include "graph/onnx_io.h"
 
 namespace kiln::pipelines {
 
@@ -35,7 +34,7 @@ std::shared_ptr<const Session> ModelDir::open(const std::string& path, bool kv_c
 }
 
 std::optional<ModelDir::DecoderPair> ModelDir::open_merged_decoder(const std::string& path) const {
-  Model model = load_model(path, load_limits_);
+  Model model = read_model(path, session_options(false));
   const ValueInfo* branch = model.graph.find_input("use_cache_branch");
   if (!branch || branch->dtype != DType::Bool) return std::nullopt;
   DecoderPair pair;

@@ -37,6 +37,8 @@ static void check_nesting(const Graph& g, int depth, const LoadLimits& limits) {
     }
 }
 
+Model read_model(const std::string& path, const SessionOptions& o) { return load_model(path, load_limits(o)); }
+
 Session::Session(Model model, SessionOptions options)
     : options_(checked(options)), model_(std::make_unique<Model>(std::move(model))) {
   init();

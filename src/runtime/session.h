@@ -19,4 +19,8 @@ std::vector<TensorInfo> tensor_infos(const std::vector<ValueInfo>& values);
 // The options' limits on reading a model file, as graph/onnx_io.h takes them.
 inline LoadLimits load_limits(const SessionOptions& o) { return {o.max_model_bytes, o.max_subgraph_depth}; }
 
+// Reads a model file as Session(path, o) would, for callers that look at the graph first or make
+// several sessions from one read (Session(Model, o); e.g. a merged decoder opened per branch).
+Model read_model(const std::string& path, const SessionOptions& o);
+
 }  // namespace kiln
