@@ -20,10 +20,6 @@ int fuse_gelu(Graph& g) {
   GraphIndex ix(g);
   std::unordered_set<int> dead;
   std::vector<Node> added;
-  auto single = [&](const std::string& v) -> int {
-    const auto& c = ix.consumers(v);
-    return ix.used_only_by(v, 1) && c[0] >= 0 ? c[0] : -1;
-  };
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& div = g.nodes[i];
     if (dead.count((int)i)) continue;
@@ -31,21 +27,21 @@ int fuse_gelu(Graph& g) {
     bool by_mul = div.op_type == "Mul" && near(ix.scalar(div.inputs[1]), 1.0 / std::sqrt(2.0));
     if ((!by_div && !by_mul) || !is_f32(g, div.inputs[1])) continue;
     const std::string& x = div.inputs[0];
-    int erf_i = single(div.outputs[0]);
+    int erf_i = ix.sole_reader(div.outputs[0]);
     if (erf_i < 0 || g.nodes[erf_i].op_type != "Erf") continue;
-    int add_i = single(g.nodes[erf_i].outputs[0]);
+    int add_i = ix.sole_reader(g.nodes[erf_i].outputs[0]);
     if (add_i < 0 || g.nodes[add_i].op_type != "Add") continue;
     const Node& add = g.nodes[add_i];
     std::string one = add.inputs[0] == g.nodes[erf_i].outputs[0] ? add.inputs[1] : add.inputs[0];
     if (!near(ix.scalar(one), 1.0)) continue;
-    int m1 = single(add.outputs[0]);
+    int m1 = ix.sole_reader(add.outputs[0]);
     if (m1 < 0 || g.nodes[m1].op_type != "Mul") continue;
     const Node& mul1 = g.nodes[m1];
     std::string other = mul1.inputs[0] == add.outputs[0] ? mul1.inputs[1] : mul1.inputs[0];
     std::string out;
     std::vector<int> nodes = {(int)i, erf_i, add_i, m1};
     if (other == x) {  // (x * (1 + erf)) * 0.5
-      int m2 = single(mul1.outputs[0]);
+      int m2 = ix.sole_reader(mul1.outputs[0]);
       if (m2 < 0 || g.nodes[m2].op_type != "Mul") continue;
       const Node& mul2 = g.nodes[m2];
       std::string half = mul2.inputs[0] == mul1.outputs[0] ? mul2.inputs[1] : mul2.inputs[0];

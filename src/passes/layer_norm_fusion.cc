@@ -58,25 +58,21 @@ int fuse_layer_norm(Graph& g) {
       else if (n.op_type == "Div" && n.inputs[0] == d) div_i = c;
     }
     if (pow_i < 0 || div_i < 0) continue;
-    auto single = [&](const std::string& v) -> int {
-      const auto& c = ix.consumers(v);
-      return ix.used_only_by(v, 1) && c[0] >= 0 ? c[0] : -1;
-    };
-    int var_i = single(g.nodes[pow_i].outputs[0]);
+    int var_i = ix.sole_reader(g.nodes[pow_i].outputs[0]);
     if (var_i < 0 || !reduces_last_axis(g.nodes[var_i], g)) continue;
-    int add_eps_i = single(g.nodes[var_i].outputs[0]);
+    int add_eps_i = ix.sole_reader(g.nodes[var_i].outputs[0]);
     if (add_eps_i < 0 || g.nodes[add_eps_i].op_type != "Add") continue;
     auto eps = ix.scalar(other_input(g.nodes[add_eps_i], g.nodes[var_i].outputs[0]));
     if (!eps) continue;
-    int sqrt_i = single(g.nodes[add_eps_i].outputs[0]);
+    int sqrt_i = ix.sole_reader(g.nodes[add_eps_i].outputs[0]);
     if (sqrt_i < 0 || g.nodes[sqrt_i].op_type != "Sqrt") continue;
     const Node& div = g.nodes[div_i];
     if (div.inputs[1] != g.nodes[sqrt_i].outputs[0] || !ix.used_only_by(g.nodes[sqrt_i].outputs[0], 1)) continue;
-    int mul_i = single(div.outputs[0]);
+    int mul_i = ix.sole_reader(div.outputs[0]);
     if (mul_i < 0 || g.nodes[mul_i].op_type != "Mul") continue;
     std::string gamma = other_input(g.nodes[mul_i], div.outputs[0]);
     if (gamma.empty() || !g.initializers.count(gamma)) continue;
-    int add_i = single(g.nodes[mul_i].outputs[0]);
+    int add_i = ix.sole_reader(g.nodes[mul_i].outputs[0]);
     if (add_i < 0 || g.nodes[add_i].op_type != "Add") continue;
     std::string beta = other_input(g.nodes[add_i], g.nodes[mul_i].outputs[0]);
     if (beta.empty() || !g.initializers.count(beta)) continue;
@@ -90,12 +86,7 @@ int fuse_layer_norm(Graph& g) {
     ln.name = mean.name.empty() ? "fused_layer_norm_" + std::to_string(i) : mean.name + "/fused_layer_norm";
     ln.inputs = {x, gamma, beta};
     ln.outputs = {g.nodes[add_i].outputs[0]};
-    Attribute axis, epsilon;
-    axis.kind = Attribute::Kind::Int;
-    axis.i = -1;
-    epsilon.kind = Attribute::Kind::Float;
-    epsilon.f = *eps;
-    ln.attributes = {{"axis", axis}, {"epsilon", epsilon}};
+    ln.attributes = {{"axis", attr_int(-1)}, {"epsilon", attr_float(*eps)}};
     for (int k : {(int)i, mc[0], pow_i, div_i, var_i, add_eps_i, sqrt_i, mul_i, add_i}) dead.insert(k);
     added.push_back(std::move(ln));
   }
@@ -106,10 +97,6 @@ int fuse_rms_norm(Graph& g) {
   GraphIndex ix(g);
   std::unordered_set<int> dead;
   std::vector<Node> added;
-  auto single = [&](const std::string& v) -> int {
-    const auto& c = ix.consumers(v);
-    return ix.used_only_by(v, 1) && c[0] >= 0 ? c[0] : -1;
-  };
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& pow = g.nodes[i];
     if (dead.count((int)i)) continue;
@@ -117,17 +104,17 @@ int fuse_rms_norm(Graph& g) {
                          (pow.op_type == "Mul" && pow.inputs.size() == 2 && pow.inputs[0] == pow.inputs[1]);
     if (!squares || !canonical_domain(pow.domain).empty()) continue;
     const std::string& x = pow.inputs[0];
-    const int mean_i = single(pow.outputs[0]);
+    const int mean_i = ix.sole_reader(pow.outputs[0]);
     if (mean_i < 0 || !reduces_last_axis(g.nodes[mean_i], g)) continue;
-    const int add_i = single(g.nodes[mean_i].outputs[0]);
+    const int add_i = ix.sole_reader(g.nodes[mean_i].outputs[0]);
     if (add_i < 0 || g.nodes[add_i].op_type != "Add") continue;
     const auto eps = ix.scalar(other_input(g.nodes[add_i], g.nodes[mean_i].outputs[0]));
     if (!eps) continue;
-    const int sqrt_i = single(g.nodes[add_i].outputs[0]);
+    const int sqrt_i = ix.sole_reader(g.nodes[add_i].outputs[0]);
     if (sqrt_i < 0 || g.nodes[sqrt_i].op_type != "Sqrt") continue;
     const std::string& root = g.nodes[sqrt_i].outputs[0];
     // x / r: Div(x, r), or x * (1 / r) with 1 / r as Div(1, r) or Reciprocal(r).
-    const int next_i = single(root);
+    const int next_i = ix.sole_reader(root);
     if (next_i < 0) continue;
     const Node& next = g.nodes[next_i];
     std::vector<int> nodes = {(int)i, mean_i, add_i, sqrt_i, next_i};
@@ -137,14 +124,14 @@ int fuse_rms_norm(Graph& g) {
     } else if ((next.op_type == "Div" && next.inputs.size() == 2 && next.inputs[1] == root &&
                 ix.scalar(next.inputs[0]) == 1.0f) ||
                (next.op_type == "Reciprocal" && next.inputs.size() == 1)) {
-      const int mul_i = single(next.outputs[0]);
+      const int mul_i = ix.sole_reader(next.outputs[0]);
       if (mul_i < 0 || g.nodes[mul_i].op_type != "Mul" || other_input(g.nodes[mul_i], next.outputs[0]) != x) continue;
       nodes.push_back(mul_i);
       normed = g.nodes[mul_i].outputs[0];
     } else {
       continue;
     }
-    const int scale_i = single(normed);
+    const int scale_i = ix.sole_reader(normed);
     if (scale_i < 0 || g.nodes[scale_i].op_type != "Mul") continue;
     const std::string w = other_input(g.nodes[scale_i], normed);
     if (w.empty() || !g.initializers.count(w)) continue;
@@ -161,12 +148,7 @@ int fuse_rms_norm(Graph& g) {
     rms.name = pow.name.empty() ? "fused_rms_norm_" + std::to_string(i) : pow.name + "/fused_rms_norm";
     rms.inputs = {x, w};
     rms.outputs = {g.nodes[scale_i].outputs[0]};
-    Attribute axis, epsilon;
-    axis.kind = Attribute::Kind::Int;
-    axis.i = -1;
-    epsilon.kind = Attribute::Kind::Float;
-    epsilon.f = *eps;
-    rms.attributes = {{"axis", axis}, {"epsilon", epsilon}};
+    rms.attributes = {{"axis", attr_int(-1)}, {"epsilon", attr_float(*eps)}};
     for (int k : nodes) dead.insert(k);
     added.push_back(std::move(rms));
   }

@@ -36,6 +36,11 @@ bool GraphIndex::used_only_by(const std::string& v, size_t n) const {
   return !graph_outputs_.count(v) && consumers(v).size() == n;
 }
 
+int GraphIndex::sole_reader(const std::string& v) const {
+  const auto& c = consumers(v);
+  return used_only_by(v, 1) && c[0] >= 0 ? c[0] : -1;
+}
+
 std::optional<float> GraphIndex::scalar(const std::string& v) const {
   auto it = g_.initializers.find(v);
   if (it == g_.initializers.end() || it->second.numel() != 1 || !dtype_is_float(it->second.dtype()))

@@ -20,6 +20,8 @@ class GraphIndex {
   const std::vector<int>& consumers(const std::string& value) const;
   // True when only the listed number of nodes read `value` and it is not a graph output.
   bool used_only_by(const std::string& value, size_t n) const;
+  // The one node reading `value` when exactly one does and it is not a graph output, else -1.
+  int sole_reader(const std::string& value) const;
   // The constant's value when `value` is a one-element float initializer.
   std::optional<float> scalar(const std::string& value) const;
 

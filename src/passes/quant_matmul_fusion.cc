@@ -11,18 +11,14 @@ int fuse_matmul_integer_to_float(Graph& g) {
   GraphIndex ix(g);
   std::unordered_set<int> dead;
   std::vector<Node> added;
-  auto single = [&](const std::string& v) -> int {
-    const auto& c = ix.consumers(v);
-    return ix.used_only_by(v, 1) && !c.empty() && c[0] >= 0 ? c[0] : -1;
-  };
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& mm = g.nodes[i];
     if (mm.op_type != "MatMulInteger" || !canonical_domain(mm.domain).empty() || mm.outputs.empty()) continue;
-    int cast_i = single(mm.outputs[0]);
+    int cast_i = ix.sole_reader(mm.outputs[0]);
     if (cast_i < 0 || g.nodes[cast_i].op_type != "Cast" ||
         g.nodes[cast_i].attr_int("to", 0) != (int64_t)DType::F32)
       continue;
-    int mul_i = single(g.nodes[cast_i].outputs[0]);
+    int mul_i = ix.sole_reader(g.nodes[cast_i].outputs[0]);
     if (mul_i < 0 || g.nodes[mul_i].op_type != "Mul" || dead.count(mul_i)) continue;
     const Node& mul = g.nodes[mul_i];
     const std::string& scales = mul.inputs[0] == g.nodes[cast_i].outputs[0] ? mul.inputs[1] : mul.inputs[0];
@@ -45,7 +41,7 @@ int fuse_matmul_integer_to_float(Graph& g) {
     fused.inputs = {in(0), in(1), sm.inputs[1 - b_side], sm.inputs[b_side], in(2), in(3)};
     fused.outputs = {mul.outputs[0]};
     // A constant bias Add after the Mul joins the epilogue too.
-    int add_i = single(mul.outputs[0]);
+    int add_i = ix.sole_reader(mul.outputs[0]);
     if (add_i >= 0 && !dead.count(add_i) && g.nodes[add_i].op_type == "Add") {
       const Node& add = g.nodes[add_i];
       const std::string& other = add.inputs[0] == mul.outputs[0] ? add.inputs[1] : add.inputs[0];

@@ -59,24 +59,45 @@ void set_float_output(KernelContext& ctx, size_t i, const Tensor& y, DType dtype
 
 // ---- LayerNormalization ----------------------------------------------------------------------
 
-class LayerNormKernel : public OpKernel {
+// x as the layer norms see it: `rows` rows of the n values from `axis` on (checked: a float tensor of
+// rank 1 or more), and the shape of one row.
+struct NormRows {
+  int axis = 0;
+  int64_t rows = 1, n = 1;
+  Shape row_shape;
+};
+NormRows norm_rows(const Tensor& x, int64_t axis_attr, const Node& node) {
+  require_float(x, node);
+  const int r = x.rank();
+  KILN_CHECK(r >= 1, BadInput, "{}: input must have rank 1 or more", node.label());
+  NormRows nr;
+  nr.axis = normalize_axis(axis_attr, r, node);
+  for (int d = 0; d < nr.axis; ++d) nr.rows *= x.dim(d);
+  for (int d = nr.axis; d < r; ++d) nr.n *= x.dim(d);
+  nr.row_shape.assign(x.shape().begin() + nr.axis, x.shape().end());
+  return nr;
+}
+
+// What the layer norms take from their node: the first normalized axis and epsilon.
+class NormKernelBase : public OpKernel {
  public:
-  explicit LayerNormKernel(const KernelInfo& info) {
-    axis_ = info.node.attr_int("axis", -1);
-    eps_ = info.node.attr_float("epsilon", 1e-5f);
-  }
+  explicit NormKernelBase(const KernelInfo& info)
+      : axis_(info.node.attr_int("axis", -1)), eps_(info.node.attr_float("epsilon", 1e-5f)) {}
+
+ protected:
+  int64_t axis_;
+  float eps_;
+};
+
+class LayerNormKernel : public NormKernelBase {
+ public:
+  using NormKernelBase::NormKernelBase;
 
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
     const Tensor& x0 = ctx.input(0);
-    require_float(x0, node);
+    const auto [axis, rows, n, norm_shape] = norm_rows(x0, axis_, node);
     const int r = x0.rank();
-    KILN_CHECK(r >= 1, BadInput, "{}: input must have rank 1 or more", node.label());
-    int axis = normalize_axis(axis_, r, node);
-    int64_t rows = 1, n = 1;
-    for (int d = 0; d < axis; ++d) rows *= x0.dim(d);
-    for (int d = axis; d < r; ++d) n *= x0.dim(d);
-    Shape norm_shape(x0.shape().begin() + axis, x0.shape().end());
     const FloatParam scale = float_param(ctx.input(1), norm_shape, node, "Scale");
     FloatParam bias;
     if (const Tensor* b = ctx.input_or_null(2)) bias = float_param(*b, norm_shape, node, "B");
@@ -129,9 +150,6 @@ class LayerNormKernel : public OpKernel {
     }
   }
 
- private:
-  int64_t axis_;
-  float eps_;
 };
 
 // ---- SimplifiedLayerNormalization (RMS norm) ------------------------------------------------------
@@ -139,24 +157,15 @@ class LayerNormKernel : public OpKernel {
 // (passes/layer_norm_fusion.cc): y = x / sqrt(mean(x^2) + eps) * scale over the axes from `axis`
 // on; optional output 1: 1 / sqrt(mean(x^2) + eps) per row.
 
-class RmsNormKernel : public OpKernel {
+class RmsNormKernel : public NormKernelBase {
  public:
-  explicit RmsNormKernel(const KernelInfo& info) {
-    axis_ = info.node.attr_int("axis", -1);
-    eps_ = info.node.attr_float("epsilon", 1e-5f);
-  }
+  using NormKernelBase::NormKernelBase;
 
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
     const Tensor& x0 = ctx.input(0);
-    require_float(x0, node);
+    const auto [axis, rows, n, norm_shape] = norm_rows(x0, axis_, node);
     const int r = x0.rank();
-    KILN_CHECK(r >= 1, BadInput, "{}: input must have rank 1 or more", node.label());
-    const int axis = normalize_axis(axis_, r, node);
-    int64_t rows = 1, n = 1;
-    for (int d = 0; d < axis; ++d) rows *= x0.dim(d);
-    for (int d = axis; d < r; ++d) n *= x0.dim(d);
-    const Shape norm_shape(x0.shape().begin() + axis, x0.shape().end());
     const FloatParam scale = float_param(ctx.input(1), norm_shape, node, "scale");
     const Tensor x = as_f32(x0);
     Tensor y(DType::F32, x.shape());
@@ -182,9 +191,6 @@ class RmsNormKernel : public OpKernel {
     if (inv_t.defined()) ctx.set_output(1, inv_t);
   }
 
- private:
-  int64_t axis_;
-  float eps_;
 };
 
 // ---- BatchNormalization ----------------------------------------------------------------------
