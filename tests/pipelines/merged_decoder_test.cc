@@ -15,10 +15,8 @@ using kiln::test::fixture;
 
 namespace {
 
-std::string make_merged_folder() {
-  fs::path d = fs::temp_directory_path() / "kiln-merged-t5";
-  fs::remove_all(d);
-  fs::create_directories(d);
+// Into `d` (a test's own scratch folder: ctest runs the tests of this file side by side).
+std::string make_merged_folder(const fs::path& d) {
   const std::string src = fixture("models/t5-tiny/");
   for (const char* f : {"config.json", "encoder_model.onnx"}) fs::copy_file(src + f, d / f);
   kiln::Model first = kiln::load_model(src + "decoder_model.onnx");
@@ -88,17 +86,18 @@ void check(const std::string& dir, const std::string& mode) {
 }  // namespace
 
 TEST(MergedDecoder, GreedyAndBeamThroughUseCacheBranch) {
-  std::string dir = make_merged_folder();
+  kiln::test::ScratchDir scratch("kiln-merged-t5");
+  std::string dir = make_merged_folder(scratch.path);
   check(dir, "greedy");
   check(dir, "beam");
-  fs::remove_all(dir);
 }
 
 // A merged graph alone opens as the two sessions of the two-graph layout: the first step's with
 // use_cache_branch fixed false (no past inputs left), the later steps' fixed true with its
 // self-attention caches kept time-major and appended in place (as a decoder_with_past_model's).
 TEST(MergedDecoder, OpensAsTwoSessionsWhoseCachesGrowInPlace) {
-  std::string dir = make_merged_folder();
+  kiln::test::ScratchDir scratch("kiln-merged-t5");
+  std::string dir = make_merged_folder(scratch.path);
   kiln::pipelines::ModelDir md(dir);
   auto pair = md.open_merged_decoder(dir + "/decoder_model_merged.onnx");
   ASSERT_TRUE(pair.has_value());
@@ -114,5 +113,4 @@ TEST(MergedDecoder, OpensAsTwoSessionsWhoseCachesGrowInPlace) {
     }
   EXPECT_GT(in_place, 0);
   for (const auto& v : pair->with_past->inputs()) EXPECT_NE(v.name, "use_cache_branch");
-  fs::remove_all(dir);
 }
