@@ -25,6 +25,7 @@
 #include "runtime/kernels/cpu/isa.h"
 #include "runtime/kernels/cpu/quant_gemm.h"
 #include "runtime/kernels/cpu/row_tiles.h"
+#include "runtime/kernels/cpu/value_range.h"
 #include "runtime/kernels/cpu/attention_gemm.h"
 #include "runtime/kernels/cpu/vec_math.h"
 
@@ -318,6 +319,10 @@ void BM_MatMulInt8ColdB(benchmark::State& state) {
   // a_scale * b_scale * |sum| of about 1-3 for random bytes over K = 768: activations the size of a real FFN's
   // (with larger ones GELU's exp(-x^2 / 2) goes subnormal and costs microcode assists).
   Dequant dq{0.0007f, scale.data(), 1, gelu ? bias.data() : nullptr, gelu};
+  // The FFN's first product also folds in the range of its outputs for the quantizer that follows it
+  // (passes/quantize_range_fusion.cc), as in a quantized model.
+  ValueRange range;
+  if (gelu) dq.range = &range;
   dq.a_row_tiles = gs[0]->takes_row_tiles(K, N, false);
   if (dq.a_row_tiles) a = row_tiles_of(a, M, K);
   int64_t c = 0;

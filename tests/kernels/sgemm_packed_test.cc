@@ -71,7 +71,9 @@ void check(const Case& t) {
 
 TEST(PackedSgemm, MatchesFloat64WithEveryEpilogue) {
   if (!PackedSgemmB::available()) GTEST_SKIP() << "kiln's float kernel needs AVX-512 (oneDNN serves this CPU)";
-  for (int64_t m : {1, 11, 12, 13, 130, 200})
+  // 200 and 193 rows end in a block of 8 and of 1 row (fewer than a tile: A read compact, the one
+  // row in place).
+  for (int64_t m : {1, 11, 12, 13, 130, 193, 200})
     for (int64_t n : {1, 16, 31, 32, 33, 100, 260})
       for (int64_t k : {1, 17, 256, 300, 600}) check({m, k, n, (m + n) % 2 == 0, 1.f, false, false, false});
   for (bool trans_b : {false, true})
@@ -111,8 +113,9 @@ TEST(PackedSgemm, TwoThreadsGiveTheSameBits) {
 }
 
 // Fewer rows than a tile (a decoder step's) walk B in memory order, a panel's K blocks and then the
-// next panel's, where taller products take each K block across all panels: each row's sums are the
-// same blocks added in the same order, so the rows come out as they do inside a taller product.
+// next panel's, where taller products take each K block across all panels, and read A compact (m
+// values per k, not a tile's 12; one row in place): each row's sums are the same blocks added in the
+// same order, so the rows come out as they do inside a taller product.
 TEST(PackedSgemm, FewRowsGiveTheBitsOfATallerProduct) {
   if (!PackedSgemmB::available()) GTEST_SKIP() << "kiln's float kernel needs AVX-512 (oneDNN serves this CPU)";
   const int64_t k = 700, n = 330, tall = 24;
@@ -123,7 +126,7 @@ TEST(PackedSgemm, FewRowsGiveTheBitsOfATallerProduct) {
       ThreadScope scope(threads);
       std::vector<float> all(tall * n), few(tall * n);
       packed.run(tall, a.data(), k, all.data(), n, 1.f, false, bias.data(), g, g ? nullptr : res.data());
-      for (int64_t m : {1, 5, 11}) {
+      for (int64_t m : {1, 2, 5, 11}) {
         packed.run(m, a.data(), k, few.data(), n, 1.f, false, bias.data(), g, g ? nullptr : res.data());
         for (int64_t i = 0; i < m * n; ++i)
           ASSERT_EQ(few[i], all[i]) << "m " << m << " at " << i << " threads " << threads << " gelu " << g;

@@ -43,9 +43,9 @@ struct Epilogue {
 enum Prefetch { kNoPrefetch, kShared, kWhole };
 
 // MR rows x NV vectors of 16 columns of C from kc rows of a panel (w floats a row) and a packed
-// tile of A (kc groups of kRows values: row r of k at a[k * kRows + r]); the last vector stores only
-// the lanes in `tail`.
-template <int MR, int NV, Prefetch PF = kNoPrefetch>
+// tile of A (kc groups of AS values: row r of k at a[k * AS + r]; AS is kRows, or MR for the compact
+// tile of a block of fewer rows, a decoder step's); the last vector stores only the lanes in `tail`.
+template <int MR, int NV, Prefetch PF = kNoPrefetch, int AS = kRows>
 KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, int64_t w, float* c, int64_t ldc,
                                    __mmask16 tail, const Epilogue& e, const float* pf = nullptr, int64_t pf_lines = 0) {
   __m512 acc[MR][NV];
@@ -67,7 +67,7 @@ KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, i
       }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      const __m512 av = _mm512_set1_ps(a[k * kRows + r]);
+      const __m512 av = _mm512_set1_ps(a[k * AS + r]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
@@ -93,14 +93,14 @@ KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, i
 }
 
 // The last m < MR rows: one tile of exactly m rows (fetching the next block, pf_lines lines at pf,
-// when PF is kWhole).
-template <int MR, int NV, Prefetch PF = kNoPrefetch>
+// when PF is kWhole). Compact: A's tile holds m values per k (pack_a_compact), not kRows.
+template <int MR, int NV, Prefetch PF = kNoPrefetch, bool Compact = false>
 KILN_SGEMM_AVX512 inline void tail_rows(int64_t m, int64_t kc, const float* a, const float* b, int64_t w, float* c,
                                         int64_t ldc, __mmask16 tail, const Epilogue& e, const float* pf = nullptr,
                                         int64_t pf_lines = 0) {
   if constexpr (MR > 1) {
-    if (m == MR - 1) return tile<MR - 1, NV, PF>(kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
-    tail_rows<MR - 1, NV, PF>(m, kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
+    if (m == MR - 1) return tile<MR - 1, NV, PF, Compact ? MR - 1 : kRows>(kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
+    tail_rows<MR - 1, NV, PF, Compact>(m, kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
   }
 }
 
@@ -116,7 +116,10 @@ KILN_SGEMM_AVX512 void panel_rows(int64_t m, int64_t kc, const float* a, const f
     if (f.r) f.r += row * ldc;
     return f;
   };
-  if (pf && m < kRows) return tail_rows<kRows, NV, kWhole>(m, kc, a, b, w, c, ldc, tail, e, pf, kc * kPanel / 16);
+  if (m < kRows) {  // A compact (pack_a_compact)
+    if (pf) return tail_rows<kRows, NV, kWhole, true>(m, kc, a, b, w, c, ldc, tail, e, pf, kc * kPanel / 16);
+    return tail_rows<kRows, NV, kNoPrefetch, true>(m, kc, a, b, w, c, ldc, tail, e);
+  }
   if (pf) {
     // The tiles share the next block's kc * kPanel floats between them, kc / 4 lines each.
     const int64_t lines = kc * kPanel / 16, per = kc / 4;
@@ -192,6 +195,15 @@ KILN_SGEMM_AVX512 void pack_a(int64_t m, int64_t K, const float* a, int64_t lda,
   }
 }
 
+// Rows [0, m) of A, m < kRows (a decoder step's few rows), for every K block at once: k's m values
+// side by side (row r of k at out[k * m + r]), so block k0 starts at out + k0 * m. Padded to kRows
+// values per k, as pack_a does, the tile's A took 12 times the L1 it needs (24 KiB at K = 512, beside
+// the 32 KiB block of B being read and the next one being fetched): one row is the row itself.
+KILN_SGEMM_AVX512 void pack_a_compact(int64_t m, int64_t K, const float* a, int64_t lda, float* out) {
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t r = 0; r < m; ++r) out[k * m + r] = a[r * lda + k];
+}
+
 // This thread's buffer for packed A, at least `floats` long.
 float* a_scratch(size_t floats) {
   thread_local std::shared_ptr<Buffer> buf;
@@ -256,9 +268,18 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
     for (long job = j0; job < j1; ++job) {
       const int64_t mb = job / groups, g = job % groups;
       const int64_t m0 = mb * kBlockM, rows = std::min(kBlockM, M - m0);
-      const int64_t padded = (rows + kRows - 1) / kRows * kRows;
+      const bool compact = rows < kRows;  // panel_rows reads such a block's A compact
+      const int64_t padded = compact ? rows : (rows + kRows - 1) / kRows * kRows;
       const int64_t p0 = panels_ * g / groups, p1 = panels_ * (g + 1) / groups;
-      if (mb != packed_mb) pack_a(rows, K_, a + m0 * lda, lda, ap);
+      const float* at = ap;
+      if (compact && rows == 1) {
+        at = a + m0 * lda;  // one row: already in the compact layout
+      } else if (mb != packed_mb) {
+        if (compact)
+          pack_a_compact(rows, K_, a + m0 * lda, lda, ap);
+        else
+          pack_a(rows, K_, a + m0 * lda, lda, ap);
+      }
       packed_mb = mb;
       // One K block of one panel, fetching `next` meanwhile.
       auto block = [&](int64_t p, int64_t k0, bool in_memory_order) {
@@ -279,7 +300,7 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
         } else if (p + 1 == p1 && !last) {
           next = packed + K_ * (p0 * kPanel) + (k0 + kc) * kPanel;  // the next K block's first panel
         }
-        panel_block(rows, kc, ap + k0 * padded, blk, cols, c + m0 * ldc + n0, ldc, e, next);
+        panel_block(rows, kc, at + k0 * padded, blk, cols, c + m0 * ldc + n0, ldc, e, next);
       };
       if (rows < kRows) {
         // One tile of rows (a decoder step's): B is read once, so take it in memory order, each
