@@ -152,13 +152,22 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch, const in
       acc1[r] = i1;
     }
   }
-  if (j.e->residual) {
-    // The residual rows the epilogue adds: asked for now, they arrive while the sums are made (at
-    // batch 32 they come from L3 or memory, and a load at the end of the tile would wait for them).
-    const float* res = j.e->residual + m0 * j.b->N + p * kPanel;
+  {
+    // The lines the epilogue will write, and the residual rows it adds: asked for now, they arrive
+    // while the sums are made. An output block freed a layer ago is out of L2 (the FFN's 1.5 MB at
+    // 128 tokens), and a store to it would first wait for each line: 128 x 768 x 3072 into 16
+    // outputs in turn ran 1020 µs without this, 975 with it, and as before into one hot output.
+    const int64_t N = j.b->N, at = m0 * N + p * kPanel;
+    const char* out = j.e->out_f32 ? reinterpret_cast<const char*>(j.e->out_f32 + at)
+                                   : reinterpret_cast<const char*>(j.e->out_i32 + at);
+    const float* res = j.e->residual ? j.e->residual + at : nullptr;
     for (int r = 0; r < MR; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(res + r * j.b->N), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(res + r * j.b->N + 16), _MM_HINT_T0);
+      _mm_prefetch(out + r * N * 4, _MM_HINT_T0);
+      _mm_prefetch(out + r * N * 4 + 64, _MM_HINT_T0);
+      if (res) {
+        _mm_prefetch(reinterpret_cast<const char*>(res + r * N), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(res + r * N + 16), _MM_HINT_T0);
+      }
     }
   }
   for (int64_t k = 0; k < k4; ++k) {
