@@ -383,10 +383,8 @@ void BM_AttentionHead(benchmark::State& state) {
         case 0: attention_transpose(k.data() + rep * D, S, D, ld, kt.data()); break;
         case 1: attention_gemm(S, S, D, 0.125f, q.data() + rep * D, ld, kt.data(), S, s.data(), S); break;
         case 2:
-          for (int64_t i = 0; i < S; ++i) {
-            attention_where_bytes(mask.data(), S, false, -3.4e38f, s.data() + i * S);
-            vec::softmax(s.data() + i * S, s.data() + i * S, S);
-          }
+          for (int64_t i = 0; i < S; ++i) attention_where_bytes(mask.data(), S, false, -3.4e38f, s.data() + i * S);
+          vec::softmax_rows(s.data(), S, S, S);
           break;
         default: attention_gemm(S, D, S, 1.0f, s.data(), S, v.data() + rep * D, ld, o.data() + rep * D, ld); break;
       }

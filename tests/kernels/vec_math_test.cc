@@ -126,6 +126,33 @@ TEST(VecMath, SoftmaxInRegistersBitwiseAsTheLoops) {
   EXPECT_GT(rows, 1000);
 }
 
+// softmax_rows (two rows at a time in registers on AVX-512, up to 128 values) gives bitwise what
+// softmax gives row by row, on every ISA: odd and even row counts, lengths on and off the vectors and
+// past 128, rows with -inf, the float minimum (a padding mask's fill) and large values, rows masked
+// everywhere, and a leading dimension wider than the rows (which it leaves alone).
+TEST(VecMath, SoftmaxRowsBitwiseAsOneByOne) {
+  std::mt19937 g(17);
+  std::normal_distribution<float> d(0.f, 4.f);
+  std::uniform_int_distribution<int> pick(0, 40);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (Isa isa : supported_isas())
+    for (int64_t n : {1, 7, 16, 17, 64, 100, 127, 128, 129, 200})
+      for (int64_t rows : {1, 2, 3, 5, 12}) {
+        const int64_t ld = n + 3;
+        std::vector<float> x((size_t)(rows * ld));
+        for (size_t i = 0; i < x.size(); ++i) {
+          const int c = pick(g);
+          x[i] = c == 0 ? -inf : c == 1 ? -3.4028235e38f : c == 2 ? d(g) * 30.f : d(g) + (int)(i % 3) * 40.f;
+        }
+        if (rows > 2) std::fill(x.begin() + 2 * ld, x.begin() + 2 * ld + n, -3.4028235e38f);
+        std::vector<float> want = x, got = x;
+        for (int64_t r = 0; r < rows; ++r) vec::softmax(want.data() + r * ld, want.data() + r * ld, n, isa);
+        vec::softmax_rows(got.data(), rows, n, ld, isa);
+        ASSERT_EQ(std::memcmp(want.data(), got.data(), x.size() * 4), 0)
+            << isa_name(isa) << " n " << n << " rows " << rows;
+      }
+}
+
 // layer_norm_rows gives bitwise what layer_norm gives row by row, on every ISA: row counts around
 // the groups of four, lengths on and off the 16-lane vectors, rows of one value (deviation 0), with
 // and without bias, the statistics too.

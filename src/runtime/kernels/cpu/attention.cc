@@ -281,8 +281,8 @@ class AttentionKernel : public OpKernel {
           float* row = s + i * T;
           for (size_t o = first_op_; o < ops_.size(); ++o)
             if (o >= 32 || !(skip >> o & 1)) apply(ops_[o], bc[o], row, b, h, i0 + i, T);
-          vec::softmax(row, row, T);
         }
+        vec::softmax_rows(s, m, T, T);
         float* ob = op + ((b * S + i0) * H + h) * Dv;
         const bool ok = v_gather ? attention_gemm(m, Dv, T, 1.0f, s, T, gather(vp, vr, b, h, Dv), Dv, ob, H * Dv)
                                  : attention_gemm(m, Dv, T, 1.0f, s, T, vp + vr.start(b, h), vr.ld, ob, H * Dv);

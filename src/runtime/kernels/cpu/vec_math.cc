@@ -210,6 +210,7 @@ template <Isa I> void bias_gelu_erf_v(const float* x, const float* b, float* y, 
 template <Isa I> void gelu_tanh_v(const float* x, float* y, int64_t n);
 template <Isa I> void softmax_v(const float* x, float* y, int64_t n);
 template <Isa I> void softmax_loops_v(const float* x, float* y, int64_t n);
+template <Isa I> void softmax_rows_v(float* x, int64_t rows, int64_t n, int64_t ld);
 
 // With FMA the layer-norm quotient is corrected by the exact remainder; without it std::fma would be
 // a library call.
@@ -304,6 +305,14 @@ template <>
 KILN_TARGET(Avx2) void softmax_v<Isa::Avx2>(const float* x, float* y, int64_t n) {
   softmax_loops_v<Isa::Avx2>(x, y, n);
 }
+template <>
+void softmax_rows_v<Isa::Scalar>(float* x, int64_t rows, int64_t n, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) softmax_v<Isa::Scalar>(x + r * ld, x + r * ld, n);
+}
+template <>
+KILN_TARGET(Avx2) void softmax_rows_v<Isa::Avx2>(float* x, int64_t rows, int64_t n, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) softmax_v<Isa::Avx2>(x + r * ld, x + r * ld, n);
+}
 
 // exp_f on 16 lanes with the operations, and the roundings, of the compiler's vectorised loop over
 // exp_f above (its multiply-adds contracted to FMAs where the loop has them); out of [lo, hi] the
@@ -371,6 +380,62 @@ constexpr std::array<SoftmaxRow, sizeof...(N)> softmax_rows(std::integer_sequenc
   return {&softmax_regs<N + 1>...};
 }
 
+// Two rows of NV vectors at once, each with softmax_regs's operations in its order (so the bits are
+// the same): a row alone is one chain (max, its reduction, exps, sum, its reduction, one division)
+// that leaves the cores idle between its steps; two independent chains fill those gaps.
+template <int NV>
+KILN_TARGET(Avx512) void softmax_regs2(float* x0, float* x1, __mmask16 tail) {
+  float* x[2] = {x0, x1};
+  __m512 v[2][NV], m[2], s[2];
+#pragma GCC unroll 2
+  for (int r = 0; r < 2; ++r) {
+    m[r] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+#pragma GCC unroll 16
+    for (int i = 0; i < NV; ++i) {
+      if (i == NV - 1 && tail != (__mmask16)0xFFFF) {
+        v[r][i] = _mm512_maskz_loadu_ps(tail, x[r] + 16 * i);
+        m[r] = _mm512_mask_max_ps(m[r], tail, m[r], v[r][i]);
+      } else {
+        v[r][i] = _mm512_loadu_ps(x[r] + 16 * i);
+        m[r] = _mm512_max_ps(m[r], v[r][i]);
+      }
+    }
+  }
+  __m512 mv[2];
+#pragma GCC unroll 2
+  for (int r = 0; r < 2; ++r) {
+    KILN_REDUCE_512(m[r], _mm512_max_ps)
+    float mx = _mm512_cvtss_f32(m[r]);
+    if (mx == -std::numeric_limits<float>::infinity()) mx = 0;
+    mv[r] = _mm512_set1_ps(mx);
+    s[r] = _mm512_setzero_ps();
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < NV; ++i)
+#pragma GCC unroll 2
+    for (int r = 0; r < 2; ++r) {
+      v[r][i] = exp16(_mm512_sub_ps(v[r][i], mv[r]));
+      if (i == NV - 1) v[r][i] = _mm512_maskz_mov_ps(tail, v[r][i]);
+      s[r] = _mm512_add_ps(s[r], v[r][i]);
+    }
+#pragma GCC unroll 2
+  for (int r = 0; r < 2; ++r) {
+    KILN_REDUCE_512(s[r], _mm512_add_ps)
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_cvtss_f32(s[r]));
+#pragma GCC unroll 16
+    for (int i = 0; i < NV; ++i) {
+      if (i == NV - 1) _mm512_mask_storeu_ps(x[r] + 16 * i, tail, _mm512_mul_ps(v[r][i], inv));
+      else _mm512_storeu_ps(x[r] + 16 * i, _mm512_mul_ps(v[r][i], inv));
+    }
+  }
+}
+
+using SoftmaxRowPair = void (*)(float*, float*, __mmask16);
+template <int... N>
+constexpr std::array<SoftmaxRowPair, sizeof...(N)> softmax_row_pairs(std::integer_sequence<int, N...>) {
+  return {&softmax_regs2<N + 1>...};
+}
+
 // Attention rows (128 keys at 128 tokens) spent about 290 cycles each in the loops; in registers
 // about a third of that.
 template <>
@@ -379,6 +444,19 @@ KILN_TARGET(Avx512) void softmax_v<Isa::Avx512>(const float* x, float* y, int64_
   if (n <= 0 || n > 256) return softmax_loops_v<Isa::Avx512>(x, y, n);
   const int64_t nv = (n + 15) / 16, last = n - 16 * (nv - 1);
   kRows[nv - 1](x, y, last == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << last) - 1));
+}
+
+// Rows of up to 128 values two at a time (2 x 8 vectors stay in registers); longer rows one by one.
+template <>
+KILN_TARGET(Avx512) void softmax_rows_v<Isa::Avx512>(float* x, int64_t rows, int64_t n, int64_t ld) {
+  static constexpr auto kPairs = softmax_row_pairs(std::make_integer_sequence<int, 8>{});
+  int64_t r = 0;
+  if (n > 0 && n <= 128) {
+    const int64_t nv = (n + 15) / 16, last = n - 16 * (nv - 1);
+    const __mmask16 tail = last == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << last) - 1);
+    for (; r + 2 <= rows; r += 2) kPairs[nv - 1](x + r * ld, x + (r + 1) * ld, tail);
+  }
+  for (; r < rows; ++r) softmax_v<Isa::Avx512>(x + r * ld, x + r * ld, n);
 }
 
 template <Isa I>
@@ -497,6 +575,9 @@ void sigmoid(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(i
 void gelu_erf(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, gelu_erf_v<ISA>(x, y, n)); }
 void gelu_tanh(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, gelu_tanh_v<ISA>(x, y, n)); }
 void softmax(const float* x, float* y, int64_t n, Isa isa) { KILN_ISA_DISPATCH(isa, softmax_v<ISA>(x, y, n)); }
+void softmax_rows(float* x, int64_t rows, int64_t n, int64_t ld, Isa isa) {
+  KILN_ISA_DISPATCH(isa, softmax_rows_v<ISA>(x, rows, n, ld));
+}
 
 void bias_gelu_erf(const float* x, const float* b, float* y, int64_t n, Isa isa) {
   KILN_ISA_DISPATCH(isa, bias_gelu_erf_v<ISA>(x, b, y, n));

@@ -22,6 +22,8 @@ void bias_gelu_erf(const float* x, const float* bias, float* y, int64_t n, Isa i
 void gelu_tanh(const float* x, float* y, int64_t n, Isa isa = active_isa());
 // y = softmax(x) over n contiguous values (the max is subtracted first).
 void softmax(const float* x, float* y, int64_t n, Isa isa = active_isa());
+// softmax of `rows` rows of n values in place (row r at x + r * ld), bitwise as softmax row by row.
+void softmax_rows(float* x, int64_t rows, int64_t n, int64_t ld, Isa isa = active_isa());
 
 // o[i] = a[i * sa] (op) b[i * sb] for steps 0 or 1, op 0..3 = add, sub, mul, div.
 void arith(int op, const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n,
