@@ -99,7 +99,8 @@ KILN_SGEMM_AVX512 inline void tail_rows(int64_t m, int64_t kc, const float* a, c
                                         int64_t ldc, __mmask16 tail, const Epilogue& e, const float* pf = nullptr,
                                         int64_t pf_lines = 0) {
   if constexpr (MR > 1) {
-    if (m == MR - 1) return tile<MR - 1, NV, PF, Compact ? MR - 1 : kRows>(kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
+    constexpr int kStride = Compact ? MR - 1 : (int)kRows;  // A's values per k in the tile
+    if (m == MR - 1) return tile<MR - 1, NV, PF, kStride>(kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
     tail_rows<MR - 1, NV, PF, Compact>(m, kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
   }
 }
@@ -275,10 +276,8 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
       if (compact && rows == 1) {
         at = a + m0 * lda;  // one row: already in the compact layout
       } else if (mb != packed_mb) {
-        if (compact)
-          pack_a_compact(rows, K_, a + m0 * lda, lda, ap);
-        else
-          pack_a(rows, K_, a + m0 * lda, lda, ap);
+        if (compact) pack_a_compact(rows, K_, a + m0 * lda, lda, ap);
+        else pack_a(rows, K_, a + m0 * lda, lda, ap);
       }
       packed_mb = mb;
       // One K block of one panel, fetching `next` meanwhile.

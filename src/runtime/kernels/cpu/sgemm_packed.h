@@ -9,7 +9,9 @@
 // block) or added (later ones) into C; the bias is added after the last block, then GELU. A is
 // re-laid out per call into 12-row tiles (k-major), so the tile's broadcasts read one stream; a
 // panel's 256 x 32 block of B (32 KiB) stays in L1 across the row tiles, and the next block is
-// prefetched into L2 meanwhile.
+// prefetched into L2 meanwhile. A block of fewer than 12 rows (a decoder step's) keeps only its own
+// rows per k (one row is read where it lies) and walks B in memory order, fetching each next block
+// into L1: it reads every weight once, at what the memory gives.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -337,58 +337,17 @@ KILN_TARGET(Avx512) inline __m512 exp16(__m512 x) {
   return _mm512_maskz_mov_ps(~_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3365447504f), _CMP_LT_OQ), y);
 }
 
-// A row of NV vectors (the last one `tail` lanes) in registers: one read and one write of the row
-// instead of four passes and the loops' scalar tails. The max, the sum and the scaling in the order
-// max_of, sum_of and the loops take them, so the result is bitwise the loops' (test).
-template <int NV>
-KILN_TARGET(Avx512) void softmax_regs(const float* x, float* y, __mmask16 tail) {
-  __m512 v[NV];
-  __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-#pragma GCC unroll 16
-  for (int i = 0; i < NV; ++i) {
-    if (i == NV - 1 && tail != (__mmask16)0xFFFF) {
-      v[i] = _mm512_maskz_loadu_ps(tail, x + 16 * i);
-      m = _mm512_mask_max_ps(m, tail, m, v[i]);
-    } else {
-      v[i] = _mm512_loadu_ps(x + 16 * i);
-      m = _mm512_max_ps(m, v[i]);
-    }
-  }
-  KILN_REDUCE_512(m, _mm512_max_ps)
-  float mx = _mm512_cvtss_f32(m);
-  if (mx == -std::numeric_limits<float>::infinity()) mx = 0;
-  const __m512 mv = _mm512_set1_ps(mx);
-  __m512 s = _mm512_setzero_ps();
-#pragma GCC unroll 16
-  for (int i = 0; i < NV; ++i) {
-    v[i] = exp16(_mm512_sub_ps(v[i], mv));
-    if (i == NV - 1) v[i] = _mm512_maskz_mov_ps(tail, v[i]);  // zeros past n, as sum_of reads them
-    s = _mm512_add_ps(s, v[i]);
-  }
-  KILN_REDUCE_512(s, _mm512_add_ps)
-  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_cvtss_f32(s));
-#pragma GCC unroll 16
-  for (int i = 0; i < NV; ++i) {
-    if (i == NV - 1) _mm512_mask_storeu_ps(y + 16 * i, tail, _mm512_mul_ps(v[i], inv));
-    else _mm512_storeu_ps(y + 16 * i, _mm512_mul_ps(v[i], inv));
-  }
-}
-
-using SoftmaxRow = void (*)(const float*, float*, __mmask16);
-template <int... N>
-constexpr std::array<SoftmaxRow, sizeof...(N)> softmax_rows(std::integer_sequence<int, N...>) {
-  return {&softmax_regs<N + 1>...};
-}
-
-// Two rows of NV vectors at once, each with softmax_regs's operations in its order (so the bits are
-// the same): a row alone is one chain (max, its reduction, exps, sum, its reduction, one division)
-// that leaves the cores idle between its steps; two independent chains fill those gaps.
-template <int NV>
-KILN_TARGET(Avx512) void softmax_regs2(float* x0, float* x1, __mmask16 tail) {
-  float* x[2] = {x0, x1};
-  __m512 v[2][NV], m[2], s[2];
+// R rows of NV vectors each (the last one `tail` lanes) in registers: one read and one write of each
+// row instead of four passes and the loops' scalar tails. The max, the sum and the scaling in the
+// order max_of, sum_of and the loops take them, so the result is bitwise the loops' (test). A row
+// alone is one dependent chain (max, its reduction, the exps, their sum, its reduction, a division)
+// that leaves the core idle between its steps; with R = 2 the two rows' chains fill those gaps, each
+// row still with its own operations in its own order.
+template <int R, int NV>
+KILN_TARGET(Avx512) void softmax_regs(const float* const* x, float* const* y, __mmask16 tail) {
+  __m512 v[R][NV], m[R], s[R], mv[R];
 #pragma GCC unroll 2
-  for (int r = 0; r < 2; ++r) {
+  for (int r = 0; r < R; ++r) {
     m[r] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
 #pragma GCC unroll 16
     for (int i = 0; i < NV; ++i) {
@@ -401,9 +360,8 @@ KILN_TARGET(Avx512) void softmax_regs2(float* x0, float* x1, __mmask16 tail) {
       }
     }
   }
-  __m512 mv[2];
 #pragma GCC unroll 2
-  for (int r = 0; r < 2; ++r) {
+  for (int r = 0; r < R; ++r) {
     KILN_REDUCE_512(m[r], _mm512_max_ps)
     float mx = _mm512_cvtss_f32(m[r]);
     if (mx == -std::numeric_limits<float>::infinity()) mx = 0;
@@ -413,48 +371,51 @@ KILN_TARGET(Avx512) void softmax_regs2(float* x0, float* x1, __mmask16 tail) {
 #pragma GCC unroll 16
   for (int i = 0; i < NV; ++i)
 #pragma GCC unroll 2
-    for (int r = 0; r < 2; ++r) {
+    for (int r = 0; r < R; ++r) {
       v[r][i] = exp16(_mm512_sub_ps(v[r][i], mv[r]));
-      if (i == NV - 1) v[r][i] = _mm512_maskz_mov_ps(tail, v[r][i]);
+      if (i == NV - 1) v[r][i] = _mm512_maskz_mov_ps(tail, v[r][i]);  // zeros past n, as sum_of reads them
       s[r] = _mm512_add_ps(s[r], v[r][i]);
     }
 #pragma GCC unroll 2
-  for (int r = 0; r < 2; ++r) {
+  for (int r = 0; r < R; ++r) {
     KILN_REDUCE_512(s[r], _mm512_add_ps)
     const __m512 inv = _mm512_set1_ps(1.0f / _mm512_cvtss_f32(s[r]));
 #pragma GCC unroll 16
     for (int i = 0; i < NV; ++i) {
-      if (i == NV - 1) _mm512_mask_storeu_ps(x[r] + 16 * i, tail, _mm512_mul_ps(v[r][i], inv));
-      else _mm512_storeu_ps(x[r] + 16 * i, _mm512_mul_ps(v[r][i], inv));
+      if (i == NV - 1) _mm512_mask_storeu_ps(y[r] + 16 * i, tail, _mm512_mul_ps(v[r][i], inv));
+      else _mm512_storeu_ps(y[r] + 16 * i, _mm512_mul_ps(v[r][i], inv));
     }
   }
 }
 
-using SoftmaxRowPair = void (*)(float*, float*, __mmask16);
-template <int... N>
-constexpr std::array<SoftmaxRowPair, sizeof...(N)> softmax_row_pairs(std::integer_sequence<int, N...>) {
-  return {&softmax_regs2<N + 1>...};
+using SoftmaxRows = void (*)(const float* const*, float* const*, __mmask16);
+template <int R, int... N>
+constexpr std::array<SoftmaxRows, sizeof...(N)> softmax_kernels(std::integer_sequence<int, N...>) {
+  return {&softmax_regs<R, N + 1>...};
 }
 
 // Attention rows (128 keys at 128 tokens) spent about 290 cycles each in the loops; in registers
 // about a third of that.
 template <>
 KILN_TARGET(Avx512) void softmax_v<Isa::Avx512>(const float* x, float* y, int64_t n) {
-  static constexpr auto kRows = softmax_rows(std::make_integer_sequence<int, 16>{});
+  static constexpr auto kRows = softmax_kernels<1>(std::make_integer_sequence<int, 16>{});
   if (n <= 0 || n > 256) return softmax_loops_v<Isa::Avx512>(x, y, n);
   const int64_t nv = (n + 15) / 16, last = n - 16 * (nv - 1);
-  kRows[nv - 1](x, y, last == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << last) - 1));
+  kRows[nv - 1](&x, &y, last == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << last) - 1));
 }
 
 // Rows of up to 128 values two at a time (2 x 8 vectors stay in registers); longer rows one by one.
 template <>
 KILN_TARGET(Avx512) void softmax_rows_v<Isa::Avx512>(float* x, int64_t rows, int64_t n, int64_t ld) {
-  static constexpr auto kPairs = softmax_row_pairs(std::make_integer_sequence<int, 8>{});
+  static constexpr auto kPairs = softmax_kernels<2>(std::make_integer_sequence<int, 8>{});
   int64_t r = 0;
   if (n > 0 && n <= 128) {
     const int64_t nv = (n + 15) / 16, last = n - 16 * (nv - 1);
     const __mmask16 tail = last == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << last) - 1);
-    for (; r + 2 <= rows; r += 2) kPairs[nv - 1](x + r * ld, x + (r + 1) * ld, tail);
+    for (; r + 2 <= rows; r += 2) {
+      float* const rows2[2] = {x + r * ld, x + (r + 1) * ld};
+      kPairs[nv - 1](rows2, rows2, tail);
+    }
   }
   for (; r < rows; ++r) softmax_v<Isa::Avx512>(x + r * ld, x + r * ld, n);
 }
