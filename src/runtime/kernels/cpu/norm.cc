@@ -60,11 +60,12 @@ void set_float_output(KernelContext& ctx, size_t i, const Tensor& y, DType dtype
 // ---- LayerNormalization ----------------------------------------------------------------------
 
 // x as the layer norms see it: `rows` rows of the n values from `axis` on (checked: a float tensor of
-// rank 1 or more), and the shape of one row.
+// rank 1 or more), the shape of one row, and the shape of a per-row statistic (x's leading dims, then
+// 1 for each normalized axis: the optional mean / inverse deviation outputs).
 struct NormRows {
   int axis = 0;
   int64_t rows = 1, n = 1;
-  Shape row_shape;
+  Shape row_shape, stat_shape;
 };
 NormRows norm_rows(const Tensor& x, int64_t axis_attr, const Node& node) {
   require_float(x, node);
@@ -75,6 +76,8 @@ NormRows norm_rows(const Tensor& x, int64_t axis_attr, const Node& node) {
   for (int d = 0; d < nr.axis; ++d) nr.rows *= x.dim(d);
   for (int d = nr.axis; d < r; ++d) nr.n *= x.dim(d);
   nr.row_shape.assign(x.shape().begin() + nr.axis, x.shape().end());
+  nr.stat_shape.assign(x.shape().begin(), x.shape().begin() + nr.axis);
+  nr.stat_shape.resize((size_t)r, 1);
   return nr;
 }
 
@@ -96,16 +99,13 @@ class LayerNormKernel : public NormKernelBase {
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
     const Tensor& x0 = ctx.input(0);
-    const auto [axis, rows, n, norm_shape] = norm_rows(x0, axis_, node);
-    const int r = x0.rank();
+    const auto [axis, rows, n, norm_shape, stat_shape] = norm_rows(x0, axis_, node);
     const FloatParam scale = float_param(ctx.input(1), norm_shape, node, "Scale");
     FloatParam bias;
     if (const Tensor* b = ctx.input_or_null(2)) bias = float_param(*b, norm_shape, node, "B");
 
     Tensor x = as_f32(x0);
     Tensor y(DType::F32, x.shape());
-    Shape stat_shape(x.shape().begin(), x.shape().begin() + axis);
-    stat_shape.resize(r, 1);
     bool want_stats = ctx.output_wanted(1) || ctx.output_wanted(2);
     Tensor mean_t, inv_t;
     if (want_stats) {
@@ -164,17 +164,12 @@ class RmsNormKernel : public NormKernelBase {
   void compute(KernelContext& ctx) override {
     const Node& node = ctx.node();
     const Tensor& x0 = ctx.input(0);
-    const auto [axis, rows, n, norm_shape] = norm_rows(x0, axis_, node);
-    const int r = x0.rank();
+    const auto [axis, rows, n, norm_shape, stat_shape] = norm_rows(x0, axis_, node);
     const FloatParam scale = float_param(ctx.input(1), norm_shape, node, "scale");
     const Tensor x = as_f32(x0);
     Tensor y(DType::F32, x.shape());
     Tensor inv_t;
-    if (ctx.num_outputs() > 1 && ctx.output_wanted(1)) {
-      Shape stat_shape(x.shape().begin(), x.shape().begin() + axis);
-      stat_shape.resize(r, 1);
-      inv_t = Tensor(DType::F32, stat_shape);
-    }
+    if (ctx.num_outputs() > 1 && ctx.output_wanted(1)) inv_t = Tensor(DType::F32, stat_shape);
     const float* px = x.data<float>();
     float* py = y.data<float>();
     float* pi = inv_t.defined() ? inv_t.data<float>() : nullptr;
@@ -190,7 +185,6 @@ class RmsNormKernel : public NormKernelBase {
     set_float_output(ctx, 0, y, x0.dtype());
     if (inv_t.defined()) ctx.set_output(1, inv_t);
   }
-
 };
 
 // ---- BatchNormalization ----------------------------------------------------------------------
