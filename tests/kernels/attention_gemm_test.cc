@@ -47,12 +47,13 @@ TEST(AttentionGemm, MatchesFloat64OnEveryIsa) {
   }
 }
 
-// K^T packing: every element lands at its transposed place, row counts around the 16-row gathers.
+// K^T packing: every element lands at its transposed place, row and column counts around the 16 x 16
+// blocks.
 TEST(AttentionTranspose, EveryIsaPutsEachElementInPlace) {
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
     if (!isa_supported(isa)) continue;
     for (int64_t rows : {1, 15, 16, 17, 128, 131})
-      for (int64_t cols : {1, 64, 65}) {
+      for (int64_t cols : {1, 15, 16, 17, 64, 65}) {
         const int64_t ld = cols + 7;
         std::vector<float> src(rows * ld), dst(rows * cols, -1.f);
         for (size_t i = 0; i < src.size(); ++i) src[i] = (float)i;

@@ -6,6 +6,7 @@
 // (DnnlMatMul with kiln's kernel turned off), the same K-blocked sums as its K-chunks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -132,6 +133,33 @@ TEST(PackedSgemm, FewRowsGiveTheBitsOfATallerProduct) {
           ASSERT_EQ(few[i], all[i]) << "m " << m << " at " << i << " threads " << threads << " gelu " << g;
       }
     }
+}
+
+// A's rows are read where they lie when 12 of them, lda floats apart, spread over enough L1 sets
+// (lda = 768, 771) and from a packed copy otherwise (512, 1024, 3072): the same FMA chains either way,
+// so every lda gives the bits of the same product, tile rows and the last rows alike (m = 12, 13, 130),
+// with each epilogue and on two threads.
+TEST(PackedSgemm, AReadInPlaceGivesTheBitsOfPackedA) {
+  if (!PackedSgemmB::available()) GTEST_SKIP() << "kiln's float kernel needs AVX-512 (oneDNN serves this CPU)";
+  const int64_t k = 500, n = 100;
+  auto b = normal(k * n, 14, 0.05f), bias = normal(n, 15);
+  PackedSgemmB packed(b.data(), k, n, false);
+  for (int64_t m : {12, 13, 130})
+    for (int threads : {1, 2})
+      for (bool g : {false, true}) {
+        ThreadScope scope(threads);
+        auto dense = normal(m * k, 16);
+        auto res = normal(m * n, 17);
+        std::vector<float> want(m * n);
+        packed.run(m, dense.data(), k, want.data(), n, 1.f, false, bias.data(), g, g ? nullptr : res.data());
+        for (int64_t lda : {512, 768, 771, 1024, 3072}) {
+          std::vector<float> a(m * lda, std::nanf("")), got(m * n);
+          for (int64_t i = 0; i < m; ++i) std::copy(&dense[i * k], &dense[i * k] + k, &a[i * lda]);
+          packed.run(m, a.data(), lda, got.data(), n, 1.f, false, bias.data(), g, g ? nullptr : res.data());
+          for (int64_t i = 0; i < m * n; ++i)
+            ASSERT_EQ(got[i], want[i]) << "m " << m << " lda " << lda << " at " << i << " threads " << threads;
+        }
+      }
 }
 
 // Through DnnlMatMul: with kiln's kernel and with oneDNN's K-chunks of 256 (kiln's kernel turned off)

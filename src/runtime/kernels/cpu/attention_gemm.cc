@@ -10,6 +10,8 @@
 
 #include <algorithm>
 
+#include "runtime/kernels/cpu/transpose16_avx512.h"
+
 namespace kiln::cpu {
 
 namespace {
@@ -183,16 +185,19 @@ KILN_TARGET(Avx512) void where_bytes_avx512(const uint8_t* c, int64_t n, bool wh
   }
 }
 
-KILN_TARGET(Avx512) void transpose_avx512(const float* src, int64_t rows, int64_t cols, int64_t ld,
-                                                       float* dst) {
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int32_t)ld));
+// 16 x 16 blocks: 16 rows read (masked at the edges), transposed in registers, 16 columns stored.
+KILN_TARGET(Avx512) void transpose_avx512(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst) {
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-    const __mmask16 in = rows - r0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (rows - r0)) - 1);
-    const float* s = src + r0 * ld;
-    for (int64_t c = 0; c < cols; ++c) {
-      const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, idx, s + c, 4);
-      _mm512_mask_storeu_ps(dst + c * rows + r0, in, v);
+    const int64_t nr = std::min<int64_t>(16, rows - r0);
+    const __mmask16 out = (__mmask16)((1u << nr) - 1);
+    for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+      const int64_t nc = std::min<int64_t>(16, cols - c0);
+      const __mmask16 in = (__mmask16)((1u << nc) - 1);
+      __m512 v[16];
+      for (int64_t r = 0; r < 16; ++r)
+        v[r] = r < nr ? _mm512_maskz_loadu_ps(in, src + (r0 + r) * ld + c0) : _mm512_setzero_ps();
+      transpose16(v);
+      for (int64_t c = 0; c < nc; ++c) _mm512_mask_storeu_ps(dst + (c0 + c) * rows + r0, out, v[c]);
     }
   }
 }
@@ -221,9 +226,7 @@ void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld, float* 
 }
 template <>
 void transpose<Isa::Avx512>(const float* src, int64_t rows, int64_t cols, int64_t ld, float* dst) {
-  // The gather's offsets are 32-bit: 15 rows of ld floats must stay below 2^31 bytes.
-  if (ld < (int64_t)1 << 24) return transpose_avx512(src, rows, cols, ld, dst);
-  transpose<Isa::Scalar>(src, rows, cols, ld, dst);
+  transpose_avx512(src, rows, cols, ld, dst);
 }
 
 template <Isa>

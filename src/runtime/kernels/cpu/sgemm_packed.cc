@@ -12,6 +12,7 @@
 
 #include "core/threads.h"
 #include "runtime/kernels/cpu/isa.h"
+#include "runtime/kernels/cpu/transpose16_avx512.h"
 #include "runtime/kernels/cpu/vec_math.h"
 
 namespace kiln::cpu {
@@ -42,12 +43,17 @@ struct Epilogue {
 // the product waits on memory for every block).
 enum Prefetch { kNoPrefetch, kShared, kWhole };
 
-// MR rows x NV vectors of 16 columns of C from kc rows of a panel (w floats a row) and a packed
-// tile of A (kc groups of AS values: row r of k at a[k * AS + r]; AS is kRows, or MR for the compact
-// tile of a block of fewer rows, a decoder step's); the last vector stores only the lanes in `tail`.
+// AS, where a tile finds A: kc groups of AS values (row r of k at a[k * AS + r]: AS is kRows for a
+// packed tile, or MR for the compact tile of a block of fewer rows, a decoder step's), or, AS =
+// kInPlace, A's own rows lda floats apart (row r of k at a[r * lda + k]).
+constexpr int kInPlace = 0;
+
+// MR rows x NV vectors of 16 columns of C from kc rows of a panel (w floats a row) and a tile of A
+// (AS above); the last vector stores only the lanes in `tail`.
 template <int MR, int NV, Prefetch PF = kNoPrefetch, int AS = kRows>
 KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, int64_t w, float* c, int64_t ldc,
-                                   __mmask16 tail, const Epilogue& e, const float* pf = nullptr, int64_t pf_lines = 0) {
+                                   __mmask16 tail, const Epilogue& e, const float* pf = nullptr, int64_t pf_lines = 0,
+                                   int64_t lda = 0) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
@@ -67,7 +73,7 @@ KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, i
       }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      const __m512 av = _mm512_set1_ps(a[k * AS + r]);
+      const __m512 av = _mm512_set1_ps(AS == kInPlace ? a[r * lda + k] : a[k * AS + r]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
@@ -92,24 +98,29 @@ KILN_SGEMM_AVX512 inline void tile(int64_t kc, const float* a, const float* b, i
     }
 }
 
+// How the last rows' tile reads A: from a packed tile (kRows values per k), a compact one (m values
+// per k, pack_a_compact) or in place.
+enum TailA { kTailPacked, kTailCompact, kTailInPlace };
+
 // The last m < MR rows: one tile of exactly m rows (fetching the next block, pf_lines lines at pf,
-// when PF is kWhole). Compact: A's tile holds m values per k (pack_a_compact), not kRows.
-template <int MR, int NV, Prefetch PF = kNoPrefetch, bool Compact = false>
+// when PF is kWhole).
+template <int MR, int NV, Prefetch PF = kNoPrefetch, TailA TA = kTailPacked>
 KILN_SGEMM_AVX512 inline void tail_rows(int64_t m, int64_t kc, const float* a, const float* b, int64_t w, float* c,
                                         int64_t ldc, __mmask16 tail, const Epilogue& e, const float* pf = nullptr,
-                                        int64_t pf_lines = 0) {
+                                        int64_t pf_lines = 0, int64_t lda = 0) {
   if constexpr (MR > 1) {
-    constexpr int kStride = Compact ? MR - 1 : (int)kRows;  // A's values per k in the tile
-    if (m == MR - 1) return tile<MR - 1, NV, PF, kStride>(kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
-    tail_rows<MR - 1, NV, PF, Compact>(m, kc, a, b, w, c, ldc, tail, e, pf, pf_lines);
+    constexpr int kStride = TA == kTailCompact ? MR - 1 : TA == kTailInPlace ? kInPlace : (int)kRows;
+    if (m == MR - 1) return tile<MR - 1, NV, PF, kStride>(kc, a, b, w, c, ldc, tail, e, pf, pf_lines, lda);
+    tail_rows<MR - 1, NV, PF, TA>(m, kc, a, b, w, c, ldc, tail, e, pf, pf_lines, lda);
   }
 }
 
-// Rows [0, m) of one panel's columns for one K block, in tiles of kRows rows (packed A: tile t at
-// a + t * kc * kRows).
-template <int NV>
-KILN_SGEMM_AVX512 void panel_rows(int64_t m, int64_t kc, const float* a, const float* b, int64_t w, float* c,
-                                  int64_t ldc, __mmask16 tail, const Epilogue& e, const float* pf) {
+// Rows [0, m), m >= kRows, of one panel's columns for one K block, in tiles of kRows rows: A packed
+// (AS = kRows: tile t at a + t * kc * kRows) or in place (AS = kInPlace: rows lda floats apart).
+template <int NV, int AS>
+KILN_SGEMM_AVX512 void tall_rows(int64_t m, int64_t kc, const float* a, int64_t lda, const float* b, int64_t w,
+                                 float* c, int64_t ldc, __mmask16 tail, const Epilogue& e, const float* pf) {
+  const int64_t step = AS == kInPlace ? kRows * lda : kc * kRows;  // from one tile's A to the next's
   int64_t i = 0;
   // The residual moves with the rows.
   auto at = [&](int64_t row) {
@@ -117,57 +128,43 @@ KILN_SGEMM_AVX512 void panel_rows(int64_t m, int64_t kc, const float* a, const f
     if (f.r) f.r += row * ldc;
     return f;
   };
-  if (m < kRows) {  // A compact (pack_a_compact)
-    if (pf) return tail_rows<kRows, NV, kWhole, true>(m, kc, a, b, w, c, ldc, tail, e, pf, kc * kPanel / 16);
-    return tail_rows<kRows, NV, kNoPrefetch, true>(m, kc, a, b, w, c, ldc, tail, e);
-  }
   if (pf) {
     // The tiles share the next block's kc * kPanel floats between them, kc / 4 lines each.
     const int64_t lines = kc * kPanel / 16, per = kc / 4;
-    for (int64_t from = 0; i + kRows <= m; i += kRows, a += kc * kRows, from += per)
-      tile<kRows, NV, kShared>(kc, a, b, w, c + i * ldc, ldc, tail, at(i), pf + from * 16,
-                               std::max<int64_t>(0, std::min(per, lines - from)));
+    for (int64_t from = 0; i + kRows <= m; i += kRows, a += step, from += per)
+      tile<kRows, NV, kShared, AS>(kc, a, b, w, c + i * ldc, ldc, tail, at(i), pf + from * 16,
+                                   std::max<int64_t>(0, std::min(per, lines - from)), lda);
   }
-  for (; i + kRows <= m; i += kRows, a += kc * kRows) tile<kRows, NV>(kc, a, b, w, c + i * ldc, ldc, tail, at(i));
-  if (i < m) tail_rows<kRows, NV>(m - i, kc, a, b, w, c + i * ldc, ldc, tail, at(i));
+  for (; i + kRows <= m; i += kRows, a += step)
+    tile<kRows, NV, kNoPrefetch, AS>(kc, a, b, w, c + i * ldc, ldc, tail, at(i), nullptr, 0, lda);
+  constexpr TailA kTail = AS == kInPlace ? kTailInPlace : kTailPacked;
+  if (i < m)
+    tail_rows<kRows, NV, kNoPrefetch, kTail>(m - i, kc, a, b, w, c + i * ldc, ldc, tail, at(i), nullptr, 0, lda);
 }
 
-// pf: the next panel block to fetch into L2 meanwhile (kc rows of kPanel floats), or null.
-KILN_SGEMM_AVX512 void panel_block(int64_t m, int64_t kc, const float* a, const float* b, int64_t cols, float* c,
-                                   int64_t ldc, const Epilogue& e, const float* pf) {
+// Rows [0, m) of one panel's columns for one K block: a block of fewer than kRows rows from its
+// compact A, a taller one from packed A or, when lda > 0, from A's rows in place.
+template <int NV>
+KILN_SGEMM_AVX512 void panel_rows(int64_t m, int64_t kc, const float* a, int64_t lda, const float* b, int64_t w,
+                                  float* c, int64_t ldc, __mmask16 tail, const Epilogue& e, const float* pf) {
+  if (m < kRows) {
+    if (pf) return tail_rows<kRows, NV, kWhole, kTailCompact>(m, kc, a, b, w, c, ldc, tail, e, pf, kc * kPanel / 16);
+    return tail_rows<kRows, NV, kNoPrefetch, kTailCompact>(m, kc, a, b, w, c, ldc, tail, e);
+  }
+  if (lda > 0) return tall_rows<NV, kInPlace>(m, kc, a, lda, b, w, c, ldc, tail, e, pf);
+  tall_rows<NV, kRows>(m, kc, a, 0, b, w, c, ldc, tail, e, pf);
+}
+
+// pf: the next panel block to fetch into L2 meanwhile (kc rows of kPanel floats), or null. lda > 0:
+// A's rows are read in place, lda floats apart.
+KILN_SGEMM_AVX512 void panel_block(int64_t m, int64_t kc, const float* a, int64_t lda, const float* b, int64_t cols,
+                                   float* c, int64_t ldc, const Epilogue& e, const float* pf) {
   const int nv = (int)((cols + 15) / 16);
   const int64_t w = 16 * nv;
   const __mmask16 tail = cols % 16 ? (__mmask16)((1u << (cols % 16)) - 1) : (__mmask16)0xFFFF;
   static_assert(kPanel == 32, "a panel is one or two vectors");
-  if (nv == 2) panel_rows<2>(m, kc, a, b, w, c, ldc, tail, e, pf);
-  else panel_rows<1>(m, kc, a, b, w, c, ldc, tail, e, pf);
-}
-
-// v[0..15] (16 rows of 16 floats) transposed in registers: afterwards v[j] holds column j.
-KILN_SGEMM_AVX512 inline void transpose16(__m512 v[16]) {
-  __m512 t[16], u[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
-  }
-  // u[4 g + c]: rows 4g..4g+3 of columns c, c + 4, c + 8, c + 12 (one per 128-bit lane).
-  for (int g = 0; g < 4; ++g) {
-    const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
-    const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
-    u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  for (int c = 0; c < 4; ++c) {
-    const __m512 x0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), x1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
-    const __m512 y0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44),
-                 y1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
-    v[c] = _mm512_shuffle_f32x4(x0, y0, 0x88);
-    v[c + 4] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
-    v[c + 8] = _mm512_shuffle_f32x4(x1, y1, 0x88);
-    v[c + 12] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
-  }
+  if (nv == 2) panel_rows<2>(m, kc, a, lda, b, w, c, ldc, tail, e, pf);
+  else panel_rows<1>(m, kc, a, lda, b, w, c, ldc, tail, e, pf);
 }
 
 // Rows [0, m) of A (rows of lda floats, K columns) for every K block: block k0 at out + k0 * (m
@@ -203,6 +200,19 @@ KILN_SGEMM_AVX512 void pack_a(int64_t m, int64_t K, const float* a, int64_t lda,
 KILN_SGEMM_AVX512 void pack_a_compact(int64_t m, int64_t K, const float* a, int64_t lda, float* out) {
   for (int64_t k = 0; k < K; ++k)
     for (int64_t r = 0; r < m; ++r) out[k * m + r] = a[r * lda + k];
+}
+
+// Whether tiles of kRows rows read A where it lies rather than from a packed copy: when its rows,
+// lda floats apart, fall into enough different L1 sets that no set holds more than 3 of them (an L1D
+// of 64 sets of 64-byte lines, as x86 cores' 32 and 48 KiB caches are). At lda = 768 (BERT-base's
+// hidden size) 12 rows take 4 sets and reading in place saves the packing (2-5 % of DistilBERT-base's
+// run); at 512, 1024 or 3072 they take 2 or 1 and the tile's loads evict each other (128 x 3072 x 768
+// ran up to 30 % slower in place).
+bool a_rows_in_place(int64_t lda) {
+  int per_set[64] = {};
+  for (int64_t r = 0; r < kRows; ++r)
+    if (++per_set[(r * lda * (int64_t)sizeof(float) / 64) % 64] > 3) return false;
+  return true;
 }
 
 // This thread's buffer for packed A, at least `floats` long.
@@ -263,6 +273,7 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
   if (mblocks % threads != 0 && mblocks < 4 * threads)
     groups = std::min(panels_, (groups + threads - 1) / threads * threads);
   // One job: an M block and a group of panels; a thread takes a contiguous run of jobs.
+  const bool a_in_place = a_rows_in_place(lda);
   auto jobs = [&](long j0, long j1) {
     float* ap = a_scratch((size_t)(std::min(M, kBlockM) + kRows) * K_);
     int64_t packed_mb = -1;
@@ -272,14 +283,15 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
       const bool compact = rows < kRows;  // panel_rows reads such a block's A compact
       const int64_t padded = compact ? rows : (rows + kRows - 1) / kRows * kRows;
       const int64_t p0 = panels_ * g / groups, p1 = panels_ * (g + 1) / groups;
+      const bool in_place = !compact && a_in_place;
       const float* at = ap;
-      if (compact && rows == 1) {
-        at = a + m0 * lda;  // one row: already in the compact layout
+      if ((compact && rows == 1) || in_place) {
+        at = a + m0 * lda;  // one row (already the compact layout), or rows read in place
       } else if (mb != packed_mb) {
         if (compact) pack_a_compact(rows, K_, a + m0 * lda, lda, ap);
         else pack_a(rows, K_, a + m0 * lda, lda, ap);
       }
-      packed_mb = mb;
+      if (!in_place) packed_mb = mb;
       // One K block of one panel, fetching `next` meanwhile.
       auto block = [&](int64_t p, int64_t k0, bool in_memory_order) {
         const int64_t n0 = p * kPanel, cols = std::min(kPanel, N_ - n0);
@@ -299,7 +311,8 @@ void PackedSgemmB::run(int64_t M, const float* a, int64_t lda, float* c, int64_t
         } else if (p + 1 == p1 && !last) {
           next = packed + K_ * (p0 * kPanel) + (k0 + kc) * kPanel;  // the next K block's first panel
         }
-        panel_block(rows, kc, at + k0 * padded, blk, cols, c + m0 * ldc + n0, ldc, e, next);
+        if (in_place) panel_block(rows, kc, at + k0, lda, blk, cols, c + m0 * ldc + n0, ldc, e, next);
+        else panel_block(rows, kc, at + k0 * padded, 0, blk, cols, c + m0 * ldc + n0, ldc, e, next);
       };
       if (rows < kRows) {
         // One tile of rows (a decoder step's): B is read once, so take it in memory order, each

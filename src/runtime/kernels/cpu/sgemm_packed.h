@@ -6,8 +6,10 @@
 // brgemm left about 15 % of this core's FMA peak unused on DistilBERT's shapes. Here the blocking is
 // the kernel's own loop: each 12 x 32 tile of C is summed in 24 zmm registers over 256 k (an FMA
 // chain in k order from zero: bit for bit the sums oneDNN's K-chunks made), then written (first
-// block) or added (later ones) into C; the bias is added after the last block, then GELU. A is
-// re-laid out per call into 12-row tiles (k-major), so the tile's broadcasts read one stream; a
+// block) or added (later ones) into C; the bias is added after the last block, then GELU. A's rows
+// are read where they lie when 12 of them fall into enough different L1 sets (lda = 768), and are
+// otherwise re-laid out per call into 12-row tiles (k-major), so the tile's loads do not evict each
+// other (lda = 512, 1024, 3072: 12 rows in one or two sets); a
 // panel's 256 x 32 block of B (32 KiB) stays in L1 across the row tiles, and the next block is
 // prefetched into L2 meanwhile. A block of fewer than 12 rows (a decoder step's) keeps only its own
 // rows per k (one row is read where it lies) and walks B in memory order, fetching each next block
