@@ -2,6 +2,7 @@
 // blocked), and the 8-bit matrix products MatMulInteger, QLinearMatMul and ONNX Runtime's
 // com.microsoft MatMulIntegerToFloat and DynamicQuantizeMatMul. Rounding is half to even throughout,
 // as the ONNX spec says.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -37,13 +38,19 @@ std::vector<float> float_values(const Tensor& t) {
   return v;
 }
 
-// The same into lists the caller keeps across runs (so that their storage is reused).
+// The same into lists the caller keeps across runs (so that their storage is reused). The usual
+// types are copied without a per-element type dispatch: a product's bias (768-3072 floats) is read
+// every run, and element by element that was ~0.6 % of DistilBERT-base int8's run.
 void int_values(const Tensor* t, std::vector<int32_t>& v) {
   v.resize(t ? (size_t)t->numel() : 0);
+  if (v.empty()) return;
+  if (t->dtype() == DType::U8) return (void)std::copy_n(t->data<uint8_t>(), v.size(), v.begin());
+  if (t->dtype() == DType::I8) return (void)std::copy_n(t->data<int8_t>(), v.size(), v.begin());
   for (size_t i = 0; i < v.size(); ++i) v[i] = (int32_t)t->item_i64((int64_t)i);
 }
 void float_values(const Tensor& t, std::vector<float>& v) {
   v.resize((size_t)t.numel());
+  if (t.dtype() == DType::F32 && !v.empty()) return (void)std::copy_n(t.data<float>(), v.size(), v.begin());
   for (size_t i = 0; i < v.size(); ++i) v[i] = (float)t.item_f64((int64_t)i);
 }
 
