@@ -170,15 +170,18 @@ KILN_SGEMM_AVX512 void panel_block(int64_t m, int64_t kc, const float* a, int64_
 // Rows [0, m) of A (rows of lda floats, K columns) for every K block: block k0 at out + k0 * (m
 // rounded up to kRows), in it tile t at t * kc * kRows, each kc groups of kRows values (rows past m
 // are zero). 16 k of a tile's rows at a time: loaded row by row, transposed in registers, stored k
-// by k (gathers, one per k, cost about 5 % of a 4096 x 768 x 768 product).
+// by k. A tile's rows are read to their end before the next tile's: 12 streams of K floats that the
+// prefetchers follow, where going through every tile per K block read each row in 1 KiB pieces (the
+// FFN's second product, lda = 3072: packing 3.1 -> 2.7 % of DistilBERT-base fp32's run in perf, the
+// run 1-2 % faster).
 KILN_SGEMM_AVX512 void pack_a(int64_t m, int64_t K, const float* a, int64_t lda, float* out) {
   const int64_t padded = (m + kRows - 1) / kRows * kRows;
   const __mmask16 store = (__mmask16)((1u << kRows) - 1);
-  for (int64_t k0 = 0; k0 < K; k0 += kBlockK) {
-    const int64_t kc = std::min(kBlockK, K - k0);
-    float* blk = out + k0 * padded;
-    for (int64_t i0 = 0; i0 < m; i0 += kRows, blk += kc * kRows) {
-      const int64_t rows = std::min(kRows, m - i0);
+  for (int64_t i0 = 0; i0 < m; i0 += kRows) {
+    const int64_t rows = std::min(kRows, m - i0);
+    for (int64_t k0 = 0; k0 < K; k0 += kBlockK) {
+      const int64_t kc = std::min(kBlockK, K - k0);
+      float* blk = out + k0 * padded + i0 * kc;  // tile i0 / kRows of block k0
       const float* src = a + i0 * lda + k0;
       for (int64_t kk = 0; kk < kc; kk += 16) {
         const int64_t n = std::min<int64_t>(16, kc - kk);
