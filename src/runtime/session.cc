@@ -148,6 +148,7 @@ void Session::init() {
       if (options_.kv_cache_in_place) keep_kv_cache_time_major(model_->graph);
       fuse_dynamic_quantize_range(model_->graph);
       if (options_.device.is_cpu() && cpu::vnni_gemm_supported()) tile_quantized_activations(model_->graph);
+      if (options_.device.is_cpu()) fuse_attention_projections(model_->graph);
     }
     remove_dead_nodes(model_->graph);
   }

@@ -14,6 +14,7 @@
 // product (attention_gemm.h: Q read in place through its row stride, K^T packed once per
 // (batch, head)), masked and softmaxed while they are in cache, and multiplied by V (read in place)
 // straight into the output's layout.
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -25,6 +26,7 @@
 
 #include "core/threads.h"
 #include "runtime/kernels/cpu/attention_gemm.h"
+#include "runtime/kernels/cpu/attention_projections.h"
 #include "runtime/kernels/cpu/common.h"
 #include "runtime/kernels/cpu/value_range.h"
 #include "runtime/kernels/cpu/vec_math.h"
@@ -111,9 +113,19 @@ class AttentionKernel : public OpKernel {
       alpha_ *= q_div_ ? 1.0f / q_scale_ : q_scale_;
       has_q_scale_ = false;
     }
+    if (n.has_attr("projections")) {
+      proj_ = (int)n.attr_int("projections", -1);
+      KILN_CHECK(proj_ >= 3 && (size_t)proj_ < n.inputs.size(), BadModel, "{}: attribute projections is out of range",
+                 n.label());
+      for (size_t i = 0; i < ops_.size(); ++i)
+        KILN_CHECK(ops_[i].input < proj_, BadModel, "{}: score op {} reads a projection input", n.label(), i);
+      KILN_CHECK(rows_input_ < proj_, BadModel, "{}: cache_rows names a projection input", n.label());
+      projections_ = std::make_unique<AttentionProjections>(info, (size_t)proj_);
+    }
   }
 
   void compute(KernelContext& ctx) override {
+    if (proj_ >= 0) return run_projected(ctx);
     // 16-bit float models (fp16 / bf16 exports) run through float32: inputs and additive masks are
     // widened, the block runs as below, and the output is rounded once to the model's type (the
     // unfused nodes round after every op, so this is at least as accurate).
@@ -147,32 +159,46 @@ class AttentionKernel : public OpKernel {
   }
 
  private:
+  // q, k and v made here from their projections' input (attention_projections.h), each sequence's
+  // just before it is attended over.
+  void run_projected(KernelContext& ctx) {
+    thread_local std::vector<const Tensor*> tls_in;  // this thread's, kept across runs
+    std::vector<const Tensor*>& in = tls_in;
+    in.assign(ctx.num_inputs(), nullptr);
+    for (size_t i = 3; i < (size_t)proj_; ++i)
+      if (ctx.has_input(i)) in[i] = &ctx.input(i);
+    const AttentionProjections::Run run(*projections_, ctx);
+    run_f32(ctx, in, nullptr, run.views(), [&run]() { return AttentionProjections::Run::Window(run); });
+  }
+
   // Runs on float32 inputs `in` (indexed like the node's). The output goes to the node's output 0,
   // or to *wide_out when given (the 16-bit path casts it afterwards).
   void run_f32(KernelContext& ctx, const std::vector<const Tensor*>& in, Tensor* wide_out) {
+    if (in[0]->dtype() != DType::F32 || in[1]->dtype() != DType::F32 || in[2]->dtype() != DType::F32)
+      unsupported(ctx.node(), "runs float32 and 16-bit floats only");
+    run_f32(ctx, in, wide_out, {in[0]->shape(), in[1]->shape(), in[2]->shape()}, nullptr);
+  }
+  // The same with q, k and v given by their shapes: their elements are in[0..2]'s, or, with
+  // `make_window`, made batch row by batch row: each thread's make_window() w, then w(b) makes row
+  // b's q, k and v and returns where their first rows are (token-major), before b is attended over.
+  template <typename MakeWindow>
+  void run_f32(KernelContext& ctx, const std::vector<const Tensor*>& in, Tensor* wide_out,
+               const std::array<Shape, 3>& shapes, MakeWindow&& make_window) {
+    constexpr bool per_batch = !std::is_same_v<std::decay_t<MakeWindow>, std::nullptr_t>;
     const Node& node = ctx.node();
-    const Tensor& q = *in[0];
-    const Tensor& k = *in[1];
-    const Tensor& v = *in[2];
-    auto unsupported = [&](const std::string& why) {
-      throw Unsupported(fmt::format(
-          "{}: fused attention {}; run at optimization level 1 (kiln exec/run --optimization-level 1) to "
-          "run the exporter's nodes unfused",
-          node.label(), why));
-    };
-    if (q.dtype() != DType::F32 || k.dtype() != DType::F32 || v.dtype() != DType::F32)
-      unsupported("runs float32 and 16-bit floats only");
-    if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) unsupported("needs rank-4 query, key and value");
-    const int64_t B = q.dim(0), S = q.dim(1), H = q.dim(2), D = q.dim(3);
+    const Shape &qs = shapes[0], &ks = shapes[1], &vs = shapes[2];
+    auto unsupported = [&](const std::string& why) { AttentionKernel::unsupported(node, why); };
+    if (qs.size() != 4 || ks.size() != 4 || vs.size() != 4) unsupported("needs rank-4 query, key and value");
+    const int64_t B = qs[0], S = qs[1], H = qs[2], D = qs[3];
     // Key and value rows: token-major [b, t, H, D], head-major [b, H, t, D] or time-major
     // [t, b, H, D]. The batch and head checks below are part of the fusion's proof for BART's form
     // (heads merged into the batch by 3-D Reshapes): it proves those merge q's (b, H), and k's and
     // v's must then be the same.
-    const Rows kr = rows_of(k, k_layout_), vr = rows_of(v, v_layout_);
-    const int64_t T = kr.t, Dv = v.dim(3);
-    if (kr.b != B || vr.b != B || kr.h != H || vr.h != H || k.dim(3) != D || vr.t != T)
-      unsupported(fmt::format("got query {}, key {}, value {} that do not line up", shape_str(q.shape()),
-                              shape_str(k.shape()), shape_str(v.shape())));
+    const Rows kr = rows_of(ks, k_layout_), vr = rows_of(vs, v_layout_);
+    const int64_t T = kr.t, Dv = vs[3];
+    if (kr.b != B || vr.b != B || kr.h != H || vr.h != H || ks[3] != D || vr.t != T)
+      unsupported(fmt::format("got query {}, key {}, value {} that do not line up", shape_str(qs), shape_str(ks),
+                              shape_str(vs)));
     const Shape scores{B, H, S, T};
     thread_local std::vector<Broadcast4> tls_bc;  // this thread's, kept across runs (see tls_in)
     std::vector<Broadcast4>& bc = tls_bc;
@@ -226,9 +252,9 @@ class AttentionKernel : public OpKernel {
     }
     const bool k_gather = rows_tbl && k_layout_ == Layout::TimeMajor;
     const bool v_gather = rows_tbl && v_layout_ == Layout::TimeMajor;
-    const float* qp = q.data<float>();
-    const float* kp = k.data<float>();
-    const float* vp = v.data<float>();
+    const float* qp = per_batch ? nullptr : in[0]->data<float>();
+    const float* kp = per_batch ? nullptr : in[1]->data<float>();
+    const float* vp = per_batch ? nullptr : in[2]->data<float>();
     float* op = out.data<float>();
     // Query rows per block: at most 64, so the block's scores stay in L2 (and at 128 keys, 32 KiB, mostly
     // in L1 between the two products); 128 at 128 tokens took ~3 % longer (one thread, CPU time).
@@ -236,7 +262,8 @@ class AttentionKernel : public OpKernel {
     const int64_t blocks = (S + rows - 1) / rows;
     const int64_t items = B * H * blocks;
     std::atomic<bool> failed{false};
-    parallel_for(items, rows * T * (D + Dv) * 2, [&](long begin, long end) {
+    // Items begin..end-1; with a window, all of batch row b, whose q, k and v rows start at `at`.
+    auto work = [&](long begin, long end, const std::array<const float*, 3>& at) {
       float lo = std::numeric_limits<float>::infinity(), hi = -lo;
       thread_local std::vector<float> sbuf, qbuf, ktbuf, gbuf;
       sbuf.resize(rows * T);
@@ -255,7 +282,7 @@ class AttentionKernel : public OpKernel {
       for (long it = begin; it < end; ++it) {
         const int64_t b = it / (H * blocks), h = (it / blocks) % H, i0 = (it % blocks) * rows;
         const int64_t m = std::min(rows, S - i0);
-        const float* qa = qp + ((b * S + i0) * H + h) * D;
+        const float* qa = (per_batch ? at[0] : qp + b * S * H * D) + (i0 * H + h) * D;
         int64_t lda = H * D;
         if (has_q_scale_) {
           for (int64_t i = 0; i < m; ++i)
@@ -268,7 +295,7 @@ class AttentionKernel : public OpKernel {
         // K^T of this (batch, head), [D, T] row-major: the product then reads contiguous rows.
         if (packed != b * H + h) {
           if (k_gather) attention_transpose(gather(kp, kr, b, h, D), T, D, D, ktbuf.data());
-          else attention_transpose(kp + kr.start(b, h), T, D, kr.ld, ktbuf.data());
+          else attention_transpose(per_batch ? at[1] + h * kr.sh : kp + kr.start(b, h), T, D, kr.ld, ktbuf.data());
           packed = b * H + h;
         }
         if (!attention_gemm(m, T, D, alpha_, qa, lda, ktbuf.data(), T, s, T)) failed = true;
@@ -285,14 +312,44 @@ class AttentionKernel : public OpKernel {
         vec::softmax_rows(s, m, T, T);
         float* ob = op + ((b * S + i0) * H + h) * Dv;
         const bool ok = v_gather ? attention_gemm(m, Dv, T, 1.0f, s, T, gather(vp, vr, b, h, Dv), Dv, ob, H * Dv)
-                                 : attention_gemm(m, Dv, T, 1.0f, s, T, vp + vr.start(b, h), vr.ld, ob, H * Dv);
+                                 : attention_gemm(m, Dv, T, 1.0f, s, T,
+                                                  per_batch ? at[2] + h * vr.sh : vp + vr.start(b, h), vr.ld,
+                                                  ob, H * Dv);
         if (!ok) failed = true;
         if (want_range) attention_min_max(ob, m, Dv, H * Dv, &lo, &hi);  // the block's output rows, in L1
       }
       if (want_range) range.merge(lo, hi);
-    });
+    };
+    const long cost = rows * T * (D + Dv) * 2;
+    if constexpr (per_batch) {
+      // Whole batch rows per thread where they split evenly (or there are many), each thread with its
+      // own window; otherwise one row after another, each row's products and heads split.
+      const long per = H * blocks;
+      const int threads = thread_count();
+      if (threads > 1 && (B % threads == 0 || B >= 8 * threads)) {
+        parallel_for(B, 1L << 30, [&](long b0, long b1) {
+          auto window = make_window();
+          for (long b = b0; b < b1; ++b) work(b * per, (b + 1) * per, window(b));
+        });
+      } else {
+        auto window = make_window();
+        for (int64_t b = 0; b < B; ++b) {
+          const std::array<const float*, 3> at = window(b);
+          parallel_for(per, cost, [&](long begin, long end) { work(b * per + begin, b * per + end, at); });
+        }
+      }
+    } else {
+      parallel_for(items, cost, [&](long begin, long end) { work(begin, end, {}); });
+    }
     range.write(ctx, range_out);
     KILN_CHECK(!failed, InternalError, "{}: oneDNN's sgemm failed", node.label());
+  }
+
+  [[noreturn]] static void unsupported(const Node& node, const std::string& why) {
+    throw Unsupported(
+        fmt::format("{}: fused attention {}; run at optimization level 1 (kiln exec/run --optimization-level 1) to "
+                    "run the exporter's nodes unfused",
+                    node.label(), why));
   }
 
   enum class Layout { TokenMajor, HeadMajor, TimeMajor };  // bshd, bhsd, tbhd
@@ -313,20 +370,20 @@ class AttentionKernel : public OpKernel {
     int64_t start(int64_t bi, int64_t hi) const { return bi * sb + hi * sh; }
   };
 
-  static Rows rows_of(const Tensor& x, Layout l) {
+  static Rows rows_of(const Shape& x, Layout l) {
     Rows r;
-    r.d = x.dim(3);
+    r.d = x[3];
     switch (l) {
       case Layout::TokenMajor:  // [b, t, H, D]
-        r.b = x.dim(0), r.t = x.dim(1), r.h = x.dim(2);
+        r.b = x[0], r.t = x[1], r.h = x[2];
         r.sb = r.t * r.h * r.d, r.sh = r.d, r.ld = r.h * r.d;
         break;
       case Layout::HeadMajor:  // [b, H, t, D]
-        r.b = x.dim(0), r.h = x.dim(1), r.t = x.dim(2);
+        r.b = x[0], r.h = x[1], r.t = x[2];
         r.sb = r.h * r.t * r.d, r.sh = r.t * r.d, r.ld = r.d;
         break;
       case Layout::TimeMajor:  // [t, b, H, D]
-        r.t = x.dim(0), r.b = x.dim(1), r.h = x.dim(2);
+        r.t = x[0], r.b = x[1], r.h = x[2];
         r.sb = r.h * r.d, r.sh = r.d, r.ld = r.b * r.h * r.d;
         break;
     }
@@ -419,6 +476,9 @@ class AttentionKernel : public OpKernel {
         return;  // refused before the parallel region (where_type_ok)
     }
   }
+
+  int proj_ = -1;  // attribute projections: the index of the projections' input; -1 without
+  std::unique_ptr<AttentionProjections> projections_;
 
   std::vector<ScoreOp> ops_;
   size_t first_op_ = 0;  // ops before this one are folded into alpha_

@@ -40,6 +40,10 @@ std::vector<int64_t> linear_table(int64_t n, int64_t stride, int64_t start = 0, 
 // Reads a 1-D (or scalar) integer tensor as int64 values; throws BadInput naming `what` for other types.
 Shape read_ints(const Tensor& t, const Node& node, const char* what);
 
+// Reshape's output shape for input shape `in` and the shape input's values `want` (0 copies the
+// input's dimension unless allowzero, one -1 is inferred); BadInput naming `node` when they do not fit.
+Shape reshape_target(const Shape& in, const Shape& want, bool allowzero, const Node& node);
+
 // Calls f(T{}) with a C++ type of the same size as dt's elements (std::string for strings), for
 // kernels that only move elements.
 template <typename F>

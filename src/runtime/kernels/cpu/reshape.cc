@@ -8,7 +8,6 @@
 #include "runtime/registry.h"
 
 namespace kiln::cpu {
-namespace {
 
 // ---- Reshape: opset 1-4 shape attribute, 5+ shape input, 14+ allowzero ----
 Shape reshape_target(const Shape& in, const Shape& want, bool allowzero, const Node& node) {
@@ -40,6 +39,8 @@ Shape reshape_target(const Shape& in, const Shape& want, bool allowzero, const N
              n, shape_str(want));
   return out;
 }
+
+namespace {
 
 class ReshapeKernel : public OpKernel {
  public:
