@@ -119,7 +119,8 @@ class AttentionKernel : public OpKernel {
                  n.label());
       for (size_t i = 0; i < ops_.size(); ++i)
         KILN_CHECK(ops_[i].input < proj_, BadModel, "{}: score op {} reads a projection input", n.label(), i);
-      KILN_CHECK(rows_input_ < proj_, BadModel, "{}: cache_rows names a projection input", n.label());
+      KILN_CHECK(rows_input_ < 0 && k_layout_ == Layout::TokenMajor && v_layout_ == Layout::TokenMajor, BadModel,
+                 "{}: projections need token-major keys and values without cache_rows", n.label());
       projections_ = std::make_unique<AttentionProjections>(info, (size_t)proj_);
     }
   }
