@@ -18,9 +18,11 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <type_traits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -328,10 +330,19 @@ class AttentionKernel : public OpKernel {
       const long per = H * blocks;
       const int threads = thread_count();
       if (threads > 1 && (B % threads == 0 || B >= 8 * threads)) {
+        // Nothing may leave an OpenMP region by an exception: the first is kept and thrown after it.
+        std::exception_ptr error;
+        std::mutex error_mu;
         parallel_for(B, 1L << 30, [&](long b0, long b1) {
-          auto window = make_window();
-          for (long b = b0; b < b1; ++b) work(b * per, (b + 1) * per, window(b));
+          try {
+            auto window = make_window();
+            for (long b = b0; b < b1; ++b) work(b * per, (b + 1) * per, window(b));
+          } catch (...) {
+            std::lock_guard<std::mutex> lock(error_mu);
+            if (!error) error = std::current_exception();
+          }
         });
+        if (error) std::rethrow_exception(error);
       } else {
         auto window = make_window();
         for (int64_t b = 0; b < B; ++b) {
