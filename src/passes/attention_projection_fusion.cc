@@ -9,15 +9,18 @@
 // the index of A among the inputs; inputs 0-2 are left empty. The kernel runs the products the three
 // nodes ran, on the same rows (row tiles included), so every value is the same; the Reshape's shape is
 // applied to each product as the Reshape did. At batch 32 the unfused products wrote 3 x 12.6 MB a
-// layer that attention then read back from memory (docs/performance.md, "Projections inside
+// layer that attention then read back from memory (docs/performance.md, "Q, K and V made inside
 // attention").
 //
 // Matched only where each product has a constant 2-D weight, no activation, residual or range
-// output, and is read only by its Reshape, which is read only by the attention (as its q, k or v); all
-// three are of one kind and share A (and its scale and zero point); and the attention reads
-// token-major keys and values without a cache table. (BERT's exports also read each projection's
-// Shape for the Reshape: not matched.) Session-time only (level 2), CPU sessions, after
-// tile_quantized_activations; never saved.
+// output, and is read only by its Reshape, which is read only by the attention (as its q, k or v);
+// all three are of one kind and share A (and its scale and zero point); and the attention reads
+// token-major keys and values without a cache table. Shape nodes may also read a product whose weight
+// is square (BERT's exports take the Reshape's target from them): they then read A, which has the
+// product's shape. Session-time only (level 2), CPU sessions, after tile_quantized_activations;
+// never saved.
+#include <algorithm>
+
 #include "passes/passes.h"
 #include "passes/pattern.h"
 
@@ -27,7 +30,8 @@ namespace {
 
 struct Projection {
   int reshape = -1, product = -1;
-  bool int8 = false;  // MatMulIntegerToFloat (else kiln:MatMulBias or MatMul)
+  bool int8 = false;           // MatMulIntegerToFloat (else kiln:MatMulBias or MatMul)
+  std::vector<int> shape_of;  // Shape nodes reading the product (a square weight: A's shape is its)
 };
 
 // The Reshape writing input `slot` of attention `att` and the product feeding it, when the chain
@@ -45,7 +49,19 @@ std::optional<Projection> projection(const Graph& g, const GraphIndex& ix, const
       reshape.inputs[1].empty() || reshape.attr_int("allowzero", 0) != 0 || reshape.outputs.size() != 1)
     return std::nullopt;
   const std::string& y = reshape.inputs[0];
-  if (ix.sole_reader(y) != r) return std::nullopt;
+  // Besides the Reshape, only Shape nodes may read the product (BERT's exports take the Reshape's
+  // target from it); they are checked against the weight below.
+  std::vector<int> shape_of;
+  const auto& readers = ix.consumers(y);
+  if (!ix.used_only_by(y, readers.size())) return std::nullopt;
+  for (int c : readers) {
+    if (c == r) continue;
+    if (c < 0) return std::nullopt;
+    const Node& sn = g.nodes[(size_t)c];
+    if (sn.op_type != "Shape" || !canonical_domain(sn.domain).empty() || sn.inputs.size() != 1) return std::nullopt;
+    shape_of.push_back(c);
+  }
+  if (std::count(readers.begin(), readers.end(), r) != 1) return std::nullopt;
   const int p = ix.producer(y);
   if (p < 0) return std::nullopt;
   const Node& mm = g.nodes[(size_t)p];
@@ -59,7 +75,9 @@ std::optional<Projection> projection(const Graph& g, const GraphIndex& ix, const
   if (b == g.initializers.end() || b->second.rank() != 2 ||
       (f32 ? b->second.dtype() != DType::F32 : b->second.dtype() != DType::U8 && b->second.dtype() != DType::I8))
     return std::nullopt;
-  return Projection{r, p, int8};
+  // A Shape of the product reads A instead, which has the same shape when the weight is square.
+  if (!shape_of.empty() && b->second.dim(0) != b->second.dim(1)) return std::nullopt;
+  return Projection{r, p, int8, shape_of};
 }
 
 std::string input_or_empty(const Node& n, size_t i) { return i < n.inputs.size() ? n.inputs[i] : std::string(); }
@@ -99,6 +117,7 @@ int fuse_attention_projections(Graph& g) {
       const Node& mm = g.nodes[(size_t)pr[s]->product];
       for (size_t k : int8 ? std::vector<size_t>{1, 3, 5, 6} : std::vector<size_t>{1, 2}) added.push_back(input_or_empty(mm, k));
       added.push_back(g.nodes[(size_t)pr[s]->reshape].inputs[1]);
+      for (int c : pr[s]->shape_of) g.nodes[(size_t)c].inputs[0] = input_or_empty(q, 0);
       dead.insert(pr[s]->product);
       dead.insert(pr[s]->reshape);
     }

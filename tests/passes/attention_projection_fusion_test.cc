@@ -1,11 +1,12 @@
 // The q, k, v projections taken into kiln:Attention (passes/attention_projection_fusion.cc): the
-// float DistilBERT and T5 encoder and, on a CPU with AVX512-VNNI, ONNX Runtime's quantized
-// DistilBERT have each layer's three products folded into its attention, and the outputs are bitwise
-// those of the same model with the fusion kept off (each layer's query projection made a graph output
-// too, which leaves the products in the graph), at 1 and 2 threads and at batch sizes that take each
-// of the kernel's paths (whole sequences per thread, one sequence after another) with sequences that
-// do not start on a row tile (7, 9 and 13 tokens). The outputs against ONNX Runtime's and PyTorch's:
-// tests/quantize/ort_parity_test.cc, tests/runtime/golden_test.cc, tests/runtime/t5_numerics_test.cc.
+// float DistilBERT, BERT and T5 encoder and, on a CPU with AVX512-VNNI, ONNX Runtime's quantized
+// DistilBERT and BERT have each layer's three products folded into its attention, and the outputs
+// are bitwise those of the same model with the fusion kept off (each layer's query projection made a
+// graph output too, which leaves the products in the graph), at 1 and 2 threads and at batch sizes
+// that take each of the kernel's paths (whole sequences per thread, one sequence after another) with
+// sequences that do not start on a row tile (7, 9 and 13 tokens). The outputs against ONNX Runtime's
+// and PyTorch's: tests/quantize/ort_parity_test.cc, tests/runtime/golden_test.cc,
+// tests/runtime/t5_numerics_test.cc.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -44,14 +45,19 @@ Model with_query_outputs(const std::string& path, const std::string& query) {
   return m;
 }
 
-NamedTensors token_feeds(int64_t batch, int64_t seq, uint32_t seed) {
+// Token ids, a mask and (for models that take them) segment ids.
+NamedTensors token_feeds(const Session& s, int64_t batch, int64_t seq, uint32_t seed) {
   std::mt19937 rng(seed);
-  Tensor ids(DType::I64, {batch, seq}), mask(DType::I64, {batch, seq});
+  Tensor ids(DType::I64, {batch, seq}), mask(DType::I64, {batch, seq}), segments(DType::I64, {batch, seq});
+  for (int64_t i = 0; i < segments.numel(); ++i) segments.data<int64_t>()[i] = (i % seq) >= seq / 2;
   for (int64_t i = 0; i < ids.numel(); ++i) ids.data<int64_t>()[i] = (int64_t)(rng() % 1000);
   // Padding at the end of every other row, so the mask's Where does something.
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t t = 0; t < seq; ++t) mask.data<int64_t>()[b * seq + t] = (b % 2 == 1 && t >= seq - 2) ? 0 : 1;
-  return {{"input_ids", ids}, {"attention_mask", mask}};
+  NamedTensors feeds{{"input_ids", ids}, {"attention_mask", mask}};
+  for (const auto& in : s.inputs())
+    if (in.name == "token_type_ids") feeds.emplace("token_type_ids", segments);
+  return feeds;
 }
 
 }  // namespace
@@ -69,7 +75,7 @@ void expect_bitwise_as_unfused(const std::string& path, const std::string& query
     for (Case c : {Case{1, 7}, Case{2, 7}, Case{3, 13}, Case{4, 128}, Case{5, 13}, Case{17, 9}}) {
       SCOPED_TRACE(std::to_string(threads) + " threads, batch " + std::to_string(c.batch) + ", " +
                    std::to_string(c.seq) + " tokens");
-      NamedTensors feeds = token_feeds(c.batch, c.seq, (uint32_t)(c.batch * 100 + c.seq));
+      NamedTensors feeds = token_feeds(fused, c.batch, c.seq, (uint32_t)(c.batch * 100 + c.seq));
       NamedTensors got = fused.run(feeds), want = unfused.run(feeds);
       for (const auto& [name, t] : got) {
         ASSERT_TRUE(want.count(name)) << name;
@@ -91,6 +97,16 @@ TEST(AttentionProjectionFusion, FloatDistilBertBitwiseAsUnfused) {
 TEST(AttentionProjectionFusion, FloatT5EncoderBitwiseAsUnfused) {
   expect_bitwise_as_unfused(test::fixture("models/t5-tiny/encoder_model.onnx"), "/SelfAttention/q/MatMul_output_0",
                             true);
+}
+
+// BERT's exports also read each projection's Shape (for the Reshape's target).
+TEST(AttentionProjectionFusion, FloatBertBitwiseAsUnfused) {
+  expect_bitwise_as_unfused(test::fixture("models/bert-tiny/model.onnx"), "/attention/self/query/Add_output_0", true);
+}
+
+TEST(AttentionProjectionFusion, QuantizedBertBitwiseAsUnfused) {
+  expect_bitwise_as_unfused(test::fixture("models/bert-tiny/model_quantized.onnx"),
+                            "/attention/self/query/Add_output_0", cpu::vnni_gemm_supported());
 }
 
 TEST(AttentionProjectionFusion, QuantizedDistilBertBitwiseAsUnfused) {
