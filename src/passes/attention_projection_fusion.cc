@@ -5,12 +5,12 @@
 //   =>  kiln:Attention("", "", "", score inputs..., A, [a_scale, a_zero_point,]
 //                      then for q, k, v: B, [b_scale, b_zero_point,] bias, the Reshape's shape)
 // The products are MatMulIntegerToFloat reading A in row tiles (passes/quant_row_tiles.cc: the
-// session's CPU has AVX512-VNNI), or float32 kiln:MatMulBias / MatMul (T5's, without a bias). Attribute `projections` is
-// the index of A among the inputs; inputs 0-2 are left empty. The kernel runs the products the three
-// nodes ran, on the same rows (row tiles included), so every value is the same; the Reshape's shape is
-// applied to each product as the Reshape did. At batch 32 the unfused products wrote 3 x 12.6 MB a
-// layer that attention then read back from memory (docs/performance.md, "Q, K and V made inside
-// attention").
+// session's CPU has AVX512-VNNI), or float32 kiln:MatMulBias / MatMul (T5's, without a bias).
+// Attribute `projections` is the index of A among the inputs; inputs 0-2 are left empty. The kernel
+// runs the products the three nodes ran, on the same rows (row tiles included), so every value is
+// the same; the Reshape's shape is applied to each product as the Reshape did. At batch 32 the
+// unfused products wrote 3 x 12.6 MB a layer that attention then read back from memory
+// (docs/performance.md, "Q, K and V made inside attention").
 //
 // Matched only where each product has a constant 2-D weight, no activation, residual or range
 // output, and is read only by its Reshape, which is read only by the attention (as its q, k or v);
@@ -30,14 +30,13 @@ namespace {
 
 struct Projection {
   int reshape = -1, product = -1;
-  bool int8 = false;           // MatMulIntegerToFloat (else kiln:MatMulBias or MatMul)
+  bool int8 = false;          // MatMulIntegerToFloat (else kiln:MatMulBias or MatMul)
   std::vector<int> shape_of;  // Shape nodes reading the product (a square weight: A's shape is its)
 };
 
 // The Reshape writing input `slot` of attention `att` and the product feeding it, when the chain
 // matches (see the file's comment).
-std::optional<Projection> projection(const Graph& g, const GraphIndex& ix, const Node& att, int att_index,
-                                     size_t slot) {
+std::optional<Projection> projection(const Graph& g, const GraphIndex& ix, const Node& att, int att_index, size_t slot) {
   const std::string& v = att.inputs[slot];
   if (v.empty() || ix.sole_reader(v) != att_index) return std::nullopt;
   for (size_t i = 0; i < att.inputs.size(); ++i)
@@ -115,7 +114,9 @@ int fuse_attention_projections(Graph& g) {
     }
     for (size_t s = 0; s < 3; ++s) {
       const Node& mm = g.nodes[(size_t)pr[s]->product];
-      for (size_t k : int8 ? std::vector<size_t>{1, 3, 5, 6} : std::vector<size_t>{1, 2}) added.push_back(input_or_empty(mm, k));
+      // int8: B, b_scale, b_zero_point, bias; float: W, bias (absent for a plain MatMul).
+      const std::vector<size_t> taken = int8 ? std::vector<size_t>{1, 3, 5, 6} : std::vector<size_t>{1, 2};
+      for (size_t k : taken) added.push_back(input_or_empty(mm, k));
       added.push_back(g.nodes[(size_t)pr[s]->reshape].inputs[1]);
       for (int c : pr[s]->shape_of) g.nodes[(size_t)c].inputs[0] = input_or_empty(q, 0);
       dead.insert(pr[s]->product);

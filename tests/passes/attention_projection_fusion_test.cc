@@ -21,7 +21,6 @@ using namespace kiln;
 
 namespace {
 
-
 int projected_attentions(const Graph& g) {
   int n = 0;
   for (const auto& node : g.nodes) n += node.op_type == "Attention" && node.attributes.count("projections");
@@ -95,8 +94,7 @@ TEST(AttentionProjectionFusion, FloatDistilBertBitwiseAsUnfused) {
 
 // T5's projections have no bias (plain MatMul).
 TEST(AttentionProjectionFusion, FloatT5EncoderBitwiseAsUnfused) {
-  expect_bitwise_as_unfused(test::fixture("models/t5-tiny/encoder_model.onnx"), "/SelfAttention/q/MatMul_output_0",
-                            true);
+  expect_bitwise_as_unfused(test::fixture("models/t5-tiny/encoder_model.onnx"), "/SelfAttention/q/MatMul_output_0", true);
 }
 
 // BERT's exports also read each projection's Shape (for the Reshape's target).

@@ -163,8 +163,7 @@ std::array<const float*, 3> AttentionProjections::Run::Window::operator()(int64_
   }
   const int64_t to = r.rows_map_ ? std::min(r.M_, (first + r.per_ + align - 1) / align * align) : r.M_;
   if (to > done_) {
-    for (size_t p = 0; p < 3; ++p)
-      r.make(p, done_, to, rows_[p].data<float>() + (done_ - w0_) * r.p_.products_[p].N);
+    for (size_t p = 0; p < 3; ++p) r.make(p, done_, to, rows_[p].data<float>() + (done_ - w0_) * r.p_.products_[p].N);
     done_ = to;
   }
   std::array<const float*, 3> at;

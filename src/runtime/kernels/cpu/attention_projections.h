@@ -58,7 +58,7 @@ class AttentionProjections {
     Tensor a_rows_;  // A rearranged from row tiles where this CPU's product does not read them
     bool tiles_ = false;
     int64_t K_ = 0, M_ = 0;
-    int64_t per_ = 0;      // rows of one sequence; M when the rows do not map to tokens
+    int64_t per_ = 0;        // rows of one sequence; M when the rows do not map to tokens
     bool rows_map_ = false;  // row r of each product is token r of its view
     float a_scale_ = 1.f;
     const std::vector<int32_t>* za_ = nullptr;
@@ -71,8 +71,8 @@ class AttentionProjections {
  private:
   struct Product {
     int64_t K = 0, N = 0;
-    std::unique_ptr<Int8Gemm> int8;    // the int8 layout
-    std::unique_ptr<DnnlMatMul> f32;   // the float layout
+    std::unique_ptr<Int8Gemm> int8;   // the int8 layout
+    std::unique_ptr<DnnlMatMul> f32;  // the float layout
   };
   const Node& node_;
   size_t first_;
