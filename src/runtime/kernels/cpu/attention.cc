@@ -171,7 +171,7 @@ class AttentionKernel : public OpKernel {
     for (size_t i = 3; i < (size_t)proj_; ++i)
       if (ctx.has_input(i)) in[i] = &ctx.input(i);
     const AttentionProjections::Run run(*projections_, ctx);
-    run_f32(ctx, in, nullptr, run.views(), [&run]() { return AttentionProjections::Run::Window(run); });
+    run_f32(ctx, in, nullptr, run.views(), [&run](int64_t first) { return AttentionProjections::Run::Window(run, first); });
   }
 
   // Runs on float32 inputs `in` (indexed like the node's). The output goes to the node's output 0,
@@ -182,7 +182,7 @@ class AttentionKernel : public OpKernel {
     run_f32(ctx, in, wide_out, {in[0]->shape(), in[1]->shape(), in[2]->shape()}, nullptr);
   }
   // The same with q, k and v given by their shapes: their elements are in[0..2]'s, or, with
-  // `make_window`, made batch row by batch row: each thread's make_window() w, then w(b) makes row
+  // `make_window`, made batch row by batch row: each thread's make_window(first batch row) w, then w(b) makes row
   // b's q, k and v and returns where their first rows are (token-major), before b is attended over.
   template <typename MakeWindow>
   void run_f32(KernelContext& ctx, const std::vector<const Tensor*>& in, Tensor* wide_out,
@@ -335,7 +335,7 @@ class AttentionKernel : public OpKernel {
         std::mutex error_mu;
         parallel_for(B, 1L << 30, [&](long b0, long b1) {
           try {
-            auto window = make_window();
+            auto window = make_window(b0);
             for (long b = b0; b < b1; ++b) work(b * per, (b + 1) * per, window(b));
           } catch (...) {
             std::lock_guard<std::mutex> lock(error_mu);
@@ -344,7 +344,7 @@ class AttentionKernel : public OpKernel {
         });
         if (error) std::rethrow_exception(error);
       } else {
-        auto window = make_window();
+        auto window = make_window(0);
         for (int64_t b = 0; b < B; ++b) {
           const std::array<const float*, 3> at = window(b);
           parallel_for(per, cost, [&](long begin, long end) { work(b * per + begin, b * per + end, at); });

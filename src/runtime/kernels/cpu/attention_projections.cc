@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "runtime/kernels/cpu/movement.h"
 #include "runtime/kernels/cpu/row_tiles.h"
 
@@ -111,6 +112,14 @@ AttentionProjections::Run::Run(AttentionProjections& p, KernelContext& ctx) : p_
     rows_map_ = rows_map_ && v.size() == 4 && v[0] > 0 && v[0] * v[1] == M_ && v[2] * v[3] == pr.N;
   }
   per_ = rows_map_ ? M_ / views_[0][0] : M_;
+  thread_local std::vector<std::array<Tensor, 3>> tls_windows;
+  windows_ = &tls_windows;
+  slots_ = std::max<int64_t>(1, std::min<int64_t>(thread_count(), batch()));
+  tls_windows.resize((size_t)slots_);
+  // A sequence's block may begin up to 11 rows before it and end up to 11 rows after (row tiles).
+  const int64_t held = rows_map_ ? per_ + 2 * kTileRows : M_;
+  for (auto& w : tls_windows)
+    for (size_t i = 0; i < 3; ++i) w[i] = Tensor(DType::F32, {held, p.products_[i].N});
   a_ = a.raw();
   // A in row tiles as the VNNI product reads them; where this CPU's product does not (a lower ISA
   // forced after the session was made), rearranged back once.
@@ -137,11 +146,14 @@ void AttentionProjections::Run::make(size_t p, int64_t r0, int64_t r1, float* ou
   pr.int8->run_float(r1 - r0, K_, pr.N, a, false, *za_, nullptr, false, (*zb_)[p], dq, out);
 }
 
-AttentionProjections::Run::Window::Window(const Run& run) : run_(run) {
-  // A sequence's block may begin up to 11 rows before it and end up to 11 rows after (row tiles).
-  const int64_t held = run.rows_map_ ? run.per_ + 2 * kTileRows : run.M_;
-  for (size_t p = 0; p < 3; ++p) rows_[p] = Tensor(DType::F32, {held, run.p_.products_[p].N});
+AttentionProjections::Run::~Run() {
+  for (auto& w : *windows_) w = {};  // back to the buffer cache
 }
+
+// parallel_for gives chunk t of `slots_` the sequences from B t / slots_ on: t from its start.
+AttentionProjections::Run::Window::Window(const Run& run, int64_t first)
+    : run_(run),
+      rows_((*run.windows_)[(size_t)(run.slots_ == 1 ? 0 : (first * run.slots_ + run.batch() - 1) / run.batch())]) {}
 
 std::array<const float*, 3> AttentionProjections::Run::Window::operator()(int64_t b) {
   const Run& r = run_;

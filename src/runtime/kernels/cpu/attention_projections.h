@@ -10,6 +10,7 @@
 // Each product is the one its MatMulIntegerToFloat / kiln:MatMulBias node made (the same kernel and
 // epilogue on the same rows), and each is viewed through its Reshape as that node's output was.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <vector>
@@ -30,21 +31,30 @@ class AttentionProjections {
   // reused by its next run: a steady-state run allocates nothing here).
   class Run {
    public:
+    // Allocates the windows of up to min(threads, batch) threads (on this thread, so that a
+    // steady-state run takes the same blocks from the buffer cache every time); freed at the end.
     Run(AttentionProjections& p, KernelContext& ctx);
+    ~Run();
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
     // q's, k's and v's [b, s, H, D] shapes (each product's shape through its Reshape).
     const std::array<Shape, 3>& views() const { return views_; }
+    // The batch the attention loops over (q's first dimension; 1 where q's view is not rank 4, which
+    // the attention refuses).
+    int64_t batch() const { return views_[0].size() == 4 ? std::max<int64_t>(1, views_[0][0]) : 1; }
 
-    // One thread's rows for consecutive sequences b (in increasing order, from any first one).
+    // One thread's rows for consecutive sequences b (in increasing order, from `first` on): the
+    // window of the thread that parallel_for gives the sequences from `first` (its chunk's start).
     class Window {
      public:
-      explicit Window(const Run& run);
+      Window(const Run& run, int64_t first);
       // Makes sequence b's q, k and v rows and returns where each one's first row is; b's rows are
       // then rows of H*D values (token-major), valid until the next call.
       std::array<const float*, 3> operator()(int64_t b);
 
      private:
       const Run& run_;
-      std::array<Tensor, 3> rows_;
+      std::array<Tensor, 3>& rows_;
       int64_t w0_ = 0, done_ = 0;  // rows [w0_, done_) of each product are in rows_, from its row 0
       bool started_ = false;
     };
@@ -66,6 +76,8 @@ class AttentionProjections {
     const std::array<std::vector<float>, 3>* bias_ = nullptr;
     const std::array<std::vector<int32_t>, 3>* zb_ = nullptr;
     std::array<Shape, 3> views_;
+    int64_t slots_ = 1;                            // windows: min(threads, batch)
+    std::vector<std::array<Tensor, 3>>* windows_;  // this thread's list, kept across runs
   };
 
  private:
