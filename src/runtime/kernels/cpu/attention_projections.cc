@@ -24,7 +24,7 @@ void float_values(const Tensor& t, std::vector<float>& v) {
 }  // namespace
 
 AttentionProjections::AttentionProjections(const KernelInfo& info, size_t first)
-    : node_(info.node), first_(first), int8_(info.node.inputs.size() == first + kInt8Inputs) {
+    : first_(first), int8_(info.node.inputs.size() == first + kInt8Inputs) {
   const Node& n = info.node;
   KILN_CHECK(int8_ || n.inputs.size() == first + kFloatInputs, BadModel,
              "{}: attribute projections must name the first of the node's last {} (int8) or {} (float) inputs",

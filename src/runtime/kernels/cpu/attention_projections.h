@@ -76,8 +76,8 @@ class AttentionProjections {
     const std::array<std::vector<float>, 3>* bias_ = nullptr;
     const std::array<std::vector<int32_t>, 3>* zb_ = nullptr;
     std::array<Shape, 3> views_;
-    int64_t slots_ = 1;                            // windows: min(threads, batch)
-    std::vector<std::array<Tensor, 3>>* windows_;  // this thread's list, kept across runs
+    int64_t slots_ = 1;                                      // windows: min(threads, batch)
+    std::vector<std::array<Tensor, 3>>* windows_ = nullptr;  // this thread's list, kept across runs
   };
 
  private:
@@ -86,7 +86,6 @@ class AttentionProjections {
     std::unique_ptr<Int8Gemm> int8;   // the int8 layout
     std::unique_ptr<DnnlMatMul> f32;  // the float layout
   };
-  const Node& node_;
   size_t first_;
   bool int8_;
   std::array<Product, 3> products_;
