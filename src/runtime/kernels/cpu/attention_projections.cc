@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "runtime/kernels/cpu/common.h"
 #include "runtime/kernels/cpu/movement.h"
 #include "runtime/kernels/cpu/row_tiles.h"
 
@@ -13,13 +14,6 @@ namespace kiln::cpu {
 namespace {
 
 constexpr size_t kInt8Inputs = 18, kFloatInputs = 10;
-
-// A float tensor's values into a list the caller keeps across runs.
-void float_values(const Tensor& t, std::vector<float>& v) {
-  v.resize((size_t)t.numel());
-  if (t.dtype() == DType::F32 && !v.empty()) return (void)std::copy_n(t.data<float>(), v.size(), v.begin());
-  for (size_t i = 0; i < v.size(); ++i) v[i] = (float)t.item_f64((int64_t)i);
-}
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "runtime/kernels/cpu/common.h"
 
+#include <algorithm>
+
 namespace kiln::cpu {
 
 int normalize_axis(int64_t axis, int rank, const Node& node) {
@@ -45,6 +47,12 @@ std::vector<int64_t> broadcast_offsets(const Shape& in, const Shape& out) {
   std::vector<int64_t> offs((size_t)shape_numel(out));
   for_each_broadcast2(in, in, out, [&](int64_t o, int64_t a, int64_t) { offs[o] = a; });
   return offs;
+}
+
+void float_values(const Tensor& t, std::vector<float>& v) {
+  v.resize((size_t)t.numel());
+  if (t.dtype() == DType::F32 && !v.empty()) return (void)std::copy_n(t.data<float>(), v.size(), v.begin());
+  for (size_t i = 0; i < v.size(); ++i) v[i] = (float)t.item_f64((int64_t)i);
 }
 
 }  // namespace kiln::cpu

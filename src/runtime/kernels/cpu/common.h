@@ -71,4 +71,8 @@ void for_each_broadcast2(const Shape& a, const Shape& b, const Shape& out, F&& f
 // Offsets of `in` broadcast to `out` for each output element (for ops with three or more inputs).
 std::vector<int64_t> broadcast_offsets(const Shape& in, const Shape& out);
 
+// A tensor's values as floats into a list the caller keeps across runs (so that its storage is
+// reused); float32 is copied without a per-element type dispatch (a product's bias is read every run).
+void float_values(const Tensor& t, std::vector<float>& v);
+
 }  // namespace kiln::cpu

@@ -37,6 +37,7 @@ std::vector<float> float_values(const Tensor& t) {
   for (int64_t i = 0; i < t.numel(); ++i) v[i] = (float)t.item_f64(i);
   return v;
 }
+using cpu::float_values;  // the form into a kept list (common.h)
 
 // The same into lists the caller keeps across runs (so that their storage is reused). The usual
 // types are copied without a per-element type dispatch: a product's bias (768-3072 floats) is read
@@ -47,11 +48,6 @@ void int_values(const Tensor* t, std::vector<int32_t>& v) {
   if (t->dtype() == DType::U8) return (void)std::copy_n(t->data<uint8_t>(), v.size(), v.begin());
   if (t->dtype() == DType::I8) return (void)std::copy_n(t->data<int8_t>(), v.size(), v.begin());
   for (size_t i = 0; i < v.size(); ++i) v[i] = (int32_t)t->item_i64((int64_t)i);
-}
-void float_values(const Tensor& t, std::vector<float>& v) {
-  v.resize((size_t)t.numel());
-  if (t.dtype() == DType::F32 && !v.empty()) return (void)std::copy_n(t.data<float>(), v.size(), v.begin());
-  for (size_t i = 0; i < v.size(); ++i) v[i] = (float)t.item_f64((int64_t)i);
 }
 
 // The quantized range of an output type.
