@@ -1,5 +1,7 @@
 // Devices in core: names, the CPU's allocator as the registry serves it, copies, and what a build
 // without a backend says. (A second device in action: tests/runtime/device_seam_test.cc.)
+#include <cstring>
+
 #include <gtest/gtest.h>
 
 #include "core/buffer.h"
@@ -32,6 +34,17 @@ TEST(Device, TheCpuAllocatorIsTheBufferCache) {
   EXPECT_TRUE(t.device().is_cpu());
   EXPECT_EQ(reinterpret_cast<uintptr_t>(t.raw()) % 64, 0u);
   EXPECT_THROW(register_allocator(CpuAllocator::instance()), InternalError);
+}
+
+TEST(Device, LargeCpuBlocksStartOnA2MiBBoundary) {
+  // Blocks of 2 MiB and more are aligned for transparent huge pages (core/cpu_allocator.cc); a size
+  // no other test allocates, so the block is fresh, not one a smaller alignment left in the cache.
+  Tensor t(DType::U8, {(int64_t(5) << 20) + 4096 * 3}, *find_allocator(Device{}));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.raw()) % (uintptr_t(2) << 20), 0u);
+  std::memset(t.raw(), 1, (size_t)t.numel());  // every byte is writable
+  EXPECT_EQ(t.data<uint8_t>()[t.numel() - 1], 1);
+  Tensor small(DType::F32, {1000}, *find_allocator(Device{}));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.raw()) % 64, 0u);
 }
 
 TEST(Device, CopiesOnTheCpuAreExact) {
