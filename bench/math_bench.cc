@@ -12,6 +12,7 @@
 
 #include "../tests/kernels/single_node.h"
 #include "core/threads.h"
+#include "runtime/kernels/cpu/row_tiles.h"
 
 using namespace kiln;
 
@@ -89,6 +90,18 @@ void BM_DynamicQuantizeLinear(benchmark::State& st) {  // the FFN output's activ
   OneNode n("DynamicQuantizeLinear", {random_f32(kInter)}, {}, 13);
   run_node(st, n, shape_numel(kInter));
 }
+// The same quantization written in row tiles (what kiln:DynamicQuantizeLinear does before the FFN's
+// second product in a quantized model), straight through the kernel, range given.
+void BM_QuantizeRowTiles(benchmark::State& st) {
+  configure_threads(bench_threads());
+  Tensor x = random_f32(kInter, -0.2f, 4.f);
+  std::vector<uint8_t> y((size_t)x.numel());
+  for (auto _ : st) {
+    cpu::quantize_u8_row_tiles(x.data<float>(), 128, 3072, 4.2f / 255, 12, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetItemsProcessed(st.iterations() * x.numel());
+}
 void BM_Softmax(benchmark::State& st) {  // attention scores [1, 12, 128, 128]
   OneNode n("Softmax", {random_f32({1, 12, 128, 128})}, {}, 13);
   run_node(st, n, 12 * 128 * 128);
@@ -149,6 +162,7 @@ BENCHMARK(BM_Tanh);
 BENCHMARK(BM_ref_libm_tanhf);
 BENCHMARK(BM_BiasGelu);
 BENCHMARK(BM_DynamicQuantizeLinear);
+BENCHMARK(BM_QuantizeRowTiles);
 BENCHMARK(BM_Softmax);
 BENCHMARK(BM_LayerNorm);
 BENCHMARK(BM_AddBias);

@@ -299,7 +299,8 @@ void BM_MatMulInt8OneDnn(benchmark::State& state) {
 // The same product with weights that are not in cache, as in a whole model's run (DistilBERT-base's
 // int8 weights are 43 MB, read once per run): one product per iteration, cycling through 64 MB of
 // distinct B matrices. Args: M, K, N, GELU (with the output range folded in), outputs written in
-// turn (64-byte aligned, as a session's are).
+// turn (64-byte aligned, as a session's are), and 1 to quantize each output into row tiles after
+// its product (what the FFN's kiln:DynamicQuantizeLinear does next; the difference is its cost).
 void BM_MatMulInt8ColdB(benchmark::State& state) {
   configure_threads(bench_threads());
   int64_t M = state.range(0), K = state.range(1), N = state.range(2);
@@ -332,9 +333,11 @@ void BM_MatMulInt8ColdB(benchmark::State& state) {
   const int64_t nys = state.range(4);
   std::vector<std::vector<float>> ys((size_t)nys, std::vector<float>((size_t)(M * N) + 16));
   int64_t yi = 0;
+  std::vector<uint8_t> q((size_t)(M * N));
   for (auto _ : state) {
     float* yp = ys[yi].data() + (16 - (reinterpret_cast<uintptr_t>(ys[yi].data()) / 4) % 16) % 16;
     gs[c]->run_float(M, K, N, a.data(), false, za, nullptr, true, zb, dq, yp);
+    if (state.range(5)) quantize_u8_row_tiles(yp, M, N, 4.2f / 255, 12, q.data());
     c = (c + 1) % copies;
     yi = (yi + 1) % nys;
   }
@@ -352,10 +355,11 @@ void Int8Shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_MatMulInt8)->Apply(Int8Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MatMulInt8OneDnn)->Apply(Int8Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MatMulInt8ColdB)
-    ->Args({128, 768, 768, 0, 1})
-    ->Args({128, 768, 3072, 1, 1})
-    ->Args({128, 768, 3072, 1, 16})
-    ->Args({128, 3072, 768, 0, 1})
+    ->Args({128, 768, 768, 0, 1, 0})
+    ->Args({128, 768, 3072, 1, 1, 0})
+    ->Args({128, 768, 3072, 1, 16, 0})
+    ->Args({128, 768, 3072, 1, 16, 1})
+    ->Args({128, 3072, 768, 0, 1, 0})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
