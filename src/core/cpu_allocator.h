@@ -1,6 +1,7 @@
 // The CPU's allocator: 64-byte-aligned heap blocks kept in a process-wide cache of freed blocks by
 // size (64-byte multiples below 64 KiB, 4 KiB multiples above; capped by KILN_BUFFER_CACHE_MB,
-// default 2048), so steady-state runs take no block from the system. Buffer::allocate and
+// default 2048), so steady-state runs take no block from the system. Blocks of 2 MiB and more are
+// 2 MiB-aligned and advised onto transparent huge pages. Buffer::allocate and
 // Tensor(dtype, shape) come here without a virtual call; the device registry serves it as the CPU's.
 #pragma once
 #include <cstddef>
