@@ -96,9 +96,9 @@ void* CpuAllocator::allocate(size_t bytes) {
     if (r >= kHugeBytes) {
       // Large blocks on 2 MiB pages where the kernel gives them (with transparent huge pages in
       // "madvise" mode, as on the test machine, only regions that ask get them): a batch-32
-      // DistilBERT run streams 50 MB activations, and on 4 KiB pages their TLB misses and the page walks' cache lines cost the
-      // int8 run 7-12 % (alternating runs with and without, docs/performance.md). Aligned to 2 MiB so
-      // the block's whole pages are huge; the tail past the last whole page stays on 4 KiB pages.
+      // DistilBERT run streams 50 MB activations, and on 4 KiB pages their TLB misses cost the int8
+      // run 7-12 % (alternating runs with and without, docs/performance.md). Aligned to 2 MiB so the
+      // block's whole pages are huge; the tail past the last whole page stays on 4 KiB pages.
       // posix_memalign: aligned_alloc wants the size to be a multiple of the alignment.
       if (posix_memalign(&p, kHugeBytes, r) != 0) p = nullptr;
       if (p) madvise(p, r / kHugeBytes * kHugeBytes, MADV_HUGEPAGE);  // advice only
