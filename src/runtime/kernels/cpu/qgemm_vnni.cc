@@ -341,10 +341,13 @@ void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, c
   // consecutive jobs share a panel of B, so the panel stays in L1 across the block's row tiles and the
   // block's rows stay in L2 across the panels. One block (the whole of A) at 128 tokens; at larger
   // batches A would otherwise come from L3 once per panel.
-  // The block's output is kept to 1 MiB too: with 3072 columns, 456 rows of output (three 4 KiB
+  // The block's output is kept to 2 MiB too: with 3072 columns, 456 rows of output (three 4 KiB
   // pages a row) beside the block's A and all of B took more pages than the TLB holds, and a product of
-  // 4096 x 768 x 3072 ran 25 % slower than 32 products of 128 rows.
-  constexpr int64_t kBlockBytes = 384 << 10, kOutBlockBytes = 1 << 20;
+  // 4096 x 768 x 3072 ran 25 % slower than 32 products of 128 rows. 2 MiB rather than 1 keeps 128
+  // tokens x 3072 columns (the FFN's first product at batch 1, 1.5 MB) one block, so B is read once
+  // instead of twice: 3.5 % faster, interleaved in one process (cold B, GELU); 512 and 4096 rows
+  // alike either way.
+  constexpr int64_t kBlockBytes = 384 << 10, kOutBlockBytes = 2 << 20;
   const int64_t mtiles = (M + kMR - 1) / kMR;
   const int64_t max_tiles =
       std::max<int64_t>(1, std::min(kBlockBytes / (kMR * b.k4 * 4), kOutBlockBytes / (kMR * b.N * 4)));
