@@ -80,6 +80,39 @@ TEST(VecMath, SigmoidAndGelu) {
         grid(-10, 10, 100001), 1e-6, 1e-6);
 }
 
+// GELU at the edges of the AVX-512 table's 32 intervals of [-6, 6] (each edge, one float either
+// side), where a wrong interval would show; far outside; the infinities and NaN (GELU(-inf) = -inf x 0
+// is NaN, as the formula gives); bias_gelu_erf as gelu_erf of the sum; and lengths off the vectors.
+TEST(VecMath, GeluIntervalEdgesAndSpecialValues) {
+  std::vector<float> xs;
+  for (int k = 0; k <= 32; ++k) {
+    const float edge = -6.0f + 0.375f * (float)k;
+    xs.insert(xs.end(), {std::nextafter(edge, -1e9f), edge, std::nextafter(edge, 1e9f)});
+  }
+  xs.insert(xs.end(), {-1e30f, -100.f, -20.f, -6.5f, 6.5f, 20.f, 1e30f, 0.f, -0.f, 1e-30f, -1e-30f});
+  check("gelu_erf", vec::gelu_erf, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }, xs, 1e-6,
+        1e-6);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (Isa isa : supported_isas()) {
+    std::vector<float> x{-inf, inf, NAN, 1.f}, y(4);
+    vec::gelu_erf(x.data(), y.data(), 4, isa);
+    EXPECT_TRUE(std::isnan(y[0])) << isa_name(isa) << ": " << y[0];
+    EXPECT_EQ(y[1], inf) << isa_name(isa);
+    EXPECT_TRUE(std::isnan(y[2])) << isa_name(isa);
+    for (int64_t n : {1, 15, 16, 17, 33}) {
+      std::vector<float> a(n), b(n), sum(n), want(n), got(n);
+      for (int64_t i = 0; i < n; ++i) {
+        a[i] = -7.f + 0.43f * (float)i;
+        b[i] = 0.25f - 0.01f * (float)i;
+        sum[i] = a[i] + b[i];
+      }
+      vec::gelu_erf(sum.data(), want.data(), n, isa);
+      vec::bias_gelu_erf(a.data(), b.data(), got.data(), n, isa);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], want[i]) << isa_name(isa) << " n " << n << " at " << i;
+    }
+  }
+}
+
 TEST(VecMath, SoftmaxRow) {
   std::vector<float> x = grid(-30, 50, 1001);
   x.push_back(-std::numeric_limits<float>::infinity());  // a masked position gets exactly 0

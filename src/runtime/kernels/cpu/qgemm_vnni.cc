@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "runtime/kernels/cpu/gelu_avx512.h"
 #include "runtime/kernels/cpu/isa.h"
 #include "runtime/kernels/cpu/row_tiles.h"
 #include "runtime/kernels/cpu/weight_pages.h"
@@ -45,49 +46,6 @@ struct Job {
   // same), and the epilogue has no za term (e->za_count is then 0).
   const int32_t* init;
 };
-
-// GELU (erf form) of 16 floats in registers: 0.5 x (1 + erf(z)), z = x / sqrt(2), erf by
-// Abramowitz-Stegun 7.1.26 (1 - p(t) t exp(-z^2), t = 1 / (1 + 0.3275911 |z|), absolute error < 1.5e-7)
-// and kiln's exp polynomial (vec_math.cc). Only the sum 1 + erf(z) matters here, and it is formed
-// directly: 2 - p t exp(-z^2) for z >= 0, p t exp(-z^2) for z < 0, without the cancellation that
-// 1 + (-(1 - ...)) suffers for negative inputs; so no separate series near 0 is needed (vec::erf has one
-// for erf's relative accuracy there; in GELU its error is at most 0.5 |x| 1.5e-7), and t comes from
-// vrcp14ps and one Newton step instead of a division. About 30 operations for 16 values where
-// vec::gelu_erf's formula takes 50 and a division (on its own, 1.1 against 1.4 cycles a value).
-KILN_VNNI inline __m512 gelu_erf16(__m512 x) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-  const __m512 az = _mm512_abs_ps(z);
-  const __m512 z2 = _mm512_mul_ps(z, z);
-  const __m512 d = _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), az, one);
-  __m512 t = _mm512_rcp14_ps(d);
-  t = _mm512_fmadd_ps(t, _mm512_fnmadd_ps(d, t, one), t);
-  __m512 p = _mm512_set1_ps(1.061405429f);
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-  const __m512 lo = _mm512_set1_ps(-87.3365447504f);
-  const __m512 nz2 = _mm512_sub_ps(_mm512_setzero_ps(), z2);
-  const __m512 xc = _mm512_max_ps(nz2, lo);
-  const __m512 magic = _mm512_set1_ps(12582912.0f);
-  const __m512 k = _mm512_sub_ps(_mm512_fmadd_ps(xc, _mm512_set1_ps(1.44269504088896341f), magic), magic);
-  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), xc);
-  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 q = _mm512_set1_ps(1.9875691500e-4f);
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.3981999507e-3f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
-  q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
-  q = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(q, r), r, r), one);
-  // q 2^k by vscalefps (k is a whole number): the same correctly rounded product as a multiply by 2^k
-  // built in the exponent bits, in one instruction instead of four, and zero below the range.
-  const __m512 ex = _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(nz2, lo, _CMP_GE_OQ), q, k);
-  const __m512 c = _mm512_mul_ps(_mm512_mul_ps(p, t), ex);
-  const __m512 sum = _mm512_mask_sub_ps(c, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GE_OQ), _mm512_set1_ps(2.0f), c);
-  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), sum);
-}
 
 KILN_VNNI inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
