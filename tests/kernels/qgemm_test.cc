@@ -7,11 +7,13 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
 #include "core/threads.h"
 #include "runtime/kernels/cpu/isa.h"
 #include "runtime/kernels/cpu/quant_gemm.h"
+#include "runtime/kernels/cpu/value_range.h"
 
 namespace kiln::cpu {
 namespace {
@@ -94,6 +96,47 @@ TEST(Int8Gemm, EveryPathMatchesTheDefinition) {
         }
       }
     }
+  }
+}
+
+// The VNNI kernel's epilogue for a whole 32-column panel with no zero-point term left (one zero point
+// of A, folded into the sums' start; weights without zero points: a quantized model's products) is
+// written apart from the general one, which takes the last, partial panel and a zero point per row.
+// With the same zero point given once and given for every row, the two must give the same bits: with
+// bias, with a residual, with GELU, with the output's range; 130 rows (a short last row tile), 112
+// columns (three whole panels and half of one).
+TEST(Int8Gemm, WholePanelEpilogueBitwiseAsTheGeneralOne) {
+  if (!vnni_gemm_supported()) GTEST_SKIP() << "needs AVX512-VNNI";
+  const int64_t M = 130, K = 200, N = 112;
+  std::mt19937 rng(5);
+  std::vector<uint8_t> a((size_t)(M * K));
+  for (auto& x : a) x = (uint8_t)rng();
+  Tensor b(DType::I8, {K, N});
+  for (int64_t i = 0; i < K * N; ++i) b.data<int8_t>()[i] = (int8_t)rng();
+  std::vector<float> b_scale((size_t)N), bias((size_t)N), residual((size_t)(M * N));
+  for (int64_t n = 0; n < N; ++n) {
+    b_scale[n] = 0.0007f * (float)(1 + n % 5);
+    bias[n] = 0.03f * (float)((int)(n % 9) - 4);
+  }
+  for (auto& r : residual) r = (float)((int)(rng() % 2001) - 1000) / 300.f;
+  Int8Gemm g(Int8Path::Vnni);
+  g.set_constant_b(b, K, N);
+  const std::vector<int32_t> one{117}, per_row((size_t)M, 117), zb;
+  for (int variant = 0; variant < 4; ++variant) {  // bias; bias + residual; bias + GELU; no bias
+    SCOPED_TRACE("variant " + std::to_string(variant));
+    std::vector<float> y1((size_t)(M * N)), y2(y1.size());
+    ValueRange r1, r2;
+    for (int pass = 0; pass < 2; ++pass) {
+      Dequant dq{0.015f, b_scale.data(), N, variant == 3 ? nullptr : bias.data(), variant == 2};
+      dq.range = pass ? &r2 : &r1;
+      if (variant == 1) dq.residual = residual.data();
+      g.run_float(M, K, N, a.data(), false, pass ? per_row : one, nullptr, true, zb, dq, pass ? y2.data() : y1.data());
+    }
+    for (int64_t i = 0; i < M * N; ++i)
+      ASSERT_EQ(std::memcmp(&y1[i], &y2[i], sizeof(float)), 0) << "at " << i << ": " << y1[i] << " vs " << y2[i];
+    EXPECT_EQ(r1.lo(), r2.lo());
+    EXPECT_EQ(r1.hi(), r2.hi());
+    EXPECT_LT(r1.lo(), r1.hi());
   }
 }
 

@@ -92,6 +92,51 @@ KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __
   }
 }
 
+// The float epilogue of a tile of a whole panel (32 columns) when no zero-point term is left for it
+// (one zero point of A, folded into the sums' start, and no zero points of B: what a quantized model's
+// products are): the panel's scales and bias loaded once for the tile, whole-vector loads and stores,
+// and no per-vector tests of the epilogue's fields. The same operations in the same order as
+// finish(), so the same bits. With `stage` the rows go there (GELU follows), else to the output,
+// and the range folds them when asked.
+template <int MR>
+KILN_VNNI inline void finish_panel(const __m512i (&acc0)[MR], const __m512i (&acc1)[MR], const VnniEpilogue& e,
+                                   int64_t N, int64_t m0, int64_t col, float (*stage)[kPanel], Range16* rg) {
+  const __m512 s0 = _mm512_loadu_ps(e.scale + col), s1 = _mm512_loadu_ps(e.scale + col + 16);
+  const float* bias = e.bias ? e.bias + col : nullptr;
+  const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+  const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+  const float* res = e.residual ? e.residual + m0 * N + col : nullptr;
+  float* out = e.out_f32 + m0 * N + col;
+  // The product rounded before the bias is added, as finish() does: by the explicitly rounded
+  // multiply, which the compiler does not contract into an FMA with the add (with the bias's test
+  // moved out of the loop, a plain multiply and add were contracted, and the bits changed).
+  constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) {
+    __m512 f0 = _mm512_mul_round_ps(_mm512_cvtepi32_ps(acc0[r]), s0, kNearest);
+    __m512 f1 = _mm512_mul_round_ps(_mm512_cvtepi32_ps(acc1[r]), s1, kNearest);
+    if (bias) {
+      f0 = _mm512_add_ps(f0, b0);
+      f1 = _mm512_add_ps(f1, b1);
+    }
+    if (res) {
+      f0 = _mm512_add_ps(f0, _mm512_loadu_ps(res + r * N));
+      f1 = _mm512_add_ps(f1, _mm512_loadu_ps(res + r * N + 16));
+    }
+    if (stage) {
+      _mm512_store_ps(stage[r], f0);
+      _mm512_store_ps(stage[r] + 16, f1);
+      continue;
+    }
+    _mm512_storeu_ps(out + r * N, f0);
+    _mm512_storeu_ps(out + r * N + 16, f1);
+    if (rg) {
+      fold(rg, f0, (__mmask16)0xFFFF);
+      fold(rg, f1, (__mmask16)0xFFFF);
+    }
+  }
+}
+
 // MR rows of A (from m0) times panel p of B over all of K; the sums stay in registers until the
 // epilogue. Tiled: A in row tiles, the MR x 4 bytes of each step over K side by side (m0 is a multiple
 // of 12 and MR the tile's row count).
@@ -154,6 +199,9 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch, const in
   }
   const int64_t col = p * kPanel, cols = std::min<int64_t>(kPanel, j.b->N - col);
   const __mmask16 lo = lanes(cols), hi = lanes(cols - 16);
+  const VnniEpilogue& e = *j.e;
+  const bool whole = cols == kPanel && e.scale && e.za_count == 0 && !e.zb;
+  if (!e.gelu && whole) return finish_panel<MR>(acc0, acc1, e, j.b->N, m0, col, nullptr, rg);
   if (!j.e->gelu) {
 #pragma GCC unroll 12
     for (int r = 0; r < MR; ++r) {
@@ -166,10 +214,14 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch, const in
   // live sums, it ran slower (register pressure). The tile waits in an aligned buffer in L1 (full
   // stores, which loads can take straight from the store buffer; a masked store cannot forward).
   alignas(64) float stage[MR][kPanel];
+  if (whole) {
+    finish_panel<MR>(acc0, acc1, e, j.b->N, m0, col, stage, nullptr);
+  } else {
 #pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) {
-    finish(acc0[r], j, m0 + r, col, lo, stage[r], nullptr);
-    if (hi) finish(acc1[r], j, m0 + r, col + 16, hi, stage[r] + 16, nullptr);
+    for (int r = 0; r < MR; ++r) {
+      finish(acc0[r], j, m0 + r, col, lo, stage[r], nullptr);
+      if (hi) finish(acc1[r], j, m0 + r, col + 16, hi, stage[r] + 16, nullptr);
+    }
   }
   float* out = j.e->out_f32 + m0 * j.b->N + col;
   for (int r = 0; r < MR; ++r) {

@@ -23,6 +23,8 @@ class ValueRange {
     lo_ = std::min(lo_, lo);
     hi_ = std::max(hi_, hi);
   }
+  float lo() const { return lo_; }
+  float hi() const { return hi_; }
   // Writes [min, max] (min +inf, max -inf when nothing was merged: an empty output).
   void write(KernelContext& ctx, int index) const {
     if (index < 0 || !ctx.output_wanted((size_t)index)) return;
