@@ -200,7 +200,8 @@ KILN_SGEMM_AVX512 void pack_a(int64_t m, int64_t K, const float* a, int64_t lda,
         if (rows == kRows && n == 16) {
           // The 16 k's 12 values are 192 consecutive floats: 12 whole vectors, each drawn from two
           // transposed ones (4 k's make 3 vectors), instead of 16 masked 48-byte stores, 3 in 4 of which
-          // cross a cache line (the masked stores were ~60 % of this function's time in perf).
+          // cross a cache line (where perf put most of this function's samples; with whole vectors
+          // pack_a went from 3.5 to 2.4 % of DistilBERT-base fp32's batch-1 run).
           for (int g = 0; g < 4; ++g) {
             const __m512 a = v[4 * g], b = v[4 * g + 1], c = v[4 * g + 2], d = v[4 * g + 3];
             _mm512_storeu_ps(to + 48 * g, _mm512_permutex2var_ps(a, kPackAB, b));
