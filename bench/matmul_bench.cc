@@ -289,10 +289,15 @@ void int8_product(benchmark::State& state, Int8Path path) {
   if (dq.a_row_tiles) a = row_tiles_of(a, M, K);
   for (auto _ : state) g.run_float(M, K, N, a.data(), false, za, nullptr, true, zb, dq, y.data());
   state.counters["OP/s"] = benchmark::Counter(2.0 * M * K * N * state.iterations(), benchmark::Counter::kIsRate);
-  const char* names[] = {"kiln VNNI kernel", "oneDNN int8", "oneDNN f32 fallback", "reference"};
+  const char* names[] = {"kiln VNNI kernel", "kiln AMX kernel", "oneDNN int8", "oneDNN f32 fallback", "reference"};
   state.SetLabel(names[(int)path]);
 }
 void BM_MatMulInt8(benchmark::State& state) { int8_product(state, default_int8_path()); }
+// kiln's VNNI kernel where the default is its AMX kernel, to compare the two.
+void BM_MatMulInt8Vnni(benchmark::State& state) {
+  if (!vnni_gemm_supported()) return state.SkipWithError("needs AVX512-VNNI");
+  int8_product(state, Int8Path::Vnni);
+}
 void BM_MatMulInt8OneDnn(benchmark::State& state) {
   int8_product(state, cpu_features().avx512vnni ? Int8Path::DnnlInt8 : Int8Path::DnnlF32);
 }
@@ -353,6 +358,7 @@ void Int8Shapes(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_MatMulInt8)->Apply(Int8Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MatMulInt8Vnni)->Apply(Int8Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MatMulInt8OneDnn)->Apply(Int8Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MatMulInt8ColdB)
     ->Args({128, 768, 768, 0, 1, 0})

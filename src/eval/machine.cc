@@ -6,7 +6,7 @@
 namespace kiln::eval {
 
 nlohmann::json MachineInfo::to_json() const {
-  return {{"cpu", cpu}, {"isa", isa}, {"vnni", vnni}, {"threads", threads}};
+  return {{"cpu", cpu}, {"isa", isa}, {"vnni", vnni}, {"amx", amx}, {"threads", threads}};
 }
 
 MachineInfo machine_info() {
@@ -15,6 +15,7 @@ MachineInfo machine_info() {
   m.cpu = c.model_name;
   m.isa = c.isa;
   m.vnni = c.vnni;
+  m.amx = c.amx;
   m.threads = thread_count();
   return m;
 }

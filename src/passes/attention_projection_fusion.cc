@@ -4,8 +4,10 @@
 //   A -> 3 products -> Reshape [b, s, H, D] x 3 -> kiln:Attention(q, k, v, score inputs...)
 //   =>  kiln:Attention("", "", "", score inputs..., A, [a_scale, a_zero_point,]
 //                      then for q, k, v: B, [b_scale, b_zero_point,] bias, the Reshape's shape)
-// The products are MatMulIntegerToFloat reading A in row tiles (passes/quant_row_tiles.cc: the
-// session's CPU has AVX512-VNNI), or float32 kiln:MatMulBias / MatMul (T5's, without a bias).
+// The products are MatMulIntegerToFloat where the session's int8 products run kiln's packed kernels
+// (reading A in row tiles, passes/quant_row_tiles.cc, for its VNNI kernel; A's rows as they are for its
+// AMX kernel: the node's attribute row_tiles says which, 1 or 0), or float32 kiln:MatMulBias / MatMul
+// (T5's, without a bias).
 // Attribute `projections` is the index of A among the inputs; inputs 0-2 are left empty. The kernel
 // runs the products the three nodes ran, on the same rows (row tiles included), so every value is
 // the same; the Reshape's shape is applied to each product as the Reshape did. At batch 32 the
@@ -66,7 +68,7 @@ std::optional<Projection> projection(const Graph& g, const GraphIndex& ix, const
   const Node& mm = g.nodes[(size_t)p];
   const std::string d = canonical_domain(mm.domain);
   const bool int8 = mm.op_type == "MatMulIntegerToFloat" && (d == "kiln" || d == "com.microsoft") &&
-                    mm.attr_int("row_tiles", 0) == 1 && mm.inputs.size() >= 4 && mm.inputs.size() <= 7;
+                    mm.inputs.size() >= 4 && mm.inputs.size() <= 7;
   const bool f32 = (mm.op_type == "MatMulBias" && d == "kiln" && mm.inputs.size() == 3) ||
                    (mm.op_type == "MatMul" && d.empty() && mm.inputs.size() == 2);
   if ((!int8 && !f32) || mm.attributes.count("activation") || mm.outputs.size() != 1) return std::nullopt;
@@ -83,7 +85,7 @@ std::string input_or_empty(const Node& n, size_t i) { return i < n.inputs.size()
 
 }  // namespace
 
-int fuse_attention_projections(Graph& g) {
+int fuse_attention_projections(Graph& g, bool int8_products) {
   GraphIndex ix(g);
   std::unordered_set<int> dead;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -101,10 +103,12 @@ int fuse_attention_projections(Graph& g) {
     if (!ok) continue;
     const Node& q = g.nodes[(size_t)pr[0]->product];
     const bool int8 = pr[0]->int8;
+    if (int8 && !int8_products) continue;
     for (size_t s = 1; s < 3 && ok; ++s) {
       const Node& o = g.nodes[(size_t)pr[s]->product];
       ok = pr[s]->int8 == int8 && input_or_empty(o, 0) == input_or_empty(q, 0) &&
-           (!int8 || (input_or_empty(o, 2) == input_or_empty(q, 2) && input_or_empty(o, 4) == input_or_empty(q, 4)));
+           (!int8 || (input_or_empty(o, 2) == input_or_empty(q, 2) && input_or_empty(o, 4) == input_or_empty(q, 4) &&
+                      o.attr_int("row_tiles", 0) == q.attr_int("row_tiles", 0)));
     }
     if (!ok) continue;
     std::vector<std::string> added{input_or_empty(q, 0)};
@@ -123,6 +127,7 @@ int fuse_attention_projections(Graph& g) {
       dead.insert(pr[s]->reshape);
     }
     att.attributes["projections"] = attr_int((int64_t)att.inputs.size());
+    if (int8) att.attributes["row_tiles"] = attr_int(q.attr_int("row_tiles", 0) == 1 ? 1 : 0);
     for (size_t s = 0; s < 3; ++s) att.inputs[s].clear();
     att.inputs.insert(att.inputs.end(), added.begin(), added.end());
   }

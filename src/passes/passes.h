@@ -75,10 +75,11 @@ int fuse_dynamic_quantize_range(Graph& g);
 // product's row tiles (runtime/kernels/cpu/row_tiles.h). Session-time only, CPU sessions with VNNI.
 int tile_quantized_activations(Graph& g);
 // kiln:Attention whose q, k and v are Reshapes of three products of the same A (MatMulIntegerToFloat
-// reading row tiles, after tile_quantized_activations; or kiln:MatMulBias) takes the products in
-// (attribute projections: the index of A among its inputs) and makes each sequence's q, k, v just
-// before attending over it. Session-time only, CPU sessions (passes/attention_projection_fusion.cc).
-// Returns the attentions changed.
-int fuse_attention_projections(Graph& g);
+// where `int8` says the session's int8 products run kiln's packed kernels, after
+// tile_quantized_activations; or kiln:MatMulBias) takes the products in (attribute projections: the
+// index of A among its inputs) and makes each sequence's q, k, v just before attending over it.
+// Session-time only, CPU sessions (passes/attention_projection_fusion.cc). Returns the attentions
+// changed.
+int fuse_attention_projections(Graph& g, bool int8);
 
 }  // namespace kiln

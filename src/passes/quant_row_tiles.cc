@@ -6,7 +6,8 @@
 // one place instead of 4 bytes from each of 12 rows (the quantizer writes every byte anyway, so the
 // rearranging is nearly free; the product ran 6-15 % faster). A product that cannot read them so
 // (no VNNI, a B of another shape at run time) rearranges them back first.
-// Session-time only (level 2), for CPU sessions whose int8 products run kiln's VNNI kernel; never saved.
+// Session-time only (level 2), for CPU sessions whose int8 products run kiln's VNNI kernel (not its AMX
+// kernel, which reads A's rows in place); never saved.
 #include "passes/passes.h"
 #include "passes/pattern.h"
 

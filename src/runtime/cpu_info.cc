@@ -28,6 +28,7 @@ CpuInfo detect() {
   c.avx2 = cpu::isa_supported(cpu::Isa::Avx2);
   c.avx512 = cpu::isa_supported(cpu::Isa::Avx512);
   c.vnni = cpu::cpu_has_vnni();
+  c.amx = cpu::amx_int8_active();
   return c;
 }
 

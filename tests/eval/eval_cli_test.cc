@@ -228,7 +228,7 @@ TEST(EvalCli, ReportRowsCarryFolderSizesMetricAndRatios) {
     EXPECT_GT(r["ms_total"].get<double>(), 0);
     EXPECT_NEAR(r["ms_per_sample"].get<double>(), r["ms_total"].get<double>() / 8, 1e-9);
   }
-  for (const char* k : {"cpu", "isa", "vnni", "threads"}) EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* k : {"cpu", "isa", "vnni", "amx", "threads"}) EXPECT_TRUE(j.contains(k)) << k;
   std::string page = kiln::read_file(html);
   EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_EQ(page.find("<script"), std::string::npos);

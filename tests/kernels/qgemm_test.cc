@@ -25,6 +25,7 @@ struct Case {
 std::vector<Int8Path> paths() {
   std::vector<Int8Path> p{Int8Path::DnnlF32, Int8Path::Reference};
   if (vnni_gemm_supported()) p.push_back(Int8Path::Vnni);
+  if (amx_gemm_supported()) p.push_back(Int8Path::Amx);
   // oneDNN's u8 x s8 is exact only with VNNI; capped below it (ONEDNN_MAX_CPU_ISA, as the emulated
   // AVX2 runs do) its pairs may saturate, and kiln never takes that path without VNNI.
   if (cpu_features().avx512vnni && active_isa() == Isa::Avx512 && !std::getenv("ONEDNN_MAX_CPU_ISA"))
@@ -35,6 +36,7 @@ std::vector<Int8Path> paths() {
 const char* path_name(Int8Path p) {
   switch (p) {
     case Int8Path::Vnni: return "vnni";
+    case Int8Path::Amx: return "amx";
     case Int8Path::DnnlInt8: return "dnnl-int8";
     case Int8Path::DnnlF32: return "dnnl-f32";
     default: return "reference";
@@ -45,7 +47,9 @@ double gelu(double h) { return 0.5 * h * (1 + std::erf(h / std::sqrt(2.0))); }
 
 TEST(Int8Gemm, EveryPathMatchesTheDefinition) {
   // 1000 x 1030 takes three row blocks of the VNNI kernel (blocks of A are kept to 384 KiB).
-  const Case cases[] = {{1, 5, 3}, {13, 33, 37}, {130, 768, 96}, {1000, 1030, 70}};
+  // 60 x 192 and 45 x 128: K a multiple of 64 (the AMX kernel's), a last row tile of 28 rows (two
+  // tiles of A, the second short) and of 13 (one).
+  const Case cases[] = {{1, 5, 3}, {13, 33, 37}, {130, 768, 96}, {60, 192, 40}, {45, 128, 70}, {1000, 1030, 70}};
   std::mt19937 rng(7);
   ThreadScope threads(2);
   for (const Case& c : cases) {
@@ -138,6 +142,64 @@ TEST(Int8Gemm, WholePanelEpilogueBitwiseAsTheGeneralOne) {
     EXPECT_EQ(r1.hi(), r2.hi());
     EXPECT_LT(r1.lo(), r1.hi());
   }
+}
+
+// The AMX kernel stores its tiles of int32 sums and runs the VNNI kernel's epilogue on them: for the same
+// sums, the same bits, in every form of the epilogue (bias, residual, GELU, the output's range, zero
+// points of B and one per row of A, int32 output), for row counts around its 16-row tiles and
+// 32-row blocks, on two threads. (Both are held to the definition by the tests above.)
+TEST(Int8Gemm, AmxKernelBitwiseAsTheVnniKernel) {
+  if (!amx_gemm_supported()) GTEST_SKIP() << "needs AMX-INT8";
+  std::mt19937 rng(13);
+  ThreadScope threads(2);
+  for (int64_t K : {64, 768})
+    for (int64_t M : {1, 15, 16, 17, 31, 32, 33, 200}) {
+      const int64_t N = 112;
+      std::vector<uint8_t> a((size_t)(M * K));
+      for (auto& x : a) x = (uint8_t)rng();
+      Tensor b(DType::I8, {K, N});
+      for (int64_t i = 0; i < K * N; ++i) b.data<int8_t>()[i] = (int8_t)rng();
+      std::vector<float> b_scale((size_t)N), bias((size_t)N), residual((size_t)(M * N));
+      std::vector<int32_t> zb_cols((size_t)N), za_rows((size_t)M);
+      for (int64_t n = 0; n < N; ++n) {
+        b_scale[n] = 0.0005f * (float)(1 + n % 6);
+        bias[n] = 0.02f * (float)((int)(n % 13) - 6);
+        zb_cols[n] = (int32_t)(rng() % 9) - 4;
+      }
+      for (auto& r : residual) r = (float)((int)(rng() % 2001) - 1000) / 250.f;
+      for (auto& z : za_rows) z = (int32_t)(rng() % 256);
+      Int8Gemm vnni(Int8Path::Vnni), amx(Int8Path::Amx);
+      vnni.set_constant_b(b, K, N);
+      amx.set_constant_b(b, K, N);
+      for (int variant = 0; variant < 6; ++variant) {
+        SCOPED_TRACE(std::to_string(M) + "x" + std::to_string(K) + " variant " + std::to_string(variant));
+        // 0 bias; 1 bias + residual; 2 bias + GELU; 3 no bias, zero points of B and per row of A;
+        // 4 the same with GELU; 5 int32 output.
+        const std::vector<int32_t> za = variant >= 3 ? za_rows : std::vector<int32_t>{119};
+        const std::vector<int32_t> zb = variant >= 3 ? zb_cols : std::vector<int32_t>{};
+        if (variant == 5) {
+          std::vector<int32_t> y1((size_t)(M * N)), y2(y1.size());
+          vnni.run(M, K, N, a.data(), false, za, nullptr, true, zb, y1.data());
+          amx.run(M, K, N, a.data(), false, za, nullptr, true, zb, y2.data());
+          ASSERT_EQ(y1, y2);
+          continue;
+        }
+        std::vector<float> y1((size_t)(M * N)), y2(y1.size());
+        ValueRange r1, r2;
+        for (int pass = 0; pass < 2; ++pass) {
+          Dequant dq{0.017f, b_scale.data(), N, variant == 0 || variant == 1 || variant == 2 ? bias.data() : nullptr,
+                     variant == 2 || variant == 4};
+          dq.range = pass ? &r2 : &r1;
+          if (variant == 1) dq.residual = residual.data();
+          (pass ? amx : vnni).run_float(M, K, N, a.data(), false, za, nullptr, true, zb, dq, pass ? y2.data() : y1.data());
+        }
+        for (int64_t i = 0; i < M * N; ++i)
+          ASSERT_EQ(std::memcmp(&y1[i], &y2[i], sizeof(float)), 0) << "at " << i << ": " << y1[i] << " vs " << y2[i];
+        EXPECT_EQ(r1.lo(), r2.lo());
+        EXPECT_EQ(r1.hi(), r2.hi());
+        EXPECT_LT(r1.lo(), r1.hi());
+      }
+    }
 }
 
 // The zero point of A alone (DynamicQuantizeLinear's scalar, weights without zero points of their own:

@@ -20,6 +20,7 @@ constexpr size_t kInt8Inputs = 18, kFloatInputs = 10;
 AttentionProjections::AttentionProjections(const KernelInfo& info, size_t first)
     : first_(first), int8_(info.node.inputs.size() == first + kInt8Inputs) {
   const Node& n = info.node;
+  a_row_tiles_ = int8_ && n.attr_int("row_tiles", 1) != 0;
   KILN_CHECK(int8_ || n.inputs.size() == first + kFloatInputs, BadModel,
              "{}: attribute projections must name the first of the node's last {} (int8) or {} (float) inputs",
              n.label(), kInt8Inputs, kFloatInputs);
@@ -72,7 +73,7 @@ AttentionProjections::Run::Run(AttentionProjections& p, KernelContext& ctx) : p_
     }
   }
   rows_map_ = true;
-  tiles_ = p.int8_;
+  tiles_ = p.a_row_tiles_;
   for (size_t i = 0; i < 3; ++i) {
     const Product& pr = p.products_[i];
     const size_t at = p.int8_ ? first + 3 + 5 * i : first + 1 + 3 * i;
@@ -117,7 +118,7 @@ AttentionProjections::Run::Run(AttentionProjections& p, KernelContext& ctx) : p_
   a_ = a.raw();
   // A in row tiles as the VNNI product reads them; where this CPU's product does not (a lower ISA
   // forced after the session was made), rearranged back once.
-  if (p.int8_ && !tiles_ && M_ > 0) {
+  if (p.a_row_tiles_ && !tiles_ && M_ > 0) {
     a_rows_ = Tensor(DType::U8, a.shape());
     from_row_tiles(a.data<uint8_t>(), M_, K_, a_rows_.data<uint8_t>());
     a_ = a_rows_.raw();

@@ -4,7 +4,8 @@
 // read from cache instead of from three [b, s, H*D] tensors in memory.
 //
 // The node's inputs from index `projections` on, after the score ops' tensors:
-//   int8:  A (uint8, in row tiles: row_tiles.h), a_scale, a_zero_point, then for q, k and v each
+//   int8:  A (uint8: in row tiles, row_tiles.h, unless the node's attribute row_tiles is 0), a_scale,
+//          a_zero_point, then for q, k and v each
 //          B (constant 8-bit [K, N]), b_scale, b_zero_point, bias, the Reshape's shape   (18 inputs)
 //   float: A (float32), then for q, k and v each W (constant [K, N]), bias, the Reshape's shape (10)
 // Each product is the one its MatMulIntegerToFloat / kiln:MatMulBias node made (the same kernel and
@@ -88,6 +89,7 @@ class AttentionProjections {
   };
   size_t first_;
   bool int8_;
+  bool a_row_tiles_ = false;  // int8: A comes in row tiles (attribute row_tiles, 1 unless set to 0)
   std::array<Product, 3> products_;
 };
 

@@ -1,6 +1,8 @@
 #include "runtime/kernels/cpu/isa.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -41,6 +43,10 @@ CpuFeatures detect() {
     f.avx512vl = b & (1u << 31);
     f.avx512vnni = f.avx512f && (c & (1u << 11));
   }
+  // XCR0 bits 17 and 18: the OS saves the tile configuration and the tile data.
+  const bool tiles_saved = (xcr0 & (3u << 17)) == (3u << 17);
+  f.amx_tile = tiles_saved && (d & (1u << 24));
+  f.amx_int8 = f.amx_tile && (d & (1u << 25));
   __cpuid_count(7, 1, a, b, c, d);
   f.avxvnni = f.avx2 && (a & (1u << 4));
   return f;
@@ -95,6 +101,22 @@ bool cpu_has_vnni() { return cpu_features().avx512vnni || cpu_features().avxvnni
 
 bool avx512_vnni_active() {
   static const bool ok = active_isa() == Isa::Avx512 && cpu_features().avx512vnni;
+  return ok;
+}
+
+bool amx_int8_active() {
+  static const bool ok = [] {
+    if (!avx512_vnni_active() || !cpu_features().amx_int8) return false;
+    if (const char* env = std::getenv("KILN_AMX"); env && std::string(env) == "0") return false;
+#if defined(__linux__)
+    // Linux 5.16+ gives the tile data state (8 KiB of registers) only to a process that asks; the
+    // permission then holds for every thread of the process.
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
   return ok;
 }
 

@@ -26,6 +26,10 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512vnni = false;  // vpdpbusd on 512-bit registers
   bool avxvnni = false;     // vpdpbusd on 256-bit registers (Alder Lake and later)
+  // AMX's tile registers and their u8/s8 dot products (Sapphire Rapids and later), with the OS saving
+  // the tile state (XCR0). Linux also wants each process to ask for the tile data state once:
+  // amx_int8_active() does.
+  bool amx_tile = false, amx_int8 = false;
 };
 
 // What this CPU supports (detected once).
@@ -47,6 +51,10 @@ bool cpu_has_vnni();
 // Whether kernels compiled with KILN_TARGET(Avx512Vnni) may run: the active level is AVX-512 and
 // the CPU has AVX512-VNNI. (VNNI kernels are an extra feature within the Avx512 level, not a level.)
 bool avx512_vnni_active();
+// Whether kernels on AMX tiles may run: avx512_vnni_active(), the CPU has AMX-TILE and AMX-INT8, the
+// kernel let this process use the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once here),
+// and the environment variable KILN_AMX is not 0 (KILN_AMX=0 keeps the VNNI kernels, to compare).
+bool amx_int8_active();
 
 }  // namespace kiln::cpu
 
@@ -63,6 +71,9 @@ bool avx512_vnni_active();
 #define KILN_TARGET_Avx512Vnni \
   __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma,avx512vnni,prefer-vector-width=512")))
 #endif
+// AMX kernels: the AVX512-VNNI features (their epilogues are AVX-512) and the tile instructions.
+#define KILN_TARGET_Avx512Amx \
+  __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma,avx512vnni,amx-tile,amx-int8")))
 // KILN_TARGET(Avx2): the attribute for a function compiled for that level (Scalar: none).
 #define KILN_TARGET(level) KILN_TARGET_##level
 

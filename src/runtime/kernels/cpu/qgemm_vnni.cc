@@ -19,6 +19,7 @@
 #include "core/threads.h"
 #include "runtime/kernels/cpu/gelu_avx512.h"
 #include "runtime/kernels/cpu/isa.h"
+#include "runtime/kernels/cpu/qgemm_epilogue.h"
 #include "runtime/kernels/cpu/row_tiles.h"
 #include "runtime/kernels/cpu/weight_pages.h"
 
@@ -26,115 +27,32 @@ namespace kiln::cpu {
 
 namespace {
 
-#define KILN_VNNI KILN_TARGET(Avx512Vnni)
+using qgemm::finish;
+using qgemm::fold;
+using qgemm::Job;
+using qgemm::kBlock;
+using qgemm::kPanel;
+using qgemm::lanes;
+using qgemm::Layout;
+using qgemm::Range16;
 
-constexpr int kMR = 12;       // rows of A per tile: 24 accumulators + 2 B registers + 1 broadcast
-constexpr int kPanel = 32;    // columns of B per panel (two 16-lane registers)
-constexpr int kBlock = 128;   // bytes of one packed group of 4 rows of K
+constexpr int kMR = 12;  // rows of A per tile: 24 accumulators + 2 B registers + 1 broadcast
+constexpr int64_t kAmxRows = 32;  // rows of A per tile of the AMX kernel (qgemm_amx.cc)
 constexpr int64_t kInitStack = 4096;  // columns whose start values fit the stack buffer (16 KiB)
 static_assert(kMR == kTileRows, "row tiles (row_tiles.h) are the kernel's row tiles");
 
-struct Job {
-  const uint8_t* a;
-  int64_t lda, M;
-  const VnniPackedB* b;
-  const VnniEpilogue* e;
-  const int32_t* rowsum;  // M values when e->zb is set
-  bool tiled;             // a is in row tiles (row_tiles.h), lda unused
-  // With one zero point of A for every row: za * colterm[n], padded with zeros to whole panels. The
-  // sums start from it instead of 0 (int32 sums wrap alike in either order, so every result is the
-  // same), and the epilogue has no za term (e->za_count is then 0).
-  const int32_t* init;
-};
-
-KILN_VNNI inline __mmask16 lanes(int64_t n) {
-  return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-}
-
-// [min, max] of the float outputs a thread wrote, folded in while they are in registers; a NaN is
-// passed over, as DynamicQuantizeLinear's own reduction does.
-struct Range16 {
-  __m512 lo, hi;
-};
-KILN_VNNI inline void fold(Range16* rg, __m512 v, __mmask16 mask) {
-  rg->lo = _mm512_mask_min_ps(rg->lo, mask, v, rg->lo);
-  rg->hi = _mm512_mask_max_ps(rg->hi, mask, v, rg->hi);
-}
-
-// One finished 16-column half-row: correction, then float (scale, bias) or int32, masked store. With
-// `stage` the float values go there instead (16 floats, aligned; GELU follows), else the range
-// folds them when asked.
-KILN_VNNI inline void finish(__m512i v, const Job& j, int64_t m, int64_t col, __mmask16 mask, float* stage,
-                             Range16* rg) {
-  const VnniEpilogue& e = *j.e;
-  int32_t za = e.za_count == 0 ? 0 : e.za_count == 1 ? e.za[0] : e.za[m];
-  if (za) {
-    const __m512i colterm = _mm512_maskz_loadu_epi32(mask, e.colterm + col);
-    v = _mm512_add_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(za), colterm));
-  }
-  if (e.zb) {
-    const __m512i zb = _mm512_maskz_loadu_epi32(mask, e.zb + col);
-    v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(j.rowsum[m]), zb));
-  }
-  int64_t N = j.b->N;
-  if (e.scale) {
-    __m512 f = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(mask, v), _mm512_maskz_loadu_ps(mask, e.scale + col));
-    if (e.bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, e.bias + col));
-    if (e.residual) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, e.residual + m * N + col));
-    if (stage) {
-      _mm512_store_ps(stage, f);
-      return;
-    }
-    _mm512_mask_storeu_ps(e.out_f32 + m * N + col, mask, f);
-    if (rg) fold(rg, f, mask);
-  } else {
-    _mm512_mask_storeu_epi32(e.out_i32 + m * N + col, mask, v);
-  }
-}
-
-// The float epilogue of a tile of a whole panel (32 columns) when no zero-point term is left for it
-// (one zero point of A, folded into the sums' start, and no zero points of B: what a quantized model's
-// products are): the panel's scales and bias loaded once for the tile, whole-vector loads and stores,
-// and no per-vector tests of the epilogue's fields. The same operations in the same order as
-// finish(), so the same bits. With `stage` the rows go there (GELU follows), else to the output,
-// and the range folds them when asked.
+// A tile of a whole panel through the whole-panel epilogue (qgemm_epilogue.h), row by row; with
+// `stage` the rows go there (GELU follows).
 template <int MR>
 KILN_VNNI inline void finish_panel(const __m512i (&acc0)[MR], const __m512i (&acc1)[MR], const VnniEpilogue& e,
                                    int64_t N, int64_t m0, int64_t col, float (*stage)[kPanel], Range16* rg) {
-  const __m512 s0 = _mm512_loadu_ps(e.scale + col), s1 = _mm512_loadu_ps(e.scale + col + 16);
-  const float* bias = e.bias ? e.bias + col : nullptr;
-  const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
-  const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+  const qgemm::PanelConsts c = qgemm::panel_consts(e, col);
   const float* res = e.residual ? e.residual + m0 * N + col : nullptr;
   float* out = e.out_f32 + m0 * N + col;
-  // The product rounded before the bias is added, as finish() does: by the explicitly rounded
-  // multiply, which the compiler does not contract into an FMA with the add (with the bias's test
-  // moved out of the loop, a plain multiply and add were contracted, and the bits changed).
-  constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 #pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) {
-    __m512 f0 = _mm512_mul_round_ps(_mm512_cvtepi32_ps(acc0[r]), s0, kNearest);
-    __m512 f1 = _mm512_mul_round_ps(_mm512_cvtepi32_ps(acc1[r]), s1, kNearest);
-    if (bias) {
-      f0 = _mm512_add_ps(f0, b0);
-      f1 = _mm512_add_ps(f1, b1);
-    }
-    if (res) {
-      f0 = _mm512_add_ps(f0, _mm512_loadu_ps(res + r * N));
-      f1 = _mm512_add_ps(f1, _mm512_loadu_ps(res + r * N + 16));
-    }
-    if (stage) {
-      _mm512_store_ps(stage[r], f0);
-      _mm512_store_ps(stage[r] + 16, f1);
-      continue;
-    }
-    _mm512_storeu_ps(out + r * N, f0);
-    _mm512_storeu_ps(out + r * N + 16, f1);
-    if (rg) {
-      fold(rg, f0, (__mmask16)0xFFFF);
-      fold(rg, f1, (__mmask16)0xFFFF);
-    }
-  }
+  for (int r = 0; r < MR; ++r)
+    qgemm::finish_panel_row(acc0[r], acc1[r], c, res ? res + r * N : nullptr, stage ? stage[r] : nullptr,
+                            out + r * N, rg);
 }
 
 // MR rows of A (from m0) times panel p of B over all of K; the sums stay in registers until the
@@ -200,7 +118,7 @@ KILN_VNNI void tile(const Job& j, int64_t m0, int64_t p, bool prefetch, const in
   const int64_t col = p * kPanel, cols = std::min<int64_t>(kPanel, j.b->N - col);
   const __mmask16 lo = lanes(cols), hi = lanes(cols - 16);
   const VnniEpilogue& e = *j.e;
-  const bool whole = cols == kPanel && e.scale && e.za_count == 0 && !e.zb;
+  const bool whole = qgemm::whole_panel(e, cols);
   if (!e.gelu && whole) return finish_panel<MR>(acc0, acc1, e, j.b->N, m0, col, nullptr, rg);
   if (!j.e->gelu) {
 #pragma GCC unroll 12
@@ -246,11 +164,6 @@ constexpr auto make_tiles(std::integer_sequence<int, R...>) {
 const auto kTiles = make_tiles<false>(std::make_integer_sequence<int, kMR>{});
 const auto kTilesTiled = make_tiles<true>(std::make_integer_sequence<int, kMR>{});
 
-// Which tiles the jobs are: job = (row block, panel, row tile of the block), in that order.
-struct Layout {
-  int64_t M, panels, btiles, per_block;
-};
-
 // Jobs j0 .. j1-1 on this thread; the range of their float outputs, when asked for, is merged once.
 KILN_VNNI void run_jobs(const Job& job, const Layout& l, long j0, long j1) {
   const VnniEpilogue& e = *job.e;
@@ -278,6 +191,14 @@ bool vnni_gemm_supported() {
   return avx512_vnni_active();
 }
 
+bool amx_gemm_supported() {
+  return amx_int8_active();
+}
+
+bool amx_gemm_takes(int64_t K) {
+  return K > 0 && K % 64 == 0;
+}
+
 VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N) {
   VnniPackedB p;
   p.K = K;
@@ -300,8 +221,11 @@ VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N) {
   return p;
 }
 
-void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e, bool tiled) {
+void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e, bool tiled,
+               bool amx) {
   if (M <= 0 || b.N <= 0) return;
+  KILN_CHECK(!amx || amx_gemm_supported(), InternalError, "vnni_gemm: AMX asked for where the CPU cannot run it");
+  amx = amx && !tiled && amx_gemm_takes(b.K);
   KILN_CHECK(!tiled || row_tiles_fit(b.K), InternalError, "vnni_gemm: row tiles with K = {}", b.K);
   // The kernel reads A four bytes at a time: pad K to a multiple of 4 (zeros meet B's zero rows).
   std::vector<uint8_t> padded;
@@ -357,15 +281,22 @@ void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, c
   // tokens x 3072 columns (the FFN's first product at batch 1, 1.5 MB) one block, so B is read once
   // instead of twice: 3.5 % faster, interleaved in one process (cold B, GELU); 512 and 4096 rows
   // alike either way.
+  // The AMX kernel's row tiles are 32 rows (two 16-row tiles of A); the same blocks.
   constexpr int64_t kBlockBytes = 384 << 10, kOutBlockBytes = 2 << 20;
-  const int64_t mtiles = (M + kMR - 1) / kMR;
+  const int64_t rows = amx ? kAmxRows : kMR;
+  const int64_t mtiles = (M + rows - 1) / rows;
   const int64_t max_tiles =
-      std::max<int64_t>(1, std::min(kBlockBytes / (kMR * b.k4 * 4), kOutBlockBytes / (kMR * b.N * 4)));
+      std::max<int64_t>(1, std::min(kBlockBytes / (rows * b.k4 * 4), kOutBlockBytes / (rows * b.N * 4)));
   const int64_t blocks = (mtiles + max_tiles - 1) / max_tiles;
   const int64_t btiles = (mtiles + blocks - 1) / blocks;  // row tiles per block (the last may have fewer)
   const int64_t per_block = b.panels * btiles;
-  const Layout layout{M, b.panels, btiles, per_block};
-  parallel_for(blocks * per_block, kMR * kPanel * b.K / 16, [&](long j0, long j1) { run_jobs(job, layout, j0, j1); });
+  const Layout layout{M, b.panels, btiles, per_block, rows};
+  // What a job costs, in the units parallel_for weighs work by: the AMX kernel's MACs go ~6x faster.
+  const long cost = amx ? kAmxRows * kPanel * b.K / 96 : kMR * kPanel * b.K / 16;
+  if (amx)
+    parallel_for(blocks * per_block, cost, [&](long j0, long j1) { qgemm::amx_run_jobs(job, layout, j0, j1); });
+  else
+    parallel_for(blocks * per_block, cost, [&](long j0, long j1) { run_jobs(job, layout, j0, j1); });
 }
 
 }  // namespace kiln::cpu

@@ -14,7 +14,9 @@ namespace kiln::cpu {
 using dt = dnnl::memory::data_type;
 
 Int8Path default_int8_path() {
-  static const Int8Path p = vnni_gemm_supported() ? Int8Path::Vnni : Int8Path::DnnlF32;
+  static const Int8Path p = amx_gemm_supported()    ? Int8Path::Amx
+                            : vnni_gemm_supported() ? Int8Path::Vnni
+                                                    : Int8Path::DnnlF32;
   return p;
 }
 
@@ -62,7 +64,7 @@ void Int8Gemm::set_constant_b(const Tensor& b, int64_t K, int64_t N) {
   to_s8(b.raw(), const_signed_, K, N, const_s8_.data<int8_t>(), const_colsum_.data());
   const_colterm0_.resize((size_t)N);
   for (int64_t n = 0; n < N; ++n) const_colterm0_[n] = -const_colsum_[n];
-  if (path_ == Int8Path::Vnni) {
+  if (path_ == Int8Path::Vnni || path_ == Int8Path::Amx) {
     const_vnni_ = vnni_pack_b(const_s8_.data<int8_t>(), K, N);
   } else if (path_ == Int8Path::DnnlInt8) {
     u8_ = std::make_unique<DnnlMatMul>(dt::u8, dt::s8, dt::s32);
@@ -77,7 +79,8 @@ void Int8Gemm::set_constant_b(const Tensor& b, int64_t K, int64_t N) {
 void Int8Gemm::raw_product(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const BView& b,
                            bool constant, int32_t* acc) {
   switch (path_) {
-    case Int8Path::Vnni:  // operands the packed kernel does not take
+    case Int8Path::Vnni:  // operands the packed kernels do not take
+    case Int8Path::Amx:
     case Int8Path::DnnlInt8: {
       DnnlMatMul* mm;
       {
@@ -190,7 +193,7 @@ void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_si
 bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                         const void* b, const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu,
                         const float* residual, ValueRange* range, float* y, int32_t* c, bool a_row_tiles) {
-  if (path_ != Int8Path::Vnni || b != nullptr || a_signed || !has_constant_b() || K != const_k_ || N != const_n_)
+  if ((path_ != Int8Path::Vnni && path_ != Int8Path::Amx) || b != nullptr || a_signed || !has_constant_b() || K != const_k_ || N != const_n_)
     return false;
   KILN_CHECK(!a_row_tiles || row_tiles_fit(K), InternalError, "Int8Gemm: row tiles with K = {}", K);
   KILN_CHECK(za.size() <= 1 || (int64_t)za.size() == M, InternalError, "Int8Gemm: a zero points");
@@ -227,7 +230,7 @@ bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_s
   e.residual = residual;
   e.out_f32 = y;
   e.out_i32 = c;
-  vnni_gemm(M, static_cast<const uint8_t*>(a), K, const_vnni_, e, a_row_tiles);
+  vnni_gemm(M, static_cast<const uint8_t*>(a), K, const_vnni_, e, a_row_tiles, path_ == Int8Path::Amx);
   return true;
 }
 
