@@ -20,7 +20,6 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
-#include <cstring>
 #include <limits>
 
 #include "runtime/kernels/cpu/gelu_avx512.h"
@@ -178,7 +177,7 @@ KILN_AMX void amx_run_jobs(const Job& job, const Layout& l, long j0, long j1) {
     // (128 rows, interleaved in one process).
     const int64_t panel_bytes = job.b->k4 * kBlock, share = (panel_bytes + l.btiles - 1) / l.btiles;
     const int8_t* next = panel_bytes > kL1PanelBytes && p + 1 < l.panels ? job.b->panel(p + 1) + t * share : nullptr;
-    const int64_t next_bytes = next ? std::min(share, panel_bytes - t * share) : 0;
+    const int64_t next_bytes = next ? std::max<int64_t>(0, std::min(share, panel_bytes - t * share)) : 0;
     if (rows > kTile) product<true>(job, m0, p, sums, next, next_bytes);
     else product<false>(job, m0, p, sums, next, next_bytes);
     finish_rows(job, m0, rows, p, sums, want_range ? &rg : nullptr);
