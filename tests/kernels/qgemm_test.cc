@@ -46,9 +46,10 @@ const char* path_name(Int8Path p) {
 double gelu(double h) { return 0.5 * h * (1 + std::erf(h / std::sqrt(2.0))); }
 
 TEST(Int8Gemm, EveryPathMatchesTheDefinition) {
-  // 1000 x 1030 takes three row blocks of the VNNI kernel (blocks of A are kept to 384 KiB).
-  // 60 x 192 and 45 x 128: K a multiple of 64 (the AMX kernel's), a last row tile of 28 rows (two
-  // tiles of A, the second short) and of 13 (one).
+  // 1000 x 1030 takes three row blocks of the VNNI kernel (blocks of A are kept to 384 KiB). For the
+  // AMX kernel: K below 64 and past a multiple of 64 (1030: the last 6 groups of 4 and a K padded to
+  // 1032), and 60 x 192 and 45 x 128, K of whole tiles only, with a last row tile of 28 rows (two tiles
+  // of A, the second short) and of 13 (one).
   const Case cases[] = {{1, 5, 3}, {13, 33, 37}, {130, 768, 96}, {60, 192, 40}, {45, 128, 70}, {1000, 1030, 70}};
   std::mt19937 rng(7);
   ThreadScope threads(2);
@@ -147,12 +148,13 @@ TEST(Int8Gemm, WholePanelEpilogueBitwiseAsTheGeneralOne) {
 // The AMX kernel stores its tiles of int32 sums and runs the VNNI kernel's epilogue on them: for the same
 // sums, the same bits, in every form of the epilogue (bias, residual, GELU, the output's range, zero
 // points of B and one per row of A, int32 output), for row counts around its 16-row tiles and
-// 32-row blocks, on two threads. (Both are held to the definition by the tests above.)
+// 32-row blocks, K of whole tiles and past them (100: one tile and 9 groups of 4), on two threads.
+// (Both are held to the definition by the tests above.)
 TEST(Int8Gemm, AmxKernelBitwiseAsTheVnniKernel) {
   if (!amx_gemm_supported()) GTEST_SKIP() << "needs AMX-INT8";
   std::mt19937 rng(13);
   ThreadScope threads(2);
-  for (int64_t K : {64, 768})
+  for (int64_t K : {64, 100, 768})
     for (int64_t M : {1, 15, 16, 17, 31, 32, 33, 200}) {
       const int64_t N = 112;
       std::vector<uint8_t> a((size_t)(M * K));

@@ -4,8 +4,9 @@
 // made over K 64 bytes at a time: two 16 x 64-byte tiles of A (tmm4-5, rows m0 .. m0+15 and m0+16 ..
 // m0+31, read in place at A's row stride) and two tiles of B (tmm6-7, the panel's two 16-column halves:
 // 16 groups of 4 rows of K, 64 bytes each, 128 bytes apart in the packed panel). Each tdpbusd is 16 x
-// 16 x 64 multiply-adds, 16 times what one vpdpbusd does. A last row tile of fewer rows gets a tile
-// configuration of its own (fewer rows in tmm0-5; one A tile when it has 16 rows or fewer).
+// 16 x 64 multiply-adds, 16 times what one vpdpbusd does. K past its last whole 64 (in groups of 4:
+// vnni_gemm pads A's rows to a multiple of 4) is summed by vpdpbusd before the epilogue. A last row tile of fewer rows
+// gets a tile configuration of its own (fewer rows in tmm0-5; one A tile when it has 16 rows or fewer).
 //
 // The sums then go to an aligned 32 x 32 buffer (4 KiB, in L1) and through the VNNI kernel's epilogue
 // row by row (qgemm_epilogue.h): the same int32 sums and the same operations, so the same bits.
@@ -20,6 +21,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include <cstring>
 #include <limits>
 
 #include "runtime/kernels/cpu/gelu_avx512.h"
@@ -119,11 +121,22 @@ KILN_AMX void finish_rows(const Job& j, int64_t m0, int rows, int64_t p, const i
   const __m512i i1 = j.init ? _mm512_load_si512(j.init + col + 16) : _mm512_setzero_si512();
   const bool whole = whole_panel(e, cols);
   const PanelConsts c = whole ? panel_consts(e, col) : PanelConsts{};
+  // The groups of 4 rows of K past the last whole 64 (K not a multiple of 64): by vpdpbusd here, as
+  // the VNNI kernel sums them.
+  const int64_t g0 = j.b->k4 / kTile * kTile, g1 = j.b->k4;
+  const int8_t* bp = j.b->panel(p);
   alignas(64) float stage[kPanel];
   for (int r = 0; r < rows; ++r) {
     const int64_t m = m0 + r;
-    const __m512i s0 = _mm512_add_epi32(_mm512_load_si512(sums[r]), i0);
-    const __m512i s1 = _mm512_add_epi32(_mm512_load_si512(sums[r] + 16), i1);
+    __m512i s0 = _mm512_add_epi32(_mm512_load_si512(sums[r]), i0);
+    __m512i s1 = _mm512_add_epi32(_mm512_load_si512(sums[r] + 16), i1);
+    for (int64_t g = g0; g < g1; ++g) {
+      int32_t four;
+      std::memcpy(&four, j.a + m * j.lda + 4 * g, 4);
+      const __m512i av = _mm512_set1_epi32(four);
+      s0 = _mm512_dpbusd_epi32(s0, av, _mm512_load_si512(bp + g * kBlock));
+      s1 = _mm512_dpbusd_epi32(s1, av, _mm512_load_si512(bp + g * kBlock + 64));
+    }
     float* out = e.out_f32 ? e.out_f32 + m * N + col : nullptr;
     if (!e.gelu) {
       if (whole) {

@@ -138,8 +138,8 @@ inline bool whole_panel(const VnniEpilogue& e, int64_t cols) {
   return cols == kPanel && e.scale && e.za_count == 0 && !e.zb;
 }
 
-// The AMX kernel (qgemm_amx.cc): jobs j0 .. j1-1 of `l` (row tiles of 32 rows), A row-major with K a
-// multiple of 64. Only where amx_int8_active().
+// The AMX kernel (qgemm_amx.cc): jobs j0 .. j1-1 of `l` (row tiles of 32 rows), A row-major (K padded
+// to a multiple of 4). Only where amx_int8_active().
 void amx_run_jobs(const Job& job, const Layout& l, long j0, long j1);
 
 }  // namespace kiln::cpu::qgemm

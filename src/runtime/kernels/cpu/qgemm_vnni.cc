@@ -195,9 +195,6 @@ bool amx_gemm_supported() {
   return amx_int8_active();
 }
 
-bool amx_gemm_takes(int64_t K) {
-  return K > 0 && K % 64 == 0;
-}
 
 VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N) {
   VnniPackedB p;
@@ -225,7 +222,7 @@ void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, c
                bool amx) {
   if (M <= 0 || b.N <= 0) return;
   KILN_CHECK(!amx || amx_gemm_supported(), InternalError, "vnni_gemm: AMX asked for where the CPU cannot run it");
-  amx = amx && !tiled && amx_gemm_takes(b.K);
+  amx = amx && !tiled;
   KILN_CHECK(!tiled || row_tiles_fit(b.K), InternalError, "vnni_gemm: row tiles with K = {}", b.K);
   // The kernel reads A four bytes at a time: pad K to a multiple of 4 (zeros meet B's zero rows).
   std::vector<uint8_t> padded;

@@ -12,7 +12,7 @@
 //
 // On CPUs with AMX (Sapphire Rapids and later) the same packed B feeds a second kernel on the tile
 // unit (qgemm_amx.cc): 16 groups of 4 rows of a panel's half are one 16 x 64-byte B tile read at a
-// stride of 128 bytes, so nothing is packed twice. It takes row-major A with K a multiple of 64 and
+// stride of 128 bytes, so nothing is packed twice (K mod 64, if any, by vpdpbusd). It takes row-major A and
 // runs the same epilogue (qgemm_epilogue.h) on the same int32 sums: the same bits as the VNNI kernel.
 #pragma once
 #include <cstdint>
@@ -27,8 +27,6 @@ namespace kiln::cpu {
 bool vnni_gemm_supported();
 // Whether the AMX kernel may run: amx_int8_active() (isa.h).
 bool amx_gemm_supported();
-// Whether vnni_gemm with `amx` set takes the AMX kernel for this K (else its VNNI kernel runs).
-bool amx_gemm_takes(int64_t K);
 
 struct VnniPackedB {
   int64_t K = 0, N = 0, k4 = 0, panels = 0;
@@ -62,7 +60,7 @@ struct VnniEpilogue {
 
 // y = epilogue(a x b) for a (M x K u8, row stride lda >= K; or, tiled, in row tiles (row_tiles.h),
 // K a multiple of 4, lda unused). Runs on the thread pool. With `amx` (only where
-// amx_gemm_supported()), row-major A and amx_gemm_takes(K), on the AMX tile unit.
+// amx_gemm_supported()) and row-major A, on the AMX tile unit.
 void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, const VnniEpilogue& e,
                bool tiled = false, bool amx = false);
 

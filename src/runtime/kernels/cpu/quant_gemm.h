@@ -19,7 +19,7 @@ namespace kiln::cpu {
 enum class Int8Path {
   Vnni,      // kiln's packed AVX512-VNNI kernel (qgemm_vnni.h) for u8 A x constant B, epilogue fused;
              // other operand kinds take DnnlInt8
-  Amx,       // the same, on AMX tiles where K is a multiple of 64 (qgemm_amx.cc; else as Vnni)
+  Amx,       // the same on AMX tiles (qgemm_amx.cc), A row-major
   DnnlInt8,  // oneDNN u8/s8 x s8 -> s32; exact where the CPU has VNNI (otherwise pairs may saturate)
   DnnlF32,   // oneDNN float product of the integer values, rounded back (exact while |sums| < 2^24)
   Reference  // plain integer loops
