@@ -92,10 +92,10 @@ std::string ModelReport::html() const {
       "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
       "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
       "svg{display:block;margin:1em 0;font-size:13px}</style>\n</head>\n<body>\n<h1>kiln report</h1>\n";
-  s += fmt::format("<p>CPU: {}; kernels: {}, VNNI: {}, AMX: {}; threads: {}<br>task: {}; data: {}; batch size: {}</p>\n",
-                   escape(machine.cpu), escape(machine.isa), machine.vnni ? "yes" : "no", machine.amx ? "yes" : "no",
-                   machine.threads,
-                   escape(task), escape(data_file), batch_size);
+  s +=
+      fmt::format("<p>CPU: {}; kernels: {}, VNNI: {}, AMX: {}; threads: {}<br>task: {}; data: {}; batch size: {}</p>\n",
+                  escape(machine.cpu), escape(machine.isa), machine.vnni ? "yes" : "no", machine.amx ? "yes" : "no",
+                  machine.threads, escape(task), escape(data_file), batch_size);
   s += fmt::format("<table>\n<tr><th>folder</th><th>size</th><th>size ratio</th><th>{}</th><th>samples</th>"
                    "<th>ms total</th><th>ms/sample</th><th>speed-up</th></tr>\n",
                    escape(metric));

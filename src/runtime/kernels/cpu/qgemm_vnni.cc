@@ -36,8 +36,8 @@ using qgemm::lanes;
 using qgemm::Layout;
 using qgemm::Range16;
 
-constexpr int kMR = 12;  // rows of A per tile: 24 accumulators + 2 B registers + 1 broadcast
-constexpr int64_t kAmxRows = 32;  // rows of A per tile of the AMX kernel (qgemm_amx.cc)
+constexpr int kMR = 12;               // rows of A per tile: 24 accumulators + 2 B registers + 1 broadcast
+constexpr int64_t kAmxRows = 32;      // rows of A per tile of the AMX kernel (qgemm_amx.cc)
 constexpr int64_t kInitStack = 4096;  // columns whose start values fit the stack buffer (16 KiB)
 static_assert(kMR == kTileRows, "row tiles (row_tiles.h) are the kernel's row tiles");
 
@@ -51,8 +51,8 @@ KILN_VNNI inline void finish_panel(const __m512i (&acc0)[MR], const __m512i (&ac
   float* out = e.out_f32 + m0 * N + col;
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r)
-    qgemm::finish_panel_row(acc0[r], acc1[r], c, res ? res + r * N : nullptr, stage ? stage[r] : nullptr,
-                            out + r * N, rg);
+    qgemm::finish_panel_row(acc0[r], acc1[r], c, res ? res + r * N : nullptr, stage ? stage[r] : nullptr, out + r * N,
+                            rg);
 }
 
 // MR rows of A (from m0) times panel p of B over all of K; the sums stay in registers until the
@@ -195,7 +195,6 @@ bool amx_gemm_supported() {
   return amx_int8_active();
 }
 
-
 VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N) {
   VnniPackedB p;
   p.K = K;
@@ -290,10 +289,8 @@ void vnni_gemm(int64_t M, const uint8_t* a, int64_t lda, const VnniPackedB& b, c
   const Layout layout{M, b.panels, btiles, per_block, rows};
   // What a job costs, in the units parallel_for weighs work by: the AMX kernel's MACs go ~6x faster.
   const long cost = amx ? kAmxRows * kPanel * b.K / 96 : kMR * kPanel * b.K / 16;
-  if (amx)
-    parallel_for(blocks * per_block, cost, [&](long j0, long j1) { qgemm::amx_run_jobs(job, layout, j0, j1); });
-  else
-    parallel_for(blocks * per_block, cost, [&](long j0, long j1) { run_jobs(job, layout, j0, j1); });
+  if (amx) parallel_for(blocks * per_block, cost, [&](long j0, long j1) { qgemm::amx_run_jobs(job, layout, j0, j1); });
+  else parallel_for(blocks * per_block, cost, [&](long j0, long j1) { run_jobs(job, layout, j0, j1); });
 }
 
 }  // namespace kiln::cpu

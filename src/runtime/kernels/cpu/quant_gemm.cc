@@ -193,7 +193,8 @@ void Int8Gemm::product(int64_t M, int64_t K, int64_t N, const void* a, bool a_si
 bool Int8Gemm::run_vnni(int64_t M, int64_t K, int64_t N, const void* a, bool a_signed, const std::vector<int32_t>& za,
                         const void* b, const std::vector<int32_t>& zb, const float* scale, const float* bias, bool gelu,
                         const float* residual, ValueRange* range, float* y, int32_t* c, bool a_row_tiles) {
-  if ((path_ != Int8Path::Vnni && path_ != Int8Path::Amx) || b != nullptr || a_signed || !has_constant_b() || K != const_k_ || N != const_n_)
+  if ((path_ != Int8Path::Vnni && path_ != Int8Path::Amx) || b != nullptr || a_signed || !has_constant_b() ||
+      K != const_k_ || N != const_n_)
     return false;
   KILN_CHECK(!a_row_tiles || row_tiles_fit(K), InternalError, "Int8Gemm: row tiles with K = {}", K);
   KILN_CHECK(za.size() <= 1 || (int64_t)za.size() == M, InternalError, "Int8Gemm: a zero points");
