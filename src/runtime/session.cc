@@ -147,9 +147,7 @@ void Session::init() {
       fuse_attention(model_->graph);
       if (options_.kv_cache_in_place) keep_kv_cache_time_major(model_->graph);
       fuse_dynamic_quantize_range(model_->graph);
-      // Row tiles are the VNNI kernel's order; the AMX kernel reads A's rows in place.
-      if (options_.device.is_cpu() && cpu::vnni_gemm_supported() && !cpu::amx_gemm_supported())
-        tile_quantized_activations(model_->graph);
+      if (options_.device.is_cpu() && cpu::vnni_gemm_reads_row_tiles()) tile_quantized_activations(model_->graph);
       if (options_.device.is_cpu()) fuse_attention_projections(model_->graph, cpu::vnni_gemm_supported());
     }
     remove_dead_nodes(model_->graph);

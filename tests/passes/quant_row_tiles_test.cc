@@ -68,10 +68,10 @@ void expect_bitwise(const Tensor& got, const Tensor& want) {
   EXPECT_EQ(differ, 0);
 }
 
-// Whether sessions on this CPU pass quantized activations in row tiles: where the int8 products run
-// the VNNI kernel, not its AMX kernel, which reads rows in place (the VNNI kernel's reading of row
-// tiles is also held bitwise to rows on every VNNI CPU: tests/kernels/row_tiles_test.cc).
-bool sessions_tile() { return cpu::vnni_gemm_supported() && !cpu::amx_gemm_supported(); }
+// Sessions pass quantized activations in row tiles where the int8 products run the VNNI kernel, not
+// its AMX kernel (cpu::vnni_gemm_reads_row_tiles(); the VNNI kernel's reading of row tiles is also held
+// bitwise to rows on every VNNI CPU: tests/kernels/row_tiles_test.cc).
+bool sessions_tile() { return cpu::vnni_gemm_reads_row_tiles(); }
 
 TEST(QuantRowTiles, ProductsReadTheQuantizerInRowTiles) {
   const bool tiles = sessions_tile();

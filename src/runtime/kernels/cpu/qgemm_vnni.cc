@@ -195,6 +195,10 @@ bool amx_gemm_supported() {
   return amx_int8_active();
 }
 
+bool vnni_gemm_reads_row_tiles() {
+  return vnni_gemm_supported() && !amx_gemm_supported();
+}
+
 VnniPackedB vnni_pack_b(const int8_t* b, int64_t K, int64_t N) {
   VnniPackedB p;
   p.K = K;

@@ -27,6 +27,9 @@ namespace kiln::cpu {
 bool vnni_gemm_supported();
 // Whether the AMX kernel may run: amx_int8_active() (isa.h).
 bool amx_gemm_supported();
+// Whether a session's int8 products read quantized activations in row tiles (row_tiles.h): where they
+// run the VNNI kernel; the AMX kernel reads A's rows in place.
+bool vnni_gemm_reads_row_tiles();
 
 struct VnniPackedB {
   int64_t K = 0, N = 0, k4 = 0, panels = 0;
